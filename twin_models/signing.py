@@ -1,0 +1,156 @@
+"""Gateway signatures: ECDSA P-256 (ES256) over the RFC 8785 canonical JSON of an envelope.
+
+The gateway signs the envelope without its ``signature`` block; the cloud verifies against
+the public key registered for the thing when its gateway was provisioned. The signature is
+raw ``r||s`` (64 bytes), base64url without padding, as in JWS.
+
+Example:
+    >>> from datetime import datetime, timezone
+    >>> from twin_models.telemetry import Sample, TelemetryEnvelope
+    >>> key = generate_private_key()
+    >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> env = TelemetryEnvelope(thing_name="cnc-01", site="a", seq=1, sent_at=t,
+    ...                         samples=[Sample(ts=t, state=100)])
+    >>> signed = sign_envelope(env, key, key_id="cnc-01/1")
+    >>> verify_envelope(signed.to_wire(), key.public_key())
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+from twin_models.telemetry import EnvelopeError, Signature, TelemetryEnvelope
+
+__all__ = [
+    "canonical_bytes",
+    "generate_private_key",
+    "load_private_key",
+    "load_public_key",
+    "public_key_pem",
+    "sign_envelope",
+    "verify_envelope",
+]
+
+_ECDSA = ec.ECDSA(hashes.SHA256())
+
+
+class _NotFastPath(Exception):
+    """A value whose JCS form Python's json module would not write identically."""
+
+
+def _jcs_ready(value: Any) -> Any:
+    """Rewrite integral floats as ints; refuse what ``json.dumps`` formats unlike RFC 8785."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not key.isascii():  # JCS sorts by UTF-16 code units, Python by code points
+                raise _NotFastPath
+            out[key] = _jcs_ready(item)
+        return out
+    if isinstance(value, list):
+        return [_jcs_ready(item) for item in value]
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        magnitude = abs(value)
+        if not 1e-4 <= magnitude < 1e16:  # where repr() switches to exponents unlike ECMAScript
+            raise _NotFastPath
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
+        raise _NotFastPath
+    return value
+
+
+def canonical_bytes(document: dict[str, Any]) -> bytes:
+    """RFC 8785 (JCS) canonical form of a JSON object, without its ``signature`` member.
+
+    Telemetry is ASCII keys and plainly sized numbers, for which ``json.dumps`` with sorted keys
+    writes exactly the JCS bytes several times faster than a general JCS encoder; anything else
+    goes through :mod:`rfc8785`. A property test pins the two paths to the same bytes.
+
+    Example:
+        >>> canonical_bytes({"b": 1.0, "a": [0.5, "x"], "signature": {}})
+        b'{"a":[0.5,"x"],"b":1}'
+    """
+    body = {k: v for k, v in document.items() if k != "signature"}
+    try:
+        ready = _jcs_ready(body)
+    except _NotFastPath:
+        return rfc8785.dumps(body)
+    return json.dumps(ready, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def generate_private_key() -> ec.EllipticCurvePrivateKey:
+    """A new P-256 device key."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def load_private_key(path: str | Path, password: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    """Load a PEM P-256 private key from a file (the gateway's device key)."""
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=password)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError(f"{path} is not a P-256 EC private key")
+    return key
+
+
+def load_public_key(pem: str | bytes) -> ec.EllipticCurvePublicKey:
+    """Load a PEM P-256 public key (as registered in the device registry)."""
+    key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("not a P-256 EC public key")
+    return key
+
+
+def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
+    """The PEM (SubjectPublicKeyInfo) text of a key's public half."""
+    public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign_envelope(
+    envelope: TelemetryEnvelope, key: ec.EllipticCurvePrivateKey, key_id: str
+) -> TelemetryEnvelope:
+    """Return a copy of ``envelope`` with a signature block over its canonical form."""
+    der = key.sign(canonical_bytes(envelope.unsigned_wire()), _ECDSA)
+    r, s = decode_dss_signature(der)
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return envelope.model_copy(update={"signature": Signature(key_id=key_id, sig=_b64url(raw))})
+
+
+def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> None:
+    """Check the signature of a decoded envelope; raise :class:`EnvelopeError` if it does not hold."""
+    block = document.get("signature")
+    if not isinstance(block, dict) or "sig" not in block:
+        raise EnvelopeError("unsigned", "envelope carries no signature block")
+    if block.get("alg") != "ES256":
+        raise EnvelopeError("bad_signature", f"unsupported algorithm {block.get('alg')!r}")
+    try:
+        raw = _unb64url(str(block["sig"]))
+    except ValueError as exc:
+        raise EnvelopeError("bad_signature", "signature is not base64url") from exc
+    if len(raw) != 64:
+        raise EnvelopeError("bad_signature", f"signature is {len(raw)} bytes, expected 64")
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    try:
+        public_key.verify(der, canonical_bytes(document), _ECDSA)
+    except InvalidSignature as exc:
+        raise EnvelopeError("bad_signature", "signature does not match the envelope") from exc

@@ -1,0 +1,207 @@
+"""Telemetry envelope v1: what a gateway publishes, signed, once per batch of 1 Hz samples.
+
+An envelope carries one thing's consecutive samples, a per-thing monotonic ``seq``
+(the dedup key downstream, together with the thing name) and a signature block made
+at the gateway over the envelope's canonical JSON form (RFC 8785, see
+:mod:`twin_models.signing`).
+
+Example:
+    >>> from datetime import datetime, timezone
+    >>> s = Sample(ts=datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc), state=100,
+    ...            spindle_speed_rpm=8000, part_count=12)
+    >>> env = TelemetryEnvelope(thing_name="cnc-01", site="plant-a", seq=0,
+    ...                         sent_at=s.ts, samples=[s])
+    >>> topic_for(env.site, env.thing_name)
+    'dt/twinledger/plant-a/cnc-01/telemetry'
+    >>> env.to_wire()["samples"][0]["ts"]
+    '2026-01-05T06:00:00Z'
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+
+from twin_models.errors import TwinModelsError
+
+__all__ = [
+    "MAX_ENVELOPE_BYTES",
+    "MAX_SAMPLES",
+    "NAME_PATTERN",
+    "EnvelopeError",
+    "QuarantineReason",
+    "Sample",
+    "Signature",
+    "TelemetryEnvelope",
+    "UtcDatetime",
+    "format_ts",
+    "parse_envelope",
+    "topic_for",
+]
+
+#: AWS IoT Core's largest MQTT payload.
+MAX_ENVELOPE_BYTES = 128 * 1024
+#: One hour at 1 Hz: a gateway that buffered longer sends several envelopes.
+MAX_SAMPLES = 3600
+#: Thing names and sites: what AWS IoT accepts as a thing name.
+NAME_PATTERN = r"^[A-Za-z0-9_:\-]{1,128}$"
+
+QuarantineReason = Literal[
+    "oversized",
+    "malformed_json",
+    "schema_violation",
+    "unsigned",
+    "unknown_key",
+    "bad_signature",
+    "future_timestamp",
+    "thing_mismatch",
+]
+
+
+def format_ts(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` and no needless fraction (``2026-01-05T06:00:00Z``)."""
+    utc = value.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _require_aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a time zone (use Z for UTC)")
+    return value.astimezone(UTC)
+
+
+#: A timezone-aware datetime, normalised to UTC, serialised as ``...Z``.
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_require_aware_utc),
+    PlainSerializer(format_ts, return_type=str, when_used="json"),
+]
+
+
+class EnvelopeError(TwinModelsError):
+    """An envelope that cannot be accepted; ``reason`` is the quarantine reason code."""
+
+    def __init__(self, reason: QuarantineReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason: QuarantineReason = reason
+        self.detail = detail
+
+
+class Sample(BaseModel):
+    """One 1 Hz reading of a machine. Counters are cumulative as the controller reports them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: UtcDatetime
+    state: Annotated[int, Field(ge=0, le=9999, description="machine state code, see twin_models.states")]
+    spindle_speed_rpm: Annotated[float, Field(ge=0)] = 0.0
+    feed_rate_mm_min: Annotated[float, Field(ge=0)] = 0.0
+    spindle_load_pct: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    spindle_current_a: Annotated[float | None, Field(ge=0)] = None
+    vibration_rms_mm_s: Annotated[float, Field(ge=0)] = 0.0
+    temperature_c: Annotated[float, Field(ge=-50, le=400)] = 20.0
+    power_kw: Annotated[float, Field(ge=0)] = 0.0
+    part_count: Annotated[int, Field(ge=0)] = 0
+    reject_count: Annotated[int, Field(ge=0)] = 0
+    tool_id: Annotated[str, Field(max_length=64)] = ""
+    tool_wear_pct: Annotated[float, Field(ge=0, le=200)] = 0.0
+    program: Annotated[str, Field(max_length=64)] = ""
+    alarm_code: Annotated[int, Field(ge=0)] = 0
+
+
+class Signature(BaseModel):
+    """The gateway's signature over the envelope's canonical form (without this block)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alg: Literal["ES256"] = "ES256"
+    key_id: Annotated[str, Field(min_length=1, max_length=128)]
+    sig: Annotated[str, Field(min_length=16, max_length=256, description="base64url of raw r||s")]
+
+
+class TelemetryEnvelope(BaseModel):
+    """A signed batch of one thing's samples (schema version 1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    thing_name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    site: Annotated[str, Field(pattern=NAME_PATTERN)]
+    seq: Annotated[int, Field(ge=0, description="per-thing monotonic batch number")]
+    sent_at: UtcDatetime
+    samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES)]
+    signature: Signature | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready dict as published (``None`` fields omitted)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def unsigned_wire(self) -> dict[str, Any]:
+        """The dict the signature covers: the wire form without ``signature``."""
+        body = self.to_wire()
+        body.pop("signature", None)
+        return body
+
+    @property
+    def first_ts(self) -> datetime:
+        """Timestamp of the earliest sample."""
+        return min(s.ts for s in self.samples)
+
+    @property
+    def last_ts(self) -> datetime:
+        """Timestamp of the latest sample."""
+        return max(s.ts for s in self.samples)
+
+
+def topic_for(site: str, thing_name: str) -> str:
+    """The MQTT topic a thing's gateway publishes telemetry on."""
+    return f"dt/twinledger/{site}/{thing_name}/telemetry"
+
+
+def parse_envelope(
+    raw: bytes | str,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=5),
+    max_bytes: int = MAX_ENVELOPE_BYTES,
+) -> tuple[TelemetryEnvelope, dict[str, Any]]:
+    """Parse and validate one envelope; raise :class:`EnvelopeError` with the quarantine reason.
+
+    Returns the model and the decoded JSON object (the signature is checked over the latter,
+    so what was signed is what is verified, independent of model defaults).
+    Signature checks are :func:`twin_models.signing.verify_envelope`'s job.
+
+    Example:
+        >>> parse_envelope(b"{not json")
+        Traceback (most recent call last):
+        ...
+        twin_models.telemetry.EnvelopeError: malformed_json: Expecting property name enclosed in double quotes...
+    """
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise EnvelopeError("oversized", f"{size} bytes exceeds the {max_bytes}-byte limit")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EnvelopeError("malformed_json", str(exc)) from exc
+    if not isinstance(doc, dict):
+        raise EnvelopeError("malformed_json", f"expected a JSON object, got {type(doc).__name__}")
+    try:
+        envelope = TelemetryEnvelope.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)") from exc
+    if envelope.signature is None:
+        raise EnvelopeError("unsigned", "envelope carries no signature block")
+    limit = (now or datetime.now(UTC)) + max_future
+    latest = max(envelope.last_ts, envelope.sent_at)
+    if latest > limit:
+        raise EnvelopeError("future_timestamp", f"timestamp {format_ts(latest)} is after {format_ts(limit)}")
+    return envelope, doc

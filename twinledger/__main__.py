@@ -1,0 +1,7 @@
+"""``python -m twinledger`` runs the command line."""
+
+import sys
+
+from twinledger.cli import main
+
+sys.exit(main())
