@@ -113,9 +113,7 @@ def load_public_key(pem: str | bytes) -> ec.EllipticCurvePublicKey:
 def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
     """The PEM (SubjectPublicKeyInfo) text of a key's public half."""
     public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
-    return public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _b64url(data: bytes) -> str:
@@ -126,9 +124,7 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_envelope(
-    envelope: TelemetryEnvelope, key: ec.EllipticCurvePrivateKey, key_id: str
-) -> TelemetryEnvelope:
+def sign_envelope(envelope: TelemetryEnvelope, key: ec.EllipticCurvePrivateKey, key_id: str) -> TelemetryEnvelope:
     """Return a copy of ``envelope`` with a signature block over its canonical form."""
     der = key.sign(canonical_bytes(envelope.unsigned_wire()), _ECDSA)
     r, s = decode_dss_signature(der)
