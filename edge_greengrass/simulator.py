@@ -81,7 +81,8 @@ def default_profiles(n: int, seed: int = 0) -> list[MachineProfile]:
     rng = random.Random(seed)
     profiles = []
     for i in range(n):
-        mode: FailureMode | None = {2: "bearing", 5: "cooling"}.get(i % 8)
+        modes: dict[int, FailureMode] = {2: "bearing", 5: "cooling"}
+        mode = modes.get(i % 8)
         base = rng.choice([20.0, 30.0, 42.0, 55.0])
         profiles.append(
             MachineProfile(
