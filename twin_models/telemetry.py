@@ -178,10 +178,9 @@ def parse_envelope(
     Signature checks are :func:`twin_models.signing.verify_envelope`'s job.
 
     Example:
-        >>> parse_envelope(b"{not json")
+        >>> parse_envelope(b"{not json")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
-        ...
-        twin_models.telemetry.EnvelopeError: malformed_json: Expecting property name enclosed in double quotes...
+        twin_models.telemetry.EnvelopeError: malformed_json: Expecting property name enclosed in double quotes
     """
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:

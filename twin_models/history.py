@@ -1,0 +1,194 @@
+"""What the twin's history keeps of each envelope: state intervals, counter points and stats.
+
+An envelope's samples are run-length encoded into :class:`StateInterval` s (one per
+stretch of equal state and program; each sample covers one sampling interval, so a gap
+in the samples is left uncovered and counts as *unknown* downstream) and the points
+where the cumulative counters changed. A :class:`Segment` is what the ingest path stores,
+one per ``(thing, seq)``; the OEE engine and the meters read segments back.
+
+Example:
+    >>> from datetime import UTC, datetime, timedelta, timezone
+    >>> from twin_models.telemetry import Sample, TelemetryEnvelope
+    >>> t = datetime(2026, 1, 5, 6, tzinfo=timezone.utc)
+    >>> samples = [Sample(ts=t + timedelta(seconds=i), state=100 if i < 3 else 600, part_count=i // 2)
+    ...            for i in range(5)]
+    >>> seg = segment_from_envelope(TelemetryEnvelope(thing_name="cnc-01", site="a", seq=4,
+    ...                                               sent_at=t, samples=samples))
+    >>> [(i.code, i.seconds) for i in seg.intervals]
+    [(100, 3.0), (600, 2.0)]
+    >>> [(p.part_count) for p in seg.counters]
+    [0, 1, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
+
+__all__ = [
+    "CounterPoint",
+    "Segment",
+    "StateInterval",
+    "count_increments",
+    "segment_from_envelope",
+]
+
+
+class StateInterval(BaseModel):
+    """``[start, end)`` in one state code and program."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: UtcDatetime
+    end: UtcDatetime
+    code: int
+    program: str = ""
+
+    @property
+    def seconds(self) -> float:
+        """Length in seconds."""
+        return (self.end - self.start).total_seconds()
+
+
+class CounterPoint(BaseModel):
+    """The controller's cumulative counters at one instant."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ts: UtcDatetime
+    part_count: int
+    reject_count: int
+
+
+class Segment(BaseModel):
+    """The history record of one envelope."""
+
+    model_config = ConfigDict(frozen=True)
+
+    thing_name: str
+    site: str
+    seq: int
+    start: UtcDatetime
+    end: UtcDatetime
+    intervals: list[StateInterval]
+    counters: list[CounterPoint]
+    alarms: list[tuple[UtcDatetime, int]]
+    energy_kwh: float
+    vibration_max: float
+    temperature_max: float
+    last: Sample
+
+    def to_item(self) -> dict[str, Any]:
+        """A compact, JSON-ready form for storage (epoch seconds, lists instead of objects)."""
+        return {
+            "thing_name": self.thing_name,
+            "site": self.site,
+            "seq": self.seq,
+            "start": self.start.timestamp(),
+            "end": self.end.timestamp(),
+            "intervals": [[i.start.timestamp(), i.end.timestamp(), i.code, i.program] for i in self.intervals],
+            "counters": [[c.ts.timestamp(), c.part_count, c.reject_count] for c in self.counters],
+            "alarms": [[ts.timestamp(), code] for ts, code in self.alarms],
+            "energy_kwh": self.energy_kwh,
+            "vibration_max": self.vibration_max,
+            "temperature_max": self.temperature_max,
+            "last": self.last.model_dump(mode="json", exclude_none=True),
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Segment:
+        """Inverse of :meth:`to_item`."""
+
+        def ts(value: Any) -> datetime:
+            return datetime.fromtimestamp(float(value), UTC)
+
+        return cls(
+            thing_name=item["thing_name"],
+            site=item["site"],
+            seq=int(item["seq"]),
+            start=ts(item["start"]),
+            end=ts(item["end"]),
+            intervals=[
+                StateInterval(start=ts(a), end=ts(b), code=int(c), program=str(p)) for a, b, c, p in item["intervals"]
+            ],
+            counters=[CounterPoint(ts=ts(t), part_count=int(p), reject_count=int(r)) for t, p, r in item["counters"]],
+            alarms=[(ts(t), int(c)) for t, c in item["alarms"]],
+            energy_kwh=float(item["energy_kwh"]),
+            vibration_max=float(item["vibration_max"]),
+            temperature_max=float(item["temperature_max"]),
+            last=Sample.model_validate(item["last"]),
+        )
+
+
+def segment_from_envelope(envelope: TelemetryEnvelope, sample_interval_s: float = 1.0) -> Segment:
+    """Run-length encode an envelope's samples (sorted by time) into a :class:`Segment`."""
+    step = timedelta(seconds=sample_interval_s)
+    samples = sorted(envelope.samples, key=lambda s: s.ts)
+    intervals: list[StateInterval] = []
+    counters: list[CounterPoint] = []
+    alarms: list[tuple[datetime, int]] = []
+    run_start = samples[0].ts
+    run_end = run_start + step
+    run_key = (samples[0].state, samples[0].program)
+    last_alarm = 0
+    energy = 0.0
+    for index, sample in enumerate(samples):
+        energy += sample.power_kw * sample_interval_s / 3600.0
+        if sample.alarm_code and sample.alarm_code != last_alarm:
+            alarms.append((sample.ts, sample.alarm_code))
+        last_alarm = sample.alarm_code
+        if (
+            index == 0
+            or sample.part_count != counters[-1].part_count
+            or sample.reject_count != counters[-1].reject_count
+        ):
+            counters.append(CounterPoint(ts=sample.ts, part_count=sample.part_count, reject_count=sample.reject_count))
+        if index == 0:
+            continue
+        key = (sample.state, sample.program)
+        if key == run_key and sample.ts <= run_end:
+            run_end = sample.ts + step
+            continue
+        intervals.append(StateInterval(start=run_start, end=run_end, code=run_key[0], program=run_key[1]))
+        run_start, run_end, run_key = sample.ts, sample.ts + step, key
+    intervals.append(StateInterval(start=run_start, end=run_end, code=run_key[0], program=run_key[1]))
+    return Segment(
+        thing_name=envelope.thing_name,
+        site=envelope.site,
+        seq=envelope.seq,
+        start=samples[0].ts,
+        end=samples[-1].ts + step,
+        intervals=intervals,
+        counters=counters,
+        alarms=alarms,
+        energy_kwh=energy,
+        vibration_max=max(s.vibration_rms_mm_s for s in samples),
+        temperature_max=max(s.temperature_c for s in samples),
+        last=samples[-1],
+    )
+
+
+def count_increments(points: Iterable[CounterPoint], previous: CounterPoint | None = None) -> tuple[int, int]:
+    """Parts and rejects made over time-ordered counter points; a decrease is a controller reset.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> count_increments([CounterPoint(ts=t, part_count=p, reject_count=0) for p in (5, 9, 2, 4)])
+        (8, 0)
+    """
+    parts = rejects = 0
+    prev = previous
+    for point in sorted(points, key=lambda p: p.ts):
+        if prev is not None:
+            dp = point.part_count - prev.part_count
+            dr = point.reject_count - prev.reject_count
+            parts += dp if dp >= 0 else point.part_count
+            rejects += dr if dr >= 0 else point.reject_count
+        prev = point
+    return parts, rejects

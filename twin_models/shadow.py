@@ -1,0 +1,143 @@
+"""Device-shadow documents of a twin, built purely and kept inside AWS IoT's limits.
+
+Each machine has named shadows: ``state`` (live machine state), ``health`` (anomaly
+score, severity, open alerts), ``usage`` (metered quantities of the current lease period)
+and ``oee`` (latest shift result). AWS rejects a document over 8 KB, deeper than 6 levels
+under ``desired``/``reported``, or with nulls in arrays; :func:`fit_to_limits` trims a
+document by a fixed rule instead of letting AWS reject it at run time:
+
+1. nulls are dropped from arrays;
+2. while too large, the last element of the longest array is dropped (lists such as
+   open alerts are kept newest-first, so the oldest go first), and a ``truncated`` marker
+   is set;
+3. a key nested deeper than allowed is replaced by its JSON text.
+
+Example:
+    >>> from datetime import datetime, timezone
+    >>> from twin_models.telemetry import Sample
+    >>> s = Sample(ts=datetime(2026, 1, 5, tzinfo=timezone.utc), state=601, part_count=7)
+    >>> doc = state_reported(s, parts_total=7, rejects_total=0)
+    >>> doc["state"], doc["category"], doc["counters"]["parts_total"]
+    (601, 'breakdown', 7)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
+from twin_models.telemetry import Sample, format_ts
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SHADOW_BYTES",
+    "SHADOW_NAMES",
+    "document_size",
+    "fit_to_limits",
+    "state_reported",
+    "update_payload",
+]
+
+MAX_SHADOW_BYTES = 8 * 1024
+MAX_DEPTH = 6
+SHADOW_NAMES = ("state", "health", "usage", "oee")
+
+
+def state_reported(
+    sample: Sample,
+    *,
+    parts_total: int,
+    rejects_total: int,
+    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
+) -> dict[str, Any]:
+    """The ``reported`` section of the ``state`` shadow from the newest sample.
+
+    ``parts_total``/``rejects_total`` are reset-aware lifetime counts that never go
+    backwards; ``controller`` keeps the raw cumulative counters as the machine reports them.
+    """
+    return {
+        "state": sample.state,
+        "category": taxonomy.category(sample.state).value,
+        "program": sample.program,
+        "spindle_speed_rpm": sample.spindle_speed_rpm,
+        "feed_rate_mm_min": sample.feed_rate_mm_min,
+        "spindle_load_pct": sample.spindle_load_pct,
+        "vibration_rms_mm_s": sample.vibration_rms_mm_s,
+        "temperature_c": sample.temperature_c,
+        "power_kw": sample.power_kw,
+        "tool": {"id": sample.tool_id, "wear_pct": sample.tool_wear_pct},
+        "alarm_code": sample.alarm_code,
+        "counters": {
+            "parts_total": parts_total,
+            "rejects_total": rejects_total,
+            "controller": {"parts": sample.part_count, "rejects": sample.reject_count},
+        },
+        "last_sample_ts": format_ts(sample.ts),
+    }
+
+
+def document_size(doc: dict[str, Any]) -> int:
+    """Bytes of the compact JSON form AWS measures."""
+    return len(json.dumps(doc, separators=(",", ":")).encode())
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _clean(value: Any, level: int) -> Any:
+    if isinstance(value, dict):
+        if level >= MAX_DEPTH:
+            return json.dumps(value, separators=(",", ":"))
+        return {k: _clean(v, level + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, level) for v in value if v is not None]
+    return value
+
+
+def _longest_list(value: Any) -> list[Any] | None:
+    best: list[Any] | None = None
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            if node and (best is None or len(node) > len(best)):
+                best = node
+            stack.extend(node)
+    return best
+
+
+def fit_to_limits(reported: dict[str, Any], max_bytes: int = MAX_SHADOW_BYTES) -> dict[str, Any]:
+    """Trim a ``reported`` section so the update document is accepted by AWS IoT (see module doc).
+
+    Example:
+        >>> big = {"open_alerts": [{"id": i, "text": "x" * 200} for i in range(100)], "note": [1, None]}
+        >>> fitted = fit_to_limits(big)
+        >>> document_size({"state": {"reported": fitted}}) <= MAX_SHADOW_BYTES, fitted["note"], fitted["truncated"]
+        (True, [1], True)
+    """
+    doc = _clean(reported, 1)
+    if not isinstance(doc, dict):
+        raise TypeError("a reported section is a JSON object")
+    while document_size({"state": {"reported": doc}}) > max_bytes:
+        victim = _longest_list(doc)
+        if victim is None:
+            raise ValueError(f"reported section cannot be trimmed under {max_bytes} bytes")
+        victim.pop()
+        doc["truncated"] = True
+    return doc
+
+
+def update_payload(reported: dict[str, Any], version: int | None = None) -> bytes:
+    """The ``UpdateThingShadow`` payload; with ``version`` AWS rejects it (409) if the shadow moved on."""
+    body: dict[str, Any] = {"state": {"reported": fit_to_limits(reported)}}
+    if version is not None:
+        body["version"] = version
+    return json.dumps(body, separators=(",", ":")).encode()
