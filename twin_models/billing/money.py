@@ -1,0 +1,91 @@
+"""Money: ``Decimal`` amounts rounded half-even to the currency's minor unit.
+
+Rounding rule (the one place it is defined): every invoice line amount is rounded
+once, half-even (banker's rounding), to the currency's minor unit; the subtotal is
+the sum of the rounded lines; tax is the subtotal times the tax rate, rounded the
+same way once; the total is subtotal plus tax. Quantities are never rounded by
+rating (derived meters carry at most :data:`QUANTITY_PLACES` decimals).
+
+Example:
+    >>> from decimal import Decimal
+    >>> round_money(Decimal("2.345"), "EUR"), round_money(Decimal("2.355"), "EUR")
+    (Decimal('2.34'), Decimal('2.36'))
+    >>> round_money(Decimal("1234.5"), "JPY")
+    Decimal('1234')
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+
+from twin_models.billing.errors import LeaseError
+
+__all__ = ["MINOR_UNITS", "QUANTITY_PLACES", "minor_unit", "money_str", "round_money", "round_quantity"]
+
+#: ISO 4217 minor units of the currencies a lease may use.
+MINOR_UNITS: dict[str, int] = {
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "HUF": 2,
+    "CNY": 2,
+    "INR": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "MXN": 2,
+    "BRL": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "BHD": 3,
+}
+
+#: Decimal places of derived meter quantities (spindle hours, kWh): one microunit.
+QUANTITY_PLACES = 6
+
+#: Precision for intermediate products: ample for 18-digit amounts times 6-decimal quantities.
+_CONTEXT = Context(prec=50, rounding=ROUND_HALF_EVEN)
+
+
+def minor_unit(currency: str) -> int:
+    """The number of decimals of a currency's minor unit (``EUR`` -> 2, ``JPY`` -> 0)."""
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise LeaseError(f"unsupported currency {currency!r} (known: {', '.join(sorted(MINOR_UNITS))})") from None
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded half-even to the minor unit of ``currency``."""
+    exponent = Decimal(1).scaleb(-minor_unit(currency))
+    with localcontext(_CONTEXT):
+        return amount.quantize(exponent, rounding=ROUND_HALF_EVEN)
+
+
+def round_quantity(quantity: Decimal) -> Decimal:
+    """A derived quantity rounded half-even to :data:`QUANTITY_PLACES` decimals."""
+    with localcontext(_CONTEXT):
+        return quantity.quantize(Decimal(1).scaleb(-QUANTITY_PLACES), rounding=ROUND_HALF_EVEN)
+
+
+def money_str(amount: Decimal) -> str:
+    """A plain (non-scientific) string of an amount, as invoices serialise it."""
+    return format(amount, "f")
+
+
+def mul(a: Decimal, b: Decimal) -> Decimal:
+    """``a * b`` in the wide billing context (no premature rounding)."""
+    with localcontext(_CONTEXT):
+        return a * b
+
+
+def div(a: Decimal, b: Decimal) -> Decimal:
+    """``a / b`` in the wide billing context (50 significant digits)."""
+    with localcontext(_CONTEXT):
+        return a / b
