@@ -1,0 +1,77 @@
+"""Predictive maintenance: windowed features, detectors, calibration, persistent alarms and diagnosis.
+
+Pure domain code (numpy, pandas, scikit-learn); the SageMaker entry points and the Lambda health service
+build on it.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from twin_models.anomaly import AnomalyModel
+    >>> rng = np.random.default_rng(0)
+    >>> model = AnomalyModel.fit(pd.DataFrame(rng.normal(size=(300, 2)), columns=["vibration_rms", "temperature"]))
+    >>> score = model.score(pd.DataFrame({"vibration_rms": [12.0], "temperature": [0.0]}))[0]
+    >>> bool(score > model.calibration.threshold)
+    True
+"""
+
+from __future__ import annotations
+
+from twin_models.anomaly.alarms import AlarmPolicy, AlarmState, Calibration, Severity, calibrate, run_alarm, severity_of
+from twin_models.anomaly.artifact import load_model_dir, load_model_tar, pack_model_tar, save_model_dir
+from twin_models.anomaly.csvio import SensorTable, read_sensor_csv
+from twin_models.anomaly.detectors import (
+    DETECTORS,
+    Detector,
+    IsolationForestDetector,
+    MahalanobisDetector,
+    ZScoreDetector,
+    make_detector,
+)
+from twin_models.anomaly.diagnosis import ACTIONS, Diagnosis, component_of, diagnose
+from twin_models.anomaly.errors import AnomalyError, FeatureError, ModelArtifactError, NotFittedError
+from twin_models.anomaly.features import (
+    TELEMETRY_FEATURES,
+    TabularFeatureConfig,
+    samples_frame,
+    tabular_features,
+    telemetry_features,
+    window_features,
+)
+from twin_models.anomaly.model import AnomalyModel, Evaluation
+
+__all__ = [
+    "ACTIONS",
+    "DETECTORS",
+    "TELEMETRY_FEATURES",
+    "AlarmPolicy",
+    "AlarmState",
+    "AnomalyError",
+    "AnomalyModel",
+    "Calibration",
+    "Detector",
+    "Diagnosis",
+    "Evaluation",
+    "FeatureError",
+    "IsolationForestDetector",
+    "MahalanobisDetector",
+    "ModelArtifactError",
+    "NotFittedError",
+    "SensorTable",
+    "Severity",
+    "TabularFeatureConfig",
+    "ZScoreDetector",
+    "calibrate",
+    "component_of",
+    "diagnose",
+    "load_model_dir",
+    "load_model_tar",
+    "make_detector",
+    "pack_model_tar",
+    "read_sensor_csv",
+    "run_alarm",
+    "samples_frame",
+    "save_model_dir",
+    "severity_of",
+    "tabular_features",
+    "telemetry_features",
+    "window_features",
+]

@@ -1,0 +1,211 @@
+"""Detectors behind one interface: fit on healthy standardised rows, score new rows (higher = worse).
+
+Every detector receives rows already standardised against the healthy training data (``z`` scores; see
+:class:`twin_models.anomaly.model.AnomalyModel`) and returns, besides a score, each feature's share of it
+(non-negative, summing to 1 per row) so an alarm can say which signals drove it.
+
+* ``zscore`` — the power mean of per-feature deviations, ``(mean |z|^p)^(1/p)``. Cheap, explainable, and
+  the most accurate on the evaluation data (see ``docs/anomaly.md``), because degradation usually shows
+  as a drift of a few signals while healthy sensor noise is nearly independent.
+* ``mahalanobis`` — the Mahalanobis distance under a Ledoit-Wolf shrunk covariance (or a Minimum
+  Covariance Determinant robust one), for signals whose healthy correlations matter.
+* ``iforest`` — scikit-learn's IsolationForest, the baseline.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> healthy = rng.normal(size=(500, 3))
+    >>> det = make_detector("zscore").fit(healthy)
+    >>> bool(det.score(np.array([[0.0, 0.0, 8.0]]))[0] > det.score(np.zeros((1, 3)))[0])
+    True
+    >>> det.contributions(np.array([[0.0, 0.0, 8.0]])).round(2).tolist()
+    [[0.0, 0.0, 1.0]]
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from sklearn.covariance import LedoitWolf, MinCovDet
+from sklearn.ensemble import IsolationForest
+
+from twin_models.anomaly.errors import AnomalyError, NotFittedError
+
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "IsolationForestDetector",
+    "MahalanobisDetector",
+    "ZScoreDetector",
+    "make_detector",
+]
+
+
+def _check(z: np.ndarray, n_features: int | None = None) -> np.ndarray:
+    arr = np.asarray(z, dtype=float)
+    if arr.ndim != 2:
+        raise AnomalyError(f"expected a 2-D array of rows x features, got shape {arr.shape}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise AnomalyError(f"expected {n_features} features, got {arr.shape[1]}")
+    if not np.isfinite(arr).all():
+        raise AnomalyError("rows contain NaN or infinite values")
+    return arr
+
+
+def _shares(weights: np.ndarray) -> np.ndarray:
+    weights = np.clip(weights, 0.0, None)
+    total = weights.sum(axis=1, keepdims=True)
+    n = weights.shape[1]
+    uniform = np.full_like(weights, 1.0 / n if n else 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(total > 0, weights / np.where(total > 0, total, 1.0), uniform)
+    return out
+
+
+class Detector(ABC):
+    """Scores standardised rows; ``fit`` takes healthy rows only."""
+
+    name: ClassVar[str]
+    n_features_: int | None = None
+
+    @abstractmethod
+    def fit(self, z: np.ndarray) -> Self:
+        """Learn the healthy profile from standardised rows."""
+
+    @abstractmethod
+    def score(self, z: np.ndarray) -> np.ndarray:
+        """One anomaly score per row, higher is more anomalous."""
+
+    def contributions(self, z: np.ndarray) -> np.ndarray:
+        """Each feature's share of a row's deviation (rows sum to 1); squared z by default."""
+        arr = _check(z, self._fitted())
+        return _shares(arr**2)
+
+    def params(self) -> dict[str, Any]:
+        """The constructor parameters, for the model manifest."""
+        return {}
+
+    def _fitted(self) -> int:
+        if self.n_features_ is None:
+            raise NotFittedError(f"the {self.name} detector is not fitted")
+        return self.n_features_
+
+
+class ZScoreDetector(Detector):
+    """Power mean of absolute per-feature z scores: ``p=2`` is an RMS, large ``p`` tends to the max."""
+
+    name = "zscore"
+
+    def __init__(self, p: float = 4.0) -> None:
+        if p < 1:
+            raise AnomalyError("p must be at least 1")
+        self.p = float(p)
+
+    def fit(self, z: np.ndarray) -> Self:
+        arr = _check(z)
+        self.n_features_ = arr.shape[1]
+        return self
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        arr = _check(z, self._fitted())
+        return np.asarray(np.mean(np.abs(arr) ** self.p, axis=1) ** (1.0 / self.p))
+
+    def contributions(self, z: np.ndarray) -> np.ndarray:
+        arr = _check(z, self._fitted())
+        return _shares(np.abs(arr) ** self.p)
+
+    def params(self) -> dict[str, Any]:
+        return {"p": self.p}
+
+
+class MahalanobisDetector(Detector):
+    """Mahalanobis distance of a row from the healthy mean, under a shrunk or robust covariance."""
+
+    name = "mahalanobis"
+
+    def __init__(self, robust: bool = False, random_state: int = 0) -> None:
+        self.robust = robust
+        self.random_state = random_state
+        self.location_: np.ndarray | None = None
+        self.precision_: np.ndarray | None = None
+
+    def fit(self, z: np.ndarray) -> Self:
+        arr = _check(z)
+        if arr.shape[0] < 2:
+            raise AnomalyError("need at least 2 healthy rows")
+        est: LedoitWolf | MinCovDet
+        est = MinCovDet(random_state=self.random_state) if self.robust else LedoitWolf()
+        est.fit(arr)
+        self.location_ = np.asarray(est.location_, dtype=float)
+        self.precision_ = np.asarray(est.get_precision(), dtype=float)
+        self.n_features_ = arr.shape[1]
+        return self
+
+    def _centered(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        arr = _check(z, self._fitted())
+        assert self.location_ is not None and self.precision_ is not None
+        d = arr - self.location_
+        return d, d @ self.precision_
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        d, pd_ = self._centered(z)
+        return np.asarray(np.sqrt(np.clip((d * pd_).sum(axis=1), 0.0, None)))
+
+    def contributions(self, z: np.ndarray) -> np.ndarray:
+        d, pd_ = self._centered(z)
+        return _shares(d * pd_)
+
+    def params(self) -> dict[str, Any]:
+        return {"robust": self.robust, "random_state": self.random_state}
+
+
+class IsolationForestDetector(Detector):
+    """scikit-learn's IsolationForest; the score is the negated ``score_samples`` (in (0, 1])."""
+
+    name = "iforest"
+
+    def __init__(self, n_estimators: int = 100, random_state: int = 0) -> None:
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+        self.forest_: IsolationForest | None = None
+
+    def fit(self, z: np.ndarray) -> Self:
+        arr = _check(z)
+        self.forest_ = IsolationForest(n_estimators=self.n_estimators, random_state=self.random_state)
+        self.forest_.fit(arr)
+        self.n_features_ = arr.shape[1]
+        return self
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        arr = _check(z, self._fitted())
+        assert self.forest_ is not None
+        return np.asarray(-self.forest_.score_samples(arr))
+
+    def params(self) -> dict[str, Any]:
+        return {"n_estimators": self.n_estimators, "random_state": self.random_state}
+
+
+DETECTORS: dict[str, type[Detector]] = {
+    ZScoreDetector.name: ZScoreDetector,
+    MahalanobisDetector.name: MahalanobisDetector,
+    IsolationForestDetector.name: IsolationForestDetector,
+}
+
+
+def make_detector(name: str, **params: Any) -> Detector:
+    """A new, unfitted detector by name (``zscore``, ``mahalanobis``, ``iforest``).
+
+    Example:
+        >>> make_detector("mahalanobis", robust=True).params()
+        {'robust': True, 'random_state': 0}
+    """
+    try:
+        cls = DETECTORS[name]
+    except KeyError:
+        raise AnomalyError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}") from None
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise AnomalyError(f"bad parameters for the {name} detector: {exc}") from exc

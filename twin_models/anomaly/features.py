@@ -1,0 +1,307 @@
+"""Feature extraction: windowed telemetry features and tabular (CSV) features, causal by construction.
+
+Two entry points build the feature rows a detector scores:
+
+* :func:`window_features` / :func:`telemetry_features` turn 1 Hz telemetry samples (the
+  :class:`twin_models.telemetry.Sample` fields, as models or dicts) into one row per sliding window:
+  vibration level and trend, temperature and its rise over the machine's own baseline, spindle load and
+  current per unit of speed, speed variation, tool wear and power.
+* :func:`tabular_features` takes any frame of numeric sensor columns (a CSV), adds physics features it can
+  derive from recognisable column names (power = torque x speed, process-minus-ambient temperature rise,
+  wear x torque) and optionally smooths each column with a trailing rolling mean.
+
+Every row depends only on its own and earlier rows (no look-ahead): a window ends at its last sample,
+rolling means are trailing, baselines use earlier windows only.
+
+Example:
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"Torque [Nm]": [40.0, 42.0], "Rotational speed [rpm]": [1500, 1400]})
+    >>> sorted(tabular_features(frame).columns)
+    ['Rotational speed [rpm]', 'Torque [Nm]', 'power_w']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from twin_models.anomaly.errors import FeatureError
+
+__all__ = [
+    "TELEMETRY_FEATURES",
+    "TabularFeatureConfig",
+    "samples_frame",
+    "tabular_features",
+    "telemetry_features",
+    "window_features",
+]
+
+#: The feature columns one telemetry window yields (``nan`` where a signal is absent).
+TELEMETRY_FEATURES: tuple[str, ...] = (
+    "vibration_rms",
+    "vibration_trend",
+    "temperature",
+    "temperature_rise",
+    "spindle_load",
+    "load_per_speed",
+    "current_per_speed",
+    "speed_cv",
+    "tool_wear",
+    "power_kw",
+)
+
+_SAMPLE_FIELDS = (
+    "spindle_speed_rpm",
+    "spindle_load_pct",
+    "spindle_current_a",
+    "vibration_rms_mm_s",
+    "temperature_c",
+    "power_kw",
+    "tool_wear_pct",
+)
+
+_TWO_PI_OVER_60 = 2.0 * math.pi / 60.0
+
+
+def _as_mapping(sample: Any) -> Mapping[str, Any]:
+    if isinstance(sample, Mapping):
+        return sample
+    dump = getattr(sample, "model_dump", None)
+    if callable(dump):
+        result = dump()
+        if isinstance(result, Mapping):
+            return result
+    raise FeatureError(f"a sample must be a mapping or a pydantic model, not {type(sample).__name__}")
+
+
+def samples_frame(samples: Iterable[Any]) -> pd.DataFrame:
+    """Telemetry samples (``Sample`` models or dicts) as a frame of the numeric fields, in time order.
+
+    Example:
+        >>> f = samples_frame([{"ts": "2026-01-01T00:00:00Z", "vibration_rms_mm_s": 1.5, "temperature_c": 30}])
+        >>> float(f["vibration_rms_mm_s"].iloc[0]), str(f.index.tz)
+        (1.5, 'UTC')
+    """
+    rows = [_as_mapping(s) for s in samples]
+    if not rows:
+        raise FeatureError("no samples")
+    data: dict[str, list[float]] = {name: [] for name in _SAMPLE_FIELDS}
+    stamps: list[Any] = []
+    for row in rows:
+        stamps.append(row.get("ts"))
+        for name in _SAMPLE_FIELDS:
+            value = row.get(name)
+            data[name].append(float("nan") if value is None else float(value))
+    frame = pd.DataFrame(data)
+    if all(s is not None for s in stamps):
+        frame.index = pd.DatetimeIndex(pd.to_datetime(stamps, utc=True), name="ts")
+        frame = frame.sort_index(kind="stable")
+    return frame
+
+
+def _slope_per_minute(values: np.ndarray, seconds: np.ndarray) -> float:
+    mask = np.isfinite(values)
+    if mask.sum() < 2:
+        return 0.0
+    t = seconds[mask] / 60.0
+    v = values[mask]
+    t = t - t.mean()
+    denom = float((t * t).sum())
+    return 0.0 if denom == 0.0 else float((t * (v - v.mean())).sum() / denom)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def window_features(
+    samples: Iterable[Any] | pd.DataFrame, baseline_temperature: float | None = None
+) -> dict[str, float]:
+    """The features of one window of telemetry samples.
+
+    ``temperature_rise`` is the window's mean temperature minus ``baseline_temperature`` (the machine's
+    own healthy baseline); without a baseline it is the rise since the window's first sample.
+
+    Example:
+        >>> import datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        >>> s = [{"ts": t0 + dt.timedelta(seconds=i), "spindle_speed_rpm": 1000, "spindle_load_pct": 50,
+        ...       "vibration_rms_mm_s": 1.0 + i / 60, "temperature_c": 30.0} for i in range(60)]
+        >>> f = window_features(s, baseline_temperature=25.0)
+        >>> round(f["temperature_rise"], 1), round(f["load_per_speed"], 1), round(f["vibration_trend"], 2)
+        (5.0, 50.0, 1.0)
+    """
+    frame = samples if isinstance(samples, pd.DataFrame) else samples_frame(samples)
+    if frame.empty:
+        raise FeatureError("an empty window has no features")
+    speed = frame["spindle_speed_rpm"].to_numpy(dtype=float)
+    load = frame["spindle_load_pct"].to_numpy(dtype=float)
+    current = frame["spindle_current_a"].to_numpy(dtype=float)
+    vib = frame["vibration_rms_mm_s"].to_numpy(dtype=float)
+    temp = frame["temperature_c"].to_numpy(dtype=float)
+    power = frame["power_kw"].to_numpy(dtype=float)
+    wear = frame["tool_wear_pct"].to_numpy(dtype=float)
+    if isinstance(frame.index, pd.DatetimeIndex):
+        seconds = (frame.index - frame.index[0]).total_seconds().to_numpy(dtype=float)
+    else:
+        seconds = np.arange(len(frame), dtype=float)
+
+    running = np.isfinite(speed) & (speed > 0)
+    krpm = speed[running] / 1000.0
+    mean_krpm = float(krpm.mean()) if krpm.size else 0.0
+    temp_mean = _nanmean(temp)
+    first_temp = temp[np.isfinite(temp)][0] if np.isfinite(temp).any() else float("nan")
+    baseline = first_temp if baseline_temperature is None else float(baseline_temperature)
+    finite_vib = vib[np.isfinite(vib)]
+    finite_wear = wear[np.isfinite(wear)]
+    power_mean = _nanmean(power)
+    current_run = current[running]
+    return {
+        "vibration_rms": float(np.sqrt((finite_vib**2).mean())) if finite_vib.size else float("nan"),
+        "vibration_trend": _slope_per_minute(vib, seconds),
+        "temperature": temp_mean,
+        "temperature_rise": temp_mean - baseline,
+        "spindle_load": _nanmean(load),
+        "load_per_speed": _nanmean(load[running]) / mean_krpm if mean_krpm > 0 else 0.0,
+        "current_per_speed": (
+            _nanmean(current_run) / mean_krpm if mean_krpm > 0 and np.isfinite(current_run).any() else float("nan")
+        ),
+        "speed_cv": float(krpm.std() / mean_krpm) if mean_krpm > 0 else 0.0,
+        "tool_wear": float(finite_wear[-1]) if finite_wear.size else float("nan"),
+        "power_kw": power_mean if np.isfinite(power_mean) and power_mean > 0 else float("nan"),
+    }
+
+
+def telemetry_features(
+    samples: Iterable[Any] | pd.DataFrame,
+    window: int = 60,
+    step: int | None = None,
+    baseline_windows: int = 60,
+) -> pd.DataFrame:
+    """Sliding-window features over a telemetry series: one row per window, indexed by the window's end.
+
+    A window covers ``window`` consecutive samples and windows start every ``step`` samples (default:
+    ``window``, i.e. non-overlapping). The temperature baseline of a window is the median mean temperature
+    of up to ``baseline_windows`` *earlier* windows, so a row never depends on later samples.
+
+    Example:
+        >>> import datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        >>> s = [{"ts": t0 + dt.timedelta(seconds=i), "temperature_c": 30.0 + i / 100} for i in range(180)]
+        >>> f = telemetry_features(s, window=60)
+        >>> len(f), [round(x, 1) for x in f["temperature_rise"]]
+        (3, [0.3, 0.6, 0.9])
+    """
+    frame = samples if isinstance(samples, pd.DataFrame) else samples_frame(samples)
+    if window < 1:
+        raise FeatureError("window must be at least 1 sample")
+    step = window if step is None else step
+    if step < 1:
+        raise FeatureError("step must be at least 1 sample")
+    if len(frame) < window:
+        raise FeatureError(f"{len(frame)} samples are fewer than one window of {window}")
+    rows: list[dict[str, float]] = []
+    ends: list[Any] = []
+    past_temps: list[float] = []
+    for start in range(0, len(frame) - window + 1, step):
+        chunk = frame.iloc[start : start + window]
+        history = [t for t in past_temps[-baseline_windows:] if math.isfinite(t)]
+        baseline = float(np.median(history)) if history else None
+        feats = window_features(chunk, baseline_temperature=baseline)
+        rows.append(feats)
+        ends.append(chunk.index[-1])
+        past_temps.append(feats["temperature"])
+    out = pd.DataFrame(rows, columns=list(TELEMETRY_FEATURES))
+    out.index = pd.Index(ends, name=frame.index.name or "end")
+    return out
+
+
+_TORQUE = re.compile(r"torque", re.I)
+_SPEED = re.compile(r"(rpm|rotational[ _]?speed|spindle[ _]?speed)", re.I)
+_WEAR = re.compile(r"wear", re.I)
+_PROCESS_TEMP = re.compile(r"process.*temp|temp.*process", re.I)
+_AMBIENT_TEMP = re.compile(r"(air|ambient).*temp|temp.*(air|ambient)", re.I)
+
+
+def _find(columns: Sequence[str], pattern: re.Pattern[str]) -> str | None:
+    hits = [c for c in columns if pattern.search(c)]
+    return hits[0] if len(hits) == 1 else None
+
+
+@dataclass(frozen=True)
+class TabularFeatureConfig:
+    """How :func:`tabular_features` builds rows from a numeric frame.
+
+    ``columns``: the sensor columns to use (default: every numeric column). ``physics``: add derived
+    columns (``power_w``, ``temperature_rise``, ``wear_torque``) where the inputs are recognisable by name.
+    ``window``: trailing rolling mean over this many rows (1 = rows as they are). ``group_by``: a column
+    naming separate machines/units; rolling never crosses units.
+    """
+
+    columns: tuple[str, ...] | None = None
+    physics: bool = True
+    window: int = 1
+    group_by: str | None = None
+    exclude: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _physics(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = [str(c) for c in frame.columns]
+    derived: dict[str, pd.Series] = {}
+    torque, speed, wear = _find(cols, _TORQUE), _find(cols, _SPEED), _find(cols, _WEAR)
+    proc, amb = _find(cols, _PROCESS_TEMP), _find(cols, _AMBIENT_TEMP)
+    if torque and speed and "power_w" not in cols:
+        derived["power_w"] = frame[torque] * frame[speed] * _TWO_PI_OVER_60
+    if proc and amb and proc != amb and "temperature_rise" not in cols:
+        derived["temperature_rise"] = frame[proc] - frame[amb]
+    if torque and wear and "wear_torque" not in cols:
+        derived["wear_torque"] = frame[torque] * frame[wear]
+    return frame.assign(**derived) if derived else frame
+
+
+def tabular_features(frame: pd.DataFrame, config: TabularFeatureConfig | None = None) -> pd.DataFrame:
+    """Feature rows from a frame of numeric sensor columns, in the input's row order.
+
+    Example:
+        >>> import pandas as pd
+        >>> f = pd.DataFrame({"unit": [1, 1, 2], "s1": [1.0, 3.0, 10.0]})
+        >>> tabular_features(f, TabularFeatureConfig(window=2, group_by="unit"))["s1"].tolist()
+        [1.0, 2.0, 10.0]
+    """
+    config = config or TabularFeatureConfig()
+    if config.window < 1:
+        raise FeatureError("window must be at least 1 row")
+    if config.columns is not None:
+        missing = [c for c in config.columns if c not in frame.columns]
+        if missing:
+            raise FeatureError(f"columns not in the data: {', '.join(missing)}")
+        base = frame[list(config.columns)]
+    else:
+        skip = {config.group_by, *config.exclude}
+        base = frame[[c for c in frame.select_dtypes(include="number").columns if c not in skip]]
+    if base.shape[1] == 0:
+        raise FeatureError("no numeric feature columns")
+    try:
+        numeric = base.apply(pd.to_numeric, errors="raise").astype(float)
+    except (TypeError, ValueError) as exc:
+        raise FeatureError(f"feature columns must be numeric: {exc}") from exc
+    if config.physics:
+        numeric = _physics(numeric)
+    if config.window > 1:
+        if config.group_by is not None:
+            if config.group_by not in frame.columns:
+                raise FeatureError(f"group column {config.group_by!r} not in the data")
+            keys = frame[config.group_by].to_numpy()
+            numeric = numeric.groupby(keys, sort=False).transform(
+                lambda s: s.rolling(config.window, min_periods=1).mean()
+            )
+        else:
+            numeric = numeric.rolling(config.window, min_periods=1).mean()
+    return numeric
