@@ -37,6 +37,7 @@ from twin_models.anomaly.features import (
     window_features,
 )
 from twin_models.anomaly.model import AnomalyModel, Evaluation
+from twin_models.anomaly.pipeline import evaluate_windows, score_table, train_table, window_rows
 
 __all__ = [
     "ACTIONS",
@@ -62,6 +63,7 @@ __all__ = [
     "calibrate",
     "component_of",
     "diagnose",
+    "evaluate_windows",
     "load_model_dir",
     "load_model_tar",
     "make_detector",
@@ -70,8 +72,11 @@ __all__ = [
     "run_alarm",
     "samples_frame",
     "save_model_dir",
+    "score_table",
     "severity_of",
     "tabular_features",
     "telemetry_features",
+    "train_table",
     "window_features",
+    "window_rows",
 ]

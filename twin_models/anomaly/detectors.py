@@ -4,7 +4,7 @@ Every detector receives rows already standardised against the healthy training d
 :class:`twin_models.anomaly.model.AnomalyModel`) and returns, besides a score, each feature's share of it
 (non-negative, summing to 1 per row) so an alarm can say which signals drove it.
 
-* ``zscore`` — the power mean of per-feature deviations, ``(mean |z|^p)^(1/p)``. Cheap, explainable, and
+* ``zscore`` — the power mean of per-feature deviations, ``(mean |z|^p)^(1/p)`` (``p=2``: the RMS z). Cheap, explainable, and
   the most accurate on the evaluation data (see ``docs/anomaly.md``), because degradation usually shows
   as a drift of a few signals while healthy sensor noise is nearly independent.
 * ``mahalanobis`` — the Mahalanobis distance under a Ledoit-Wolf shrunk covariance (or a Minimum
@@ -98,7 +98,7 @@ class ZScoreDetector(Detector):
 
     name = "zscore"
 
-    def __init__(self, p: float = 4.0) -> None:
+    def __init__(self, p: float = 2.0) -> None:
         if p < 1:
             raise AnomalyError("p must be at least 1")
         self.p = float(p)

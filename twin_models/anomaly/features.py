@@ -240,7 +240,7 @@ class TabularFeatureConfig:
     """How :func:`tabular_features` builds rows from a numeric frame.
 
     ``columns``: the sensor columns to use (default: every numeric column). ``physics``: add derived
-    columns (``power_w``, ``temperature_rise``, ``wear_torque``) where the inputs are recognisable by name.
+    columns (``power_w``, ``temperature_rise``, ``heat_dissipation``, ``wear_torque``) where the inputs are recognisable by name.
     ``window``: trailing rolling mean over this many rows (1 = rows as they are). ``group_by``: a column
     naming separate machines/units; rolling never crosses units.
     """
@@ -261,6 +261,9 @@ def _physics(frame: pd.DataFrame) -> pd.DataFrame:
         derived["power_w"] = frame[torque] * frame[speed] * _TWO_PI_OVER_60
     if proc and amb and proc != amb and "temperature_rise" not in cols:
         derived["temperature_rise"] = frame[proc] - frame[amb]
+        if speed and "heat_dissipation" not in cols:
+            # convective heat removal grows with air flow (spindle speed) times the temperature difference
+            derived["heat_dissipation"] = derived["temperature_rise"] * frame[speed]
     if torque and wear and "wear_torque" not in cols:
         derived["wear_torque"] = frame[torque] * frame[wear]
     return frame.assign(**derived) if derived else frame
