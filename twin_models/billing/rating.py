@@ -185,7 +185,7 @@ def rate_period(lease: Lease, period: Period, quantities: Mapping[str, Decimal])
                     meter=None,
                     description=name if not prorated else f"{name} (prorated {covered}/{total} s)",
                     period=period.key,
-                    quantity=round_quantity(fraction),
+                    quantity=round_quantity(fraction) if prorated else Decimal(1),
                     unit=comp.display_unit,
                     unit_price=comp.amount,
                     amount=round_money(amount, currency),
