@@ -240,7 +240,8 @@ class TabularFeatureConfig:
     """How :func:`tabular_features` builds rows from a numeric frame.
 
     ``columns``: the sensor columns to use (default: every numeric column). ``physics``: add derived
-    columns (``power_w``, ``temperature_rise``, ``heat_dissipation``, ``wear_torque``) where the inputs are recognisable by name.
+    columns (``power_w``, ``temperature_rise``, ``heat_dissipation``, ``wear_torque``) where the inputs
+    are recognisable by name.
     ``window``: trailing rolling mean over this many rows (1 = rows as they are). ``group_by``: a column
     naming separate machines/units; rolling never crosses units.
     """
