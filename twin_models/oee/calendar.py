@@ -174,12 +174,13 @@ def _boundaries(w0: int, w1: int, tz: ZoneInfo, step_days: int) -> list[int]:
 
 
 def make_periods(
-    by: PeriodBy | None, w0: int, w1: int, tz: ZoneInfo, instances: Sequence[ShiftInstance] = ()
+    by: PeriodBy | None, w0: int, w1: int, tz: ZoneInfo, instances: Sequence[ShiftInstance] | None = None
 ) -> list[Period]:
     """Periods that tile ``[w0, w1)`` exactly: the whole window, local days, ISO weeks or shifts.
 
     By shift, time between shifts becomes periods of its own (``shift`` is ``None``)
-    so that the periods still add up to the window.
+    so that the periods still add up to the window. ``instances`` is ``None`` when the
+    plant has no shift calendar (then periods by shift are an error).
     """
     if by is None:
         return [Period(label="window", start_us=w0, end_us=w1)]
@@ -197,7 +198,7 @@ def make_periods(
         return periods
     if by != "shift":
         raise OeeInputError(f"unknown period {by!r}: use shift, day or week")
-    if not instances:
+    if instances is None:
         raise CalendarError("periods by shift need a shift calendar (the scenario has no shifts)")
     periods = []
     cursor = w0

@@ -112,7 +112,7 @@ def compute_oee(
     tz = ZoneInfo(timezone)
     instances = shift_instances(shifts, tz, w0, w1)
     scheduled = scheduled_intervals(instances, w0, w1) if shifts else None
-    periods: list[Period] = make_periods(by, w0, w1, tz, instances)
+    periods: list[Period] = make_periods(by, w0, w1, tz, instances if shifts else None)
     starts = np.asarray([p.start_us for p in periods], dtype=np.int64)
 
     cube = np.zeros((len(periods), len(machines), len(COLUMNS)), dtype=np.float64)
