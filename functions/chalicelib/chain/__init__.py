@@ -19,6 +19,7 @@ from .errors import (
     ContractRevertError,
     TransactionRevertedError,
 )
+from .lease import LeaseClient, LeasePeriod, LeaseTerms, PeriodStatus, deploy_lease
 from .registry import (
     ANCHORER_ROLE,
     AnchorClient,
@@ -39,12 +40,17 @@ __all__ = [
     "ChainError",
     "ChainUnavailableError",
     "ContractRevertError",
+    "LeaseClient",
+    "LeasePeriod",
+    "LeaseTerms",
     "LogEntryReceipt",
     "NonceManager",
+    "PeriodStatus",
     "RootAlreadyAnchoredError",
     "SenderOptions",
     "TransactionRevertedError",
     "TransactionSender",
     "deploy_anchor_registry",
+    "deploy_lease",
     "load_artifact",
 ]
