@@ -36,6 +36,8 @@ __all__ = [
     "StateInterval",
     "count_increments",
     "segment_from_envelope",
+    "state_at",
+    "timeline",
 ]
 
 
@@ -75,6 +77,7 @@ class Segment(BaseModel):
     seq: int
     start: UtcDatetime
     end: UtcDatetime
+    sample_count: int
     intervals: list[StateInterval]
     counters: list[CounterPoint]
     alarms: list[tuple[UtcDatetime, int]]
@@ -91,6 +94,7 @@ class Segment(BaseModel):
             "seq": self.seq,
             "start": self.start.timestamp(),
             "end": self.end.timestamp(),
+            "sample_count": self.sample_count,
             "intervals": [[i.start.timestamp(), i.end.timestamp(), i.code, i.program] for i in self.intervals],
             "counters": [[c.ts.timestamp(), c.part_count, c.reject_count] for c in self.counters],
             "alarms": [[ts.timestamp(), code] for ts, code in self.alarms],
@@ -113,6 +117,7 @@ class Segment(BaseModel):
             seq=int(item["seq"]),
             start=ts(item["start"]),
             end=ts(item["end"]),
+            sample_count=int(item["sample_count"]),
             intervals=[
                 StateInterval(start=ts(a), end=ts(b), code=int(c), program=str(p)) for a, b, c, p in item["intervals"]
             ],
@@ -163,6 +168,7 @@ def segment_from_envelope(envelope: TelemetryEnvelope, sample_interval_s: float 
         seq=envelope.seq,
         start=samples[0].ts,
         end=samples[-1].ts + step,
+        sample_count=len(samples),
         intervals=intervals,
         counters=counters,
         alarms=alarms,
@@ -192,3 +198,70 @@ def count_increments(points: Iterable[CounterPoint], previous: CounterPoint | No
             rejects += dr if dr >= 0 else point.reject_count
         prev = point
     return parts, rejects
+
+
+def timeline(segments: Iterable[Segment], start: datetime, end: datetime) -> list[StateInterval]:
+    """State intervals clipped to ``[start, end)``, time-ordered, equal neighbours merged.
+
+    Where two stored intervals overlap (a gateway re-sent a stretch under a new seq), the one
+    that starts later wins for the overlap.
+
+    Example:
+        >>> from datetime import timezone
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> a = StateInterval(start=t, end=t + timedelta(seconds=60), code=100)
+        >>> b = StateInterval(start=t + timedelta(seconds=60), end=t + timedelta(seconds=90), code=100)
+        >>> [(i.code, i.seconds) for i in _merge([a, b], t, t + timedelta(seconds=75))]
+        [(100, 75.0)]
+    """
+    return _merge([i for seg in segments for i in seg.intervals], start, end)
+
+
+def _merge(intervals: list[StateInterval], start: datetime, end: datetime) -> list[StateInterval]:
+    ordered = sorted(intervals, key=lambda i: i.start)
+    out: list[StateInterval] = []
+    for interval in ordered:
+        lo, hi = max(interval.start, start), min(interval.end, end)
+        if hi <= lo:
+            continue
+        while out and out[-1].end > lo:  # later start wins the overlap
+            last = out.pop()
+            if last.start < lo:
+                out.append(last.model_copy(update={"end": lo}))
+                break
+        if out and out[-1].end == lo and (out[-1].code, out[-1].program) == (interval.code, interval.program):
+            out[-1] = out[-1].model_copy(update={"end": hi})
+        else:
+            out.append(interval.model_copy(update={"start": lo, "end": hi}))
+    return out
+
+
+def state_at(segments: Iterable[Segment], at: datetime) -> dict[str, object] | None:
+    """The machine's state and counters at instant ``at`` from its history, or None before any data.
+
+    Example:
+        >>> from datetime import timezone
+        >>> from twin_models.telemetry import TelemetryEnvelope
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> env = TelemetryEnvelope(thing_name="m", site="s", seq=0, sent_at=t, samples=[
+        ...     Sample(ts=t + timedelta(seconds=i), state=100 if i < 5 else 300, part_count=i) for i in range(10)])
+        >>> state_at([segment_from_envelope(env)], t + timedelta(seconds=6))["state"]
+        300
+    """
+    segs = list(segments)
+    intervals = [i for s in segs for i in s.intervals if i.start <= at]
+    if not intervals:
+        return None
+    current = max(intervals, key=lambda i: (i.start, i.end))
+    points = [p for s in segs for p in s.counters if p.ts <= at]
+    counter = max(points, key=lambda p: p.ts) if points else None
+    covered = current.start <= at < current.end
+    return {
+        "at": at,
+        "state": current.code if covered else 0,
+        "program": current.program if covered else "",
+        "since": current.start if covered else current.end,
+        "controller_parts": counter.part_count if counter else None,
+        "controller_rejects": counter.reject_count if counter else None,
+        "covered": covered,
+    }

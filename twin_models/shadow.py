@@ -24,8 +24,10 @@ Example:
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from twin_models.history import CounterPoint, Segment, count_increments
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import Sample, format_ts
 
@@ -35,6 +37,7 @@ __all__ = [
     "SHADOW_NAMES",
     "document_size",
     "fit_to_limits",
+    "merge_state",
     "state_reported",
     "update_payload",
 ]
@@ -141,3 +144,57 @@ def update_payload(reported: dict[str, Any], version: int | None = None) -> byte
     if version is not None:
         body["version"] = version
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict[str, Any] | None:
+    """The new ``state`` reported section after a batch of a thing's segments, or None if nothing is newer.
+
+    Coalesces any number of envelopes (in any order, duplicates included) into one update:
+    the newest sample wins, and the lifetime counters grow by the reset-aware increments of
+    every counter point newer than the shadow's last sample. Applying the same segments
+    again changes nothing, which makes redelivery after a crash harmless.
+
+    Example:
+        >>> from datetime import datetime, timedelta, timezone
+        >>> from twin_models.history import segment_from_envelope
+        >>> from twin_models.telemetry import TelemetryEnvelope
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> def env(seq, counts):
+        ...     samples = [Sample(ts=t + timedelta(seconds=seq * 10 + i), state=100, part_count=c)
+        ...                for i, c in enumerate(counts)]
+        ...     return segment_from_envelope(TelemetryEnvelope(thing_name="m", site="s", seq=seq,
+        ...                                                    sent_at=t, samples=samples))
+        >>> first = merge_state(None, [env(0, [10, 11])])
+        >>> first["counters"]["parts_total"]
+        11
+        >>> second = merge_state(first, [env(1, [1, 2]), env(0, [10, 11])])  # reset to 0, redelivery
+        >>> second["counters"]["parts_total"], merge_state(second, [env(1, [1, 2])])
+        (13, None)
+    """
+    if not segments:
+        return None
+    newest = max((seg.last for seg in segments), key=lambda s: s.ts)
+    previous: CounterPoint | None = None
+    parts_total = rejects_total = 0
+    if current and current.get("last_sample_ts"):
+        last_ts = datetime.fromisoformat(str(current["last_sample_ts"]).replace("Z", "+00:00"))
+        if newest.ts <= last_ts:
+            return None
+        counters = current.get("counters", {})
+        controller = counters.get("controller", {})
+        previous = CounterPoint(
+            ts=last_ts, part_count=int(controller.get("parts", 0)), reject_count=int(controller.get("rejects", 0))
+        )
+        parts_total = int(counters.get("parts_total", 0))
+        rejects_total = int(counters.get("rejects_total", 0))
+        points = [p for seg in segments for p in seg.counters if p.ts > last_ts]
+    else:
+        points = [p for seg in segments for p in seg.counters]
+    points.append(CounterPoint(ts=newest.ts, part_count=newest.part_count, reject_count=newest.reject_count))
+    unique = sorted({p.ts: p for p in points}.values(), key=lambda p: p.ts)
+    if previous is None:
+        previous = unique[0]
+        parts_total, rejects_total = previous.part_count, previous.reject_count
+    parts, rejects = count_increments(unique, previous)
+    merged = state_reported(newest, parts_total=parts_total + parts, rejects_total=rejects_total + rejects)
+    return {"schema": 1, **merged}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from twin_models.telemetry import EnvelopeError, Signature, TelemetryEnvelope
+from twin_models.telemetry import EnvelopeError, Sample, Signature, TelemetryEnvelope
 
 __all__ = [
     "canonical_bytes",
@@ -36,6 +37,7 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "public_key_pem",
+    "seal",
     "sign_envelope",
     "verify_envelope",
 ]
@@ -150,3 +152,31 @@ def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublic
         public_key.verify(der, canonical_bytes(document), _ECDSA)
     except InvalidSignature as exc:
         raise EnvelopeError("bad_signature", "signature does not match the envelope") from exc
+
+
+def seal(
+    thing_name: str,
+    site: str,
+    seq: int,
+    samples: list[Sample],
+    key: ec.EllipticCurvePrivateKey,
+    key_id: str,
+    sent_at: datetime | None = None,
+) -> TelemetryEnvelope:
+    """Build and sign one envelope: what a gateway does per batch.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> env = seal("cnc-01", "plant-a", 0, [Sample(ts=t, state=100)], generate_private_key(), "k1")
+        >>> env.signature.key_id
+        'k1'
+    """
+    envelope = TelemetryEnvelope(
+        thing_name=thing_name,
+        site=site,
+        seq=seq,
+        sent_at=sent_at or max(s.ts for s in samples),
+        samples=samples,
+    )
+    return sign_envelope(envelope, key, key_id)

@@ -1,0 +1,1 @@
+"""The Lambda functions' library: thin handlers, use-case services and AWS adapters."""

@@ -1,0 +1,188 @@
+"""Telemetry ingest: an SQS batch of signed envelopes in, history and coalesced shadows out.
+
+Per record: parse, check schema and time, verify the gateway signature against the thing's
+registered key, and write the envelope's segment with a conditional put on ``(thing, seq)``
+(the dedup key and the data in one write). A record that fails validation goes to the
+quarantine with its reason and raw payload; it does not fail the batch. A transient AWS
+error fails only that record, which SQS delivers again (partial batch response).
+
+Per thing, once per batch: one ``state`` shadow update built from all its envelopes in the
+batch, duplicates included, with optimistic locking on the shadow version and bounded
+retries on 409. Because the merge only moves forward in time, a redelivery after a crash
+between the history write and the shadow update completes the twin without double counting.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib.settings import get_settings
+from chalicelib.twins.dal import (
+    DeviceRegistry,
+    HistoryStore,
+    QuarantineStore,
+    ShadowStore,
+    ShadowVersionConflictError,
+)
+from twin_models.history import Segment, segment_from_envelope
+from twin_models.shadow import merge_state, update_payload
+from twin_models.signing import load_public_key, verify_envelope
+from twin_models.telemetry import EnvelopeError, parse_envelope
+
+__all__ = ["BatchOutcome", "IngestService", "ShadowUpdateError"]
+
+logger = Logger(service="twinledger-ingest")
+metrics = Metrics(namespace="twinledger", service="ingest")
+
+Outcome = Literal["accepted", "duplicate", "quarantined"]
+
+
+class ShadowUpdateError(Exception):
+    """A thing's shadow could not be updated within the retry budget."""
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did: counts by outcome, quarantine reasons, and the SQS partial-batch response."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    samples: int = 0
+    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    shadow_updates: int = 0
+    failed_message_ids: list[str] = field(default_factory=list)
+
+    def response(self) -> dict[str, Any]:
+        """The Lambda response SQS reads (``ReportBatchItemFailures``)."""
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed_message_ids]}
+
+
+class IngestService:
+    """The ingest use case, with its adapters passed in (tests pass wrappers that fail on purpose)."""
+
+    def __init__(
+        self,
+        registry: DeviceRegistry | None = None,
+        history: HistoryStore | None = None,
+        quarantine: QuarantineStore | None = None,
+        shadows: ShadowStore | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.registry = registry or DeviceRegistry()
+        self.history = history or HistoryStore()
+        self.quarantine = quarantine or QuarantineStore()
+        self.shadows = shadows or ShadowStore()
+        self.clock = clock
+
+    # -- one record ---------------------------------------------------------------------------
+    def _verified_segment(self, body: str, now: datetime) -> Segment:
+        settings = get_settings()
+        envelope, document = parse_envelope(body, now=now, max_future=timedelta(seconds=settings.max_future_s))
+        device = self.registry.get(envelope.thing_name)
+        signature = envelope.signature
+        if device is None or signature is None:
+            raise EnvelopeError("unknown_key", f"thing {envelope.thing_name!r} is not registered")
+        pem = device.keys.get(signature.key_id)
+        if pem is None:
+            raise EnvelopeError("unknown_key", f"key {signature.key_id!r} is not registered for {device.thing_name}")
+        if envelope.site != device.site:
+            raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the thing's site {device.site!r}")
+        verify_envelope(document, load_public_key(pem))
+        return segment_from_envelope(envelope)
+
+    def ingest_record(self, message_id: str, body: str, outcome: BatchOutcome) -> tuple[Outcome, Segment | None]:
+        """Handle one SQS record; quarantines bad input, raises only on transient failures."""
+        now = self.clock()
+        try:
+            segment = self._verified_segment(body, now)
+        except EnvelopeError as exc:
+            self.quarantine.put(message_id, exc.reason, exc.detail, body.encode(), _thing_hint(body), now)
+            outcome.quarantined += 1
+            outcome.reasons[exc.reason] += 1
+            metrics.add_metric(name=f"Quarantined_{exc.reason}", unit=MetricUnit.Count, value=1)
+            logger.warning("quarantined", extra={"message_id": message_id, "reason": exc.reason, "detail": exc.detail})
+            return "quarantined", None
+        if self.history.put_segment(segment, now):
+            outcome.accepted += 1
+            outcome.samples += segment.sample_count
+            return "accepted", segment
+        outcome.duplicates += 1
+        return "duplicate", segment
+
+    # -- one thing's shadow -------------------------------------------------------------------
+    def update_state_shadow(self, thing_name: str, segments: list[Segment]) -> bool:
+        """One coalesced ``state`` update with optimistic locking; False when nothing was newer."""
+        retries = get_settings().shadow_retries
+        for attempt in range(retries + 1):
+            current = self.shadows.get(thing_name, "state")
+            if current is None:
+                # create it first, so that every merge below is a version-locked update
+                self.shadows.update(thing_name, "state", update_payload({"schema": 1}))
+                continue
+            reported, version = current
+            merged = merge_state(reported, segments)
+            if merged is None:
+                return False
+            try:
+                self.shadows.update(thing_name, "state", update_payload(merged, version))
+                return True
+            except ShadowVersionConflictError:
+                metrics.add_metric(name="ShadowVersionConflicts", unit=MetricUnit.Count, value=1)
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise ShadowUpdateError(f"{thing_name}: shadow still conflicting after {retries} retries")
+
+    # -- a whole batch ------------------------------------------------------------------------
+    def handle_batch(self, event: dict[str, Any]) -> BatchOutcome:
+        """Process an SQS event; see the module doc for the guarantees."""
+        outcome = BatchOutcome()
+        by_thing: dict[str, list[Segment]] = defaultdict(list)
+        ids_by_thing: dict[str, list[str]] = defaultdict(list)
+
+        def record_handler(record: SQSRecord) -> str:
+            result, segment = self.ingest_record(record.message_id, record.body, outcome)
+            if segment is not None:
+                by_thing[segment.thing_name].append(segment)
+                ids_by_thing[segment.thing_name].append(record.message_id)
+            return result
+
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        with processor(records=event.get("Records", []), handler=record_handler):
+            processor.process()
+        failed = [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
+        for thing_name, segments in by_thing.items():
+            try:
+                if self.update_state_shadow(thing_name, segments):
+                    outcome.shadow_updates += 1
+            except Exception:
+                logger.exception("shadow update failed", extra={"thing_name": thing_name})
+                failed.extend(ids_by_thing[thing_name])
+        outcome.failed_message_ids = sorted(set(failed))
+        metrics.add_metric(name="EnvelopesAccepted", unit=MetricUnit.Count, value=outcome.accepted)
+        metrics.add_metric(name="EnvelopesDuplicate", unit=MetricUnit.Count, value=outcome.duplicates)
+        metrics.add_metric(name="EnvelopesQuarantined", unit=MetricUnit.Count, value=outcome.quarantined)
+        return outcome
+
+
+def _thing_hint(body: str) -> str | None:
+    """The thing name of an unreadable record, if one can be seen (for the quarantine index)."""
+    marker = '"thing_name":'
+    at = body.find(marker)
+    if at < 0:
+        return None
+    rest = body[at + len(marker) :].lstrip()
+    if not rest.startswith('"'):
+        return None
+    end = rest.find('"', 1)
+    return rest[1:end][:128] if end > 0 else None

@@ -1,0 +1,115 @@
+"""Read side of the twins: machines a caller may see, their twin now or at a time, and timelines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.errors import BadInputError, NotVisibleError
+from chalicelib.twins.dal import DeviceRegistry, HistoryStore, ShadowStore
+from twin_models.history import state_at, timeline
+from twin_models.shadow import SHADOW_NAMES
+from twin_models.states import DEFAULT_TAXONOMY
+from twin_models.telemetry import format_ts
+from twin_models.tenancy import Device, Principal, can_see
+
+__all__ = ["TwinQueries"]
+
+MAX_TIMELINE_DAYS = 93
+
+
+class TwinQueries:
+    """Tenant-scoped twin queries."""
+
+    def __init__(
+        self,
+        registry: DeviceRegistry | None = None,
+        history: HistoryStore | None = None,
+        shadows: ShadowStore | None = None,
+    ) -> None:
+        self.registry = registry or DeviceRegistry()
+        self.history = history or HistoryStore()
+        self.shadows = shadows or ShadowStore()
+
+    def device(self, principal: Principal, thing_name: str) -> Device:
+        """The device if the caller may see it; otherwise it does not exist for them (404)."""
+        device = self.registry.get(thing_name)
+        if device is None or not can_see(principal, device):
+            raise NotVisibleError(f"no machine {thing_name!r}")
+        return device
+
+    def machines(self, principal: Principal) -> list[dict[str, Any]]:
+        """The caller's machines with their site, line and lease parties."""
+        return [_summary(d) for d in self.registry.for_tenant(principal.tenant)]
+
+    def twin(self, principal: Principal, thing_name: str, at: datetime | None = None) -> dict[str, Any]:
+        """The live twin (every named shadow), or, with ``at``, the state the history shows at that time."""
+        device = self.device(principal, thing_name)
+        if at is not None:
+            found = state_at(self.history.latest_before(thing_name, at), at)
+            if found is None:
+                raise NotVisibleError(f"no history for {thing_name!r} at {format_ts(at)}")
+            code = int(str(found["state"]))
+            return {
+                **_summary(device),
+                "at": format_ts(at),
+                "source": "history",
+                "state": {
+                    "state": code,
+                    "category": DEFAULT_TAXONOMY.category(code).value,
+                    "program": found["program"],
+                    "since": format_ts(found["since"]) if isinstance(found["since"], datetime) else None,
+                    "covered": found["covered"],
+                    "counters": {
+                        "controller": {"parts": found["controller_parts"], "rejects": found["controller_rejects"]}
+                    },
+                },
+            }
+        shadows: dict[str, Any] = {}
+        for name in SHADOW_NAMES:
+            doc = self.shadows.document(thing_name, name)
+            if doc is not None:
+                shadows[name] = {
+                    "reported": doc.get("state", {}).get("reported", {}),
+                    "desired": doc.get("state", {}).get("desired", {}),
+                    "delta": doc.get("state", {}).get("delta", {}),
+                    "version": doc.get("version"),
+                }
+        return {**_summary(device), "source": "shadow", "shadows": shadows}
+
+    def timeline(self, principal: Principal, thing_name: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """State intervals between ``start`` and ``end``; uncovered time is reported as gaps."""
+        self.device(principal, thing_name)
+        if end <= start:
+            raise BadInputError("'to' must be after 'from'")
+        if (end - start).days > MAX_TIMELINE_DAYS:
+            raise BadInputError(f"a timeline spans at most {MAX_TIMELINE_DAYS} days")
+        intervals = timeline(self.history.segments(thing_name, start, end), start, end)
+        covered = sum(i.seconds for i in intervals)
+        return {
+            "machine_id": thing_name,
+            "from": format_ts(start),
+            "to": format_ts(end),
+            "covered_s": covered,
+            "unknown_s": (end - start).total_seconds() - covered,
+            "intervals": [
+                {
+                    "start": format_ts(i.start),
+                    "end": format_ts(i.end),
+                    "state": i.code,
+                    "category": DEFAULT_TAXONOMY.category(i.code).value,
+                    "program": i.program,
+                }
+                for i in intervals
+            ],
+        }
+
+
+def _summary(device: Device) -> dict[str, Any]:
+    return {
+        "machine_id": device.thing_name,
+        "site": device.site,
+        "line": device.line,
+        "lessor": device.lessor,
+        "lessee": device.lessee,
+    }

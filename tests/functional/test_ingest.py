@@ -1,0 +1,275 @@
+"""Ingest under SQS at-least-once delivery: the twin and history end as after one clean delivery."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import aws
+from chalicelib.twins.dal import AWS_CALLS, HistoryStore, QuarantineStore, ShadowStore
+from chalicelib.twins.ingest import IngestService
+from tests.functional.conftest import T0, Gateway, register, samples, sqs_event, wire
+from twin_models.signing import generate_private_key
+from twin_models.telemetry import Sample
+
+pytestmark = pytest.mark.usefixtures("moto_aws")
+
+
+def snapshot(thing: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The twin's state shadow (reported) and its history, without the thing's name."""
+    found = ShadowStore().get(thing, "state")
+    reported = found[0] if found else {}
+    page = aws.client("dynamodb").query(
+        TableName="twinledger-history",
+        KeyConditionExpression="thing_name = :t",
+        ExpressionAttributeValues={":t": {"S": thing}},
+    )
+    history = []
+    for item in page["Items"]:
+        body = json.loads(item["body"]["S"])
+        body.pop("thing_name")
+        history.append(body)
+    return reported, sorted(history, key=lambda b: b["seq"])
+
+
+def four_envelopes(gw: Gateway) -> list[str]:
+    """Four consecutive minutes of a running machine, a breakdown in the third."""
+    out = []
+    for seq in range(4):
+        state = 600 if seq == 2 else 100
+        out.append(wire(gw.envelope(seq, samples(T0 + timedelta(minutes=seq), 60, state=state, parts_from=seq * 12))))
+    return out
+
+
+@pytest.fixture
+def reference() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What one clean, in-order delivery produces."""
+    gw = register("ref-01")
+    outcome = IngestService().handle_batch(sqs_event(four_envelopes(gw)))
+    assert outcome.accepted == 4 and not outcome.failed_message_ids
+    return snapshot("ref-01")
+
+
+def test_clean_batch_builds_history_and_one_shadow_update(reference: tuple[dict[str, Any], list[Any]]) -> None:
+    reported, history = reference
+    assert [h["seq"] for h in history] == [0, 1, 2, 3]
+    assert reported["state"] == 100 and reported["category"] == "running"
+    assert reported["counters"]["parts_total"] == 3 * 12 + 59 // 5
+    assert reported["last_sample_ts"] == "2026-01-05T06:03:59Z"
+    assert history[2]["intervals"][0][2] == 600
+
+
+def test_duplicate_delivery_of_a_whole_batch_changes_nothing(reference: tuple[dict[str, Any], list[Any]]) -> None:
+    gw = register("cnc-01")
+    bodies = four_envelopes(gw)
+    service = IngestService()
+    first = service.handle_batch(sqs_event(bodies))
+    second = service.handle_batch(sqs_event(bodies, ids=[f"again-{i}" for i in range(4)]))
+    assert (first.accepted, second.accepted, second.duplicates) == (4, 0, 4)
+    assert second.shadow_updates == 0
+    assert snapshot("cnc-01") == reference
+
+
+def test_one_poisoned_record_in_a_batch_of_ten_is_quarantined_and_the_rest_proceed() -> None:
+    gw = register("cnc-01")
+    bodies = [wire(gw.envelope(i, samples(T0 + timedelta(minutes=i), 60))) for i in range(9)]
+    bodies.insert(4, '{"v": 1, "thing_name": "cnc-01", "samples": [')
+    outcome = IngestService().handle_batch(sqs_event(bodies))
+    assert (outcome.accepted, outcome.quarantined, outcome.failed_message_ids) == (9, 1, [])
+    assert dict(outcome.reasons) == {"malformed_json": 1}
+    kept = QuarantineStore().list_day(_today())
+    assert [(k["record_id"], k["reason"], k["thing_name"]) for k in kept] == [("msg-4", "malformed_json", "cnc-01")]
+    assert QuarantineStore().raw(kept[0]["raw_key"]) == bodies[4].encode()
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _tampered(gw: Gateway) -> str:
+    doc = json.loads(wire(gw.envelope(0, samples(T0, 60))))
+    doc["samples"][10]["part_count"] += 100
+    return json.dumps(doc)
+
+
+def _unsigned(gw: Gateway) -> str:
+    doc = json.loads(wire(gw.envelope(0, samples(T0, 60))))
+    del doc["signature"]
+    return json.dumps(doc)
+
+
+def _other_things_key(gw: Gateway) -> str:
+    other = register("cnc-99")
+    return wire(other.envelope(0, samples(T0, 60)).model_copy(update={"thing_name": "cnc-01"}))
+
+
+def _forged_with_own_key_id(gw: Gateway) -> str:
+    forger = Gateway(gw.device, generate_private_key(), gw.key_id)
+    return wire(forger.envelope(0, samples(T0, 60)))
+
+
+def _future(gw: Gateway) -> str:
+    return wire(gw.envelope(0, samples(datetime.now(UTC) + timedelta(hours=2), 10)))
+
+
+def _schema(gw: Gateway) -> str:
+    doc = json.loads(wire(gw.envelope(0, samples(T0, 60))))
+    doc["samples"][3]["state"] = "running"
+    return json.dumps(doc)
+
+
+def _oversized(gw: Gateway) -> str:
+    doc = json.loads(wire(gw.envelope(0, samples(T0, 60))))
+    doc["padding"] = "x" * 200_000
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (_tampered, "bad_signature"),
+        (_unsigned, "unsigned"),
+        (_other_things_key, "unknown_key"),
+        (_forged_with_own_key_id, "bad_signature"),
+        (_future, "future_timestamp"),
+        (_schema, "schema_violation"),
+        (_oversized, "oversized"),
+    ],
+)
+def test_bad_envelopes_are_quarantined_with_their_reason(make: Any, reason: str) -> None:
+    gw = register("cnc-01")
+    body = make(gw)
+    outcome = IngestService().handle_batch(sqs_event([body, wire(gw.envelope(7, samples(T0, 5)))]))
+    assert (outcome.accepted, outcome.quarantined, dict(outcome.reasons)) == (1, 1, {reason: 1})
+    kept = QuarantineStore().list_day(_today())
+    assert kept[0]["reason"] == reason and kept[0]["detail"]
+    assert QuarantineStore().raw(kept[0]["raw_key"]) == body.encode()
+    assert HistoryStore().get_segment("cnc-01", 0) is None
+
+
+def test_unregistered_thing_is_quarantined_as_unknown_key() -> None:
+    gw = register("cnc-01")
+    body = wire(gw.envelope(0, samples(T0, 5)).model_copy(update={"thing_name": "ghost-7"}))
+    outcome = IngestService().handle_batch(sqs_event([body]))
+    assert dict(outcome.reasons) == {"unknown_key": 1}
+
+
+class CrashingShadows(ShadowStore):
+    """A shadow store whose first update dies, as a Lambda timing out after the history write."""
+
+    def __init__(self) -> None:
+        self.crashes = 1
+
+    def update(self, thing_name: str, shadow: str, payload: bytes) -> int:
+        if self.crashes:
+            self.crashes -= 1
+            raise RuntimeError("Lambda killed between history write and shadow update")
+        return super().update(thing_name, shadow, payload)
+
+
+def test_crash_between_history_write_and_shadow_update_then_redelivery(
+    reference: tuple[dict[str, Any], list[Any]],
+) -> None:
+    gw = register("cnc-01")
+    bodies = four_envelopes(gw)
+    service = IngestService(shadows=CrashingShadows())
+    crashed = service.handle_batch(sqs_event(bodies))
+    assert crashed.accepted == 4
+    assert crashed.failed_message_ids == ["msg-0", "msg-1", "msg-2", "msg-3"]  # SQS will deliver them again
+    assert ShadowStore().get("cnc-01", "state") is None
+    redelivered = service.handle_batch(sqs_event(bodies))
+    assert (redelivered.duplicates, redelivered.shadow_updates, redelivered.failed_message_ids) == (4, 1, [])
+    assert snapshot("cnc-01") == reference
+
+
+def test_out_of_order_envelopes_are_placed_by_time(reference: tuple[dict[str, Any], list[Any]]) -> None:
+    gw = register("cnc-01")
+    bodies = four_envelopes(gw)
+    service = IngestService()
+    for order in ([3], [1, 0], [2]):
+        service.handle_batch(sqs_event([bodies[i] for i in order], ids=[f"m{i}" for i in order]))
+    assert snapshot("cnc-01") == reference
+
+
+def test_counter_reset_never_moves_the_twin_backwards() -> None:
+    gw = register("cnc-01")
+    service = IngestService()
+    service.handle_batch(sqs_event([wire(gw.envelope(0, samples(T0, 60, parts_from=500)))]))
+    before = ShadowStore().get("cnc-01", "state")
+    assert before is not None and before[0]["counters"]["parts_total"] == 511
+    # the controller was reset to zero at the start of the next minute
+    service.handle_batch(sqs_event([wire(gw.envelope(1, samples(T0 + timedelta(minutes=1), 60, parts_from=0)))]))
+    after = ShadowStore().get("cnc-01", "state")
+    assert after is not None
+    assert after[0]["counters"]["controller"]["parts"] == 11
+    assert after[0]["counters"]["parts_total"] == 511 + 11  # the reset counts from zero, never backwards
+
+
+class RacingShadows(ShadowStore):
+    """Another Lambda updates the same shadow between our read and our write, twice."""
+
+    def __init__(self, rival: Gateway, rival_samples: list[list[Sample]]) -> None:
+        self.rival = rival
+        self.rival_samples = rival_samples
+        self.conflicts = 0
+
+    def update(self, thing_name: str, shadow: str, payload: bytes) -> int:
+        if self.rival_samples:
+            batch = self.rival_samples.pop(0)
+            seq = 100 + len(self.rival_samples)
+            IngestService().handle_batch(sqs_event([wire(self.rival.envelope(seq, batch))], ids=[f"r{seq}"]))
+            self.conflicts += 1
+        return super().update(thing_name, shadow, payload)
+
+
+def test_concurrent_batches_for_one_thing_resolve_version_conflicts(
+    reference: tuple[dict[str, Any], list[Any]],
+) -> None:
+    gw = register("cnc-01")
+    bodies = four_envelopes(gw)
+    # the rival delivers the first two minutes while we try to apply the last two
+    rival_batches = [samples(T0 + timedelta(minutes=m), 60, parts_from=m * 12) for m in (0, 1)]
+    racing = RacingShadows(gw, rival_batches)
+    outcome = IngestService(shadows=racing).handle_batch(sqs_event(bodies[2:], ids=["a2", "a3"]))
+    assert racing.conflicts == 2 and outcome.shadow_updates == 1 and not outcome.failed_message_ids
+    # the rival used other seqs for the same samples; deliver ours too, then compare the twin
+    IngestService().handle_batch(sqs_event(bodies[:2]))
+    assert snapshot("cnc-01")[0] == reference[0]
+
+
+class FlakyHistory(HistoryStore):
+    """DynamoDB throttles one write: only that record is reported back to SQS."""
+
+    def put_segment(self, segment: Any, received_at: Any) -> bool:
+        if segment.seq == 1:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return super().put_segment(segment, received_at)
+
+
+def test_transient_failure_reports_only_that_record_for_redelivery() -> None:
+    gw = register("cnc-01")
+    bodies = four_envelopes(gw)
+    outcome = IngestService(history=FlakyHistory()).handle_batch(sqs_event(bodies))
+    assert outcome.failed_message_ids == ["msg-1"]
+    assert outcome.response() == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    again = IngestService().handle_batch(sqs_event([bodies[1]], ids=["msg-1"]))
+    assert again.accepted == 1
+
+
+def test_the_deployed_handler_answers_with_a_partial_batch_response() -> None:
+    from app import app
+
+    gw = register("cnc-01")
+    bodies = four_envelopes(gw)
+    with Client(app) as client:
+        first = client.lambda_.invoke("ingest", sqs_event([*bodies[:2], "not json"]))
+        AWS_CALLS.clear()  # the first batch also created the shadow; from now on: one update per batch
+        second = client.lambda_.invoke("ingest", sqs_event(bodies[2:], ids=["m2", "m3"]))
+    assert first.payload == second.payload == {"batchItemFailures": []}
+    assert AWS_CALLS["iot-data.UpdateThingShadow"] == 1
+    state = ShadowStore().get("cnc-01", "state")
+    assert state is not None and state[0]["last_sample_ts"] == "2026-01-05T06:03:59Z"
