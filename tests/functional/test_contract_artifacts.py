@@ -42,4 +42,5 @@ def test_artifacts_pin_compiler_and_evm_version() -> None:
         assert artifact["compiler"]["version"].startswith("0.8.28+")
         assert artifact["compiler"]["settings"]["evmVersion"] == "shanghai"
         assert artifact["compiler"]["settings"]["optimizer"]["enabled"] is True
-        assert artifact["bytecode"].startswith("0x60") and len(artifact["abi"]) > 0
+        assert len(artifact["bytecode"]) > 2 and int(artifact["bytecode"], 16) > 0
+        assert len(artifact["abi"]) > 0
