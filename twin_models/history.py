@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from twin_models.oee import MachineData, StateIntervals, counters_to_counts
 from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Segment",
     "StateInterval",
     "count_increments",
+    "oee_input",
     "segment_from_envelope",
     "state_at",
     "timeline",
@@ -265,3 +267,50 @@ def state_at(segments: Iterable[Segment], at: datetime) -> dict[str, object] | N
         "controller_rejects": counter.reject_count if counter else None,
         "covered": covered,
     }
+
+
+def oee_input(
+    machine_id: str,
+    segments: Iterable[Segment],
+    start: datetime,
+    end: datetime,
+    ideal_cycle_time_s: float | dict[str, float],
+    line: str | None = None,
+) -> MachineData:
+    """The OEE engine's input for one machine from its stored history over ``[start, end)``.
+
+    State intervals come from :func:`timeline` (time no segment covers stays unknown); part
+    counts are the reset-aware increments of the controller's cumulative counters, booked at
+    the time they were seen and attributed to the program running then.
+
+    Example:
+        >>> from datetime import timezone
+        >>> from twin_models.oee import compute_oee
+        >>> from twin_models.telemetry import TelemetryEnvelope
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> env = TelemetryEnvelope(thing_name="m", site="s", seq=0, sent_at=t, samples=[
+        ...     Sample(ts=t + timedelta(seconds=i), state=100, part_count=i // 2) for i in range(60)])
+        >>> data = oee_input("m", [segment_from_envelope(env)], t, t + timedelta(seconds=60), 1.5)
+        >>> round(compute_oee([data], t, t + timedelta(seconds=60)).total.oee, 4)  # 29 parts x 1.5 s / 60 s
+        0.725
+    """
+    segs = sorted(segments, key=lambda s: s.start)
+    intervals = timeline(segs, start, end)
+    programs = tuple(sorted({i.program for i in intervals if i.program}))
+    index = {name: n for n, name in enumerate(programs)}
+    states = StateIntervals.from_arrays(
+        [i.start.timestamp() for i in intervals],
+        [i.end.timestamp() for i in intervals],
+        [i.code for i in intervals],
+        [index.get(i.program, -1) for i in intervals] if programs else None,
+        programs,
+    )
+    points = sorted({p.ts: p for s in segs for p in s.counters}.values(), key=lambda p: p.ts)
+    counts = counters_to_counts(
+        [p.ts.timestamp() for p in points],
+        [p.part_count for p in points],
+        [p.reject_count for p in points],
+    )
+    return MachineData(
+        machine_id=machine_id, ideal_cycle_time_s=ideal_cycle_time_s, states=states, counts=counts, line=line
+    )
