@@ -108,6 +108,13 @@ _TABLES: list[TableSpec] = [
         partition_key=("day", "S"),
         sort_key=("record_id", "S"),
     ),
+    # Critical-alert cooldown per fault (``<thing>#<action>``): one page per fault per cooldown (health).
+    TableSpec(
+        key="alert_cooldown",
+        env="TWINLEDGER_ALERT_COOLDOWN_TABLE",
+        partition_key=("alert_key", "S"),
+        ttl_attribute="expires_at",
+    ),
 ]
 
 TABLE_SPECS: dict[str, TableSpec] = {spec.key: spec for spec in _TABLES}

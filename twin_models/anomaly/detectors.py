@@ -5,8 +5,8 @@ Every detector receives rows already standardised against the healthy training d
 (non-negative, summing to 1 per row) so an alarm can say which signals drove it.
 
 * ``zscore`` — the power mean of per-feature deviations, ``(mean |z|^p)^(1/p)`` (``p=2``: the RMS z).
-  Cheap, explainable, and the most accurate on the evaluation data (see ``docs/anomaly.md``), because degradation usually shows
-  as a drift of a few signals while healthy sensor noise is nearly independent.
+  Cheap, explainable, and the most accurate on the run-to-failure data (see ``docs/anomaly.md``),
+  because degradation shows as a drift of some signals while healthy sensor noise is nearly independent.
 * ``mahalanobis`` — the Mahalanobis distance under a Ledoit-Wolf shrunk covariance (or a Minimum
   Covariance Determinant robust one), for signals whose healthy correlations matter.
 * ``iforest`` — scikit-learn's IsolationForest, the baseline.

@@ -1,0 +1,83 @@
+"""Score a machine's feature windows on the anomaly endpoint: ``score_windows(thing, windows) -> HealthResult``.
+
+One call per machine per ingest batch; windows are oldest first. The alarm state returned in the result
+goes back in with the next call (the health shadow keeps it), so persistence and hysteresis span batches.
+
+Example (in-process model, as in the embedded demo):
+    >>> result = score_windows("mill-01", [{"samples": samples}], state=previous["alarm_state"])  # doctest: +SKIP
+    >>> result.severity, result.action, result.contributions                                    # doctest: +SKIP
+    ('warning', 'spindle_bearings', {'vibration_rms': 0.81, 'vibration_trend': 0.12, ...})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.health.dal import AnomalyEndpoint, get_endpoint
+from chalicelib.health.errors import EndpointError, HealthError
+
+__all__ = ["HealthResult", "score_windows"]
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """The endpoint's verdict on one machine's batch of windows.
+
+    ``severity``/``score``/``action``/``contributions`` describe the worst window; ``alarm`` is whether
+    the persistent alarm is active after the last window; ``state`` is the alarm state to store;
+    ``windows`` has the per-window results in request order.
+    """
+
+    thing: str
+    severity: str
+    score: float
+    alarm: bool
+    action: str
+    contributions: dict[str, float]
+    threshold: float
+    critical: float
+    state: dict[str, Any]
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+def score_windows(
+    thing: str,
+    windows: Sequence[Mapping[str, Any]],
+    *,
+    state: Mapping[str, Any] | None = None,
+    baseline_temperature: float | None = None,
+    endpoint: AnomalyEndpoint | None = None,
+) -> HealthResult:
+    """Send one machine's windows (``{"samples": [...]}`` or feature dicts) to the endpoint."""
+    if not windows:
+        raise HealthError("no windows to score")
+    request: dict[str, Any] = {"thing": thing, "windows": [dict(w) for w in windows]}
+    if state:
+        request["state"] = dict(state)
+    if baseline_temperature is not None:
+        request["baseline"] = {"temperature_c": baseline_temperature}
+    body = json.dumps(request, default=str, separators=(",", ":")).encode()
+    raw = (endpoint or get_endpoint()).invoke(body, "application/json")
+    try:
+        data = json.loads(raw)
+        summary = data["summary"]
+        model = data.get("model", {})
+        return HealthResult(
+            thing=thing,
+            severity=str(summary["severity"]),
+            score=float(summary["score"]),
+            alarm=bool(summary["alarm"]),
+            action=str(summary["action"]),
+            contributions={str(k): float(v) for k, v in summary.get("contributions", {}).items()},
+            threshold=float(model.get("threshold", float("nan"))),
+            critical=float(model.get("critical", float("nan"))),
+            state=dict(data["state"]),
+            windows=list(data["results"]),
+            model=dict(model),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EndpointError(f"unreadable endpoint response: {exc}") from exc

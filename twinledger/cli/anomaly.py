@@ -1,0 +1,107 @@
+"""``twinledger anomaly``: train a model on a CSV of healthy sensor rows, score another CSV.
+
+Example:
+    $ twinledger anomaly train --csv healthy.csv --detector zscore --out model.tar.gz
+    $ twinledger anomaly score --model model.tar.gz --csv week.csv --out scores.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from twin_models.anomaly import (
+    DETECTORS,
+    AnomalyError,
+    load_model_tar,
+    pack_model_tar,
+    read_sensor_csv,
+    score_table,
+    train_table,
+)
+
+__all__ = ["register"]
+
+
+def _columns(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _train(args: argparse.Namespace) -> int:
+    try:
+        table = read_sensor_csv(args.csv)
+        model = train_table(
+            table.raw,
+            features=args.features,
+            detector=args.detector,
+            detector_params={"p": args.p} if args.p is not None and args.detector == "zscore" else None,
+            window=args.window,
+            group_by=args.group_by,
+            physics=not args.no_physics,
+            exclude=[c for c in [table.timestamp_column, *(args.exclude or [])] if c],
+            quantile=args.quantile,
+            persistence=args.persistence,
+        )
+        pack_model_tar(model, args.out)
+    except AnomalyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    summary = {
+        "out": str(args.out),
+        "detector": model.meta["detector"],
+        "features": list(model.feature_names),
+        "threshold": round(model.calibration.threshold, 6),
+        "critical": round(model.calibration.critical, 6),
+        "n_train": model.calibration.n_train,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    try:
+        model = load_model_tar(args.model)
+        table = read_sensor_csv(args.csv)
+        scored = score_table(model, table.raw)
+    except AnomalyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    scored = scored.drop(columns=["action"])
+    if args.out == "-":
+        scored.to_csv(sys.stdout, index=False)
+    else:
+        scored.to_csv(args.out, index=False)
+        counts = scored["severity"].value_counts().to_dict()
+        print(
+            json.dumps(
+                {"out": args.out, "rows": len(scored), "anomalies": int(scored["is_anomaly"].sum()), "severity": counts}
+            )
+        )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``anomaly train`` and ``anomaly score``."""
+    parser = subparsers.add_parser("anomaly", help="predictive maintenance: train and score anomaly models")
+    sub = parser.add_subparsers(dest="anomaly_command", metavar="ACTION", required=True)
+
+    train = sub.add_parser("train", help="fit a model on a CSV of healthy rows, write model.tar.gz")
+    train.add_argument("--csv", required=True, help="CSV of healthy sensor rows (delimiter detected)")
+    train.add_argument("--features", type=_columns, default=None, help="feature columns, comma-separated")
+    train.add_argument("--exclude", type=_columns, default=None, help="numeric columns to leave out")
+    train.add_argument("--detector", default="zscore", choices=sorted(DETECTORS), help="default: zscore")
+    train.add_argument("--p", type=float, default=None, help="zscore power mean exponent (default 2)")
+    train.add_argument("--window", type=int, default=1, help="trailing rolling mean over N rows (default 1)")
+    train.add_argument("--group-by", default=None, help="column naming separate machines (rolling per machine)")
+    train.add_argument("--no-physics", action="store_true", help="do not derive power, temperature rise, ...")
+    train.add_argument("--quantile", type=float, default=0.995, help="threshold quantile of training scores")
+    train.add_argument("--persistence", default="3/5", help="alarm after K of N rows over threshold (K/N)")
+    train.add_argument("--out", required=True, help="where to write model.tar.gz")
+    train.set_defaults(handler=_train)
+
+    score = sub.add_parser("score", help="score a CSV: adds score, is_anomaly and severity, input order kept")
+    score.add_argument("--model", required=True, help="model.tar.gz from 'anomaly train'")
+    score.add_argument("--csv", required=True, help="CSV to score (same sensor columns as at training)")
+    score.add_argument("--out", required=True, help="output CSV ('-' for stdout)")
+    score.set_defaults(handler=_score)
