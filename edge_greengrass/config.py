@@ -1,0 +1,207 @@
+"""Gateway configuration: one document for Greengrass (component configuration) and ``edge run``.
+
+Paths (device key, certificates, spool) always come from configuration, never from code. A JSON or
+YAML file is read by :func:`load_config`; under Greengrass the recipe's ``ComponentConfiguration``
+is passed to the component as a JSON file path argument.
+
+Example:
+    >>> cfg = GatewayConfig.model_validate({
+    ...     "site": "plant-a",
+    ...     "signing": {"key_file": "/greengrass/v2/keys/device.key", "key_id": "gw-1"},
+    ...     "source": {"type": "simulator", "machines": 2, "seed": 7, "speed": 60},
+    ... })
+    >>> cfg.publisher.batch_size, cfg.source.things()
+    (60, ['cnc-01', 'cnc-02'])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge_greengrass.errors import ConfigurationError
+from edge_greengrass.spool import OverflowPolicy
+from twin_models.telemetry import NAME_PATTERN
+
+__all__ = [
+    "GatewayConfig",
+    "MqttConfig",
+    "OpcUaSourceConfig",
+    "PublisherConfig",
+    "ReplaySourceConfig",
+    "ShadowConfig",
+    "SigningConfig",
+    "SimulatorSourceConfig",
+    "SpoolConfig",
+    "load_config",
+]
+
+ThingName = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimulatorSourceConfig(_Strict):
+    """The seeded fleet simulator, in-process (``opcua: false``) or served over OPC UA and read back."""
+
+    type: Literal["simulator"] = "simulator"
+    machines: Annotated[int, Field(ge=1, le=500)] = 8
+    seed: int = 7
+    #: simulated start; default: now (real time) — set it in the past for accelerated runs
+    start: dt.datetime | None = None
+    #: simulated seconds per wall-clock second (1 = real time)
+    speed: Annotated[float, Field(gt=0, le=100_000)] = 1.0
+    #: serve the simulator as an OPC UA server and read it through the OPC UA adapter
+    opcua: bool = False
+    opcua_port: Annotated[int, Field(ge=0, le=65535)] = 4840
+
+    def things(self) -> list[str]:
+        """The thing names the simulator produces (``cnc-01``...)."""
+        return [f"cnc-{i + 1:02d}" for i in range(self.machines)]
+
+
+class OpcUaSourceConfig(_Strict):
+    """A real machine read over OPC UA: one node id per sample field, per thing."""
+
+    type: Literal["opcua"] = "opcua"
+    url: str
+    #: ``{thing: {sample_field: node_id}}``, e.g. ``{"cnc-01": {"spindle_speed_rpm": "ns=2;s=cnc-01.Spindle"}}``
+    node_map: dict[ThingName, dict[str, str]]
+    sampling_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    reconnect_delay_s: Annotated[float, Field(gt=0)] = 2.0
+
+    def things(self) -> list[str]:
+        """The things in the node map."""
+        return sorted(self.node_map)
+
+
+class ReplaySourceConfig(_Strict):
+    """A CSV of real CNC data (100 ms rows) replayed as one thing at any speed."""
+
+    type: Literal["replay"] = "replay"
+    path: Path
+    thing: ThingName = "cnc-replay"
+    speed: Annotated[float, Field(gt=0)] = 1.0
+    start: dt.datetime | None = None
+    rows_per_sample: Annotated[int, Field(ge=1)] = 10
+    loop: bool = False
+
+    def things(self) -> list[str]:
+        """The one replayed thing."""
+        return [self.thing]
+
+
+class SigningConfig(_Strict):
+    """The gateway's device key (PEM, P-256) and the id the cloud knows it by."""
+
+    key_file: Path
+    key_id: str
+
+
+class SpoolConfig(_Strict):
+    """Where the spool lives and how big it may grow."""
+
+    path: Path = Path("spool.db")
+    max_bytes: Annotated[int, Field(gt=0)] = 256 * 1024 * 1024
+    max_age_s: Annotated[float, Field(gt=0)] = 7 * 86400
+    policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+
+
+class PublisherConfig(_Strict):
+    """Batching and the in-flight window."""
+
+    batch_size: Annotated[int, Field(ge=1, le=3600)] = 60
+    max_batch_age_s: Annotated[float, Field(gt=0)] = 90.0
+    window: Annotated[int, Field(ge=1, le=1000)] = 32
+
+
+class MqttConfig(_Strict):
+    """Direct MQTT5 + mTLS to IoT Core (or the local broker) outside Greengrass.
+
+    Each thing connects with its own certificate: ``<credentials_dir>/<thing>.crt`` and ``.key``.
+    """
+
+    endpoint: str
+    port: int = 8883
+    ca_file: Path | None = None
+    credentials_dir: Path
+    iot_core_limits: bool | None = None
+
+
+class ShadowConfig(_Strict):
+    """Shadow sync: which named shadow carries the desired configuration."""
+
+    enabled: bool = True
+    shadow_name: str = "config"
+
+
+class GatewayConfig(_Strict):
+    """Everything one gateway process needs."""
+
+    site: Annotated[str, Field(pattern=NAME_PATTERN)]
+    signing: SigningConfig
+    source: Annotated[
+        SimulatorSourceConfig | OpcUaSourceConfig | ReplaySourceConfig, Field(discriminator="type")
+    ]
+    transport: Literal["mqtt", "ipc"] = "mqtt"
+    mqtt: MqttConfig | None = None
+    spool: SpoolConfig = SpoolConfig()
+    publisher: PublisherConfig = PublisherConfig()
+    shadow: ShadowConfig = ShadowConfig()
+    #: write a JSON status line (metrics) to this file every few seconds, if set
+    status_file: Path | None = None
+
+
+def load_config(path: Path, *, overrides: dict[str, Any] | None = None) -> GatewayConfig:
+    """Read a JSON or YAML gateway configuration; relative paths resolve against the file's folder.
+
+    Raises :class:`ConfigurationError` naming the first invalid field.
+    """
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read configuration {path}: {exc}") from exc
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"{path} is not valid JSON/YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{path} must hold a mapping, not {type(raw).__name__}")
+    raw.update(overrides or {})
+    try:
+        config = GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from exc
+    return _resolve(config, path.parent)
+
+
+def _resolve(config: GatewayConfig, base: Path) -> GatewayConfig:
+    def fix(p: Path | None) -> Path | None:
+        return None if p is None or p.is_absolute() else base / p
+
+    update: dict[str, Any] = {}
+    if key := fix(config.signing.key_file):
+        update["signing"] = config.signing.model_copy(update={"key_file": key})
+    if spool := fix(config.spool.path):
+        update["spool"] = config.spool.model_copy(update={"path": spool})
+    if config.mqtt is not None:
+        mqtt_update = {
+            k: v
+            for k, v in {"ca_file": fix(config.mqtt.ca_file), "credentials_dir": fix(config.mqtt.credentials_dir)}.items()
+            if v is not None
+        }
+        update["mqtt"] = config.mqtt.model_copy(update=mqtt_update)
+    if isinstance(config.source, ReplaySourceConfig) and (csv := fix(config.source.path)):
+        update["source"] = config.source.model_copy(update={"path": csv})
+    if status := fix(config.status_file):
+        update["status_file"] = status
+    return config.model_copy(update=update)

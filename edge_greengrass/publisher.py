@@ -1,0 +1,273 @@
+"""The telemetry publisher: batch, sign, spool, publish in order with QoS 1, forget only after PUBACK.
+
+Each sample is staged durably in the :class:`~edge_greengrass.spool.Spool` as it arrives; a full batch
+(or one older than ``max_batch_age``) is sealed into a signed :class:`TelemetryEnvelope` with the
+thing's next ``seq``; :meth:`TelemetryPublisher.pump` keeps up to ``window`` envelopes per thing in
+flight, oldest first, and deletes an envelope from the spool only when its PUBACK arrives. When a
+publish fails (disconnect, refusal, timeout) the thing's lane waits for its other in-flight publishes
+to settle and restarts from its oldest unacknowledged envelope, so order is kept and a re-sent
+duplicate is the worst case (the cloud drops duplicates on ``(thing, seq)``).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from datetime import datetime, timezone
+    >>> from concurrent.futures import Future
+    >>> from twin_models.signing import generate_private_key
+    >>> from twin_models.telemetry import Sample
+    >>> class Loopback:
+    ...     def __init__(self): self.sent = []
+    ...     def publish(self, thing, topic, payload):
+    ...         self.sent.append(topic); f = Future(); f.set_result(None); return f
+    ...     def is_connected(self, thing): return True
+    >>> spool = Spool(pathlib.Path(tempfile.mkdtemp()) / "spool.db")
+    >>> signer = EnvelopeSigner(site="plant-a", key=generate_private_key(), key_id="gw-1")
+    >>> pub = TelemetryPublisher(spool, Loopback(), signer, batch_size=2)
+    >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> pub.add("cnc-01", Sample(ts=t, state=100)); pub.add("cnc-01", Sample(ts=t, state=100))
+    >>> pub.pump(); pub.pump()  # send, then collect the PUBACK
+    0
+    1
+    >>> spool.stats().pending
+    0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from edge_greengrass.errors import SpoolFullError
+from edge_greengrass.spool import Spool
+from twin_models.signing import sign_envelope
+from twin_models.telemetry import MAX_SAMPLES, Sample, TelemetryEnvelope, topic_for
+
+__all__ = ["EnvelopeSigner", "PublisherMetrics", "TelemetryPublisher"]
+
+_log = logging.getLogger(__name__)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _Publishes(Protocol):
+    def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]: ...
+
+    def is_connected(self, thing: str) -> bool: ...
+
+
+class EnvelopeSigner:
+    """Builds and signs envelopes with the gateway's device key (ES256 over RFC 8785 JSON)."""
+
+    def __init__(
+        self,
+        *,
+        site: str,
+        key: ec.EllipticCurvePrivateKey,
+        key_id: str,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self.site = site
+        self.key_id = key_id
+        self._key = key
+        self._clock = clock
+
+    def topic(self, thing: str) -> str:
+        """The telemetry topic of ``thing``."""
+        return topic_for(self.site, thing)
+
+    def build(self, thing: str, seq: int, items: list[bytes]) -> bytes:
+        """The signed wire bytes of envelope ``seq`` carrying the staged ``items``."""
+        samples = [Sample.model_validate_json(item) for item in items]
+        envelope = TelemetryEnvelope(
+            thing_name=thing, site=self.site, seq=seq, sent_at=self._clock(), samples=samples
+        )
+        signed = sign_envelope(envelope, self._key, key_id=self.key_id)
+        # Same document as ``signed.to_wire()``, serialised by pydantic's (faster) JSON writer.
+        return signed.model_dump_json(exclude_none=True).encode()
+
+
+@dataclass
+class PublisherMetrics:
+    """Counters since the process started (the spool keeps lifetime counters)."""
+
+    samples_in: int = 0
+    envelopes_sealed: int = 0
+    publishes_sent: int = 0
+    publishes_acked: int = 0
+    publish_failures: int = 0
+    lane_restarts: int = 0
+    rejected_full: int = 0
+
+
+@dataclass
+class _Lane:
+    cursor: int = 0
+    inflight: dict[int, Future[None]] = field(default_factory=dict)
+    restarting: bool = False
+
+
+class TelemetryPublisher:
+    """Batches, signs, spools and publishes one gateway's telemetry. Single-threaded: call from one loop."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        transport: _Publishes,
+        signer: EnvelopeSigner,
+        *,
+        batch_size: int = 60,
+        max_batch_age: dt.timedelta = dt.timedelta(seconds=90),
+        window: int = 32,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_SAMPLES:
+            raise ValueError(f"batch_size must be within 1..{MAX_SAMPLES}, got {batch_size}")
+        self.spool = spool
+        self.transport = transport
+        self.signer = signer
+        self.batch_size = batch_size
+        self.max_batch_age_s = max_batch_age.total_seconds()
+        self.window = window
+        self.metrics = PublisherMetrics()
+        self._monotonic = monotonic
+        self._lanes: dict[str, _Lane] = {}
+        # staged-sample count and when the open batch started, per thing (recovered on start)
+        self._staged: dict[str, int] = {}
+        self._opened: dict[str, float] = {}
+        now = monotonic()
+        for thing in spool.staged_things():
+            self._staged[thing] = len(spool.staged(thing))
+            self._opened[thing] = now
+
+    # -- intake -----------------------------------------------------------------------------------
+    def add(self, thing: str, sample: Sample) -> None:
+        """Stage one sample durably; seal the batch when it is full."""
+        self.add_many(((thing, sample),))
+
+    def add_many(self, pairs: Iterable[tuple[str, Sample]]) -> None:
+        """Stage several ``(thing, sample)`` pairs in one transaction; seal full batches."""
+        rows: list[tuple[str, bytes]] = []
+        last_ts: dict[str, str] = {}
+        for thing, sample in pairs:
+            rows.append((thing, sample.model_dump_json().encode()))
+            last_ts[f"last_ts/{thing}"] = sample.ts.isoformat()
+        if not rows:
+            return
+        self.spool.stage_many(rows, state=last_ts)
+        now = self._monotonic()
+        for thing, _ in rows:
+            count = self._staged.get(thing, 0) + 1
+            self._staged[thing] = count
+            self._opened.setdefault(thing, now)
+        self.metrics.samples_in += len(rows)
+        for thing in {thing for thing, _ in rows}:
+            while self._staged.get(thing, 0) >= self.batch_size:
+                if not self._seal(thing):
+                    break
+
+    def resume_point(self, thing: str) -> dt.datetime | None:
+        """Timestamp of the last sample staged for ``thing`` (survives restarts)."""
+        value = self.spool.get_state(f"last_ts/{thing}")
+        return dt.datetime.fromisoformat(value) if value else None
+
+    def _seal(self, thing: str) -> bool:
+        try:
+            entry = self.spool.seal(
+                thing,
+                self.signer.topic(thing),
+                lambda seq, items: self.signer.build(thing, seq, items),
+                limit=self.batch_size,
+            )
+        except SpoolFullError as exc:
+            self.metrics.rejected_full += 1
+            _log.warning("spool full, samples of %s stay staged: %s", thing, exc)
+            return False
+        if entry is None:
+            self._staged.pop(thing, None)
+            self._opened.pop(thing, None)
+            return False
+        self.metrics.envelopes_sealed += 1
+        left = max(0, self._staged.get(thing, 0) - self.batch_size)
+        if left:
+            self._staged[thing] = left
+            self._opened[thing] = self._monotonic()
+        else:
+            self._staged.pop(thing, None)
+            self._opened.pop(thing, None)
+        return True
+
+    def flush(self) -> int:
+        """Seal every open batch now (e.g. at shutdown); returns the envelopes sealed."""
+        sealed = 0
+        for thing in list(self._staged):
+            while self._staged.get(thing) and self._seal(thing):
+                sealed += 1
+        return sealed
+
+    def _seal_stale(self) -> None:
+        limit = self._monotonic() - self.max_batch_age_s
+        for thing, opened in list(self._opened.items()):
+            if opened <= limit:
+                self._seal(thing)
+
+    # -- output -----------------------------------------------------------------------------------
+    def pump(self) -> int:
+        """One non-blocking round: collect PUBACKs, seal stale batches, send what the window allows.
+
+        Returns the number of envelopes acknowledged (and deleted from the spool) in this round.
+        """
+        acked: list[int] = []
+        for thing, lane in self._lanes.items():
+            for entry_id, future in list(lane.inflight.items()):
+                if not future.done():
+                    continue
+                del lane.inflight[entry_id]
+                if future.exception() is None:
+                    acked.append(entry_id)
+                else:
+                    self.metrics.publish_failures += 1
+                    if not lane.restarting:
+                        _log.info("publish for %s failed (%s); lane restarts", thing, future.exception())
+                    lane.restarting = True
+            if lane.restarting and not lane.inflight:
+                lane.cursor = 0
+                lane.restarting = False
+                self.metrics.lane_restarts += 1
+        if acked:
+            self.spool.ack(acked)
+            self.metrics.publishes_acked += len(acked)
+        self._seal_stale()
+        for thing in self.spool.pending_things():
+            lane = self._lanes.setdefault(thing, _Lane())
+            room = self.window - len(lane.inflight)
+            if lane.restarting or room <= 0 or not self.transport.is_connected(thing):
+                continue
+            for entry in self.spool.pending(room, after_id=lane.cursor, thing=thing):
+                lane.inflight[entry.id] = self.transport.publish(thing, entry.topic, entry.payload)
+                lane.cursor = entry.id
+                self.metrics.publishes_sent += 1
+        return len(acked)
+
+    @property
+    def inflight(self) -> int:
+        """Envelopes sent and not yet acknowledged."""
+        return sum(len(lane.inflight) for lane in self._lanes.values())
+
+    def drain(self, timeout: float, *, poll_s: float = 0.005) -> bool:
+        """Pump until the spool is empty (True) or ``timeout`` seconds pass (False)."""
+        deadline = self._monotonic() + timeout
+        while True:
+            self.pump()
+            if not self.inflight and self.spool.stats().pending == 0:
+                return True
+            if self._monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)

@@ -1,0 +1,260 @@
+"""Machine data sources that run in their own thread and emit ``(thing, Sample)`` batches.
+
+* :class:`SimulatorSource` — the seeded fleet simulator at any speed; after a restart it fast-forwards
+  each machine to just past the last sample the spool holds, so the stream continues seamlessly.
+* :class:`ReplaySource` — a CSV of real CNC data (100 ms rows, e.g. the University of Michigan mill
+  tool-wear set; CR-only line endings are fine) folded into 1 Hz samples and played at any speed.
+
+The OPC UA adapter (:mod:`edge_greengrass.opcua`) emits the same way.
+
+Example:
+    >>> import threading
+    >>> from datetime import datetime, timezone
+    >>> got = []
+    >>> src = SimulatorSource(machines=2, seed=7, start=datetime(2026, 1, 5, 6, tzinfo=timezone.utc),
+    ...                       speed=10_000, limit_s=3)
+    >>> src.run(got.extend, threading.Event())
+    >>> [(thing, s.ts.second) for thing, s in got][:4]
+    [('cnc-01', 0), ('cnc-02', 0), ('cnc-01', 1), ('cnc-02', 1)]
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from edge_greengrass.errors import ReplayError
+from edge_greengrass.simulator import MachineSimulator, default_profiles
+from twin_models.states import StateCode
+from twin_models.telemetry import Sample
+
+__all__ = ["Emit", "ReplaySource", "ResumePoint", "SampleSource", "SimulatorSource", "read_cnc_csv"]
+
+Emit = Callable[[list[tuple[str, Sample]]], None]
+"""Receives each batch of ``(thing, sample)`` pairs a source produced."""
+
+ResumePoint = Callable[[str], dt.datetime | None]
+"""The timestamp of the last sample already spooled for a thing (``None``: start fresh)."""
+
+#: Further than this behind, a restarted simulator starts afresh instead of fast-forwarding.
+_MAX_FAST_FORWARD = dt.timedelta(days=2)
+
+
+class SampleSource(Protocol):
+    """Anything that produces samples until ``stop`` is set."""
+
+    def things(self) -> list[str]:
+        """The thing names this source emits for."""
+        ...
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        """Produce samples, calling ``emit`` per batch, until ``stop`` is set (or the data ends)."""
+        ...
+
+
+def _no_resume(thing: str) -> dt.datetime | None:
+    return None
+
+
+def _floor_second(ts: dt.datetime) -> dt.datetime:
+    return ts.replace(microsecond=0)
+
+
+class _Pacer:
+    """Sleeps so that ``n`` simulated seconds take ``n / speed`` wall-clock seconds."""
+
+    def __init__(self, speed: float) -> None:
+        self.period = 1.0 / speed
+        self._next = time.monotonic()
+
+    def chunk(self) -> int:
+        """Simulated seconds to produce per wake-up (several when the period is below 10 ms)."""
+        return max(1, int(0.01 / self.period))
+
+    def wait(self, steps: int, stop: threading.Event) -> None:
+        self._next += steps * self.period
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
+        elif delay < -1.0:  # far behind (suspended, overloaded): do not burst to catch up
+            self._next = time.monotonic()
+
+
+class SimulatorSource:
+    """The fleet simulator as a source (thing names ``cnc-01``...)."""
+
+    def __init__(
+        self,
+        *,
+        machines: int,
+        seed: int,
+        start: dt.datetime | None = None,
+        speed: float = 1.0,
+        resume: ResumePoint = _no_resume,
+        limit_s: int | None = None,
+    ) -> None:
+        self.profiles = default_profiles(machines, seed)
+        self.seed = seed
+        self.start = _floor_second(start or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        self.speed = speed
+        self.resume = resume
+        self.limit_s = limit_s
+
+    def things(self) -> list[str]:
+        """``cnc-01`` .. ``cnc-NN``."""
+        return [p.machine_id for p in self.profiles]
+
+    def machines(self) -> dict[str, MachineSimulator]:
+        """One simulator per machine, fast-forwarded past what the spool already holds."""
+        sims: dict[str, MachineSimulator] = {}
+        for profile in self.profiles:
+            last = self.resume(profile.machine_id)
+            begin = self.start
+            if last is not None and last - self.start > _MAX_FAST_FORWARD:
+                begin = _floor_second(last) + dt.timedelta(seconds=1)
+            sim = MachineSimulator(profile, self.seed, begin)
+            while last is not None and sim.now <= last:
+                sim.step()
+            sims[profile.machine_id] = sim
+        return sims
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        """Step every machine one simulated second at a time, paced by ``speed``."""
+        sims = self.machines()
+        pacer = _Pacer(self.speed)
+        produced = 0
+        while not stop.is_set():
+            steps = pacer.chunk()
+            if self.limit_s is not None:
+                steps = min(steps, self.limit_s - produced)
+                if steps <= 0:
+                    return
+            batch = [(thing, sim.step()) for _ in range(steps) for thing, sim in sims.items()]
+            emit(batch)
+            produced += steps
+            pacer.wait(steps, stop)
+
+
+# -- replay of recorded CNC data -------------------------------------------------------------------
+
+_RUNNING_PREFIXES = ("Layer", "Repositioning")
+_SETUP = ("Prep", "Starting")
+
+
+def _state_of(process: str) -> int:
+    if process.startswith(_RUNNING_PREFIXES):
+        return int(StateCode.RUNNING)
+    if process in _SETUP:
+        return int(StateCode.SETUP)
+    if process == "end":
+        return int(StateCode.IDLE)
+    return int(StateCode.UNKNOWN)
+
+
+def read_cnc_csv(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of a CNC CSV as dicts; any line ending (LF, CRLF or CR only) is accepted.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+        >>> _ = p.write_bytes(b"a,b\\r1,2\\r3,4\\r")
+        >>> [r["b"] for r in read_cnc_csv(p)]
+        ['2', '4']
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:  # csv splits on \\r, \\n and \\r\\n
+            yield from csv.DictReader(handle)
+    except OSError as exc:
+        raise ReplayError(f"cannot read {path}: {exc}") from exc
+
+
+def _num(row: dict[str, str], column: str, line: int, path: Path) -> float:
+    value = row.get(column)
+    if value is None:
+        raise ReplayError(f"{path}: column {column!r} is missing")
+    try:
+        return float(value)
+    except ValueError:
+        raise ReplayError(f"{path}:{line}: {column}={value!r} is not a number") from None
+
+
+def fold_rows(rows: list[dict[str, str]], ts: dt.datetime, *, path: Path, line: int) -> Sample:
+    """One 1 Hz sample from consecutive 100 ms rows: means of the signals, the last row's state."""
+
+    def mean(column: str, scale: float = 1.0) -> float:
+        return abs(sum(_num(r, column, line + i, path) for i, r in enumerate(rows)) / len(rows)) * scale
+
+    last = rows[-1]
+    power = sum(mean(f"{axis}1_OutputPower") for axis in ("X", "Y", "S"))  # Z1 reports no power
+    program = int(_num(last, "M1_CURRENT_PROGRAM_NUMBER", line, path))
+    return Sample(
+        ts=ts,
+        state=_state_of(last.get("Machining_Process", "")),
+        spindle_speed_rpm=round(mean("S1_ActualVelocity", 60.0), 2),
+        feed_rate_mm_min=round(mean("M1_CURRENT_FEEDRATE", 60.0), 2),
+        spindle_current_a=round(mean("S1_CurrentFeedback"), 3),
+        power_kw=round(power, 4),
+        program=f"P{program}",
+    )
+
+
+class ReplaySource:
+    """Replays a recorded CNC CSV as one thing; ``speed=10`` plays ten seconds of data per second."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        thing: str,
+        speed: float = 1.0,
+        start: dt.datetime | None = None,
+        rows_per_sample: int = 10,
+        loop: bool = False,
+        resume: ResumePoint = _no_resume,
+    ) -> None:
+        self.path = path
+        self.thing = thing
+        self.speed = speed
+        self.start = _floor_second(start or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        self.rows_per_sample = rows_per_sample
+        self.loop = loop
+        self.resume = resume
+
+    def things(self) -> list[str]:
+        """The one replayed thing."""
+        return [self.thing]
+
+    def samples(self) -> Iterator[Sample]:
+        """Every sample of the file (and again, if looping), one simulated second apart."""
+        second = 0
+        while True:
+            group: list[dict[str, str]] = []
+            line = 2
+            for row in read_cnc_csv(self.path):
+                group.append(row)
+                if len(group) == self.rows_per_sample:
+                    ts = self.start + dt.timedelta(seconds=second)
+                    yield fold_rows(group, ts, path=self.path, line=line)
+                    line += len(group)
+                    group, second = [], second + 1
+            if second == 0:
+                raise ReplayError(f"{self.path} holds fewer than {self.rows_per_sample} data rows")
+            if not self.loop:
+                return
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        """Emit samples paced by ``speed``, skipping those already spooled before a restart."""
+        last = self.resume(self.thing)
+        pacer = _Pacer(self.speed)
+        for sample in self.samples():
+            if stop.is_set():
+                return
+            if last is not None and sample.ts <= last:
+                continue
+            emit([(self.thing, sample)])
+            pacer.wait(1, stop)
