@@ -140,8 +140,8 @@ def metrics_fields(row: NDArray[np.float64], subject: str = "", notes: list[str]
     oee = _ratio(t["ideal_good_s"], planned)
     if planned <= 0:
         warnings.append(f"{prefix}no planned production time: availability and OEE are undefined")
-    elif run <= 0 and total > 0:
-        warnings.append(f"{prefix}{total} parts counted without any run time: performance is undefined")
+    elif run <= 0:
+        warnings.append(f"{prefix}no run time ({total} parts counted): performance is undefined")
     if total == 0 and planned > 0:
         warnings.append(f"{prefix}no parts counted: quality is undefined")
     if performance is not None and performance > 1.0:
