@@ -3,12 +3,14 @@ late usage is billed exactly once."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,3 +187,16 @@ def test_late_usage_is_billed_exactly_once(usage: list[UsageEvent]) -> None:
     assert billed_for_october == truth.subtotal
     # and each usage event is evidence on exactly one invoice
     assert sum(inv.usage.events for inv in invoices) == len(usage)
+
+
+@SETTINGS
+@given(
+    ident=st.from_regex(r"[A-Za-z0-9_:.\-]{1,40}", fullmatch=True),
+    machine=st.text(min_size=1, max_size=20),
+    quantity=st.decimals(min_value=0, max_value=10**9, allow_nan=False, allow_infinity=False, places=6),
+    seconds=st.integers(min_value=0, max_value=10**9),
+)
+def test_event_hash_is_sha256_of_the_rfc8785_form(ident: str, machine: str, quantity: Decimal, seconds: int) -> None:
+    event = UsageEvent(ident, machine, "parts", datetime.fromtimestamp(seconds, tz=UTC), quantity)
+    expected = "0x" + hashlib.sha256(rfc8785.dumps(event.content())).hexdigest()
+    assert event.hash == expected

@@ -20,7 +20,14 @@ Example:
 
 from __future__ import annotations
 
-from twin_models.billing.canonical import canonical_json, merkle_proof, merkle_root, sha256_hex, verify_proof
+from twin_models.billing.canonical import (
+    EMPTY_ROOT,
+    canonical_json,
+    merkle_proof,
+    merkle_root,
+    sha256_hex,
+    verify_proof,
+)
 from twin_models.billing.errors import BillingError, LeaseError, PeriodError, UsageConflictError, UsageError
 from twin_models.billing.invoice import (
     INVOICE_SCHEMA,
@@ -40,6 +47,7 @@ from twin_models.billing.rating import InvoiceLine, price_component, rate_period
 from twin_models.billing.usage import UsageEvent, aggregate, dedupe, parse_usage_event, read_usage_lines, usage_root
 
 __all__ = [
+    "EMPTY_ROOT",
     "INVOICE_SCHEMA",
     "KNOWN_METERS",
     "Aggregation",

@@ -51,6 +51,7 @@ __all__ = [
 
 _ID = re.compile(ID_PATTERN)
 _METER = re.compile(METER_PATTERN)
+_PLAIN = re.compile(r"^[A-Za-z0-9_:.+\-]*$")
 _FIELDS = {"id", "machine_id", "meter", "ts", "quantity", "received_at", "lease_id"}
 
 
@@ -79,9 +80,19 @@ class UsageEvent:
 
     @property
     def hash(self) -> str:
-        """``sha256`` of the canonical JSON of :meth:`content`."""
+        """``sha256`` of the canonical (RFC 8785) JSON of :meth:`content`.
+
+        Every member is an ASCII string without characters JSON escapes (ids and meters are
+        validated against their patterns), for which sorted-key ``json.dumps`` writes exactly
+        the JCS bytes, several times faster; anything else goes through :mod:`rfc8785`.
+        """
         if not self._hash:
-            self._hash.append(sha256_hex(canonical_json(self.content())))
+            content = self.content()
+            if all(_PLAIN.match(v) for v in content.values()):
+                data = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+            else:
+                data = canonical_json(content)
+            self._hash.append(sha256_hex(data))
         return self._hash[0]
 
     def to_json(self) -> dict[str, Any]:
