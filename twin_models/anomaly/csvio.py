@@ -36,7 +36,7 @@ class SensorTable:
 
 def read_sensor_csv(source: str | Path | IO[str]) -> SensorTable:
     """Read a CSV (``,`` ``;`` tab or ``|`` separated, optional UTF-8 BOM) of sensor columns."""
-    if isinstance(source, str | Path):
+    if isinstance(source, (str, Path)):
         try:
             text = Path(source).read_text(encoding="utf-8-sig")
         except OSError as exc:

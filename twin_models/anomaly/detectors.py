@@ -25,13 +25,16 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.covariance import LedoitWolf, MinCovDet
 from sklearn.ensemble import IsolationForest
 
 from twin_models.anomaly.errors import AnomalyError, NotFittedError
+
+if TYPE_CHECKING:  # Python 3.11 typing; the module itself also runs on the 3.9 SageMaker containers
+    from typing import Self
 
 __all__ = [
     "DETECTORS",

@@ -108,7 +108,7 @@ class AnomalyModel:
         model.meta = {
             "detector": det.name,
             "detector_params": det.params(),
-            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 - py3.9
             "n_train": len(numeric),
         }
         return model

@@ -1,0 +1,1 @@
+"""Deployment tooling (run from a workstation or CI, never from a Lambda)."""
