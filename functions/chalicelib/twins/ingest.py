@@ -64,6 +64,16 @@ class BatchOutcome:
     shadow_updates: int = 0
     failed_message_ids: list[str] = field(default_factory=list)
 
+    def add(self, other: BatchOutcome) -> None:
+        """Add another batch's counts (a service keeps running totals)."""
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.samples += other.samples
+        self.shadow_updates += other.shadow_updates
+        for reason, count in other.reasons.items():
+            self.reasons[reason] += count
+
     def response(self) -> dict[str, Any]:
         """The Lambda response SQS reads (``ReportBatchItemFailures``)."""
         return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed_message_ids]}
@@ -85,6 +95,7 @@ class IngestService:
         self.quarantine = quarantine or QuarantineStore()
         self.shadows = shadows or ShadowStore()
         self.clock = clock
+        self.totals = BatchOutcome()
 
     # -- one record ---------------------------------------------------------------------------
     def _verified_segment(self, body: str, now: datetime) -> Segment:
@@ -169,6 +180,7 @@ class IngestService:
                 logger.exception("shadow update failed", extra={"thing_name": thing_name})
                 failed.extend(ids_by_thing[thing_name])
         outcome.failed_message_ids = sorted(set(failed))
+        self.totals.add(outcome)
         metrics.add_metric(name="EnvelopesAccepted", unit=MetricUnit.Count, value=outcome.accepted)
         metrics.add_metric(name="EnvelopesDuplicate", unit=MetricUnit.Count, value=outcome.duplicates)
         metrics.add_metric(name="EnvelopesQuarantined", unit=MetricUnit.Count, value=outcome.quarantined)
