@@ -201,3 +201,35 @@ def test_rejects_naive_timestamps_and_bad_windows() -> None:
                 "machines": [{"machine_id": "m", "ideal_cycle_time_s": 1}],
             }
         )
+
+
+def test_default_program_ideal_cycle_time() -> None:
+    states = [state(0, 30, "running", "P1"), state(30, 60, "running", "P7")]
+    counts = [{"ts": at(10), "total": 10}, {"ts": at(40), "total": 20}]
+    m = run(states, counts, ideal={"P1": 30.0, "*": 10.0}).total
+    assert m.net_run_time_s == pytest.approx(10 * 30 + 20 * 10)
+    m = run([state(0, 60, "running")], [{"ts": at(1), "total": 5}], ideal={"P1": 30.0, "*": 12.0}).total
+    assert m.net_run_time_s == pytest.approx(5 * 12)
+
+
+def test_totals_rows_round_trip_and_rebuild_the_report() -> None:
+    from twin_models.oee import build_report, compute_totals, row_from_dict, row_to_dict
+    from twin_models.oee.scenario import machine_data
+
+    scenario = Scenario.model_validate(
+        {
+            "window": {"start": at(0), "end": at(60)},
+            "machines": [
+                {
+                    "machine_id": "m1",
+                    "ideal_cycle_time_s": 1.0,
+                    "states": [state(0, 50, "running")],
+                    "counts": [{"ts": at(5), "total": 2000, "reject": 20}],
+                }
+            ],
+        }
+    )
+    totals = compute_totals([machine_data(m) for m in scenario.machines], T0, T0 + timedelta(hours=1))
+    row = totals.cube[0, 0]
+    assert (row_from_dict(row_to_dict(row)) == row).all()
+    assert build_report(totals) == evaluate_scenario(scenario)

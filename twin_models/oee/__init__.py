@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from twin_models.oee.calendar import Period, PeriodBy, make_periods, shift_instances
 from twin_models.oee.counts import CountSeries, concat_counts, counters_to_counts
-from twin_models.oee.engine import COLUMNS, MachineData, machine_totals
+from twin_models.oee.engine import COLUMNS, DEFAULT_PROGRAM, MachineData, machine_totals, row_from_dict, row_to_dict
 from twin_models.oee.errors import CalendarError, OeeError, OeeInputError, SamplesError
 from twin_models.oee.models import (
     CounterReading,
@@ -27,7 +27,7 @@ from twin_models.oee.models import (
     ShiftSpec,
     StateRecord,
 )
-from twin_models.oee.report import compute_oee
+from twin_models.oee.report import OeeTotals, build_report, compute_oee, compute_totals
 from twin_models.oee.results import (
     LineResult,
     Losses,
@@ -42,6 +42,7 @@ from twin_models.oee.scenario import evaluate_scenario, load_scenario, machine_d
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_PROGRAM",
     "CalendarError",
     "CountRecord",
     "CountSeries",
@@ -55,6 +56,7 @@ __all__ = [
     "OeeInputError",
     "OeeMetrics",
     "OeeReport",
+    "OeeTotals",
     "Period",
     "PeriodBy",
     "PeriodResult",
@@ -64,7 +66,9 @@ __all__ = [
     "ShiftSpec",
     "StateIntervals",
     "StateRecord",
+    "build_report",
     "compute_oee",
+    "compute_totals",
     "concat_counts",
     "counters_to_counts",
     "evaluate_scenario",
@@ -73,6 +77,8 @@ __all__ = [
     "machine_totals",
     "make_periods",
     "metrics_from_row",
+    "row_from_dict",
+    "row_to_dict",
     "samples_to_intervals",
     "shift_instances",
 ]

@@ -43,7 +43,16 @@ from twin_models.oee.samples import StateIntervals
 from twin_models.oee.timeline import Timeline, iso, resolve_states, seconds_to_us
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateTaxonomy
 
-__all__ = ["BUCKETS", "COL", "COLUMNS", "MachineData", "machine_totals"]
+__all__ = [
+    "BUCKETS",
+    "COL",
+    "COLUMNS",
+    "DEFAULT_PROGRAM",
+    "MachineData",
+    "machine_totals",
+    "row_from_dict",
+    "row_to_dict",
+]
 
 BUCKETS = ("run", "small_stop", "idle", "setup", "breakdown", "unknown", "planned_stop")
 COLUMNS = (
@@ -59,6 +68,9 @@ COLUMNS = (
 )
 COL = {name: i for i, name in enumerate(COLUMNS)}
 _NB = len(BUCKETS)
+#: The key of a per-program ideal-cycle-time mapping that applies to every other program,
+#: and to counts that cannot be attributed to any program.
+DEFAULT_PROGRAM = "*"
 _US = 1e6
 
 _CATEGORIES = list(StateCategory)
@@ -81,6 +93,16 @@ _LUT_OFF = np.asarray(
     [BUCKETS.index(_SCHEDULED_BUCKET[c]) if c.is_run else BUCKETS.index("planned_stop") for c in _CATEGORIES],
     dtype=np.int64,
 )
+
+
+def row_to_dict(row: NDArray[np.float64]) -> dict[str, float]:
+    """A totals row as ``{column: value}`` (for storage)."""
+    return {name: float(row[i]) for i, name in enumerate(COLUMNS)}
+
+
+def row_from_dict(values: Mapping[str, float]) -> NDArray[np.float64]:
+    """Inverse of :func:`row_to_dict`; missing columns are zero."""
+    return np.asarray([float(values.get(name, 0.0)) for name in COLUMNS], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -122,12 +144,14 @@ def _ideal_per_count(
     ideal = machine.ideal_cycle_time_s
     if not isinstance(ideal, Mapping):
         return np.full(len(ts), float(ideal))
+    fallback = ideal.get(DEFAULT_PROGRAM)
 
     def table(names: tuple[str, ...]) -> NDArray[np.float64]:
-        missing = [n for n in names if n not in ideal]
+        missing = [n for n in names if n not in ideal and fallback is None]
         if missing:
             raise OeeInputError(f"machine {machine.machine_id}: no ideal cycle time for program(s) {missing}")
-        return np.asarray([float(ideal[n]) for n in names] + [np.nan], dtype=np.float64)
+        values = [float(ideal[n]) if n in ideal else float(fallback or np.nan) for n in names]
+        return np.asarray([*values, np.nan], dtype=np.float64)
 
     out = np.full(len(ts), np.nan)
     if counts.program is not None:
@@ -136,13 +160,18 @@ def _ideal_per_count(
     if todo.any():
         named = np.flatnonzero(timeline.program >= 0)
         k = np.searchsorted(timeline.start[named], ts[todo], side="right") - 1
-        if (k < 0).any():
-            first = iso(int(ts[todo][k < 0][0]))
+        attributable = k >= 0
+        if fallback is None and not attributable.all():
+            first = iso(int(ts[todo][~attributable][0]))
             raise OeeInputError(
                 f"machine {machine.machine_id}: the count at {first} cannot be given a program "
-                "(no state interval with a program starts at or before it); name its program"
+                f"(no state interval with a program starts at or before it); name its program "
+                f"or give a {DEFAULT_PROGRAM!r} ideal cycle time"
             )
-        out[todo] = table(timeline.programs)[timeline.program[named[k]]]
+        values = np.full(len(k), np.nan if fallback is None else float(fallback))
+        if attributable.any():
+            values[attributable] = table(timeline.programs)[timeline.program[named[k[attributable]]]]
+        out[todo] = values
     return out
 
 

@@ -173,7 +173,7 @@ class MachineScenario(_Strict):
                 raise ValueError("ideal_cycle_time_s per program is empty")
             named = {r.program for r in self.states} | {r.program for r in self.counts}
             named |= {r.program for r in self.counters}
-            unknown = sorted(p for p in named if p is not None and p not in ideal)
+            unknown = sorted(p for p in named if p is not None and p not in ideal and "*" not in ideal)
             if unknown:
                 raise ValueError(f"machine {self.machine_id}: no ideal cycle time for program(s) {unknown}")
         return self

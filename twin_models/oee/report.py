@@ -17,8 +17,9 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,20 +46,20 @@ from twin_models.oee.results import (
 )
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 
-__all__ = ["compute_oee"]
+__all__ = ["OeeTotals", "build_report", "compute_oee", "compute_totals"]
 
 
-def _lines(machines: Sequence[MachineData]) -> dict[str, list[int]]:
+def _lines(lines: Sequence[str | None]) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {}
-    for i, m in enumerate(machines):
-        if m.line is not None:
-            groups.setdefault(m.line, []).append(i)
+    for i, line in enumerate(lines):
+        if line is not None:
+            groups.setdefault(line, []).append(i)
     return groups
 
 
 def _block(
     rows: NDArray[np.float64],
-    machines: Sequence[MachineData],
+    machines: Sequence[tuple[str, str | None]],
     lines: dict[str, list[int]],
     where: str,
     notes: Sequence[list[str]] | None = None,
@@ -67,22 +68,125 @@ def _block(
     at = f" {where}" if where else ""
     per_machine = [
         MachineResult(
-            machine_id=m.machine_id,
-            line=m.line,
-            **metrics_fields(rows[i], f"{m.machine_id}{at}", notes[i] if notes else None),
+            machine_id=machine_id,
+            line=line,
+            **metrics_fields(rows[i], f"{machine_id}{at}", notes[i] if notes else None),
         )
-        for i, m in enumerate(machines)
+        for i, (machine_id, line) in enumerate(machines)
     ]
     per_line = [
         LineResult(
             line=name,
-            machine_ids=[machines[i].machine_id for i in idx],
+            machine_ids=[machines[i][0] for i in idx],
             **metrics_fields(rows[idx].sum(axis=0), f"line {name}{at}"),
         )
         for name, idx in lines.items()
     ]
     total = OeeMetrics(**metrics_fields(rows.sum(axis=0), f"all machines{at}"))
     return per_machine, per_line, total
+
+
+@dataclass(frozen=True)
+class OeeTotals:
+    """The additive form of an OEE result: one totals row per period and machine.
+
+    ``cube[period, machine]`` is a row in :data:`twin_models.oee.engine.COLUMNS`. Rows of
+    stored periods and rows computed on the fly can be put together here and turned into
+    a report with :func:`build_report`, because every KPI is derived from summed rows.
+    """
+
+    window_start_us: int
+    window_end_us: int
+    timezone: str
+    by: PeriodBy | None
+    periods: list[Period]
+    machine_ids: list[str]
+    lines: list[str | None]
+    cube: NDArray[np.float64]
+    notes: list[list[str]] = field(default_factory=list)
+
+
+def compute_totals(
+    machines: Sequence[MachineData],
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    shifts: Sequence[ShiftSpec] = (),
+    timezone: str = "UTC",
+    by: PeriodBy | None = None,
+    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
+) -> OeeTotals:
+    """Per-period totals of ``machines`` over ``[window_start, window_end)`` (see :func:`compute_oee`)."""
+    if not machines:
+        raise OeeInputError("no machines to evaluate")
+    ids = [m.machine_id for m in machines]
+    if len(set(ids)) != len(ids):
+        raise OeeInputError("machine ids must be unique")
+    w0, w1 = to_us(window_start), to_us(window_end)
+    if w1 <= w0:
+        raise OeeInputError("the window must end after it starts")
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise OeeInputError(f"unknown time zone {timezone!r}") from exc
+    instances = shift_instances(shifts, tz, w0, w1)
+    scheduled = scheduled_intervals(instances, w0, w1) if shifts else None
+    periods: list[Period] = make_periods(by, w0, w1, tz, instances if shifts else None)
+    starts = np.asarray([p.start_us for p in periods], dtype=np.int64)
+    cube = np.zeros((len(periods), len(machines), len(COLUMNS)), dtype=np.float64)
+    notes: list[list[str]] = []
+    for i, machine in enumerate(machines):
+        rows, warnings = machine_totals(machine, w0, w1, starts, scheduled, taxonomy)
+        cube[:, i, :] = rows
+        notes.append([f"{machine.machine_id}: {w}" for w in warnings])
+    return OeeTotals(
+        window_start_us=w0,
+        window_end_us=w1,
+        timezone=timezone,
+        by=by,
+        periods=periods,
+        machine_ids=ids,
+        lines=[m.line for m in machines],
+        cube=cube,
+        notes=notes,
+    )
+
+
+def build_report(totals: OeeTotals) -> OeeReport:
+    """The :class:`OeeReport` of per-period totals: machines, lines, all machines, and periods."""
+    lines = _lines(totals.lines)
+    machines = list(zip(totals.machine_ids, totals.lines, strict=True))
+    per_machine, per_line, total = _block(totals.cube.sum(axis=0), machines, lines, "", totals.notes)
+    period_results: list[PeriodResult] | None = None
+    if totals.by is not None:
+        period_results = []
+        for k, period in enumerate(totals.periods):
+            pm, pl, pt = _block(totals.cube[k], machines, lines, period.label)
+            period_results.append(
+                PeriodResult(
+                    label=period.label,
+                    start=from_us(period.start_us),
+                    end=from_us(period.end_us),
+                    shift=period.shift,
+                    date=period.day.isoformat() if period.day else None,
+                    machines=pm,
+                    lines=pl,
+                    total=pt,
+                )
+            )
+    warnings = [w for m in per_machine for w in m.warnings] + [w for ln in per_line for w in ln.warnings]
+    warnings += total.warnings
+    return OeeReport(
+        timezone=totals.timezone,
+        window_start=from_us(totals.window_start_us),
+        window_end=from_us(totals.window_end_us),
+        by=totals.by,
+        machines=per_machine,
+        lines=per_line,
+        total=total,
+        periods=period_results,
+        warnings=warnings,
+    )
 
 
 def compute_oee(
@@ -101,56 +205,7 @@ def compute_oee(
     it the whole window is scheduled. ``by`` splits the window into shifts, local
     days or ISO weeks; the window-level results are the exact roll-up of the periods.
     """
-    if not machines:
-        raise OeeInputError("no machines to evaluate")
-    ids = [m.machine_id for m in machines]
-    if len(set(ids)) != len(ids):
-        raise OeeInputError("machine ids must be unique")
-    w0, w1 = to_us(window_start), to_us(window_end)
-    if w1 <= w0:
-        raise OeeInputError("the window must end after it starts")
-    tz = ZoneInfo(timezone)
-    instances = shift_instances(shifts, tz, w0, w1)
-    scheduled = scheduled_intervals(instances, w0, w1) if shifts else None
-    periods: list[Period] = make_periods(by, w0, w1, tz, instances if shifts else None)
-    starts = np.asarray([p.start_us for p in periods], dtype=np.int64)
-
-    cube = np.zeros((len(periods), len(machines), len(COLUMNS)), dtype=np.float64)
-    notes: list[list[str]] = []
-    for i, machine in enumerate(machines):
-        rows, warnings = machine_totals(machine, w0, w1, starts, scheduled, taxonomy)
-        cube[:, i, :] = rows
-        notes.append([f"{machine.machine_id}: {w}" for w in warnings])
-    lines = _lines(machines)
-    per_machine, per_line, total = _block(cube.sum(axis=0), machines, lines, "", notes)
-
-    period_results: list[PeriodResult] | None = None
-    if by is not None:
-        period_results = []
-        for k, period in enumerate(periods):
-            pm, pl, pt = _block(cube[k], machines, lines, period.label)
-            period_results.append(
-                PeriodResult(
-                    label=period.label,
-                    start=from_us(period.start_us),
-                    end=from_us(period.end_us),
-                    shift=period.shift,
-                    date=period.day.isoformat() if period.day else None,
-                    machines=pm,
-                    lines=pl,
-                    total=pt,
-                )
-            )
-    warnings = [w for m in per_machine for w in m.warnings] + [w for ln in per_line for w in ln.warnings]
-    warnings += total.warnings
-    return OeeReport(
-        timezone=timezone,
-        window_start=from_us(w0),
-        window_end=from_us(w1),
-        by=by,
-        machines=per_machine,
-        lines=per_line,
-        total=total,
-        periods=period_results,
-        warnings=warnings,
+    totals = compute_totals(
+        machines, window_start, window_end, shifts=shifts, timezone=timezone, by=by, taxonomy=taxonomy
     )
+    return build_report(totals)
