@@ -176,7 +176,12 @@ def columnar_invoices(leases: list[Lease], first: int, cols: dict[str, NDArray[A
         }
         lines = rate_period(ls, periods[i], quantities)
         summary = UsageSummary(
-            events=int(events[i]), root=EMPTY_ROOT, late_events=0, adjusted_periods=(), excluded_events=0
+            # the usage root (evidence) is timed separately on the sample: see the module docstring
+            events=int(events[i]),
+            root=EMPTY_ROOT,
+            late_events=0,
+            adjusted_periods=(),
+            excluded_events=0,
         )
         invoices.append(assemble_invoice(ls, periods[i], lines, summary))
     return invoices

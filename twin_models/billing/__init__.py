@@ -32,12 +32,14 @@ from twin_models.billing.errors import BillingError, LeaseError, PeriodError, Us
 from twin_models.billing.invoice import (
     INVOICE_SCHEMA,
     Invoice,
+    UsageSelection,
     UsageSummary,
     assemble_invoice,
     compute_invoice,
     invoice_id,
     is_due,
     period_quantities,
+    select_usage,
 )
 from twin_models.billing.lease import KNOWN_METERS, Aggregation, Component, Lease, Pricing, Tariff, Tier, load_lease
 from twin_models.billing.metering import MeteringConfig, derive_usage_events
@@ -67,6 +69,7 @@ __all__ = [
     "UsageConflictError",
     "UsageError",
     "UsageEvent",
+    "UsageSelection",
     "UsageSummary",
     "aggregate",
     "assemble_invoice",
@@ -89,6 +92,7 @@ __all__ = [
     "rate_period",
     "read_usage_lines",
     "round_money",
+    "select_usage",
     "sha256_hex",
     "usage_root",
     "verify_proof",

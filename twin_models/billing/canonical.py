@@ -4,7 +4,8 @@ A usage event hashes to ``sha256(JCS(event without received_at))``; an invoice h
 ``sha256(JCS(invoice without its hash))``. The *usage root* of an invoice is the root of the
 OpenZeppelin-compatible Merkle tree of :mod:`twin_models.merkle` over the hashes of the
 events it bills, so a single event's inclusion verifies on chain with ``MerkleProof.verify``;
-an invoice that bills no event has the zero root. Hashes are written as ``0x`` + 64 lower-case
+an invoice that bills no event has :data:`EMPTY_ROOT`, the root of the one-record tree over the
+zero hash (the chain refuses a zero root). Hashes are written as ``0x`` + 64 lower-case
 hex digits, which is also how a ``bytes32`` is passed to the chain.
 
 Example:
@@ -38,8 +39,8 @@ __all__ = [
     "verify_proof",
 ]
 
-#: The usage root of an invoice that bills no usage event.
-EMPTY_ROOT = "0x" + "00" * 32
+#: The usage root of an invoice that bills no usage event: the one-record tree over ``bytes32(0)``.
+EMPTY_ROOT = "0x" + merkle.MerkleTree.build([bytes(32)]).root.hex()
 
 
 def canonical_json(document: Any) -> bytes:

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from twin_models.billing.canonical import EMPTY_ROOT, canonical_json, merkle_root, sha256_hex
+from twin_models.billing.canonical import canonical_json, merkle_root, sha256_hex
 from twin_models.billing.lease import Lease
 from twin_models.billing.money import mul, round_money
 from twin_models.billing.periods import Period
@@ -49,12 +50,14 @@ from twin_models.telemetry import UtcDatetime
 __all__ = [
     "INVOICE_SCHEMA",
     "Invoice",
+    "UsageSelection",
     "UsageSummary",
     "assemble_invoice",
     "compute_invoice",
     "invoice_id",
     "is_due",
     "period_quantities",
+    "select_usage",
 ]
 
 INVOICE_SCHEMA: Final = "twinledger.invoice/1"
@@ -216,12 +219,24 @@ def _adjustment_lines(
     return out
 
 
-def compute_invoice(lease: Lease, period: Period, events: Iterable[UsageEvent]) -> Invoice:
-    """The invoice of ``lease`` for ``period`` from every usage event known (any order, duplicates allowed).
+@dataclass(frozen=True)
+class UsageSelection:
+    """How one invoice sees the usage: what it bills now and what it re-rates."""
 
-    Events of other machines or leases, and events outside the lease term, are left out and
-    counted in ``usage.excluded_events``; events that arrived after the period closed are left
-    for the next invoice's adjustments.
+    current: list[UsageEvent]
+    older: dict[Period, list[UsageEvent]]
+    late_periods: list[Period]
+    billed: list[UsageEvent]
+    late: int
+    excluded: int
+
+
+def select_usage(lease: Lease, period: Period, events: Iterable[UsageEvent]) -> UsageSelection:
+    """Split the known usage for the invoice of ``period`` (see the module docstring).
+
+    ``billed`` are the events this invoice is evidence for: the period's own usage known at its
+    close and the older usage that arrived since the previous close. Across a lease's invoices
+    every event is billed exactly once.
     """
     close = lease.close_at(period)
     previous_close = lease.close_at(period.previous())
@@ -249,9 +264,21 @@ def compute_invoice(lease: Lease, period: Period, events: Iterable[UsageEvent]) 
             late_keys.add(owner)
             billed.append(ev)
             late += 1
-    lines = rate_period(lease, period, period_quantities(lease, current))
-    for owner in sorted(late_keys):
-        known_new = older[owner]
+    return UsageSelection(current, dict(older), sorted(late_keys), billed, late, excluded)
+
+
+def compute_invoice(lease: Lease, period: Period, events: Iterable[UsageEvent]) -> Invoice:
+    """The invoice of ``lease`` for ``period`` from every usage event known (any order, duplicates allowed).
+
+    Events of other machines or leases, and events outside the lease term, are left out and
+    counted in ``usage.excluded_events``; events that arrived after the period closed are left
+    for the next invoice's adjustments.
+    """
+    sel = select_usage(lease, period, events)
+    previous_close = lease.close_at(period.previous())
+    lines = rate_period(lease, period, period_quantities(lease, sel.current))
+    for owner in sel.late_periods:
+        known_new = sel.older[owner]
         known_old = [e for e in known_new if e.received_by(previous_close)]
         lines.extend(
             _adjustment_lines(
@@ -262,11 +289,11 @@ def compute_invoice(lease: Lease, period: Period, events: Iterable[UsageEvent]) 
             )
         )
     summary = UsageSummary(
-        events=len(billed),
-        root=merkle_root([e.hash for e in billed]) if billed else EMPTY_ROOT,
-        late_events=late,
-        adjusted_periods=tuple(p.key for p in sorted(late_keys)),
-        excluded_events=excluded,
+        events=len(sel.billed),
+        root=merkle_root([e.hash for e in sel.billed]),
+        late_events=sel.late,
+        adjusted_periods=tuple(p.key for p in sel.late_periods),
+        excluded_events=sel.excluded,
     )
     return assemble_invoice(lease, period, lines, summary)
 
