@@ -115,6 +115,14 @@ _TABLES: list[TableSpec] = [
         partition_key=("alert_key", "S"),
         ttl_attribute="expires_at",
     ),
+    # Anchoring: queued record hashes, batches in flight and the drain lock (``pk`` = ``record#<id>``,
+    # ``batch#<id>``, ``lock#drain``); the sparse ``by_queue`` index lists pending records and open batches.
+    TableSpec(
+        key="anchors",
+        env="TWINLEDGER_ANCHORS_TABLE",
+        partition_key=("pk", "S"),
+        indexes=(("by_queue", ("queue", "S"), ("queued_key", "S")),),
+    ),
 ]
 
 TABLE_SPECS: dict[str, TableSpec] = {spec.key: spec for spec in _TABLES}
