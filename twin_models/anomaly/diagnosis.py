@@ -1,11 +1,12 @@
 """Which component an alarm points at, and what maintenance to recommend, from feature contributions.
 
 Each feature belongs to a component by its name (vibration/bearing signals -> spindle bearings,
-temperatures -> cooling system, tool wear -> tool change); the component holding at least half of a
+temperatures and heat dissipation -> cooling system, tool wear and cutting load -- spindle load, current,
+torque, power at a given speed -> tool change); the component holding at least half of a
 row's contribution decides the action, otherwise a general inspection is recommended.
 
 Example:
-    >>> d = diagnose({"vibration_rms": 0.7, "temperature": 0.2, "spindle_load": 0.1})
+    >>> d = diagnose({"vibration_rms": 0.7, "temperature": 0.2, "speed_cv": 0.1})
     >>> d.action, d.component_shares["spindle_bearings"]
     ('spindle_bearings', 0.7)
     >>> diagnose({"temperature_rise": 0.4, "tool_wear": 0.35, "speed_cv": 0.25}).action
@@ -29,7 +30,7 @@ ACTIONS: dict[str, str] = {
 }
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("tool_change", re.compile(r"wear|tool", re.I)),
+    ("tool_change", re.compile(r"wear|tool|load|torque|current|power|strain", re.I)),
     ("spindle_bearings", re.compile(r"vib|bearing|kurt|crest|peak|rms|^b\d", re.I)),
     ("cooling_system", re.compile(r"temp|thermal|coolant|heat", re.I)),
 )

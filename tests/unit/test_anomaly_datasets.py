@@ -1,0 +1,41 @@
+"""Detection quality on the public run-to-failure datasets (read from ``../shared/data``).
+
+Models and thresholds are fitted on healthy/training rows only; labels only grade the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twin_models.anomaly import evaluation as ev
+
+pytestmark = pytest.mark.data
+
+
+def test_ai4i_score_separates_failures(shared_data: Path) -> None:
+    frame = ev.load_ai4i(shared_data)
+    ours = ev.ai4i_experiment(frame, "zscore", physics=True)
+    baseline = ev.ai4i_experiment(frame, "iforest", physics=False)
+    assert ours["roc_auc"] >= 0.90
+    assert ours["roc_auc"] > baseline["roc_auc"] + 0.05
+    # the failure modes with a physical signature are found; random failures (RNF) are not expected to be
+    for mode in ("HDF", "PWF", "OSF"):
+        assert ours["per_mode"][mode] >= 0.85
+
+
+def test_ims_bearing_alarm_well_before_failure_and_none_in_healthy_half(shared_data: Path) -> None:
+    result = ev.ims_experiment(ev.load_ims(shared_data), "zscore", train_fraction=0.25)
+    assert result["lead_time_h"] is not None
+    assert result["lead_time_h"] >= 46.0
+    assert result["alarm_in_first_half"] is False
+
+
+def test_cmapss_degradation_ranking_beats_isolation_forest(shared_data: Path) -> None:
+    frame = ev.load_cmapss(shared_data)
+    ours = ev.cmapss_experiment(frame, "zscore")
+    baseline = ev.cmapss_experiment(frame, "iforest", window=1)
+    # the 0.99 goal is not reached (see docs/benchmarks.md); this guards the measured level
+    assert ours["roc_auc"] >= 0.985
+    assert ours["roc_auc"] > baseline["roc_auc"]
