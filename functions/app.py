@@ -9,12 +9,14 @@ from typing import Any
 
 from chalice.app import Chalice, Request, Response
 
+from chalicelib.chain.routes import blueprint as anchoring_routes
 from chalicelib.errors import ServiceError
 from chalicelib.twins.ingest import IngestService, logger, metrics
 from chalicelib.twins.routes import blueprint as twins_routes
 
 app = Chalice(app_name="twinledger")
 app.register_blueprint(twins_routes)
+app.register_blueprint(anchoring_routes)
 
 _ingest: IngestService | None = None
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from Crypto.Hash import keccak
 
+from twin_models.errors import TwinModelsError
+
 __all__ = [
     "HASH_SIZE",
     "MerkleError",
@@ -39,7 +41,7 @@ __all__ = [
 HASH_SIZE = 32
 
 
-class MerkleError(ValueError):
+class MerkleError(TwinModelsError, ValueError):
     """A value that cannot be a Merkle node, an empty batch, or an index outside the tree."""
 
 

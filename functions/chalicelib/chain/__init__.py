@@ -1,4 +1,8 @@
-"""The chain client: contract artifacts, transaction sending, ``AnchorRegistry`` and ``PayPerUseLease``.
+"""The chain client: contract artifacts, transaction sending, ``AnchorRegistry`` and ``PayPerUseLease``,
+and the anchoring service.
+
+Names load on first use (web3 is imported only by the functions that talk to the chain, so other
+Lambdas of the bundle start without it).
 
 Example:
     >>> from web3 import Web3, EthereumTesterProvider
@@ -11,25 +15,53 @@ Example:
 
 from __future__ import annotations
 
-from .artifacts import load_artifact
-from .errors import (
-    ChainConfigurationError,
-    ChainError,
-    ChainUnavailableError,
-    ContractRevertError,
-    TransactionRevertedError,
-)
-from .lease import LeaseClient, LeasePeriod, LeaseTerms, PeriodStatus, deploy_lease
-from .registry import (
-    ANCHORER_ROLE,
-    AnchorClient,
-    AnchorReceipt,
-    AnchorRecord,
-    LogEntryReceipt,
-    RootAlreadyAnchoredError,
-    deploy_anchor_registry,
-)
-from .sender import NonceManager, SenderOptions, TransactionSender
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .artifacts import load_artifact
+    from .errors import (
+        ChainConfigurationError,
+        ChainError,
+        ChainUnavailableError,
+        ContractRevertError,
+        TransactionRevertedError,
+    )
+    from .lease import LeaseClient, LeasePeriod, LeaseTerms, PeriodStatus, deploy_lease
+    from .registry import (
+        ANCHORER_ROLE,
+        AnchorClient,
+        AnchorReceipt,
+        AnchorRecord,
+        LogEntryReceipt,
+        RootAlreadyAnchoredError,
+        deploy_anchor_registry,
+    )
+    from .sender import NonceManager, SenderOptions, TransactionSender
+
+_WHERE = {
+    "load_artifact": "artifacts",
+    "ChainConfigurationError": "errors",
+    "ChainError": "errors",
+    "ChainUnavailableError": "errors",
+    "ContractRevertError": "errors",
+    "TransactionRevertedError": "errors",
+    "LeaseClient": "lease",
+    "LeasePeriod": "lease",
+    "LeaseTerms": "lease",
+    "PeriodStatus": "lease",
+    "deploy_lease": "lease",
+    "ANCHORER_ROLE": "registry",
+    "AnchorClient": "registry",
+    "AnchorReceipt": "registry",
+    "AnchorRecord": "registry",
+    "LogEntryReceipt": "registry",
+    "RootAlreadyAnchoredError": "registry",
+    "deploy_anchor_registry": "registry",
+    "NonceManager": "sender",
+    "SenderOptions": "sender",
+    "TransactionSender": "sender",
+}
 
 __all__ = [
     "ANCHORER_ROLE",
@@ -54,3 +86,12 @@ __all__ = [
     "deploy_lease",
     "load_artifact",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

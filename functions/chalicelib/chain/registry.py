@@ -147,6 +147,7 @@ class AnchorClient:
         self.contract: Contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.abi)
         self.sender = TransactionSender(w3, account, options) if account is not None else None
         self._io = self.sender or TransactionSender(w3, _ZERO_ADDRESS, options)  # retries for reads
+        self._chain_id: int | None = None
 
     @property
     def address(self) -> str:
@@ -160,6 +161,12 @@ class AnchorClient:
 
     def _read(self, what: str, call: Any) -> Any:
         return self._io.retrying(what, call.call)
+
+    def chain_id(self) -> int:
+        """The chain id of the node (cached after the first answer)."""
+        if self._chain_id is None:
+            self._chain_id = int(self._io.retrying("chain id", lambda: self.w3.eth.chain_id))
+        return self._chain_id
 
     # -- roles ---------------------------------------------------------------------------------------
     def grant_anchorer(self, address: str) -> None:
@@ -206,7 +213,7 @@ class AnchorClient:
             metadata=metadata,
             gas_used=int(receipt["gasUsed"]),
             contract_address=self.address,
-            chain_id=int(self._io.retrying("chain id", lambda: self.w3.eth.chain_id)),
+            chain_id=self.chain_id(),
         )
 
     def anchor_of(self, root: bytes) -> AnchorRecord | None:

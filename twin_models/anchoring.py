@@ -1,0 +1,137 @@
+"""Proof bundles: everything needed to check one record against the chain without trusting our database.
+
+A record (a maintenance entry, a quality result, a daily summary, an invoice) is reduced to a 32-byte
+*record hash*; batches of record hashes are anchored as one Merkle root in ``AnchorRegistry``. A
+:class:`ProofBundle` carries the record (optional), its hash and how it was computed, the Merkle proof,
+the root, and where the root was anchored (chain id, registry address, transaction, block). Anyone can
+then recompute the hash from the record, check the proof off line with :meth:`ProofBundle.verify_offline`,
+and ask the registry (``verifyRecord``) whether the root is on chain.
+
+Example:
+    >>> doc = {"machine": "cnc-01", "day": "2026-11-21", "good_parts": 412}
+    >>> h = record_hash(doc)
+    >>> from twin_models.merkle import MerkleTree
+    >>> tree = MerkleTree.build([h, record_hash({"machine": "cnc-02"})])
+    >>> bundle = ProofBundle(record=doc, record_hash=h, proof=tree.proof(0), root=tree.root)
+    >>> bundle.verify_offline().ok
+    True
+    >>> bundle.model_copy(update={"record": {**doc, "good_parts": 500}}).verify_offline().reason
+    'the record does not hash to record_hash (keccak256-jcs)'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+
+from twin_models.merkle import HASH_SIZE, MerkleError, keccak256, verify_proof
+
+__all__ = [
+    "HashAlgorithm",
+    "OfflineCheck",
+    "ProofBundle",
+    "bytes32_hex",
+    "parse_bytes32",
+    "record_hash",
+]
+
+HashAlgorithm = Literal["keccak256-jcs", "sha256-jcs", "none"]
+
+
+def record_hash(document: Any, algorithm: HashAlgorithm = "keccak256-jcs") -> bytes:
+    """The 32-byte hash of a JSON-ready record: keccak-256 (default) or SHA-256 of its RFC 8785 form.
+
+    Example:
+        >>> record_hash({"b": 1, "a": 2}) == record_hash({"a": 2, "b": 1})
+        True
+    """
+    canonical = rfc8785.dumps(document)
+    if algorithm == "keccak256-jcs":
+        return keccak256(canonical)
+    if algorithm == "sha256-jcs":
+        return hashlib.sha256(canonical).digest()
+    raise MerkleError(f"cannot hash a record with algorithm {algorithm!r}")
+
+
+def parse_bytes32(value: Any) -> bytes:
+    """A 32-byte value from bytes or ``0x``-prefixed (or bare) hex."""
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+    elif isinstance(value, str):
+        text = value[2:] if value.startswith(("0x", "0X")) else value
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError as exc:
+            raise MerkleError(f"not hex: {value!r:.80}") from exc
+    else:
+        raise MerkleError(f"not a 32-byte value: {value!r:.80}")
+    if len(raw) != HASH_SIZE:
+        raise MerkleError(f"expected {HASH_SIZE} bytes, got {len(raw)}")
+    return raw
+
+
+def bytes32_hex(value: bytes) -> str:
+    """``0x`` + 64 lower-case hex digits, as the chain and the JSON bundle write a ``bytes32``."""
+    return "0x" + value.hex()
+
+
+Bytes32 = Annotated[bytes, PlainSerializer(bytes32_hex, return_type=str, when_used="json")]
+
+
+class OfflineCheck(BaseModel):
+    """The result of checking a bundle without the chain."""
+
+    ok: bool
+    reason: str = ""
+
+
+class ProofBundle(BaseModel):
+    """One record's proof of inclusion in an anchored batch (JSON: hashes as ``0x`` hex)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = 1
+    record_id: str = ""
+    kind: str = ""
+    record: Any = None
+    hash_algorithm: HashAlgorithm = "keccak256-jcs"
+    record_hash: Bytes32
+    proof: list[Bytes32] = Field(default_factory=list)
+    root: Bytes32
+    chain_id: int | None = None
+    contract: str | None = None
+    tx_hash: Bytes32 | None = None
+    block_number: int | None = None
+    anchored_at: datetime | None = None
+
+    @field_validator("record_hash", "root", "tx_hash", mode="before")
+    @classmethod
+    def _one(cls, value: Any) -> Any:
+        return None if value is None else parse_bytes32(value)
+
+    @field_validator("proof", mode="before")
+    @classmethod
+    def _many(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise MerkleError("proof must be a list of 32-byte hashes")
+        return [parse_bytes32(v) for v in value]
+
+    @field_validator("anchored_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise MerkleError("anchored_at needs a time zone")
+        return value
+
+    def verify_offline(self) -> OfflineCheck:
+        """Recomputes the record hash (when the record is present) and checks the proof against ``root``."""
+        rehash = self.record is not None and self.hash_algorithm != "none"
+        if rehash and record_hash(self.record, self.hash_algorithm) != self.record_hash:
+            return OfflineCheck(ok=False, reason=f"the record does not hash to record_hash ({self.hash_algorithm})")
+        if not verify_proof(self.root, self.record_hash, self.proof):
+            return OfflineCheck(ok=False, reason="the proof does not lead from record_hash to root")
+        return OfflineCheck(ok=True)
