@@ -40,6 +40,7 @@ from twin_models.billing.invoice import (
     is_due,
     period_quantities,
     select_usage,
+    split_invoice_id,
 )
 from twin_models.billing.lease import KNOWN_METERS, Aggregation, Component, Lease, Pricing, Tariff, Tier, load_lease
 from twin_models.billing.metering import MeteringConfig, derive_usage_events
@@ -94,6 +95,7 @@ __all__ = [
     "round_money",
     "select_usage",
     "sha256_hex",
+    "split_invoice_id",
     "usage_root",
     "verify_proof",
 ]

@@ -14,7 +14,8 @@ Because the invoice depends only on events received by its close, computing it a
 (with more late events stored) gives the same invoice, byte for byte, with the same hash.
 
 Example:
-    >>> from twin_models.billing.lease import Lease
+    >>> from twin_models.billing.errors import PeriodError
+from twin_models.billing.lease import Lease
     >>> from twin_models.billing.usage import read_usage_lines
     >>> lease = Lease.model_validate({
     ...     "lease_id": "lease-1", "lessor": "maker", "lessee": "plant", "machine_ids": ["cnc-01"],
@@ -40,6 +41,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from twin_models.billing.canonical import canonical_json, merkle_root, sha256_hex
+from twin_models.billing.errors import PeriodError
 from twin_models.billing.lease import Lease
 from twin_models.billing.money import mul, round_money
 from twin_models.billing.periods import Period
@@ -58,14 +60,23 @@ __all__ = [
     "is_due",
     "period_quantities",
     "select_usage",
+    "split_invoice_id",
 ]
 
 INVOICE_SCHEMA: Final = "twinledger.invoice/1"
 
 
+def split_invoice_id(value: str) -> tuple[str, str]:
+    """``(lease_id, period_key)`` of an invoice id; :class:`PeriodError` when it is not one."""
+    lease_id, sep, period_key = value.rpartition("@")
+    if not sep or not lease_id or not period_key:
+        raise PeriodError(f"{value!r} is not an invoice id (<lease_id>@<period>)")
+    return lease_id, period_key
+
+
 def invoice_id(lease_id: str, period_key: str) -> str:
-    """The deterministic id of the invoice of one lease and period (``lease-1/2026-10``)."""
-    return f"{lease_id}/{period_key}"
+    """The deterministic id of the invoice of one lease and period: ``lease-1@2026-10``."""
+    return f"{lease_id}@{period_key}"
 
 
 class UsageSummary(BaseModel):
