@@ -14,8 +14,7 @@ Because the invoice depends only on events received by its close, computing it a
 (with more late events stored) gives the same invoice, byte for byte, with the same hash.
 
 Example:
-    >>> from twin_models.billing.errors import PeriodError
-from twin_models.billing.lease import Lease
+    >>> from twin_models.billing.lease import Lease
     >>> from twin_models.billing.usage import read_usage_lines
     >>> lease = Lease.model_validate({
     ...     "lease_id": "lease-1", "lessor": "maker", "lessee": "plant", "machine_ids": ["cnc-01"],
