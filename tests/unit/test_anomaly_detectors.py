@@ -49,7 +49,7 @@ def test_contributions_are_shares_pointing_at_the_deviating_feature(name: str, h
 
 
 def test_zscore_score_is_power_mean_of_deviations() -> None:
-    det = make_detector("zscore", p=2).fit(np.zeros((3, 2)) + [[1, 1], [-1, -1], [0, 0]])
+    det = make_detector("zscore", p=2).fit(np.array([[1.0, 1.0], [-1.0, -1.0], [0.0, 0.0]]))
     assert det.score(np.array([[3.0, 4.0]]))[0] == pytest.approx(np.sqrt((9 + 16) / 2))
 
 

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import sys
@@ -99,7 +100,7 @@ def build_source_bundle(out: str | Path | None = None) -> bytes:
     Only ``.py`` files and ``py.typed`` go in; byte-for-byte reproducible (fixed mtimes, sorted names).
     """
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as tar:
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
         _add_bytes(tar, "train.py", _TRAIN_LAUNCHER.encode())
         _add_bytes(tar, "inference.py", _INFERENCE_LAUNCHER.encode())
         _add_bytes(tar, "requirements.txt", b"")
@@ -116,7 +117,7 @@ def build_source_bundle(out: str | Path | None = None) -> bytes:
             if "__pycache__" in path.parts:
                 continue
             _add_bytes(tar, path.relative_to(_REPO_ROOT).as_posix(), path.read_bytes())
-    data = buffer.getvalue()
+    data = gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0)
     if out is not None:
         Path(out).write_bytes(data)
     return data

@@ -1,0 +1,171 @@
+"""The health service under moto: health shadow body, one ticket per alarm, one page per fault."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chalicelib import aws
+from chalicelib.health import HealthService, maintenance_ticket, score_windows
+from chalicelib.health.dal import get_cooldown_store, get_publisher, reset_adapters
+from chalicelib.health.errors import EndpointError
+from twin_models.anomaly import AnomalyModel, save_model_dir, telemetry_features
+from twin_models.anomaly.synthetic import synthetic_samples
+from twin_models.merkle import keccak256
+from twin_models.signing import canonical_bytes
+
+pytestmark = pytest.mark.usefixtures("moto_aws")
+
+START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = AnomalyModel.fit(telemetry_features(synthetic_samples(60 * 240, seed=21), window=60))
+    return save_model_dir(model, tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def alerts(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The in-process model, an SNS topic with a queue subscribed; yields the queue URL."""
+    monkeypatch.setenv("TWINLEDGER_ANOMALY_MODEL_DIR", str(model_dir))
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name="twinledger-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="pager")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("TWINLEDGER_ALERT_TOPIC_ARN", topic)
+    reset_adapters()
+    yield queue
+    reset_adapters()
+
+
+def pages(queue: str) -> list[dict[str, Any]]:
+    got = aws.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in got]
+
+
+def windows(fault: str | None, n: int, seed: int, severity: float = 2.0) -> list[dict[str, Any]]:
+    rows = synthetic_samples(60 * n, seed=seed, fault=fault, onset=0.0, severity=severity)
+    return [{"samples": [dict(s, ts=s["ts"].isoformat()) for s in rows[i : i + 60]]} for i in range(0, 60 * n, 60)]
+
+
+def feature_windows(model_dir: Path, feature: str, level: str, n: int) -> list[dict[str, float]]:
+    """Feature windows whose score sits half-way into the warning band (or at 1.5 x critical)."""
+    from twin_models.anomaly import load_model_dir
+
+    model = load_model_dir(model_dir)
+    cal = model.calibration
+    target = (cal.threshold + cal.critical) / 2 if level == "warning" else cal.critical * 1.5
+    i = model.feature_names.index(feature)
+    healthy = dict(zip(model.feature_names, model.center.tolist(), strict=True))
+    z = target * np.sqrt(len(model.feature_names))  # zscore, p=2: score = |z| / sqrt(n)
+    return [dict(healthy, **{feature: float(model.center[i] + z * model.scale[i])}) for _ in range(n)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_healthy_batches_update_the_shadow_and_nothing_else(alerts: str) -> None:
+    service = HealthService(cooldown_s=3600, clock=Clock())
+    outcome = service.handle("mill-01", windows(None, 5, seed=1))
+    reported = outcome.shadow["state"]["reported"]
+    assert reported["severity"] == "ok"
+    assert reported["alarm"] is False
+    assert reported["updated_at"] == "2026-01-05T06:00:00Z"
+    assert set(reported["alarm_state"]) == {"over", "over_clear", "active"}
+    assert outcome.ticket is None
+    assert outcome.alert is None
+    assert pages(alerts) == []
+
+
+def test_a_fault_is_one_ticket_and_one_page_per_cooldown(alerts: str) -> None:
+    clock = Clock()
+    service = HealthService(cooldown_s=3600, clock=clock)
+    reported: dict[str, Any] | None = None
+    tickets, results = [], []
+    # Given a bearing fault that stays critical over four batches, ten minutes apart
+    for batch in range(4):
+        outcome = service.handle("mill-01", windows("bearing", 5, seed=10 + batch, severity=4.0), reported)
+        reported = outcome.shadow["state"]["reported"]
+        results.append(outcome)
+        if outcome.ticket:
+            tickets.append(outcome.ticket)
+        clock.now += timedelta(minutes=10)
+    # Then one ticket (when the alarm was raised) and one page
+    assert [o.result.severity for o in results] == ["critical"] * 4
+    assert len(tickets) == 1
+    assert tickets[0]["action"] == "spindle_bearings"
+    sent = pages(alerts)
+    assert len(sent) == 1
+    assert sent[0]["thing_name"] == "mill-01"
+    assert sent[0]["ticket_id"] == tickets[0]["ticket_id"]
+    # When the cooldown has passed and the fault persists, it pages again
+    clock.now += timedelta(hours=1)
+    again = service.handle("mill-01", windows("bearing", 5, seed=30, severity=4.0), reported)
+    assert again.alert is not None and again.alert["message_id"]
+    assert len(pages(alerts)) == 1
+
+
+def test_another_machine_or_fault_is_paged_separately(alerts: str) -> None:
+    service = HealthService(cooldown_s=3600, clock=Clock())
+    a = service.handle("mill-01", windows("bearing", 5, seed=1, severity=4.0))
+    b = service.handle("mill-02", windows("bearing", 5, seed=2, severity=4.0))
+    c = service.handle("mill-01", windows("cooling", 5, seed=3, severity=4.0))
+    assert {a.result.action, c.result.action} == {"spindle_bearings", "cooling_system"}
+    assert all(o.alert is not None for o in (a, b, c))
+    assert len(pages(alerts)) == 3
+
+
+def test_warning_opens_a_ticket_with_a_verifiable_content_hash(alerts: str, model_dir: Path) -> None:
+    service = HealthService(cooldown_s=3600, clock=Clock())
+    outcome = service.handle("mill-03", feature_windows(model_dir, "temperature_rise", "warning", 5))
+    assert outcome.result.severity == "warning"
+    ticket = outcome.ticket
+    assert ticket is not None
+    body = {k: v for k, v in ticket.items() if k not in ("content_hash", "ticket_id")}
+    assert ticket["content_hash"] == "0x" + keccak256(canonical_bytes(body)).hex()
+    assert ticket["severity"] == "warning" and ticket["action"] == "cooling_system"
+    assert outcome.alert is None  # warnings are tickets, not pages
+    assert pages(alerts) == []
+    # the same ticket body always hashes the same
+    assert maintenance_ticket(outcome.result, START)["content_hash"] == ticket["content_hash"]
+
+
+def test_escalation_from_warning_to_critical_opens_a_second_ticket(alerts: str, model_dir: Path) -> None:
+    service = HealthService(cooldown_s=3600, clock=Clock())
+    first = service.handle("mill-04", feature_windows(model_dir, "temperature_rise", "warning", 5))
+    again = service.handle(
+        "mill-04", feature_windows(model_dir, "temperature_rise", "warning", 2), first.shadow["state"]["reported"]
+    )
+    second = service.handle(
+        "mill-04", feature_windows(model_dir, "temperature_rise", "critical", 2), again.shadow["state"]["reported"]
+    )
+    assert again.ticket is None  # still the same warning
+    assert (first.result.severity, second.result.severity) == ("warning", "critical")
+    assert first.ticket is not None and second.ticket is not None
+    assert second.ticket["severity"] == "critical"
+
+
+def test_cooldown_store_is_conditional(alerts: str) -> None:
+    store = get_cooldown_store()
+    assert store.try_acquire("m#a", 1000, 60) is True
+    assert store.try_acquire("m#a", 1059, 60) is False
+    assert store.try_acquire("m#a", 1060, 60) is True
+    assert get_publisher() is not None
+
+
+def test_client_errors_are_endpoint_errors(alerts: str) -> None:
+    with pytest.raises(EndpointError, match="non-numeric"):
+        score_windows("mill-01", [{"vibration_rms": "loud"}])
