@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice
 
 from chalicelib.chain.routes import blueprint as anchoring_routes
-from chalicelib.errors import ServiceError
+from chalicelib.oee.routes import blueprint as oee_routes
 from chalicelib.twins.ingest import IngestService, logger, metrics
 from chalicelib.twins.routes import blueprint as twins_routes
 
 app = Chalice(app_name="twinledger")
 app.register_blueprint(twins_routes)
 app.register_blueprint(anchoring_routes)
+app.register_blueprint(oee_routes)
 
 _ingest: IngestService | None = None
 
@@ -27,16 +28,6 @@ def ingest_service() -> IngestService:
     if _ingest is None:
         _ingest = IngestService()
     return _ingest
-
-
-@app.middleware("http")
-def map_service_errors(event: Request, get_response: Any) -> Response:
-    """Turn use-case errors into HTTP statuses with a JSON body."""
-    try:
-        response: Response = get_response(event)
-    except ServiceError as exc:
-        return Response(status_code=exc.status, body={"error": type(exc).__name__, "message": str(exc)})
-    return response
 
 
 @app.lambda_function(name="ingest")

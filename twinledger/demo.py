@@ -79,7 +79,7 @@ def _set_local_defaults() -> None:
         "AWS_SECRET_ACCESS_KEY": "demo",
         "AWS_DEFAULT_REGION": "eu-central-1",
         "TWINLEDGER_AUTH_MODE": "jwt",
-        "TWINLEDGER_JWT_SECRET": "local-demo-secret",
+        "TWINLEDGER_JWT_SECRET": "local-demo-secret-for-in-process-runs",
         "POWERTOOLS_METRICS_NAMESPACE": "twinledger",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }.items():

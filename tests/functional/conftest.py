@@ -19,7 +19,7 @@ from twin_models.telemetry import Sample, TelemetryEnvelope
 from twin_models.tenancy import Device
 
 T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
-JWT_SECRET = "functional-test-secret"
+JWT_SECRET = "functional-test-secret-of-32-bytes-or-more"
 
 
 @pytest.fixture

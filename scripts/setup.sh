@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Creates the project's environment on a fresh machine.
+#   scripts/setup.sh demo   Python environment for the demo (moto, eth-tester in-process)
+#   scripts/setup.sh test   everything the test suite starts for real: Python dev extras,
+#                           node tools (solc, ganache, aws-cdk) and mosquitto
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what="${1:-test}"
+python="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+fi
+
+extras="local"
+[ "$what" = "test" ] && extras="dev"
+stamp=".venv/.installed-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "== installing twinledger[$extras] into .venv"
+  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  touch "$stamp"
+fi
+
+[ "$what" = "test" ] || exit 0
+
+if [ ! -x node_modules/.bin/solcjs ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== installing node tools (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "== installing mosquitto (Debian package)"
+  sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto >/dev/null
+fi

@@ -1,0 +1,98 @@
+"""The twin API: every route scoped to the caller's tenant; twin now, at a time, and timelines."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.auth import issue_token
+from chalicelib.twins.ingest import IngestService
+from tests.functional.conftest import JWT_SECRET, T0, register, samples, sqs_event, wire
+
+pytestmark = pytest.mark.usefixtures("moto_aws")
+
+
+def auth(tenant: str, role: str = "lessee") -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(JWT_SECRET, tenant=tenant, role=role, subject='tester')}"}
+
+
+@pytest.fixture
+def fleet(moto_aws: None) -> None:
+    """cnc-01 leased to factory-1, cnc-02 leased to factory-2; both owned by toolmaker; a minute of data each."""
+    bodies = []
+    for thing, lessee in (("cnc-01", "factory-1"), ("cnc-02", "factory-2")):
+        gw = register(thing, lessee=lessee)
+        bodies.append(wire(gw.envelope(0, samples(T0, 30, state=100) + samples(T0 + timedelta(seconds=30), 30, 600))))
+    assert IngestService().handle_batch(sqs_event(bodies)).accepted == 2
+
+
+def get(client: Client, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    response = client.http.get(path, headers=headers)
+    return response.status_code, json.loads(response.body or b"null")
+
+
+@pytest.mark.usefixtures("fleet")
+def test_each_tenant_sees_only_its_machines() -> None:
+    with Client(app) as client:
+        assert [m["machine_id"] for m in get(client, "/machines", auth("factory-1"))[1]["machines"]] == ["cnc-01"]
+        assert [m["machine_id"] for m in get(client, "/machines", auth("factory-2"))[1]["machines"]] == ["cnc-02"]
+        lessor = get(client, "/machines", auth("toolmaker", "lessor"))[1]["machines"]
+        assert [m["machine_id"] for m in lessor] == ["cnc-01", "cnc-02"]
+
+
+@pytest.mark.usefixtures("fleet")
+def test_another_tenants_machine_is_404_on_every_route() -> None:
+    with Client(app) as client:
+        for path in (
+            "/machines/cnc-02/twin",
+            "/machines/cnc-02/twin?at=2026-01-05T06:00:10Z",
+            "/machines/cnc-02/timeline?from=2026-01-05T06:00:00Z&to=2026-01-05T07:00:00Z",
+        ):
+            status, body = get(client, path, auth("factory-1"))
+            assert status == 404, path
+            assert body["Code"] == "NotVisibleError" and "cnc-02" in body["Message"]
+        assert get(client, "/machines/cnc-02/twin", auth("factory-2"))[0] == 200
+
+
+@pytest.mark.usefixtures("fleet")
+def test_without_a_valid_token_nothing_is_served() -> None:
+    forged = issue_token("not-our-secret-but-also-32-bytes-long", tenant="factory-1", role="lessee", subject="mallory")
+    with Client(app) as client:
+        assert get(client, "/machines", {})[0] == 401
+        assert get(client, "/machines", {"Authorization": f"Bearer {forged}"})[0] == 401
+        assert get(client, "/machines", {"Authorization": "Basic abc"})[0] == 401
+
+
+@pytest.mark.usefixtures("fleet")
+def test_live_twin_history_twin_and_timeline() -> None:
+    with Client(app) as client:
+        status, twin = get(client, "/machines/cnc-01/twin", auth("factory-1"))
+        assert status == 200
+        reported = twin["shadows"]["state"]["reported"]
+        assert (reported["state"], reported["category"]) == (600, "breakdown")
+        status, past = get(client, "/machines/cnc-01/twin?at=2026-01-05T06:00:10Z", auth("factory-1"))
+        assert status == 200 and past["state"]["state"] == 100 and past["source"] == "history"
+        status, line = get(
+            client, "/machines/cnc-01/timeline?from=2026-01-05T05:59:00Z&to=2026-01-05T06:02:00Z", auth("factory-1")
+        )
+        assert status == 200
+        assert [(i["state"], i["start"], i["end"]) for i in line["intervals"]] == [
+            (100, "2026-01-05T06:00:00Z", "2026-01-05T06:00:30Z"),
+            (600, "2026-01-05T06:00:30Z", "2026-01-05T06:01:00Z"),
+        ]
+        assert (line["covered_s"], line["unknown_s"]) == (60.0, 120.0)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_bad_query_parameters_are_400() -> None:
+    with Client(app) as client:
+        assert (
+            get(client, "/machines/cnc-01/timeline?from=yesterday&to=2026-01-05T07:00:00Z", auth("factory-1"))[0] == 400
+        )
+        assert get(client, "/machines/cnc-01/timeline?to=2026-01-05T07:00:00Z", auth("factory-1"))[0] == 400
+        assert get(client, "/machines/cnc-01/twin?at=2026-01-05T06:00:10", auth("factory-1"))[0] == 400
