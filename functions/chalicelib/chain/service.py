@@ -48,12 +48,13 @@ class NotAnchoredError(ChainError):
 
 @dataclass(frozen=True, slots=True)
 class DrainReport:
-    """What one run of the drain did."""
+    """What one run of the drain did; ``pending_left`` are queued, ``in_flight`` sit in unfinished batches."""
 
     batches: int = 0
     anchored: int = 0
     recovered: int = 0
     pending_left: int = 0
+    in_flight: int = 0
     gas_used: int = 0
     tx_hashes: tuple[str, ...] = ()
     error: str = ""
@@ -66,6 +67,7 @@ class DrainReport:
             "anchored": self.anchored,
             "recovered": self.recovered,
             "pending_left": self.pending_left,
+            "in_flight": self.in_flight,
             "gas_used": self.gas_used,
             "tx_hashes": list(self.tx_hashes),
             "error": self.error,
@@ -174,7 +176,8 @@ class AnchoringService:
             report = replace(report, error=str(exc))
         finally:
             self.store.release_lock(self.owner)
-        return replace(report, pending_left=self.store.count_pending())
+        in_flight = sum(len(b.record_ids) for b in self.store.open_batches())
+        return replace(report, pending_left=self.store.count_pending(), in_flight=in_flight)
 
     def _add(self, report: DrainReport, done: tuple[Batch, int, str] | None, recovered: bool) -> DrainReport:
         if done is None:
