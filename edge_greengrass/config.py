@@ -39,6 +39,7 @@ __all__ = [
     "SimulatorSourceConfig",
     "SpoolConfig",
     "load_config",
+    "load_config_dict",
 ]
 
 ThingName = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -147,9 +148,7 @@ class GatewayConfig(_Strict):
 
     site: Annotated[str, Field(pattern=NAME_PATTERN)]
     signing: SigningConfig
-    source: Annotated[
-        SimulatorSourceConfig | OpcUaSourceConfig | ReplaySourceConfig, Field(discriminator="type")
-    ]
+    source: Annotated[SimulatorSourceConfig | OpcUaSourceConfig | ReplaySourceConfig, Field(discriminator="type")]
     transport: Literal["mqtt", "ipc"] = "mqtt"
     mqtt: MqttConfig | None = None
     spool: SpoolConfig = SpoolConfig()
@@ -175,13 +174,25 @@ def load_config(path: Path, *, overrides: dict[str, Any] | None = None) -> Gatew
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{path} must hold a mapping, not {type(raw).__name__}")
     raw.update(overrides or {})
+    return load_config_dict(raw, base=path.parent, origin=str(path))
+
+
+def load_config_dict(raw: dict[str, Any], *, base: Path, origin: str = "configuration") -> GatewayConfig:
+    """Validate a configuration mapping; relative paths resolve against ``base``.
+
+    Example:
+        >>> cfg = load_config_dict({"site": "s", "signing": {"key_file": "k.pem", "key_id": "g"},
+        ...                         "source": {"type": "simulator"}}, base=Path("/gg/work"))
+        >>> str(cfg.signing.key_file), str(cfg.spool.path)
+        ('/gg/work/k.pem', '/gg/work/spool.db')
+    """
     try:
         config = GatewayConfig.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from exc
-    return _resolve(config, path.parent)
+        raise ConfigurationError(f"{origin}: {where}: {first['msg']}") from exc
+    return _resolve(config, base)
 
 
 def _resolve(config: GatewayConfig, base: Path) -> GatewayConfig:
@@ -196,7 +207,10 @@ def _resolve(config: GatewayConfig, base: Path) -> GatewayConfig:
     if config.mqtt is not None:
         mqtt_update = {
             k: v
-            for k, v in {"ca_file": fix(config.mqtt.ca_file), "credentials_dir": fix(config.mqtt.credentials_dir)}.items()
+            for k, v in {
+                "ca_file": fix(config.mqtt.ca_file),
+                "credentials_dir": fix(config.mqtt.credentials_dir),
+            }.items()
             if v is not None
         }
         update["mqtt"] = config.mqtt.model_copy(update=mqtt_update)

@@ -86,9 +86,7 @@ class EnvelopeSigner:
     def build(self, thing: str, seq: int, items: list[bytes]) -> bytes:
         """The signed wire bytes of envelope ``seq`` carrying the staged ``items``."""
         samples = [Sample.model_validate_json(item) for item in items]
-        envelope = TelemetryEnvelope(
-            thing_name=thing, site=self.site, seq=seq, sent_at=self._clock(), samples=samples
-        )
+        envelope = TelemetryEnvelope(thing_name=thing, site=self.site, seq=seq, sent_at=self._clock(), samples=samples)
         signed = sign_envelope(envelope, self._key, key_id=self.key_id)
         # Same document as ``signed.to_wire()``, serialised by pydantic's (faster) JSON writer.
         return signed.model_dump_json(exclude_none=True).encode()

@@ -76,6 +76,17 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _ranges(values: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted ints: ``[1, 2, 3, 7, 8] -> [(1, 3), (7, 8)]``."""
+    runs: list[tuple[int, int]] = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
+
+
 class OverflowPolicy(StrEnum):
     """What the spool does when an envelope would exceed ``max_bytes``."""
 
@@ -263,9 +274,7 @@ class Spool:
             )
         need = self._bytes + size - self.max_bytes
         freed, dropped = 0, []
-        for row_id, thing, seq, row_size in self._db.execute(
-            "SELECT id, thing, seq, size FROM outbox ORDER BY id"
-        ):
+        for row_id, thing, seq, row_size in self._db.execute("SELECT id, thing, seq, size FROM outbox ORDER BY id"):
             dropped.append((row_id, thing, seq))
             freed += row_size
             if freed >= need:
@@ -282,18 +291,11 @@ class Spool:
         for _, thing, seq in rows:
             by_thing.setdefault(thing, []).append(seq)
         for thing, seqs in by_thing.items():
-            seqs.sort()
-            start = prev = seqs[0]
-            for seq in [*seqs[1:], None]:
-                if seq is not None and seq == prev + 1:
-                    prev = seq
-                    continue
+            for first, last in _ranges(sorted(seqs)):
                 self._db.execute(
                     "INSERT INTO gaps(thing, first_seq, last_seq, reason, at) VALUES(?,?,?,?,?)",
-                    (thing, start, prev, reason, now),
+                    (thing, first, last, reason, now),
                 )
-                if seq is not None:
-                    start = prev = seq
         self._bump(f"dropped_{reason}", len(rows))
 
     def _rollback(self) -> None:
@@ -310,10 +312,7 @@ class Spool:
             params = (after_id, thing)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY id LIMIT ?", (*params, limit)).fetchall()
-        return [
-            SpoolEntry(r[0], r[1], r[2], r[3], bytes(r[4]), dt.datetime.fromtimestamp(r[5], dt.UTC))
-            for r in rows
-        ]
+        return [SpoolEntry(r[0], r[1], r[2], r[3], bytes(r[4]), dt.datetime.fromtimestamp(r[5], dt.UTC)) for r in rows]
 
     def pending_things(self) -> list[str]:
         """Things with unacknowledged envelopes."""

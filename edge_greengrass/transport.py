@@ -111,9 +111,7 @@ class IpcTransport:
     def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]:
         """``PublishToIoTCore`` with QoS 1; resolves when the nucleus acknowledges the publish."""
         self._check_thing(thing)
-        return _chain(
-            self._ipc.publish_to_iot_core_async(topic_name=topic, qos=_QOS_AT_LEAST_ONCE, payload=payload)
-        )
+        return _chain(self._ipc.publish_to_iot_core_async(topic_name=topic, qos=_QOS_AT_LEAST_ONCE, payload=payload))
 
     def subscribe(self, thing: str, topic: str, callback: MessageCallback) -> None:
         """``SubscribeToIoTCore`` with QoS 1; the callback runs on the IPC thread."""

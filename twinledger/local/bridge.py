@@ -191,9 +191,7 @@ class SqsInbox:
             self._db.close()
 
 
-def deliver_once(
-    inbox: SqsInbox, handler: IngestHandler, *, batch_size: int = 10, max_receive_count: int = 5
-) -> int:
+def deliver_once(inbox: SqsInbox, handler: IngestHandler, *, batch_size: int = 10, max_receive_count: int = 5) -> int:
     """Hand one batch to ``handler``; returns how many messages it accepted.
 
     A handler that raises fails the whole batch (every message stays for a retry), as in Lambda.

@@ -1,0 +1,241 @@
+"""Wires a gateway from its configuration: source thread -> publisher loop -> transport.
+
+The same :class:`Gateway` runs under Greengrass (transport = IPC, built by the component's
+``main.py``) and outside it (``twinledger edge run --config FILE``, transport = direct MQTT5).
+
+Example:
+    >>> from edge_greengrass.config import load_config               # doctest: +SKIP
+    >>> gateway = Gateway.from_config(load_config(Path("gw.yaml")))  # doctest: +SKIP
+    >>> gateway.run()                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from edge_greengrass.config import (
+    GatewayConfig,
+    OpcUaSourceConfig,
+    ReplaySourceConfig,
+    SimulatorSourceConfig,
+)
+from edge_greengrass.errors import ConfigurationError
+from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
+from edge_greengrass.shadow import DeviceSettings, ShadowSync
+from edge_greengrass.sources import ReplaySource, SampleSource, SimulatorSource
+from edge_greengrass.spool import Spool
+from edge_greengrass.transport import DirectMqttTransport, MqttEndpoint, MqttIdentity, Transport
+from twin_models.signing import load_private_key
+from twin_models.states import StateCode
+from twin_models.telemetry import Sample
+
+__all__ = ["Gateway", "build_source", "build_spool", "direct_transport"]
+
+_log = logging.getLogger(__name__)
+
+
+def build_spool(config: GatewayConfig) -> Spool:
+    """The spool as configured."""
+    return Spool(
+        config.spool.path,
+        max_bytes=config.spool.max_bytes,
+        max_age=dt.timedelta(seconds=config.spool.max_age_s),
+        policy=config.spool.policy,
+    )
+
+
+def build_source(config: GatewayConfig, publisher: TelemetryPublisher) -> SampleSource:
+    """The configured machine data source, resuming where the spool left off."""
+    src = config.source
+    if isinstance(src, SimulatorSourceConfig):
+        sim = SimulatorSource(
+            machines=src.machines, seed=src.seed, start=src.start, speed=src.speed, resume=publisher.resume_point
+        )
+        if not src.opcua:
+            return sim
+        from edge_greengrass.opcua import SimulatorOpcUaSource
+
+        return SimulatorOpcUaSource(sim, port=src.opcua_port)
+    if isinstance(src, ReplaySourceConfig):
+        return ReplaySource(
+            src.path,
+            thing=src.thing,
+            speed=src.speed,
+            start=src.start,
+            rows_per_sample=src.rows_per_sample,
+            loop=src.loop,
+            resume=publisher.resume_point,
+        )
+    if isinstance(src, OpcUaSourceConfig):
+        from edge_greengrass.opcua import OpcUaSource
+
+        return OpcUaSource(
+            src.url,
+            src.node_map,
+            sampling_interval_s=src.sampling_interval_s,
+            reconnect_delay_s=src.reconnect_delay_s,
+        )
+    raise ConfigurationError(f"unknown source {src!r}")  # pragma: no cover - the model is a closed union
+
+
+def direct_transport(config: GatewayConfig, things: list[str]) -> DirectMqttTransport:
+    """One mTLS MQTT5 connection per thing, from ``mqtt.credentials_dir/<thing>.crt|.key``."""
+    if config.mqtt is None:
+        raise ConfigurationError("transport 'mqtt' needs an 'mqtt' section (endpoint, credentials_dir)")
+    mqtt = config.mqtt
+    endpoint = MqttEndpoint(mqtt.endpoint, mqtt.port, mqtt.ca_file, mqtt.iot_core_limits)
+    identities = {
+        thing: MqttIdentity(thing, mqtt.credentials_dir / f"{thing}.crt", mqtt.credentials_dir / f"{thing}.key")
+        for thing in things
+    }
+    return DirectMqttTransport.connect(endpoint, identities)
+
+
+class Gateway:
+    """Source, publisher, shadow sync and transport of one gateway, run until stopped."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        transport: Transport,
+        *,
+        spool: Spool | None = None,
+    ) -> None:
+        self.config = config
+        self.transport = transport
+        self.spool = spool or build_spool(config)
+        key = load_private_key(config.signing.key_file)
+        self.signer = EnvelopeSigner(site=config.site, key=key, key_id=config.signing.key_id)
+        self.publisher = TelemetryPublisher(
+            self.spool,
+            transport,
+            self.signer,
+            batch_size=config.publisher.batch_size,
+            max_batch_age=dt.timedelta(seconds=config.publisher.max_batch_age_s),
+            window=config.publisher.window,
+        )
+        self.source = build_source(config, self.publisher)
+        self.shadow: ShadowSync | None = None
+        self.in_maintenance: set[str] = set()
+        if config.shadow.enabled:
+            self.shadow = ShadowSync(transport, self.source.things(), shadow_name=config.shadow.shadow_name)
+            self.shadow.listeners.append(self._apply_settings)
+        self._queue: queue.Queue[list[tuple[str, Sample]]] = queue.Queue(maxsize=10_000)
+        self.stop_event = threading.Event()
+        self._source_thread: threading.Thread | None = None
+        self.source_error: BaseException | None = None
+
+    @classmethod
+    def from_config(cls, config: GatewayConfig) -> Gateway:
+        """Build with a direct MQTT5 transport (outside Greengrass)."""
+        things = _things_of(config)
+        return cls(config, direct_transport(config, things))
+
+    def _apply_settings(self, thing: str, settings: DeviceSettings) -> None:
+        if settings.maintenance_mode:
+            self.in_maintenance.add(thing)
+        else:
+            self.in_maintenance.discard(thing)
+        set_interval = getattr(self.source, "set_sampling_interval", None)
+        if callable(set_interval):
+            set_interval(thing, settings.sampling_interval_s)
+
+    def _run_source(self) -> None:
+        try:
+            self.source.run(self._queue.put, self.stop_event)
+        except BaseException as exc:  # reported by run(); the spool keeps what was read
+            self.source_error = exc
+            _log.exception("source stopped")
+
+    def install_signal_handlers(self) -> None:
+        """Stop cleanly on SIGTERM/SIGINT (the spool is durable either way)."""
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def run(self, *, duration_s: float | None = None, status_every_s: float = 1.0) -> int:
+        """Run until stopped (or ``duration_s``); returns 0, or 1 when the source failed."""
+        self._source_thread = threading.Thread(target=self._run_source, name="source", daemon=True)
+        self._source_thread.start()
+        if self.shadow is not None:
+            self.shadow.start()
+        started = time.monotonic()
+        next_status = started
+        try:
+            while not self.stop_event.is_set():
+                self._intake()
+                self.publisher.pump()
+                if self.shadow is not None:
+                    self.shadow.pump()
+                now = time.monotonic()
+                if now >= next_status:
+                    self.spool.enforce_bounds()
+                    self._write_status()
+                    next_status = now + status_every_s
+                if duration_s is not None and now - started >= duration_s:
+                    break
+                if self.source_error is not None:
+                    break
+                self.stop_event.wait(0.005)
+        finally:
+            self.stop_event.set()
+            self._source_thread.join(5)
+            self._intake()
+            self._write_status()
+        return 1 if self.source_error is not None else 0
+
+    def _intake(self) -> None:
+        batch: list[tuple[str, Sample]] = []
+        while len(batch) < 5000:
+            try:
+                batch.extend(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if batch and self.in_maintenance:
+            maintenance = int(StateCode.PLANNED_MAINTENANCE)
+            batch = [
+                (thing, sample.model_copy(update={"state": maintenance}) if thing in self.in_maintenance else sample)
+                for thing, sample in batch
+            ]
+        if batch:
+            self.publisher.add_many(batch)
+
+    def status(self) -> dict[str, Any]:
+        """Metrics of the publisher and the spool, JSON-ready."""
+        return {
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+            "publisher": dataclasses.asdict(self.publisher.metrics),
+            "spool": dataclasses.asdict(self.spool.stats()),
+            "inflight": self.publisher.inflight,
+            "next_seq": {thing: self.spool.next_seq(thing) for thing in self.source.things()},
+        }
+
+    def _write_status(self) -> None:
+        path = self.config.status_file
+        if path is None:
+            return
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text(json.dumps(self.status()))
+        tmp.replace(path)
+
+    def close(self) -> None:
+        """Close the transport and the spool."""
+        self.transport.close()
+        self.spool.close()
+
+
+def _things_of(config: GatewayConfig) -> list[str]:
+    return config.source.things()

@@ -1,0 +1,161 @@
+"""Shadow sync: desired configuration in, reported configuration out, per thing.
+
+The named shadow ``config`` of each machine carries what the cloud wants the gateway to do:
+
+* ``sampling_interval_s`` — how often the source samples (0.1 .. 3600 s);
+* ``ideal_cycle_times_s`` — ideal cycle time per program (``{"P100": 30.0}``), used by OEE;
+* ``maintenance_mode`` — while true, the machine's samples carry state 702 (planned maintenance).
+
+The sync subscribes to ``$aws/things/<thing>/shadow/name/config/update/delta`` (and ``get/accepted``
+for the initial state, requested at start), applies every valid key, and publishes what it applied
+as ``reported``; invalid values are not applied and are reported under ``rejected`` with the reason,
+so the cloud sees why the delta stays open. Messages arrive on the MQTT thread and are applied by
+:meth:`ShadowSync.pump` in the gateway loop.
+
+Example:
+    >>> settings = DeviceSettings()
+    >>> applied, rejected = settings.apply({"sampling_interval_s": 5, "maintenance_mode": "yes"})
+    >>> applied, rejected
+    ({'sampling_interval_s': 5.0}, {'maintenance_mode': 'must be true or false'})
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from edge_greengrass.transport import MessageCallback
+
+__all__ = ["DeviceSettings", "ShadowSync", "shadow_topic"]
+
+_log = logging.getLogger(__name__)
+
+
+class _PubSub(Protocol):
+    def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]: ...
+
+    def subscribe(self, thing: str, topic: str, callback: MessageCallback) -> None: ...
+
+
+def shadow_topic(thing: str, shadow_name: str, suffix: str) -> str:
+    """``$aws/things/<thing>/shadow/name/<shadow_name>/<suffix>`` (e.g. suffix ``update/delta``)."""
+    return f"$aws/things/{thing}/shadow/name/{shadow_name}/{suffix}"
+
+
+@dataclass
+class DeviceSettings:
+    """The configuration one machine's gateway applies."""
+
+    sampling_interval_s: float = 1.0
+    ideal_cycle_times_s: dict[str, float] = field(default_factory=dict)
+    maintenance_mode: bool = False
+
+    def reported(self) -> dict[str, Any]:
+        """The reported section."""
+        return {
+            "sampling_interval_s": self.sampling_interval_s,
+            "ideal_cycle_times_s": dict(self.ideal_cycle_times_s),
+            "maintenance_mode": self.maintenance_mode,
+        }
+
+    def apply(self, desired: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Apply valid keys; returns ``(applied, rejected-with-reason)``."""
+        applied: dict[str, Any] = {}
+        rejected: dict[str, str] = {}
+        for key, value in desired.items():
+            if key == "sampling_interval_s":
+                if isinstance(value, int | float) and not isinstance(value, bool) and 0.1 <= value <= 3600:
+                    self.sampling_interval_s = float(value)
+                    applied[key] = self.sampling_interval_s
+                else:
+                    rejected[key] = "must be a number of seconds within 0.1..3600"
+            elif key == "ideal_cycle_times_s":
+                if isinstance(value, dict) and all(
+                    isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+                    for k, v in value.items()
+                ):
+                    self.ideal_cycle_times_s = {k: float(v) for k, v in value.items()}
+                    applied[key] = dict(self.ideal_cycle_times_s)
+                else:
+                    rejected[key] = "must map program names to positive seconds"
+            elif key == "maintenance_mode":
+                if isinstance(value, bool):
+                    self.maintenance_mode = value
+                    applied[key] = value
+                else:
+                    rejected[key] = "must be true or false"
+            else:
+                rejected[key] = "unknown setting"
+        return applied, rejected
+
+
+Listener = Callable[[str, DeviceSettings], None]
+
+
+class ShadowSync:
+    """Keeps each thing's :class:`DeviceSettings` in step with its ``config`` shadow."""
+
+    def __init__(self, transport: _PubSub, things: list[str], *, shadow_name: str = "config") -> None:
+        self.transport = transport
+        self.shadow_name = shadow_name
+        self.settings: dict[str, DeviceSettings] = {thing: DeviceSettings() for thing in things}
+        self.listeners: list[Listener] = []
+        self._inbox: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
+        self.versions: dict[str, int] = {}
+
+    def start(self) -> None:
+        """Subscribe to every thing's delta and get/accepted topics and request the current document."""
+        for thing in self.settings:
+            for suffix in ("update/delta", "get/accepted"):
+                topic = shadow_topic(thing, self.shadow_name, suffix)
+                self.transport.subscribe(thing, topic, self._enqueue(thing))
+            self.transport.publish(thing, shadow_topic(thing, self.shadow_name, "get"), b"{}")
+
+    def _enqueue(self, thing: str) -> MessageCallback:
+        def on_message(topic: str, payload: bytes) -> None:
+            self._inbox.put((thing, topic, payload))
+
+        return on_message
+
+    def pump(self) -> int:
+        """Apply queued shadow messages; returns how many were handled."""
+        handled = 0
+        while True:
+            try:
+                thing, topic, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                return handled
+            handled += 1
+            self.handle(thing, topic, payload)
+
+    def handle(self, thing: str, topic: str, payload: bytes) -> None:
+        """Apply one delta or get/accepted document and report the result."""
+        try:
+            doc = json.loads(payload)
+        except ValueError:
+            _log.warning("ignoring non-JSON shadow message on %s", topic)
+            return
+        state = doc.get("state") if isinstance(doc, dict) else None
+        if topic.endswith("/get/accepted") and isinstance(state, dict):
+            state = state.get("desired")
+        if not isinstance(state, dict):
+            return
+        version = doc.get("version")
+        if isinstance(version, int):
+            if version <= self.versions.get(thing, -1):
+                return  # an older document arriving late
+            self.versions[thing] = version
+        settings = self.settings[thing]
+        applied, rejected = settings.apply(state)
+        if applied:
+            for listener in self.listeners:
+                listener(thing, settings)
+        reported: dict[str, Any] = settings.reported()
+        reported["rejected"] = rejected or None
+        body = json.dumps({"state": {"reported": reported}}).encode()
+        self.transport.publish(thing, shadow_topic(thing, self.shadow_name, "update"), body)

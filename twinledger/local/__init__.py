@@ -1,0 +1,1 @@
+"""The local stack: real processes standing in for AWS services (broker, bridge, servers)."""
