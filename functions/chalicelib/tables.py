@@ -108,6 +108,8 @@ _TABLES: list[TableSpec] = [
         partition_key=("day", "S"),
         sort_key=("record_id", "S"),
     ),
+    # OEE: per-machine totals of completed periods (pk M#<thing>, sk P#<start µs>) and site calendars (pk S#<site>).
+    TableSpec(key="oee", env="TWINLEDGER_OEE_TABLE", partition_key=("pk", "S"), sort_key=("sk", "S")),
     # Critical-alert cooldown per fault (``<thing>#<action>``): one page per fault per cooldown (health).
     TableSpec(
         key="alert_cooldown",

@@ -41,6 +41,7 @@ __all__ = [
     "CountRecord",
     "CounterReading",
     "MachineScenario",
+    "PlantCalendar",
     "Scenario",
     "ScenarioWindow",
     "ShiftSpec",
@@ -179,6 +180,32 @@ class MachineScenario(_Strict):
         return self
 
 
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class PlantCalendar(_Strict):
+    """A site's time zone and shift calendar (what a scenario carries, stored per site).
+
+    Example:
+        >>> PlantCalendar(timezone="Europe/Berlin", shifts=[{"name": "early", "start": "06:00", "end": "14:00"}])
+        ... # doctest: +ELLIPSIS
+        PlantCalendar(timezone='Europe/Berlin', shifts=[ShiftSpec(name='early', ...)])
+    """
+
+    timezone: str = "UTC"
+    shifts: list[ShiftSpec] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone(value)
+
+
 class Scenario(_Strict):
     """A complete OEE scenario: window, calendar and machines."""
 
@@ -190,11 +217,7 @@ class Scenario(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return _zone(value)
 
     @model_validator(mode="after")
     def _unique_machines(self) -> Scenario:

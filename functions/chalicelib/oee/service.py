@@ -1,0 +1,279 @@
+"""OEE use cases: the scheduled per-shift run and the tenant-scoped OEE queries.
+
+Stored results are additive totals rows (see ``twin_models.oee.compute_totals``): a requested
+period that stored periods tile exactly is the sum of their rows; every other requested period is
+computed from the state history on the fly. Either way the report comes from
+``twin_models.oee.build_report``, so stored and fresh figures follow the same conventions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from chalicelib.errors import BadInputError, NotVisibleError
+from chalicelib.oee.dal import CalendarStore, OeeResultStore, StoredPeriod, list_devices
+from chalicelib.twins.dal import DeviceRegistry, HistoryStore, ShadowStore
+from twin_models.history import oee_input
+from twin_models.oee import (
+    COLUMNS,
+    MachineData,
+    OeeError,
+    OeeTotals,
+    PeriodBy,
+    PlantCalendar,
+    build_report,
+    compute_totals,
+    make_periods,
+    metrics_from_row,
+    row_from_dict,
+    row_to_dict,
+    shift_instances,
+)
+from twin_models.oee.calendar import Period, from_us, to_us
+from twin_models.shadow import update_payload
+from twin_models.tenancy import Device, Principal, can_see
+
+__all__ = ["MAX_RANGE_DAYS", "OeeService"]
+
+MAX_RANGE_DAYS = 400
+_BY: dict[str, PeriodBy | None] = {"": None, "shift": "shift", "day": "day", "week": "week"}
+
+
+def _lookback() -> timedelta:
+    return timedelta(hours=float(os.environ.get("TWINLEDGER_OEE_LOOKBACK_H", "48")))
+
+
+def parse_by(raw: str | None) -> PeriodBy | None:
+    """The ``by`` query parameter: absent, ``shift``, ``day`` or ``week``."""
+    key = (raw or "").strip().lower()
+    if key not in _BY:
+        raise BadInputError(f"by={raw!r}: use shift, day or week")
+    return _BY[key]
+
+
+def _ideal(device: Device) -> dict[str, float]:
+    if not device.ideal_cycle_times_s:
+        raise BadInputError(f"machine {device.thing_name!r} has no ideal cycle time configured")
+    return dict(device.ideal_cycle_times_s)
+
+
+def _shadow_summary(period: Period, row: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, Any]:
+    m = metrics_from_row(row)
+    doc = m.model_dump(mode="json", exclude={"warnings"})
+    doc.update(
+        period=period.label,
+        shift=period.shift,
+        start=from_us(period.start_us).isoformat().replace("+00:00", "Z"),
+        end=from_us(period.end_us).isoformat().replace("+00:00", "Z"),
+    )
+    return doc
+
+
+class OeeService:
+    """OEE per shift on a schedule, and OEE queries for machines and lines."""
+
+    def __init__(
+        self,
+        results: OeeResultStore | None = None,
+        calendars: CalendarStore | None = None,
+        history: HistoryStore | None = None,
+        registry: DeviceRegistry | None = None,
+        shadows: ShadowStore | None = None,
+        devices: Callable[[], list[Device]] = list_devices,
+    ) -> None:
+        self.results = results or OeeResultStore()
+        self.calendars = calendars or CalendarStore()
+        self.history = history or HistoryStore()
+        self.registry = registry or DeviceRegistry()
+        self.shadows = shadows or ShadowStore()
+        self.devices = devices
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def calendar(self, device: Device) -> PlantCalendar:
+        """The site's stored calendar, else the device's time zone with no shifts (all time scheduled)."""
+        return self.calendars.get(device.site) or PlantCalendar(timezone=device.timezone)
+
+    def machine_data(self, device: Device, start: datetime, end: datetime) -> MachineData:
+        """The engine's input for one machine from its stored history."""
+        segments = self.history.segments(device.thing_name, start, end)
+        return oee_input(device.thing_name, segments, start, end, _ideal(device), line=device.line or None)
+
+    # -- totals: stored where possible, computed otherwise --------------------------------------
+    def totals(
+        self, devices: Sequence[Device], start: datetime, end: datetime, by: PeriodBy | None, calendar: PlantCalendar
+    ) -> tuple[OeeTotals, dict[str, int]]:
+        """Per-period totals of ``devices`` over ``[start, end)`` and how many periods were stored/computed."""
+        w0, w1 = to_us(start), to_us(end)
+        tz = ZoneInfo(calendar.timezone)
+        instances = shift_instances(calendar.shifts, tz, w0, w1)
+        periods = make_periods(by, w0, w1, tz, instances if calendar.shifts else None)
+        cube = np.zeros((len(periods), len(devices), len(COLUMNS)), dtype=np.float64)
+        notes: list[list[str]] = []
+        source = {"stored": 0, "computed": 0}
+        for i, device in enumerate(devices):
+            stored = self.results.between(device.thing_name, w0, w1)
+            missing = self._fill_from_store(periods, stored, cube[:, i, :])
+            machine_notes = sorted({n for p in stored for n in p.notes})
+            source["stored"] += len(periods) - len(missing)
+            source["computed"] += len(missing)
+            for lo, hi in _spans(missing):
+                a, b = from_us(periods[lo].start_us), from_us(periods[hi].end_us)
+                fresh = compute_totals(
+                    [self.machine_data(device, a, b)], a, b, shifts=calendar.shifts, timezone=calendar.timezone, by=by
+                )
+                index = {p.start_us: k for k, p in enumerate(fresh.periods)}
+                for k in range(lo, hi + 1):
+                    cube[k, i, :] = fresh.cube[index[periods[k].start_us], 0]
+                machine_notes += fresh.notes[0]
+            notes.append(machine_notes)
+        totals = OeeTotals(
+            window_start_us=w0,
+            window_end_us=w1,
+            timezone=calendar.timezone,
+            by=by,
+            periods=periods,
+            machine_ids=[d.thing_name for d in devices],
+            lines=[d.line or None for d in devices],
+            cube=cube,
+            notes=notes,
+        )
+        return totals, source
+
+    @staticmethod
+    def _fill_from_store(
+        periods: list[Period], stored: list[StoredPeriod], rows: np.ndarray[Any, np.dtype[np.float64]]
+    ) -> list[int]:
+        """Sum stored rows into requested periods they tile exactly; the indexes of the others."""
+        starts = [p.start_us for p in stored]
+        missing: list[int] = []
+        for k, period in enumerate(periods):
+            lo = bisect.bisect_left(starts, period.start_us)
+            hi = bisect.bisect_left(starts, period.end_us)
+            inside = stored[lo:hi]
+            cursor = period.start_us
+            for part in inside:
+                if part.start_us != cursor or part.end_us > period.end_us:
+                    break
+                cursor = part.end_us
+            if not inside or cursor != period.end_us:
+                missing.append(k)
+                continue
+            rows[k] = np.sum([row_from_dict(p.row) for p in inside], axis=0)
+        return missing
+
+    # -- queries ----------------------------------------------------------------------------------
+    def _check_range(self, start: datetime, end: datetime) -> None:
+        if end <= start:
+            raise BadInputError("'to' must be after 'from'")
+        if end - start > timedelta(days=MAX_RANGE_DAYS):
+            raise BadInputError(f"an OEE range spans at most {MAX_RANGE_DAYS} days")
+
+    def _report(self, devices: Sequence[Device], start: datetime, end: datetime, by: PeriodBy | None) -> dict[str, Any]:
+        self._check_range(start, end)
+        sites = {d.site for d in devices}
+        if len(sites) > 1:
+            raise BadInputError(f"the machines belong to several sites ({sorted(sites)}) with their own calendars")
+        calendar = self.calendar(devices[0])
+        try:
+            totals, source = self.totals(devices, start, end, by, calendar)
+            report = build_report(totals)
+        except OeeError as exc:
+            raise BadInputError(str(exc)) from exc
+        return {
+            **report.model_dump(mode="json"),
+            "periods_stored": source["stored"],
+            "periods_computed": source["computed"],
+        }
+
+    def machine_oee(
+        self, principal: Principal, machine_id: str, start: datetime, end: datetime, by: PeriodBy | None
+    ) -> dict[str, Any]:
+        """OEE of one machine the caller may see."""
+        device = self.registry.get(machine_id)
+        if device is None or not can_see(principal, device):
+            raise NotVisibleError(f"no machine {machine_id!r}")
+        return {"machine_id": machine_id, **self._report([device], start, end, by)}
+
+    def line_oee(
+        self, principal: Principal, line_id: str, start: datetime, end: datetime, by: PeriodBy | None
+    ) -> dict[str, Any]:
+        """OEE of a line, over the line's machines the caller may see."""
+        devices = [d for d in self.registry.for_tenant(principal.tenant) if d.line == line_id]
+        if not devices:
+            raise NotVisibleError(f"no line {line_id!r}")
+        return {"line": line_id, **self._report(devices, start, end, by)}
+
+    # -- schedule ---------------------------------------------------------------------------------
+    def run_schedule(self, now: datetime) -> dict[str, Any]:
+        """Recompute every machine's completed periods of the look-back window, store them, update shadows.
+
+        Periods are shifts (and the time between shifts) where the site has a calendar, local days
+        otherwise. A period is stored once it has ended; the look-back (``TWINLEDGER_OEE_LOOKBACK_H``,
+        default 48 h) recomputes recent periods so late-arriving history is taken in.
+        """
+        now = now.astimezone(UTC)
+        start = now - _lookback()
+        summary: dict[str, Any] = {"machines": 0, "periods_stored": 0, "shadows_updated": 0, "failed": []}
+        for device in self.devices():
+            try:
+                stored, updated = self._run_machine(device, start, now)
+            except (OeeError, BadInputError) as exc:
+                summary["failed"].append({"machine_id": device.thing_name, "error": str(exc)})
+                continue
+            summary["machines"] += 1
+            summary["periods_stored"] += stored
+            summary["shadows_updated"] += int(updated)
+        return summary
+
+    def _run_machine(self, device: Device, start: datetime, now: datetime) -> tuple[int, bool]:
+        calendar = self.calendar(device)
+        by: PeriodBy = "shift" if calendar.shifts else "day"
+        totals = compute_totals(
+            [self.machine_data(device, start, now)],
+            start,
+            now,
+            shifts=calendar.shifts,
+            timezone=calendar.timezone,
+            by=by,
+        )
+        w0, w1 = totals.window_start_us, totals.window_end_us
+        complete = [k for k, p in enumerate(totals.periods) if p.start_us > w0 and p.end_us < w1]
+        periods = [
+            StoredPeriod(
+                machine_id=device.thing_name,
+                start_us=totals.periods[k].start_us,
+                end_us=totals.periods[k].end_us,
+                label=totals.periods[k].label,
+                shift=totals.periods[k].shift,
+                row=row_to_dict(totals.cube[k, 0]),
+                notes=totals.notes[0][:20],
+            )
+            for k in complete
+        ]
+        written = self.results.put(periods, now)
+        shifts = [k for k in complete if totals.periods[k].shift is not None or by == "day"]
+        reported: dict[str, Any] = {"schema": 1, "computed_at": now.isoformat().replace("+00:00", "Z"), "by": by}
+        if shifts:
+            reported["latest"] = _shadow_summary(totals.periods[shifts[-1]], totals.cube[shifts[-1], 0])
+        current = totals.periods[-1]
+        reported["current"] = _shadow_summary(current, totals.cube[-1, 0])
+        self.shadows.update(device.thing_name, "oee", update_payload(reported))
+        return written, True
+
+
+def _spans(indexes: list[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive indexes as ``(first, last)``."""
+    spans: list[tuple[int, int]] = []
+    for k in indexes:
+        if spans and spans[-1][1] == k - 1:
+            spans[-1] = (spans[-1][0], k)
+        else:
+            spans.append((k, k))
+    return spans
