@@ -169,3 +169,13 @@ def test_cooldown_store_is_conditional(alerts: str) -> None:
 def test_client_errors_are_endpoint_errors(alerts: str) -> None:
     with pytest.raises(EndpointError, match="non-numeric"):
         score_windows("mill-01", [{"vibration_rms": "loud"}])
+
+
+def test_temperature_baseline_is_learnt_from_healthy_batches_only(alerts: str) -> None:
+    service = HealthService(cooldown_s=3600, clock=Clock())
+    first = service.handle("mill-05", windows(None, 4, seed=7))
+    baseline = first.shadow["state"]["reported"]["baseline_temperature_c"]
+    assert 30.5 < baseline < 31.5  # the synthetic machine runs at 31 degC
+    hot = service.handle("mill-05", windows("cooling", 4, seed=8, severity=4.0), first.shadow["state"]["reported"])
+    assert hot.result.action == "cooling_system"
+    assert hot.shadow["state"]["reported"]["baseline_temperature_c"] == baseline

@@ -127,7 +127,7 @@ def window_features(
     """The features of one window of telemetry samples.
 
     ``temperature_rise`` is the window's mean temperature minus ``baseline_temperature`` (the machine's
-    own healthy baseline); without a baseline it is the rise since the window's first sample.
+    own healthy baseline); without a baseline it is ``nan`` (a model treats a missing value as healthy).
 
     Example:
         >>> import datetime as dt
@@ -157,8 +157,7 @@ def window_features(
     krpm = speed[running] / 1000.0
     mean_krpm = float(krpm.mean()) if krpm.size else 0.0
     temp_mean = _nanmean(temp)
-    first_temp = temp[np.isfinite(temp)][0] if np.isfinite(temp).any() else float("nan")
-    baseline = first_temp if baseline_temperature is None else float(baseline_temperature)
+    baseline = float("nan") if baseline_temperature is None else float(baseline_temperature)
     finite_vib = vib[np.isfinite(vib)]
     finite_wear = wear[np.isfinite(wear)]
     power_mean = _nanmean(power)
@@ -197,7 +196,7 @@ def telemetry_features(
         >>> s = [{"ts": t0 + dt.timedelta(seconds=i), "temperature_c": 30.0 + i / 100} for i in range(180)]
         >>> f = telemetry_features(s, window=60)
         >>> len(f), [round(x, 1) for x in f["temperature_rise"]]
-        (3, [0.3, 0.6, 0.9])
+        (3, [nan, 0.6, 0.9])
     """
     frame = samples if isinstance(samples, pd.DataFrame) else samples_frame(samples)
     if window < 1:

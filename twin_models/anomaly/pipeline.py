@@ -12,9 +12,11 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from twin_models.anomaly.alarms import AlarmPolicy, AlarmState
@@ -75,10 +77,15 @@ def score_table(model: AnomalyModel, frame: pd.DataFrame, state: AlarmState | No
 
 def window_rows(windows: Sequence[Mapping[str, Any]], baseline_temperature: float | None = None) -> pd.DataFrame:
     """Feature rows from request windows: each either ``{"samples": [...]}`` (raw telemetry) or a
-    mapping of feature name to value (already computed at the edge)."""
+    mapping of feature name to value (already computed at the edge).
+
+    The temperature baseline is ``baseline_temperature`` (the machine's, kept by the caller) or else the
+    median temperature of the earlier windows in the same request, as in
+    :func:`~twin_models.anomaly.features.telemetry_features`."""
     if not windows:
         raise FeatureError("no windows")
     rows: list[dict[str, float]] = []
+    earlier: list[float] = []
     for i, item in enumerate(windows):
         if not isinstance(item, Mapping):
             raise FeatureError(f"window {i} is not an object")
@@ -86,7 +93,13 @@ def window_rows(windows: Sequence[Mapping[str, Any]], baseline_temperature: floa
             samples = item["samples"]
             if not isinstance(samples, list) or not samples:
                 raise FeatureError(f"window {i} has no samples")
-            rows.append(window_features(samples, baseline_temperature=baseline_temperature))
+            baseline = baseline_temperature
+            if baseline is None and earlier:
+                baseline = float(np.median(earlier))
+            feats = window_features(samples, baseline_temperature=baseline)
+            if math.isfinite(feats["temperature"]):
+                earlier.append(feats["temperature"])
+            rows.append(feats)
         else:
             try:
                 rows.append({str(k): float(v) for k, v in item.items() if v is not None})

@@ -1,7 +1,8 @@
 """Turn a :class:`HealthResult` into the ``health`` shadow body, a maintenance ticket and a critical page.
 
 * the ``health`` named-shadow document: ``{"state": {"reported": {...}}}`` with severity, score,
-  threshold, alarm, recommended action and its driving features, and the alarm state for the next call;
+  threshold, alarm, recommended action and its driving features, and what the next call needs: the
+  alarm state and the machine's temperature baseline (learnt from healthy batches only);
 * a maintenance ticket (a maintenance-log entry with a ``content_hash`` for the anchoring service) when
   an alarm is raised (warning or critical), once per alarm rather than per batch;
 * a critical alert to SNS, at most one per ``<thing>#<action>`` per cooldown (state in DynamoDB), so
@@ -17,7 +18,9 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,6 +89,23 @@ def maintenance_ticket(result: HealthResult, now: datetime) -> dict[str, Any]:
     return entry
 
 
+def _learn_baseline(
+    baseline: float | None, windows: Sequence[Mapping[str, Any]], severity: str, rate: float = 0.1
+) -> float | None:
+    """The machine's temperature baseline after this batch: learnt from healthy batches only, so a
+    developing fault never becomes the new normal."""
+    temps = []
+    for window in windows:
+        values = [s.get("temperature_c") for s in window.get("samples", []) if isinstance(s, Mapping)]
+        finite = [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+        if finite:
+            temps.append(statistics.fmean(finite))
+    if severity != "ok" or not temps:
+        return baseline
+    batch = statistics.median(temps)
+    return batch if baseline is None else baseline + rate * (batch - baseline)
+
+
 @dataclass(frozen=True)
 class HealthOutcome:
     """What the ingest path does next: write ``shadow`` to the ``health`` named shadow, append
@@ -130,10 +150,15 @@ class HealthService:
         """
         previous = dict(previous_reported or {})
         prev_state = previous.get("alarm_state") if isinstance(previous.get("alarm_state"), dict) else None
-        result = score_windows(
-            thing, windows, state=prev_state, baseline_temperature=baseline_temperature, endpoint=self._endpoint
-        )
-        return self.outcome(result, previous)
+        baseline = baseline_temperature
+        if baseline is None and isinstance(previous.get("baseline_temperature_c"), int | float):
+            baseline = float(previous["baseline_temperature_c"])
+        result = score_windows(thing, windows, state=prev_state, baseline_temperature=baseline, endpoint=self._endpoint)
+        outcome = self.outcome(result, previous)
+        learnt = _learn_baseline(baseline, windows, result.severity)
+        if learnt is not None:
+            outcome.shadow["state"]["reported"]["baseline_temperature_c"] = round(learnt, 3)
+        return outcome
 
     def outcome(self, result: HealthResult, previous_reported: Mapping[str, Any] | None = None) -> HealthOutcome:
         """The shadow, ticket and alert for an already obtained result."""
