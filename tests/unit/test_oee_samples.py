@@ -63,3 +63,16 @@ def test_bad_samples_raise() -> None:
         samples_to_intervals(np.array([0.0, 1.0]), np.array([100]))
     with pytest.raises(SamplesError, match="NaN"):
         samples_to_intervals(np.array([0.0, np.nan]), np.array([100, 100]))
+
+
+def test_program_changes_split_intervals() -> None:
+    iv = samples_to_intervals(
+        np.arange(6.0),
+        np.full(6, 100),
+        program_codes=np.array([0, 0, 0, 1, 1, -1]),
+        programs=("P100", "P200"),
+    )
+    assert as_tuples(iv) == [(0.0, 3.0, 100), (3.0, 5.0, 100), (5.0, 6.0, 100)]
+    assert iv.program is not None and iv.program.tolist() == [0, 1, -1]
+    with pytest.raises(SamplesError, match="one entry per sample"):
+        samples_to_intervals(np.arange(2.0), np.full(2, 100), program_codes=np.array([0]))

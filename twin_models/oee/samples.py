@@ -91,8 +91,13 @@ def samples_to_intervals(
     state_codes: NDArray[np.integer],
     max_gap_s: float = 5.0,
     sample_period_s: float = 1.0,
+    program_codes: NDArray[np.integer] | None = None,
+    programs: tuple[str, ...] = (),
 ) -> StateIntervals:
-    """Merge consecutive samples of equal state into intervals.
+    """Merge consecutive samples of equal state (and program) into intervals.
+
+    ``program_codes`` optionally gives each sample's program as an index into
+    ``programs`` (``-1`` = none); a program change then starts a new interval too.
 
     ``ts_epoch_s`` must be sorted ascending (equal timestamps are allowed; the
     later sample then wins). A new interval starts where the state changes or
@@ -104,11 +109,18 @@ def samples_to_intervals(
         >>> iv = samples_to_intervals(np.arange(5.0), np.array([100, 100, 300, 300, 300]))
         >>> iv.code.tolist(), iv.end_s.tolist()
         ([100, 300], [2.0, 5.0])
+        >>> iv = samples_to_intervals(np.arange(4.0), np.full(4, 100), program_codes=np.array([0, 0, 1, 1]),
+        ...                           programs=("P100", "P200"))
+        >>> [iv.programs[p] for p in iv.program]
+        ['P100', 'P200']
     """
     ts = np.asarray(ts_epoch_s)
     codes = np.asarray(state_codes)
     if ts.ndim != 1 or codes.ndim != 1 or len(ts) != len(codes):
         raise SamplesError("ts_epoch_s and state_codes must be 1-D arrays of equal length")
+    prog = None if program_codes is None else np.asarray(program_codes)
+    if prog is not None and (prog.ndim != 1 or len(prog) != len(ts)):
+        raise SamplesError("program_codes must have one entry per sample")
     if max_gap_s <= 0 or sample_period_s <= 0:
         raise SamplesError("max_gap_s and sample_period_s must be positive")
     n = len(ts)
@@ -125,6 +137,8 @@ def samples_to_intervals(
     gap = gap_mask if gap_mask.any() else None  # common case: no gap, skip the masked work below
     # A sample starts a new interval where its state differs from the previous one or a gap precedes it.
     change = codes[1:] != codes[:-1]
+    if prog is not None:
+        change |= prog[1:] != prog[:-1]
     if gap is not None:
         change |= gap
     starts = np.flatnonzero(change)
@@ -144,7 +158,9 @@ def samples_to_intervals(
         tail[:-1] |= gap[last[:-1]]
     end_s[tail] = ts[last[tail]] + hold
     code = codes[first].astype(np.int64)
+    program = None if prog is None else prog[first].astype(np.int64)
     if dt.size and dt.min() == 0:  # equal timestamps can leave empty intervals: the later sample wins
         keep = end_s > start_s
         start_s, end_s, code = start_s[keep], end_s[keep], code[keep]
-    return StateIntervals(start_s=start_s, end_s=end_s, code=code)
+        program = None if program is None else program[keep]
+    return StateIntervals(start_s=start_s, end_s=end_s, code=code, program=program, programs=programs)
