@@ -78,18 +78,23 @@ class OeeMetrics(_Out):
     warnings: list[str]
 
 
-class MachineResult(OeeMetrics):
-    """One machine's KPIs."""
-
+class _MachineKey(_Out):
     machine_id: str
     line: str | None
 
 
-class LineResult(OeeMetrics):
-    """KPIs rolled up over the machines of a line."""
-
+class _LineKey(_Out):
     line: str
     machine_ids: list[str]
+
+
+# The key classes come second among the bases so that their fields lead in the output.
+class MachineResult(OeeMetrics, _MachineKey):
+    """One machine's KPIs (``machine_id`` and ``line`` first)."""
+
+
+class LineResult(OeeMetrics, _LineKey):
+    """KPIs rolled up over the machines of a line (``line`` and ``machine_ids`` first)."""
 
 
 class PeriodResult(_Out):
