@@ -188,3 +188,15 @@ def test_bad_requests_and_other_tenants() -> None:
         status, body = get(client, f"/machines/cnc-01/oee?{window}&by=shift")
         assert status == 400 and "shift calendar" in body["Message"]
         assert get(client, f"/machines/cnc-01/oee?{window}&by=day")[0] == 200
+
+
+def test_schedule_reports_a_machine_it_cannot_evaluate_and_carries_on(plant: dict[str, list[Sample]]) -> None:
+    device = DeviceRegistry().get("cnc-02")
+    assert device is not None
+    DeviceRegistry().put(device.model_copy(update={"ideal_cycle_times_s": {}}))
+    summary = OeeService().run_schedule(T0 + timedelta(hours=3))
+    assert summary["machines"] == 2
+    assert [f["machine_id"] for f in summary["failed"]] == ["cnc-02"]
+    assert "ideal cycle time" in summary["failed"][0]["error"]
+    assert ShadowStore().get("cnc-02", "oee") is None
+    assert ShadowStore().get("cnc-01", "oee") is not None

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from aws_lambda_powertools import Logger
 
 from chalicelib.errors import BadInputError, NotVisibleError
 from chalicelib.oee.dal import CalendarStore, OeeResultStore, StoredPeriod, list_devices
@@ -43,6 +44,7 @@ from twin_models.tenancy import Device, Principal, can_see
 __all__ = ["MAX_RANGE_DAYS", "OeeService"]
 
 MAX_RANGE_DAYS = 400
+logger = Logger(service="twinledger-oee")
 _BY: dict[str, PeriodBy | None] = {"": None, "shift": "shift", "day": "day", "week": "week"}
 
 
@@ -225,11 +227,13 @@ class OeeService:
             try:
                 stored, updated = self._run_machine(device, start, now)
             except (OeeError, BadInputError) as exc:
+                logger.warning("oee not computed", machine_id=device.thing_name, error=str(exc))
                 summary["failed"].append({"machine_id": device.thing_name, "error": str(exc)})
                 continue
             summary["machines"] += 1
             summary["periods_stored"] += stored
             summary["shadows_updated"] += int(updated)
+        logger.info("oee schedule done", **{k: v for k, v in summary.items() if k != "failed"})
         return summary
 
     def _run_machine(self, device: Device, start: datetime, now: datetime) -> tuple[int, bool]:
