@@ -1,0 +1,296 @@
+"""Under Greengrass: configuration and publishing through IPC, against a fake IPC client that enforces
+the recipe's own access control, and the recipes themselves (schema, least privilege, lifecycle)."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import threading
+import time
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from awsiot.greengrasscoreipc.model import (
+    QOS,
+    GetConfigurationResponse,
+    IoTCoreMessage,
+    MQTTMessage,
+    PublishToIoTCoreResponse,
+    SubscribeToIoTCoreResponse,
+    UnauthorizedError,
+)
+
+from edge_greengrass.config import SimulatorSourceConfig, load_config_dict
+from edge_greengrass.greengrass import gateway_config_from_ipc
+from edge_greengrass.pki import provision_device
+from edge_greengrass.runner import Gateway
+from edge_greengrass.shadow import shadow_topic
+from edge_greengrass.transport import IpcTransport
+from twin_models.signing import load_private_key, verify_envelope
+from twin_models.telemetry import parse_envelope, topic_for
+
+COMPONENTS = Path(__file__).resolve().parents[2] / "edge_greengrass" / "components"
+PUBLISHER = COMPONENTS / "com.twinledger.TelemetryPublisher"
+SIMULATOR = COMPONENTS / "com.twinledger.MachineSimulator"
+THING = "cnc-01"
+
+
+def _recipe(folder: Path) -> dict[str, Any]:
+    recipe: dict[str, Any] = yaml.safe_load((folder / "recipe.yaml").read_text())
+    return recipe
+
+
+def _allowed(recipe: dict[str, Any], operation: str, thing: str) -> list[str]:
+    policies = recipe["ComponentConfiguration"]["DefaultConfiguration"].get("accessControl", {})
+    return [
+        resource.replace("{iot:thingName}", thing)
+        for service in policies.values()
+        for policy in service.values()
+        if f"aws.greengrass#{operation}" in policy["operations"]
+        for resource in policy["resources"]
+    ]
+
+
+class FakeIpcClient:
+    """Records IPC calls and, like the nucleus, refuses topics outside the recipe's access control."""
+
+    def __init__(self, recipe: dict[str, Any], thing: str, config: dict[str, Any]) -> None:
+        self.publish_allowed = _allowed(recipe, "PublishToIoTCore", thing)
+        self.subscribe_allowed = _allowed(recipe, "SubscribeToIoTCore", thing)
+        self.config = config
+        self.published: list[tuple[str, str, bytes]] = []
+        self.subscriptions: dict[str, Any] = {}
+        self.fail_next = 0
+        self.lock = threading.Lock()
+
+    def get_configuration(self, *, key_path: list[str]) -> GetConfigurationResponse:
+        return GetConfigurationResponse(component_name="com.twinledger.TelemetryPublisher", value=self.config)
+
+    def publish_to_iot_core_async(self, *, topic_name: str, qos: str, payload: bytes) -> Future[Any]:
+        future: Future[Any] = Future()
+        if not any(fnmatch.fnmatchcase(topic_name, pattern) for pattern in self.publish_allowed):
+            future.set_exception(UnauthorizedError(message=f"not authorized for {topic_name}"))
+            return future
+        with self.lock:
+            if self.fail_next and topic_name.endswith("/telemetry"):
+                self.fail_next -= 1
+                future.set_exception(ConnectionError("nucleus restarting"))
+                return future
+            self.published.append((topic_name, qos, payload))
+        future.set_result(PublishToIoTCoreResponse())
+        return future
+
+    def subscribe_to_iot_core(self, *, topic_name: str, qos: str, on_stream_event: Any, on_stream_error: Any) -> Any:
+        if not any(fnmatch.fnmatchcase(topic_name, pattern) for pattern in self.subscribe_allowed):
+            raise UnauthorizedError(message=f"not authorized to subscribe to {topic_name}")
+        self.subscriptions[topic_name] = on_stream_event
+
+        class Operation:
+            def close(self) -> Future[None]:
+                done: Future[None] = Future()
+                done.set_result(None)
+                return done
+
+        return SubscribeToIoTCoreResponse(), Operation()
+
+    def deliver(self, topic: str, payload: dict[str, Any]) -> None:
+        message = IoTCoreMessage(message=MQTTMessage(topic_name=topic, payload=json.dumps(payload).encode()))
+        self.subscriptions[topic](message)
+
+
+def _component_config(workdir: Path, **source: Any) -> dict[str, Any]:
+    config = dict(_recipe(PUBLISHER)["ComponentConfiguration"]["DefaultConfiguration"])
+    config["source"] = {"type": "simulator", "machines": 1, "seed": 7, **source}
+    return config
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
+    provision_device(tmp_path / "keys", THING)  # what the recipe's Install step does
+    return tmp_path
+
+
+def test_ipc_transport_publishes_with_qos1_and_reports_failures() -> None:
+    fake = FakeIpcClient(_recipe(PUBLISHER), THING, {})
+    transport = IpcTransport(fake)
+    transport.publish(THING, topic_for("plant-a", THING), b"{}").result(1)
+    assert fake.published == [("dt/twinledger/plant-a/cnc-01/telemetry", QOS.AT_LEAST_ONCE, b"{}")]
+    refused = transport.publish(THING, topic_for("plant-a", "cnc-02"), b"{}")
+    with pytest.raises(Exception, match="not authorized"):
+        refused.result(1)
+
+
+def test_component_runs_the_gateway_over_ipc_with_least_privilege(workdir: Path) -> None:
+    # Given: the recipe's default configuration, with the simulator as source (fast), and a flaky nucleus
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    fake = FakeIpcClient(_recipe(PUBLISHER), THING, _component_config(workdir, speed=600, start=start.isoformat()))
+    fake.fail_next = 2
+    config = gateway_config_from_ipc(fake, workdir=workdir)
+    assert config.signing.key_file == workdir / "keys" / f"{THING}.key" and config.transport == "ipc"
+    gateway = Gateway(config, IpcTransport(fake))
+    runner = threading.Thread(target=gateway.run, kwargs={"duration_s": 2.5})
+    runner.start()
+    try:
+        # When: the shadow service sends a delta while it runs
+        deadline = time.monotonic() + 5
+        delta_topic = shadow_topic(THING, "config", "update/delta")
+        while delta_topic not in fake.subscriptions and time.monotonic() < deadline:
+            time.sleep(0.02)
+        fake.deliver(delta_topic, {"state": {"maintenance_mode": True, "sampling_interval_s": 5}, "version": 3})
+    finally:
+        runner.join(10)
+        gateway.close()
+    # Then: telemetry went out in order, signed; the delta was applied and reported back
+    public_key = load_private_key(workdir / "keys" / f"{THING}.key").public_key()
+    telemetry = [p for t, _, p in fake.published if t == topic_for("plant-a", THING)]
+    seqs = []
+    for payload in telemetry:
+        envelope, doc = parse_envelope(payload, now=datetime.now(UTC))
+        verify_envelope(doc, public_key)
+        seqs.append(envelope.seq)
+    assert len(seqs) >= 5 and seqs == sorted(set(seqs)) == list(range(len(seqs)))  # no gap after failures
+    assert gateway.publisher.metrics.publish_failures == 2
+    reports = [json.loads(p) for t, _, p in fake.published if t == shadow_topic(THING, "config", "update")]
+    assert reports[-1]["state"]["reported"]["maintenance_mode"] is True
+    assert reports[-1]["state"]["reported"]["sampling_interval_s"] == 5.0
+    last = parse_envelope(telemetry[-1], now=datetime.now(UTC))[0]
+    assert last.samples[-1].state == 702  # planned maintenance while maintenance_mode is on
+
+
+# -- recipes -------------------------------------------------------------------------------------
+
+RECIPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["RecipeFormatVersion", "ComponentName", "ComponentVersion", "ComponentPublisher", "Manifests"],
+    "properties": {
+        "RecipeFormatVersion": {"const": "2020-01-25"},
+        "ComponentName": {"type": "string", "pattern": r"^com\.twinledger\.[A-Za-z]+$"},
+        "ComponentVersion": {"type": "string"},
+        "ComponentDescription": {"type": "string", "minLength": 20},
+        "ComponentPublisher": {"type": "string"},
+        "ComponentConfiguration": {
+            "type": "object",
+            "properties": {"DefaultConfiguration": {"type": "object"}},
+            "additionalProperties": False,
+        },
+        "Manifests": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["Platform", "Lifecycle", "Artifacts"],
+                "properties": {
+                    "Platform": {"type": "object", "properties": {"os": {"enum": ["linux", "windows", "darwin"]}}},
+                    "Artifacts": {
+                        "type": "array",
+                        "items": {"type": "object", "required": ["URI"], "properties": {"URI": {"type": "string"}}},
+                    },
+                    "Lifecycle": {
+                        "type": "object",
+                        "required": ["Install", "Run"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "Install": {"$ref": "#/$defs/step"},
+                            "Run": {"$ref": "#/$defs/step"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "additionalProperties": False,
+    "$defs": {
+        "step": {
+            "type": "object",
+            "required": ["Script"],
+            "properties": {
+                "Script": {"type": "string"},
+                "RequiresPrivilege": {"const": False},
+                "Timeout": {"type": "integer"},
+            },
+            "additionalProperties": False,
+        }
+    },
+}
+
+ACCESS_CONTROL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": {"enum": ["aws.greengrass.ipc.mqttproxy"]},
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "required": ["policyDescription", "operations", "resources"],
+            "additionalProperties": False,
+            "properties": {
+                "policyDescription": {"type": "string"},
+                "operations": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"enum": ["aws.greengrass#PublishToIoTCore", "aws.greengrass#SubscribeToIoTCore"]},
+                },
+                "resources": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "string", "pattern": r"\{iot:thingName\}", "not": {"pattern": r"#"}},
+                },
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("folder", [PUBLISHER, SIMULATOR], ids=lambda p: p.name)
+def test_recipe_schema_lifecycle_and_gdk_config(folder: Path) -> None:
+    recipe = _recipe(folder)
+    jsonschema.validate(recipe, RECIPE_SCHEMA)
+    assert recipe["ComponentName"] == folder.name
+    lifecycle = recipe["Manifests"][0]["Lifecycle"]
+    assert "python3 -m venv {work:path}/venv" in lifecycle["Install"]["Script"]
+    assert "{work:path}/venv/bin/python3 -u {artifacts:path}/main.py" in lifecycle["Run"]["Script"]
+    gdk = json.loads((folder / "gdk-config.json").read_text())
+    build = gdk["component"][folder.name]["build"]
+    assert build["build_system"] == "custom" and (folder / build["custom_build_command"][1]).resolve().is_file()
+    # main.py wires, it does not implement: a dozen lines and one call
+    tree = ast.parse((folder / "main.py").read_text())
+    assert len([n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]) == 0
+    assert len((folder / "main.py").read_text().splitlines()) <= 15
+
+
+def test_publisher_access_control_is_least_privilege_and_sufficient() -> None:
+    recipe = _recipe(PUBLISHER)
+    defaults = recipe["ComponentConfiguration"]["DefaultConfiguration"]
+    jsonschema.validate(defaults["accessControl"], ACCESS_CONTROL_SCHEMA)
+    publish, subscribe = _allowed(recipe, "PublishToIoTCore", THING), _allowed(recipe, "SubscribeToIoTCore", THING)
+
+    def allowed(topic: str, patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(topic, p) for p in patterns)
+
+    # sufficient: everything the code publishes and subscribes to
+    assert allowed(topic_for("any-site", THING), publish)
+    for suffix in ("update", "get"):
+        assert allowed(shadow_topic(THING, "config", suffix), publish)
+    for suffix in ("update/delta", "get/accepted"):
+        assert allowed(shadow_topic(THING, "config", suffix), subscribe)
+    # least privilege: nothing of another thing, no other shadow, no receiving telemetry
+    assert not allowed(topic_for("any-site", "cnc-02"), publish)
+    assert not allowed(shadow_topic("cnc-02", "config", "update"), publish)
+    assert not allowed(shadow_topic(THING, "usage", "update"), publish)
+    assert not allowed("$aws/things/cnc-01/shadow/update", publish)
+    assert not allowed(topic_for("any-site", THING), subscribe)
+
+
+def test_default_configurations_are_valid(tmp_path: Path) -> None:
+    raw = {k: v for k, v in _recipe(PUBLISHER)["ComponentConfiguration"]["DefaultConfiguration"].items()}
+    raw.pop("accessControl")
+    config = load_config_dict(json.loads(json.dumps(raw).replace("{iot:thingName}", THING)), base=tmp_path)
+    assert config.publisher.batch_size == 60 and config.shadow.enabled
+    sim_defaults = _recipe(SIMULATOR)["ComponentConfiguration"]["DefaultConfiguration"]
+    SimulatorSourceConfig.model_validate({"type": "simulator", **sim_defaults})

@@ -1,0 +1,181 @@
+"""The publisher: signed batches, in-order QoS 1 publishing, deletion only after PUBACK, resumption."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from edge_greengrass.errors import PublishError
+from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
+from edge_greengrass.spool import Spool
+from twin_models.signing import generate_private_key, verify_envelope
+from twin_models.telemetry import Sample, parse_envelope
+
+T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
+KEY = generate_private_key()
+
+
+class ManualBroker:
+    """A transport whose PUBACKs the test releases (or fails) explicitly."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bytes, Future[None]]] = []
+        self.connected = True
+
+    def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]:
+        future: Future[None] = Future()
+        self.sent.append((thing, topic, payload, future))
+        return future
+
+    def is_connected(self, thing: str) -> bool:
+        return self.connected
+
+    def ack_all(self) -> None:
+        for *_, future in self.sent:
+            if not future.done():
+                future.set_result(None)
+
+    def fail_all(self) -> None:
+        for *_, future in self.sent:
+            if not future.done():
+                future.set_exception(PublishError("connection lost"))
+
+    def seqs(self, thing: str = "cnc-01") -> list[int]:
+        return [json.loads(p)["seq"] for t, _, p, _ in self.sent if t == thing]
+
+
+def _samples(n: int, start: datetime = T0) -> list[Sample]:
+    return [Sample(ts=start + timedelta(seconds=i), state=100, part_count=i) for i in range(n)]
+
+
+def _publisher(tmp_path: Path, transport: ManualBroker, **kw: object) -> TelemetryPublisher:
+    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0 + timedelta(hours=1))
+    return TelemetryPublisher(Spool(tmp_path / "spool.db"), transport, signer, **kw)  # type: ignore[arg-type]
+
+
+def test_batches_are_signed_envelopes_on_the_things_topic(tmp_path: Path) -> None:
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=60)
+    pub.add_many(("cnc-01", s) for s in _samples(130))
+    pub.pump()
+    assert [t for _, t, _, _ in broker.sent] == ["dt/twinledger/plant-a/cnc-01/telemetry"] * 2
+    envelope, doc = parse_envelope(broker.sent[0][2], now=T0 + timedelta(days=1))
+    verify_envelope(doc, KEY.public_key())
+    assert (envelope.seq, len(envelope.samples), envelope.samples[0].ts, envelope.signature.key_id) == (  # type: ignore[union-attr]
+        0,
+        60,
+        T0,
+        "gw-1",
+    )
+    assert pub.spool.stats().staged == 10  # the open batch waits, durably
+
+
+def test_envelope_leaves_the_spool_only_after_its_puback(tmp_path: Path) -> None:
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=10)
+    pub.add_many(("cnc-01", s) for s in _samples(30))
+    pub.pump()
+    assert pub.spool.stats().pending == 3 and pub.inflight == 3
+    broker.sent[0][3].set_result(None)
+    assert pub.pump() == 1
+    assert [e.seq for e in pub.spool.pending()] == [1, 2]
+
+
+def test_window_bounds_the_envelopes_in_flight(tmp_path: Path) -> None:
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=1, window=4)
+    pub.add_many(("cnc-01", s) for s in _samples(10))
+    pub.pump()
+    assert broker.seqs() == [0, 1, 2, 3]
+    broker.ack_all()
+    pub.pump()
+    pub.pump()
+    assert broker.seqs() == list(range(8))
+
+
+def test_failed_publish_restarts_the_lane_in_order(tmp_path: Path) -> None:
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=1, window=8)
+    pub.add_many(("cnc-01", s) for s in _samples(5))
+    pub.pump()
+    broker.sent[0][3].set_result(None)  # seq 0 acknowledged
+    broker.sent[2][3].set_exception(PublishError("connection lost"))  # seq 2 failed ...
+    pub.pump()  # ... seq 1, 3, 4 still in flight: the lane waits for them
+    assert broker.seqs() == [0, 1, 2, 3, 4]
+    broker.sent[1][3].set_result(None)
+    broker.fail_all()
+    pub.pump()  # lane settled: restart from the oldest unacknowledged (seq 2)
+    pub.pump()
+    assert broker.seqs()[5:] == [2, 3, 4]
+    assert pub.metrics.lane_restarts == 1
+    broker.ack_all()
+    pub.pump()
+    assert pub.spool.stats().pending == 0
+
+
+def test_nothing_is_sent_while_disconnected(tmp_path: Path) -> None:
+    broker = ManualBroker()
+    broker.connected = False
+    pub = _publisher(tmp_path, broker, batch_size=1)
+    pub.add_many(("cnc-01", s) for s in _samples(3))
+    pub.pump()
+    assert broker.sent == [] and pub.spool.stats().pending == 3
+    broker.connected = True
+    pub.pump()
+    assert broker.seqs() == [0, 1, 2]
+
+
+def test_restart_resumes_unacknowledged_envelopes_and_staged_samples(tmp_path: Path) -> None:
+    # Given: a publisher killed with two envelopes unacknowledged and 5 samples staged
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=10)
+    pub.add_many(("cnc-01", s) for s in _samples(25))
+    pub.pump()
+    assert pub.resume_point("cnc-01") == T0 + timedelta(seconds=24)
+    del pub  # no flush, no close: as after SIGKILL
+    # When: a new process opens the same spool
+    broker2 = ManualBroker()
+    pub2 = _publisher(tmp_path, broker2, batch_size=10)
+    pub2.add_many(("cnc-01", s) for s in _samples(5, start=T0 + timedelta(seconds=25)))
+    pub2.pump()
+    # Then: the unacknowledged envelopes go again, and the staged samples complete the next batch
+    assert broker2.seqs() == [0, 1, 2]
+    third = json.loads(broker2.sent[2][2])
+    assert [s["part_count"] for s in third["samples"]] == list(range(20, 25)) + list(range(5))
+
+
+def test_stale_open_batch_is_sealed_after_max_age(tmp_path: Path) -> None:
+    clock = [100.0]
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=60, max_batch_age=timedelta(seconds=90), monotonic=lambda: clock[0])
+    pub.add_many(("cnc-01", s) for s in _samples(5))
+    pub.pump()
+    assert broker.sent == []
+    clock[0] += 91
+    pub.pump()
+    assert broker.seqs() == [0] and len(json.loads(broker.sent[0][2])["samples"]) == 5
+
+
+def test_drain_publishes_everything(tmp_path: Path) -> None:
+    class Instant(ManualBroker):
+        def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]:
+            future = super().publish(thing, topic, payload)
+            future.set_result(None)
+            return future
+
+    broker = Instant()
+    pub = _publisher(tmp_path, broker, batch_size=7)
+    pub.add_many((f"cnc-0{i % 3 + 1}", s) for i, s in enumerate(_samples(60)))
+    pub.flush()
+    assert pub.drain(5)
+    assert sorted(broker.seqs("cnc-01")) == broker.seqs("cnc-01") == [0, 1, 2]
+    assert pub.spool.stats().acked == 9
+
+
+def test_batch_size_is_bounded_by_the_envelope_limit(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        _publisher(tmp_path, ManualBroker(), batch_size=10_000)
