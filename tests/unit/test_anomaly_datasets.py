@@ -32,10 +32,13 @@ def test_ims_bearing_alarm_well_before_failure_and_none_in_healthy_half(shared_d
     assert result["alarm_in_first_half"] is False
 
 
-def test_cmapss_degradation_ranking_beats_isolation_forest(shared_data: Path) -> None:
+def test_cmapss_late_life_is_ranked_above_early_life(shared_data: Path) -> None:
     frame = ev.load_cmapss(shared_data)
-    ours = ev.cmapss_experiment(frame, "zscore")
+    # hyper-parameters chosen on engines 1-50 only; engines 51-100 are the test
+    chosen = ev.cmapss_select(frame)
+    ours = ev.cmapss_experiment(
+        frame, "zscore", window=chosen["window"], trend=chosen["trend"], params={"p": chosen["p"]}
+    )
     baseline = ev.cmapss_experiment(frame, "iforest", window=1)
-    # the 0.99 goal is not reached (see docs/benchmarks.md); this guards the measured level
-    assert ours["roc_auc"] >= 0.985
+    assert ours["roc_auc"] >= 0.99
     assert ours["roc_auc"] > baseline["roc_auc"]

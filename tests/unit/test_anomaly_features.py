@@ -108,7 +108,7 @@ def test_tabular_features_have_no_look_ahead(cut: int, window: int) -> None:
     )
     changed = frame.copy()
     changed.loc[cut:, "Torque [Nm]"] += 100.0
-    config = TabularFeatureConfig(window=window, group_by="unit")
+    config = TabularFeatureConfig(window=window, trend=window + 5, group_by="unit")
     a, b = tabular_features(frame, config), tabular_features(changed, config)
     pd.testing.assert_frame_equal(a.iloc[:cut], b.iloc[:cut])
 
@@ -129,6 +129,15 @@ def test_physics_features_from_column_names() -> None:
     assert f["heat_dissipation"].iloc[0] == pytest.approx(10.5 * 1500.0)
     assert f["wear_torque"].iloc[0] == pytest.approx(4000.0)
     assert "power_w" not in tabular_features(frame, TabularFeatureConfig(physics=False))
+
+
+def test_trend_is_recent_level_minus_longer_past() -> None:
+    frame = pd.DataFrame({"s": [0.0, 0.0, 0.0, 0.0, 4.0, 8.0]})
+    out = tabular_features(frame, TabularFeatureConfig(window=2, trend=4, physics=False))
+    assert out["s"].tolist() == [0.0, 0.0, 0.0, 0.0, 2.0, 6.0]
+    assert out["s_trend"].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 3.0]
+    with pytest.raises(FeatureError, match="trend"):
+        tabular_features(frame, TabularFeatureConfig(window=4, trend=4))
 
 
 def test_rolling_never_crosses_units() -> None:

@@ -241,8 +241,10 @@ class TabularFeatureConfig:
     ``columns``: the sensor columns to use (default: every numeric column). ``physics``: add derived
     columns (``power_w``, ``temperature_rise``, ``heat_dissipation``, ``wear_torque``) where the inputs
     are recognisable by name.
-    ``window``: trailing rolling mean over this many rows (1 = rows as they are). ``group_by``: a column
-    naming separate machines/units; rolling never crosses units.
+    ``window``: trailing rolling mean over this many rows (1 = rows as they are). ``trend``: also add
+    ``<column>_trend``, the trailing ``window`` mean minus the trailing ``trend`` mean (a drift of the
+    recent level against the longer past). ``group_by``: a column naming separate machines/units;
+    rolling never crosses units.
     """
 
     columns: tuple[str, ...] | None = None
@@ -250,6 +252,7 @@ class TabularFeatureConfig:
     window: int = 1
     group_by: str | None = None
     exclude: tuple[str, ...] = field(default_factory=tuple)
+    trend: int | None = None
 
 
 def _physics(frame: pd.DataFrame) -> pd.DataFrame:
@@ -297,14 +300,21 @@ def tabular_features(frame: pd.DataFrame, config: TabularFeatureConfig | None = 
         raise FeatureError(f"feature columns must be numeric: {exc}") from exc
     if config.physics:
         numeric = _physics(numeric)
-    if config.window > 1:
-        if config.group_by is not None:
-            if config.group_by not in frame.columns:
-                raise FeatureError(f"group column {config.group_by!r} not in the data")
-            keys = frame[config.group_by].to_numpy()
-            numeric = numeric.groupby(keys, sort=False).transform(
-                lambda s: s.rolling(config.window, min_periods=1).mean()
-            )
-        else:
-            numeric = numeric.rolling(config.window, min_periods=1).mean()
-    return numeric
+    if config.trend is not None and config.trend <= config.window:
+        raise FeatureError("trend must be longer than window")
+    if config.group_by is not None and config.group_by not in frame.columns:
+        raise FeatureError(f"group column {config.group_by!r} not in the data")
+    keys = None if config.group_by is None else frame[config.group_by].to_numpy()
+
+    def trailing(data: pd.DataFrame, n: int) -> pd.DataFrame:
+        if n <= 1:
+            return data
+        if keys is None:
+            return data.rolling(n, min_periods=1).mean()
+        return data.groupby(keys, sort=False).transform(lambda s: s.rolling(n, min_periods=1).mean())
+
+    level = trailing(numeric, config.window)
+    if config.trend is None:
+        return level
+    drift = (level - trailing(numeric, config.trend)).add_suffix("_trend")
+    return pd.concat([level, drift], axis=1)

@@ -181,6 +181,7 @@ class AnomalyModel:
                 "columns": None if self.tabular.columns is None else list(self.tabular.columns),
                 "physics": self.tabular.physics,
                 "window": self.tabular.window,
+                "trend": self.tabular.trend,
                 "group_by": self.tabular.group_by,
             },
             **self.meta,

@@ -34,6 +34,7 @@ def train_table(
     detector: str = "zscore",
     detector_params: Mapping[str, Any] | None = None,
     window: int = 1,
+    trend: int | None = None,
     group_by: str | None = None,
     physics: bool = True,
     exclude: Sequence[str] = (),
@@ -47,6 +48,7 @@ def train_table(
         columns=None if not features else tuple(features),
         physics=physics,
         window=window,
+        trend=trend,
         group_by=group_by,
         exclude=tuple(exclude),
     )

@@ -37,6 +37,7 @@ def _train(args: argparse.Namespace) -> int:
             detector=args.detector,
             detector_params={"p": args.p} if args.p is not None and args.detector == "zscore" else None,
             window=args.window,
+            trend=args.trend,
             group_by=args.group_by,
             physics=not args.no_physics,
             exclude=[c for c in [table.timestamp_column, *(args.exclude or [])] if c],
@@ -93,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--detector", default="zscore", choices=sorted(DETECTORS), help="default: zscore")
     train.add_argument("--p", type=float, default=None, help="zscore power mean exponent (default 2)")
     train.add_argument("--window", type=int, default=1, help="trailing rolling mean over N rows (default 1)")
+    train.add_argument("--trend", type=int, default=None, help="add drift features: window mean - N-row mean")
     train.add_argument("--group-by", default=None, help="column naming separate machines (rolling per machine)")
     train.add_argument("--no-physics", action="store_true", help="do not derive power, temperature rise, ...")
     train.add_argument("--quantile", type=float, default=0.995, help="threshold quantile of training scores")

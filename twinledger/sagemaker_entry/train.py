@@ -35,6 +35,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--detector", default="zscore", help="zscore, mahalanobis or iforest")
     parser.add_argument("--p", type=float, default=None, help="zscore power (default 2)")
     parser.add_argument("--window", type=int, default=1, help="trailing rolling mean over N rows")
+    parser.add_argument("--trend", type=int, default=None, help="drift features: window mean - N-row mean")
     parser.add_argument("--group-by", default=None, help="column naming separate machines")
     parser.add_argument("--no-physics", action="store_true", help="do not derive power/temperature rise")
     parser.add_argument("--quantile", type=float, default=0.995, help="threshold quantile of training scores")
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         detector=args.detector,
         detector_params=params,
         window=args.window,
+        trend=args.trend,
         group_by=args.group_by,
         physics=not args.no_physics,
         exclude=args.exclude,
