@@ -107,3 +107,25 @@ def test_rollup_is_time_weighted_not_a_mean_of_percentages() -> None:
     assert c3.total_count == 450 + 150 + 20 + 100
     assert c3.net_run_time_s == pytest.approx(450 * 30.0 + 270 * 45.0)
     assert any("reset" in w for w in c3.warnings)
+
+
+def test_dst_example_by_shift(capsys: pytest.CaptureFixture[str]) -> None:
+    # 2026-03-29 in Berlin has 23 hours; the night shift that started on the 28th is 5 hours inside the day.
+    assert main(["oee", "--scenario", str(EXAMPLES / "oee-dst-shifts.json"), "--by", "shift", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    periods = out["periods"]
+    assert [p["label"] for p in periods] == [
+        "2026-03-28 night",
+        "2026-03-29 early",
+        "2026-03-29 late",
+        "2026-03-29 night",
+    ]
+    assert [p["total"]["all_time_s"] / 3600 for p in periods] == [5, 8, 8, 2]
+    assert out["total"]["all_time_s"] == 23 * 3600
+    early = periods[1]["total"]
+    assert early["planned_production_time_s"] == 7.5 * 3600  # the machine stopped for its break
+    assert early["losses_s"]["breakdowns"] == 1800
+    assert periods[2]["total"]["planned_production_time_s"] == 8 * 3600  # it ran through this one
+    assert sum(p["total"]["fully_productive_time_s"] for p in periods) / sum(
+        p["total"]["planned_production_time_s"] for p in periods
+    ) == pytest.approx(out["total"]["oee"])
