@@ -1,0 +1,230 @@
+"""Ingest benchmark: the handler's own work per core, and AWS calls per 1,000 samples.
+
+Runs the real ingest service (parse, verify signatures, derive intervals, build coalesced
+shadow updates) over signed SQS batches, with the AWS adapters replaced by in-memory stores
+that count the calls they would make, so AWS latency is counted, not timed. In the same run,
+a naive handler does the same parsing and verification but writes one history item and one
+shadow update per sample.
+
+    .venv/bin/python benchmarks/ingest.py [--things 8] [--envelopes 100] [--samples 60]
+
+Ends with one JSON line of figures and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+
+from chalicelib.twins.dal import (
+    DeviceRegistry,
+    HistoryStore,
+    QuarantineStore,
+    ShadowStore,
+    ShadowVersionConflictError,
+)
+from chalicelib.twins.ingest import IngestService
+from edge_greengrass.simulator import FleetSimulator
+from twin_models.history import Segment, segment_from_envelope
+from twin_models.shadow import state_reported, update_payload
+from twin_models.signing import generate_private_key, load_public_key, public_key_pem, seal, verify_envelope
+from twin_models.telemetry import parse_envelope
+from twin_models.tenancy import Device
+
+CALLS: Counter[str] = Counter()
+
+
+class MemoryRegistry(DeviceRegistry):
+    """Registry in memory; a Lambda container caches devices, so one read per thing."""
+
+    def __init__(self, devices: dict[str, Device]) -> None:
+        super().__init__()
+        self.devices = devices
+
+    def get(self, thing_name: str, max_age_s: float = 60.0) -> Device | None:
+        if thing_name not in self._cache:
+            CALLS["dynamodb.GetItem"] += 1
+            self._cache[thing_name] = (float("inf"), self.devices.get(thing_name))
+        return self._cache[thing_name][1]
+
+
+class MemoryHistory(HistoryStore):
+    """Conditional put semantics in a dict; the item is serialised as DynamoDB would receive it."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, int], str] = {}
+
+    def put_segment(self, segment: Segment, received_at: datetime) -> bool:
+        CALLS["dynamodb.PutItem"] += 1
+        key = (segment.thing_name, segment.seq)
+        if key in self.items:
+            return False
+        self.items[key] = json.dumps(segment.to_item(), separators=(",", ":"))
+        return True
+
+
+class MemoryQuarantine(QuarantineStore):
+    def put(self, *args: Any, **kwargs: Any) -> str:
+        CALLS["dynamodb.PutItem"] += 1
+        CALLS["s3.PutObject"] += 1
+        return "q"
+
+
+class MemoryShadows(ShadowStore):
+    """Named shadows with versions and 409s, in memory."""
+
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+
+    def get(self, thing_name: str, shadow: str) -> tuple[dict[str, Any], int] | None:
+        CALLS["iot-data.GetThingShadow"] += 1
+        return self.docs.get((thing_name, shadow))
+
+    def update(self, thing_name: str, shadow: str, payload: bytes) -> int:
+        CALLS["iot-data.UpdateThingShadow"] += 1
+        body = json.loads(payload)
+        reported, version = self.docs.get((thing_name, shadow), ({}, 0))
+        if "version" in body and body["version"] != version:
+            raise ShadowVersionConflictError(thing_name)
+        self.docs[(thing_name, shadow)] = ({**reported, **body["state"]["reported"]}, version + 1)
+        return version + 1
+
+
+def make_batches(things: int, envelopes: int, samples: int) -> tuple[list[dict[str, Any]], dict[str, Device], int]:
+    """Signed envelopes from the simulator, interleaved across things, in SQS batches of 10."""
+    start = datetime(2026, 1, 5, 6, tzinfo=UTC)
+    fleet = FleetSimulator(things, seed=3, start=start)
+    data = fleet.advance(envelopes * samples)
+    devices, bodies_by_thing = {}, {}
+    for thing, rows in data.items():
+        key = generate_private_key()
+        devices[thing] = Device(thing_name=thing, site="plant-a", lessor="t", keys={f"{thing}/1": public_key_pem(key)})
+        bodies_by_thing[thing] = [
+            json.dumps(seal(thing, "plant-a", i, rows[i * samples : (i + 1) * samples], key, f"{thing}/1").to_wire())
+            for i in range(envelopes)
+        ]
+    # a gateway sends its envelopes in order; SQS batches mix things
+    bodies = [bodies_by_thing[t][i] for i in range(envelopes) for t in bodies_by_thing]
+    batches = []
+    for n in range(0, len(bodies), 10):
+        batches.append(
+            {
+                "Records": [
+                    {
+                        "messageId": f"m{n + i}",
+                        "receiptHandle": "r",
+                        "body": b,
+                        "attributes": {},
+                        "eventSource": "aws:sqs",
+                    }
+                    for i, b in enumerate(bodies[n : n + 10])
+                ]
+            }
+        )
+    return batches, devices, things * envelopes * samples
+
+
+def naive_handler(
+    batch: dict[str, Any], devices: dict[str, Device], history: dict[Any, str], shadows: MemoryShadows
+) -> None:
+    """One history write and one shadow update per sample: what not to do."""
+    now = datetime(2026, 1, 6, tzinfo=UTC)
+    for record in batch["Records"]:
+        envelope, document = parse_envelope(record["body"], now=now, max_future=timedelta(minutes=5))
+        CALLS["dynamodb.GetItem"] += 1
+        device = devices[envelope.thing_name]
+        verify_envelope(document, load_public_key(next(iter(device.keys.values()))))
+        segment = segment_from_envelope(envelope)
+        for sample in envelope.samples:
+            CALLS["dynamodb.PutItem"] += 1
+            history[(envelope.thing_name, sample.ts)] = sample.model_dump_json()
+            doc = state_reported(sample, parts_total=sample.part_count, rejects_total=sample.reject_count)
+            shadows.update(envelope.thing_name, "state", update_payload(doc))
+        del segment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--things", type=int, default=8)
+    parser.add_argument("--envelopes", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=60)
+    args = parser.parse_args()
+
+    batches, devices, total_samples = make_batches(args.things, args.envelopes, args.samples)
+    print(f"{len(batches)} SQS batches, {total_samples} samples, {args.samples} samples per envelope")
+
+    CALLS.clear()
+    shadows = MemoryShadows()
+    service = IngestService(
+        registry=MemoryRegistry(devices),
+        history=MemoryHistory(),
+        quarantine=MemoryQuarantine(),
+        shadows=shadows,
+        clock=lambda: datetime(2026, 1, 6, tzinfo=UTC),
+    )
+    updates_per_thing_per_batch = 0.0
+    seen: set[str] = set()
+    cpu0 = time.process_time()
+    for batch in batches:
+        before = CALLS["iot-data.UpdateThingShadow"]
+        outcome = service.handle_batch(batch)
+        assert not outcome.failed_message_ids and not outcome.quarantined
+        things = {json.loads(r["body"])["thing_name"] for r in batch["Records"]}
+        created = len(things - seen)  # a thing's first batch also creates its shadow, once
+        seen |= things
+        updates = CALLS["iot-data.UpdateThingShadow"] - before - created
+        updates_per_thing_per_batch = max(updates_per_thing_per_batch, updates / len(things))
+    ours_cpu = time.process_time() - cpu0
+    ours_calls = sum(CALLS.values())
+    ours_breakdown = dict(CALLS)
+
+    CALLS.clear()
+    naive_batches = batches[: max(1, len(batches) // 10)]
+    naive_samples = sum(args.samples * len(b["Records"]) for b in naive_batches)
+    cpu0 = time.process_time()
+    naive_shadows = MemoryShadows()
+    naive_history: dict[Any, str] = {}
+    for batch in naive_batches:
+        naive_handler(batch, devices, naive_history, naive_shadows)
+    naive_cpu = time.process_time() - cpu0
+    naive_calls = sum(CALLS.values())
+
+    ours_rate = total_samples / ours_cpu
+    naive_rate = naive_samples / naive_cpu
+    ours_per_k = 1000 * ours_calls / total_samples
+    naive_per_k = 1000 * naive_calls / naive_samples
+    print(f"ours : {ours_rate:12,.0f} samples/s per core (CPU time), {ours_per_k:8.2f} AWS calls per 1,000 samples")
+    print(f"       calls by operation: {ours_breakdown}")
+    print(f"       shadow updates per thing per batch: at most {updates_per_thing_per_batch:.2f} (+1 once, to create)")
+    print(f"naive: {naive_rate:12,.0f} samples/s per core (CPU time), {naive_per_k:8.2f} AWS calls per 1,000 samples")
+    print(f"ratio: {ours_rate / naive_rate:.1f}x faster, {naive_per_k / ours_per_k:.1f}x fewer AWS calls")
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "samples": total_samples,
+                "samples_per_envelope": args.samples,
+                "samples_per_s_per_core": round(ours_rate),
+                "aws_calls_per_1000_samples": round(ours_per_k, 3),
+                "max_shadow_updates_per_thing_per_batch": round(updates_per_thing_per_batch, 3),
+                "naive_samples_per_s_per_core": round(naive_rate),
+                "naive_aws_calls_per_1000_samples": round(naive_per_k, 3),
+                "speedup_vs_naive": round(ours_rate / naive_rate, 2),
+                "aws_call_reduction_vs_naive": round(naive_per_k / ours_per_k, 2),
+                "target_samples_per_s_per_core": 50000,
+                "target_call_reduction": 20,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
