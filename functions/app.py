@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice.app import Chalice
 
+from chalicelib.billing.routes import blueprint as billing_routes
 from chalicelib.chain.routes import blueprint as anchoring_routes
 from chalicelib.oee.routes import blueprint as oee_routes
 from chalicelib.twins.ingest import IngestService, logger, metrics
@@ -18,6 +19,7 @@ app = Chalice(app_name="twinledger")
 app.register_blueprint(twins_routes)
 app.register_blueprint(anchoring_routes)
 app.register_blueprint(oee_routes)
+app.register_blueprint(billing_routes)
 
 _ingest: IngestService | None = None
 

@@ -125,12 +125,41 @@ _TABLES: list[TableSpec] = [
         partition_key=("pk", "S"),
         indexes=(("by_queue", ("queue", "S"), ("queued_key", "S")),),
     ),
+    # Billing: leases (the lease document, billing and anchoring cursors), by party.
+    TableSpec(
+        key="leases",
+        env="TWINLEDGER_LEASES_TABLE",
+        partition_key=("lease_id", "S"),
+        indexes=(
+            ("by_lessor", ("lessor", "S"), ("lease_id", "S")),
+            ("by_lessee", ("lessee", "S"), ("lease_id", "S")),
+        ),
+    ),
+    # Billing: usage events, one item per (machine, event id) written once; by usage time and by arrival.
+    TableSpec(
+        key="usage",
+        env="TWINLEDGER_USAGE_TABLE",
+        partition_key=("machine_id", "S"),
+        sort_key=("event_id", "S"),
+        indexes=(
+            ("by_ts", ("machine_id", "S"), ("ts_key", "S")),
+            ("by_received", ("machine_id", "S"), ("received_key", "S")),
+        ),
+    ),
+    # Billing: one invoice per lease and period (``<lease>@<period>``), written once; by lease.
+    TableSpec(
+        key="invoices",
+        env="TWINLEDGER_INVOICES_TABLE",
+        partition_key=("invoice_id", "S"),
+        indexes=(("by_lease", ("lease_id", "S"), ("period_start", "S")),),
+    ),
 ]
 
 TABLE_SPECS: dict[str, TableSpec] = {spec.key: spec for spec in _TABLES}
 
 BUCKET_SPECS: dict[str, BucketSpec] = {
     "archive": BucketSpec(key="archive", env="TWINLEDGER_ARCHIVE_BUCKET"),
+    "invoices": BucketSpec(key="invoices", env="TWINLEDGER_INVOICES_BUCKET"),
 }
 
 
