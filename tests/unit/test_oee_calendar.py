@@ -97,3 +97,22 @@ def test_calendar_errors() -> None:
         make_periods("shift", w0, w1, BERLIN, None)
     with pytest.raises(ValueError, match="local time"):
         ShiftSpec(name="a", start="06:00+01:00", end="14:00")
+
+
+def test_times_in_the_skipped_hour_mean_the_jump() -> None:
+    w0, w1 = local_window("2026-03-29", "2026-03-30")
+    shift = ShiftSpec(name="odd", start="02:30", end="10:00", breaks=[("02:40", "02:50"), ("05:00", "05:15")])
+    (inst,) = shift_instances([shift], BERLIN, w0, w1)
+    jump = to_us(datetime(2026, 3, 29, 1, tzinfo=UTC))
+    assert inst.start_us == jump
+    assert inst.end_us - inst.start_us == 7 * HOUR_US  # 03:00 to 10:00 summer time
+    assert inst.breaks[0] == (jump, jump)  # wholly in the skipped hour: it does not happen
+    starts, ends = scheduled_intervals([inst], w0, w1)
+    assert int((ends - starts).sum()) == 7 * HOUR_US - HOUR_US // 4
+
+
+def test_times_in_the_repeated_hour_mean_the_first_occurrence() -> None:
+    w0, w1 = local_window("2026-10-25", "2026-10-26")
+    (inst,) = shift_instances([ShiftSpec(name="odd", start="02:30", end="10:00")], BERLIN, w0, w1)
+    assert from_us(inst.start_us).isoformat() == "2026-10-25T00:30:00+00:00"  # 02:30 summer time
+    assert inst.end_us - inst.start_us == int(8.5 * HOUR_US)

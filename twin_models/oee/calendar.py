@@ -62,8 +62,27 @@ def from_us(us: int) -> datetime:
 
 
 def _local_us(day: date, at: time, tz: ZoneInfo) -> int:
-    """UTC microseconds of a local wall-clock time (a time skipped by DST maps past the change)."""
-    return to_us(datetime.combine(day, at, tzinfo=tz))
+    """UTC microseconds of a local wall-clock time.
+
+    A time repeated by an autumn change is taken at its first occurrence; a time skipped by a
+    spring change is taken as the moment the clocks jump.
+    """
+    naive = datetime.combine(day, at)
+    first = naive.replace(tzinfo=tz)
+    utc = first.astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) == naive:
+        return to_us(first)
+    # Skipped: fold=1 reads it with the later offset (an instant before the jump), fold=0 with the
+    # earlier one (an instant after it); bisect between the two for the jump itself.
+    lo, hi = to_us(naive.replace(tzinfo=tz, fold=1)) // _US, to_us(utc) // _US
+    before = from_us(lo * _US).astimezone(tz).utcoffset()
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if from_us(mid * _US).astimezone(tz).utcoffset() == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi * _US
 
 
 def _seconds(at: time) -> int:
