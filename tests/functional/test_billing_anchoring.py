@@ -1,0 +1,135 @@
+"""Invoices posted to the lease's PayPerUseLease on eth-tester: once, in order, recoverable after a crash,
+and every billed usage event provable on chain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from web3 import EthereumTesterProvider, Web3
+
+from chalicelib.billing.anchor import ContractLeaseAnchor
+from chalicelib.billing.dal import InvoiceStore, LeaseStore
+from chalicelib.billing.service import BillingService
+from chalicelib.chain import LeaseClient, LeaseTerms, PeriodStatus, deploy_lease
+from tests.functional.test_billing_service import AFTER_NOV, AFTER_OCT, LEASE_DOC, ev
+from twin_models.billing import load_lease, merkle_proof, select_usage
+from twin_models.merkle import keccak256
+
+pytestmark = pytest.mark.usefixtures("moto_aws")
+
+
+class Chain:
+    def __init__(self) -> None:
+        self.w3 = Web3(EthereumTesterProvider())
+        self.lessor, self.lessee, self.operator = (str(a) for a in self.w3.eth.accounts[:3])
+
+    def at_least(self, when: datetime) -> None:
+        """Let chain time reach ``when`` (a period can be posted only after it ended)."""
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        if now < when.timestamp():
+            self.w3.provider.ethereum_tester.time_travel(int(when.timestamp()))  # type: ignore[attr-defined]
+
+    def client(self, address: str, account: str | None = None) -> LeaseClient:
+        return LeaseClient(self.w3, address, account or self.operator)
+
+
+@pytest.fixture
+def chain() -> Chain:
+    return Chain()
+
+
+@pytest.fixture
+def contract(chain: Chain, moto_aws: None) -> str:
+    lease = load_lease(LEASE_DOC)
+    terms = LeaseTerms(
+        lessor=chain.lessor,
+        lessee=chain.lessee,
+        operator=chain.operator,
+        tariff_hash=keccak256(lease.tariff.model_dump_json().encode()),
+        machine_ids=tuple(keccak256(m.encode()) for m in lease.machine_ids),
+        starts_at=lease.start,
+        dispute_window_seconds=7 * 86_400,
+    )
+    address = deploy_lease(chain.w3, chain.lessor, terms)
+    assert LeaseStore().create(lease, contract_address=address)
+    october = datetime(2026, 10, 10, 8, tzinfo=UTC)
+    BillingService(anchor=None).record_usage(
+        [ev("a1", "cnc-01", october, "60"), ev("b1", "cnc-02", october, "30")], received_at=october
+    )
+    return address
+
+
+def service(chain: Chain, **kwargs: Any) -> BillingService:
+    return BillingService(anchor=ContractLeaseAnchor(lambda address: chain.client(address)), **kwargs)
+
+
+def test_an_invoice_is_posted_once_and_its_usage_is_provable_on_chain(chain: Chain, contract: str) -> None:
+    chain.at_least(AFTER_OCT)
+    report = service(chain).run(AFTER_OCT)
+    assert report.anchored == ["lease-7@2026-10"] and report.errors == []
+    record = InvoiceStore().get("lease-7@2026-10")
+    assert record is not None and record.anchor_status == "posted" and record.anchor["index"] == 0
+    period = chain.client(contract).period(0)
+    invoice = record.invoice
+    assert period.invoice_hash.hex() == invoice.hash[2:]
+    assert period.usage_root.hex() == invoice.usage.root[2:]
+    assert period.amount == 119_000  # 1190.00 EUR in cents
+    assert period.ends_at == invoice.period_end and period.status is PeriodStatus.POSTED
+    # a billed usage event verifies against the posted root with the contract's own check
+    lease = load_lease(LEASE_DOC)
+    billed = select_usage(lease, lease.period("2026-10"), BillingService(anchor=None)._usage_for(lease, lease.period("2026-10"))).billed
+    hashes = [e.hash for e in billed]
+    proof = [bytes.fromhex(p[2:]) for p in merkle_proof(hashes, hashes[0])]
+    assert chain.client(contract).verify_usage_record(0, bytes.fromhex(hashes[0][2:]), proof)
+    assert not chain.client(contract).verify_usage_record(0, keccak256(b"forged"), proof)
+    # running again posts nothing more
+    assert service(chain).run(AFTER_OCT + timedelta(hours=1)).anchored == []
+    assert chain.client(contract).period_count() == 1
+
+
+class CrashAfterPosting(InvoiceStore):
+    """The Lambda dies after the transaction was mined, before the invoice notes it."""
+
+    crashed = False
+
+    def finish_anchor(self, invoice_id: str, token: str, index: int, tx_hash: str, contract: str) -> bool:
+        if not CrashAfterPosting.crashed:
+            CrashAfterPosting.crashed = True
+            raise RuntimeError("Lambda timed out")
+        return super().finish_anchor(invoice_id, token, index, tx_hash, contract)
+
+
+def test_a_crash_after_posting_is_recognised_not_posted_twice(chain: Chain, contract: str) -> None:
+    chain.at_least(AFTER_OCT)
+    crashed = service(chain, invoices=CrashAfterPosting()).run(AFTER_OCT)
+    assert "Lambda timed out" in crashed.errors[0]
+    assert chain.client(contract).period_count() == 1
+    assert InvoiceStore().get("lease-7@2026-10").anchor_status == "posting"  # type: ignore[union-attr]
+    # within the claim's lifetime another run keeps its hands off
+    assert service(chain).run(AFTER_OCT + timedelta(minutes=1)).anchored == []
+    recovered = service(chain).run(AFTER_OCT + timedelta(minutes=10))
+    assert recovered.anchored == ["lease-7@2026-10"] and recovered.errors == []
+    assert chain.client(contract).period_count() == 1
+    record = InvoiceStore().get("lease-7@2026-10")
+    assert record is not None and record.anchor_status == "posted" and record.anchor["index"] == 0
+
+
+def test_periods_are_posted_in_order_and_the_lessee_answers_on_chain(chain: Chain, contract: str) -> None:
+    # October is invoiced while the chain is down, November when it is back: both go up, in order
+    assert BillingService(anchor=None).run(AFTER_OCT).issued == ["lease-7@2026-10"]
+    BillingService(anchor=None).record_usage(
+        [ev("n1", "cnc-01", datetime(2026, 11, 3, tzinfo=UTC), "7")], received_at=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    chain.at_least(AFTER_NOV)
+    report = service(chain).run(AFTER_NOV)
+    assert report.issued == ["lease-7@2026-11"]
+    assert report.anchored == ["lease-7@2026-10", "lease-7@2026-11"]
+    periods = chain.client(contract).periods()
+    assert [p.amount for p in periods] == [119_000, 20_230]  # (100.00 + 7 x 10.00) x 1.19 = 202.30
+    assert periods[1].starts_at == periods[0].ends_at
+    answered = chain.client(contract, chain.lessee).acknowledge(1)
+    assert answered.status is PeriodStatus.ACKNOWLEDGED
+    assert Decimal(periods[1].amount) / 100 == InvoiceStore().get("lease-7@2026-11").invoice.total  # type: ignore[union-attr]
