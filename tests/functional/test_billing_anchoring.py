@@ -80,7 +80,8 @@ def test_an_invoice_is_posted_once_and_its_usage_is_provable_on_chain(chain: Cha
     assert period.ends_at == invoice.period_end and period.status is PeriodStatus.POSTED
     # a billed usage event verifies against the posted root with the contract's own check
     lease = load_lease(LEASE_DOC)
-    billed = select_usage(lease, lease.period("2026-10"), BillingService(anchor=None)._usage_for(lease, lease.period("2026-10"))).billed
+    october = lease.period("2026-10")
+    billed = select_usage(lease, october, BillingService(anchor=None)._usage_for(lease, october)).billed
     hashes = [e.hash for e in billed]
     proof = [bytes.fromhex(p[2:]) for p in merkle_proof(hashes, hashes[0])]
     assert chain.client(contract).verify_usage_record(0, bytes.fromhex(hashes[0][2:]), proof)
