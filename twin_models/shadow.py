@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from twin_models.history import CounterPoint, Segment, count_increments
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
@@ -35,6 +37,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_SHADOW_BYTES",
     "SHADOW_NAMES",
+    "DesiredConfig",
     "document_size",
     "fit_to_limits",
     "merge_state",
@@ -198,3 +201,47 @@ def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict
     parts, rejects = count_increments(unique, previous)
     merged = state_reported(newest, parts_total=parts_total + parts, rejects_total=rejects_total + rejects)
     return {"schema": 1, **merged}
+
+
+class DesiredConfig(BaseModel):
+    """Configuration a plant may push to a machine's edge through the ``state`` shadow's desired section.
+
+    Only the fields given are changed. ``lease_lock`` (stop production when a lease ends or is
+    suspended) is the lessor's; a lessee sets production parameters; a technician sets
+    maintenance mode.
+
+    Example:
+        >>> DesiredConfig(maintenance_mode=True).forbidden_for("lessee")
+        []
+        >>> DesiredConfig(lease_lock=True).forbidden_for("lessee")
+        ['lease_lock']
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sampling_interval_s: Annotated[float, Field(ge=0.1, le=60)] | None = None
+    ideal_cycle_times_s: Annotated[dict[str, Annotated[float, Field(gt=0, le=86400)]], Field(max_length=50)] | None = (
+        None
+    )
+    maintenance_mode: bool | None = None
+    lease_lock: bool | None = None
+
+    _ALLOWED: ClassVar[dict[str, frozenset[str]]] = {
+        "lessor": frozenset({"sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode", "lease_lock"}),
+        "lessee": frozenset({"sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode"}),
+        "technician": frozenset({"maintenance_mode", "sampling_interval_s"}),
+        "service": frozenset(),
+    }
+
+    def fields_set(self) -> dict[str, Any]:
+        """The fields given, as JSON-ready values."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def forbidden_for(self, role: str) -> list[str]:
+        """Fields this role may not set."""
+        allowed = self._ALLOWED.get(role, frozenset())
+        return sorted(k for k in self.fields_set() if k not in allowed)
+
+    def payload(self) -> bytes:
+        """The ``UpdateThingShadow`` payload that sets these fields as desired."""
+        return json.dumps({"state": {"desired": self.fields_set()}}, separators=(",", ":")).encode()

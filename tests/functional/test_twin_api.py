@@ -96,3 +96,24 @@ def test_bad_query_parameters_are_400() -> None:
         )
         assert get(client, "/machines/cnc-01/timeline?to=2026-01-05T07:00:00Z", auth("factory-1"))[0] == 400
         assert get(client, "/machines/cnc-01/twin?at=2026-01-05T06:00:10", auth("factory-1"))[0] == 400
+
+
+@pytest.mark.usefixtures("fleet")
+def test_desired_configuration_goes_to_the_shadow_with_role_rules() -> None:
+    with Client(app) as client:
+        body = json.dumps({"ideal_cycle_times_s": {"P100": 28.5}, "maintenance_mode": True})
+        headers = {**auth("factory-1"), "Content-Type": "application/json"}
+        response = client.http.put("/machines/cnc-01/desired", headers=headers, body=body)
+        assert response.status_code == 200
+        twin = get(client, "/machines/cnc-01/twin", auth("factory-1"))[1]
+        state = twin["shadows"]["state"]
+        assert state["desired"] == {"ideal_cycle_times_s": {"P100": 28.5}, "maintenance_mode": True}
+        assert state["delta"]["maintenance_mode"] is True  # the edge has not applied it yet
+        lock = json.dumps({"lease_lock": True})
+        assert client.http.put("/machines/cnc-01/desired", headers=headers, body=lock).status_code == 403
+        lessor = {**auth("toolmaker", "lessor"), "Content-Type": "application/json"}
+        assert client.http.put("/machines/cnc-01/desired", headers=lessor, body=lock).status_code == 200
+        bad = json.dumps({"sampling_interval_s": 0})
+        assert client.http.put("/machines/cnc-01/desired", headers=lessor, body=bad).status_code == 400
+        other = {**auth("factory-2"), "Content-Type": "application/json"}
+        assert client.http.put("/machines/cnc-01/desired", headers=other, body=lock).status_code == 404

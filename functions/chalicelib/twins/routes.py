@@ -1,4 +1,4 @@
-"""HTTP routes of the twins: ``/machines``, ``/machines/{id}/twin``, ``/machines/{id}/timeline``."""
+"""HTTP routes of the twins: machines, twin (now or at a time), timeline, desired configuration."""
 
 from __future__ import annotations
 
@@ -40,3 +40,9 @@ def get_twin(machine_id: str) -> dict[str, Any]:
 def get_timeline(machine_id: str) -> dict[str, Any]:
     request = blueprint.current_request
     return queries().timeline(principal_of(request), machine_id, query_time(request, "from"), query_time(request, "to"))
+
+
+@blueprint.route("/machines/{machine_id}/desired", methods=["PUT"])
+def put_desired(machine_id: str) -> dict[str, Any]:
+    request = blueprint.current_request
+    return queries().set_desired(principal_of(request), machine_id, request.json_body)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.errors import BadInputError, NotVisibleError
+from pydantic import ValidationError
+
+from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError
 from chalicelib.twins.dal import DeviceRegistry, HistoryStore, ShadowStore
 from twin_models.history import state_at, timeline
-from twin_models.shadow import SHADOW_NAMES
+from twin_models.shadow import SHADOW_NAMES, DesiredConfig
 from twin_models.states import DEFAULT_TAXONOMY
 from twin_models.telemetry import format_ts
 from twin_models.tenancy import Device, Principal, can_see
@@ -76,6 +78,21 @@ class TwinQueries:
                     "version": doc.get("version"),
                 }
         return {**_summary(device), "source": "shadow", "shadows": shadows}
+
+    def set_desired(self, principal: Principal, thing_name: str, body: Any) -> dict[str, Any]:
+        """Push configuration to the edge (desired section of the ``state`` shadow)."""
+        self.device(principal, thing_name)
+        try:
+            config = DesiredConfig.model_validate(body)
+        except ValidationError as exc:
+            raise BadInputError(f"invalid configuration: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+        if not config.fields_set():
+            raise BadInputError("nothing to change")
+        forbidden = config.forbidden_for(principal.role)
+        if forbidden:
+            raise NotAllowedError(f"a {principal.role} may not set {', '.join(forbidden)}")
+        version = self.shadows.update(thing_name, "state", config.payload())
+        return {"machine_id": thing_name, "desired": config.fields_set(), "version": version}
 
     def timeline(self, principal: Principal, thing_name: str, start: datetime, end: datetime) -> dict[str, Any]:
         """State intervals between ``start`` and ``end``; uncovered time is reported as gaps."""
