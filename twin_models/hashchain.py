@@ -22,13 +22,25 @@ from collections.abc import Sequence
 
 from twin_models.merkle import HASH_SIZE, MerkleError, keccak256
 
-__all__ = ["GENESIS_HEAD", "HashChainError", "chain_head", "chain_heads", "first_mismatch", "link"]
+__all__ = ["GENESIS_HEAD", "HashChainError", "chain_head", "chain_heads", "first_mismatch", "link", "machine_key"]
 
 GENESIS_HEAD = bytes(HASH_SIZE)
 
 
 class HashChainError(MerkleError):
     """An entry hash or head that is not 32 bytes, or a negative index."""
+
+
+def machine_key(thing_name: str) -> bytes:
+    """The 32-byte id of a machine on chain: keccak-256 of its thing name.
+
+    Example:
+        >>> machine_key("cnc-01").hex()[:8]
+        '657fd4e4'
+    """
+    if not thing_name:
+        raise HashChainError("a machine needs a non-empty thing name")
+    return keccak256(thing_name.encode("utf-8"))
 
 
 def link(previous_head: bytes, entry_hash: bytes, index: int) -> bytes:

@@ -37,11 +37,14 @@ def _as_bytes(value: object) -> bytes | None:
                 parsed = None
             if isinstance(parsed, bytes):
                 return parsed
-        found = _HEX.search(value)
-        if found:
-            return _as_bytes(found.group(0))
-    if isinstance(value, dict):
-        return _as_bytes(value.get("data"))
+        match = _HEX.search(value)
+        if match:
+            return _as_bytes(match.group(0))
+    if isinstance(value, dict):  # Ganache: {"result": "0x...", ...}; others: {"data": "0x..."}
+        for key in ("data", "result"):
+            found = _as_bytes(value.get(key))
+            if found:
+                return found
     return None
 
 

@@ -38,10 +38,12 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# What nodes answer when another sender used the nonce first (geth, Ganache, eth-tester).
 _NONCE_MESSAGES = (
     "nonce too low",
     "already known",
-    "replacement transaction underpriced",
+    "underpriced",
+    "can't be replaced",
     "correct nonce",
     "transaction nonce",
 )

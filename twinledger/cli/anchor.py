@@ -1,0 +1,179 @@
+"""``twinledger verify`` and ``twinledger anchor``: check records against the chain, deploy, drain.
+
+``verify`` trusts nothing but the chain: it re-hashes the record in the proof bundle, checks the Merkle
+proof and asks the registry named in the bundle (or ``--registry``) on the node at ``--rpc``.
+
+Example:
+    $ twinledger verify --record proof.json --rpc http://127.0.0.1:8545
+    $ twinledger anchor hash summary.json
+    $ twinledger anchor deploy --rpc http://127.0.0.1:8545
+    $ twinledger anchor drain
+    $ twinledger anchor log-check --machine cnc-01 --entries maintenance.jsonl --registry 0x... --rpc ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from twin_models.anchoring import ProofBundle, bytes32_hex, record_hash
+from twin_models.errors import TwinModelsError
+from twin_models.hashchain import chain_heads, first_mismatch, machine_key
+from twinledger.paths import ensure_functions_importable
+
+__all__ = ["register"]
+
+
+def _rpc(args: argparse.Namespace) -> str:
+    return str(args.rpc or os.environ.get("TWINLEDGER_CHAIN_RPC_URL") or "http://127.0.0.1:8545")
+
+
+def _client(args: argparse.Namespace, registry: str | None, signer: str | None = None) -> Any:
+    ensure_functions_importable()
+    from chalicelib.chain.config import ChainSettings, connect, get_chain_settings, load_signer
+    from chalicelib.chain.registry import AnchorClient
+
+    if not registry:
+        raise TwinModelsError("no registry address: pass --registry (or use a bundle that names its contract)")
+    settings: ChainSettings = replace(get_chain_settings(), rpc_url=_rpc(args))
+    account: Any = load_signer(settings) if signer is None else signer
+    return AnchorClient(connect(settings), registry, account, settings.sender_options())
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        bundle = ProofBundle.model_validate_json(Path(args.record).read_text(encoding="utf-8"))
+    except (OSError, ValidationError) as exc:
+        print(f"error: cannot read a proof bundle from {args.record}: {exc}", file=sys.stderr)
+        return 2
+    ensure_functions_importable()
+    from chalicelib.chain.errors import ChainError
+    from chalicelib.chain.service import verify_bundle
+
+    try:
+        result = verify_bundle(bundle, _client(args, args.registry or bundle.contract))
+    except (ChainError, TwinModelsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print({"record_id": bundle.record_id, "root": bytes32_hex(bundle.root), **result.as_dict()})
+    return 0 if result.ok else 1
+
+
+def _hash(args: argparse.Namespace) -> int:
+    try:
+        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        print(bytes32_hex(record_hash(document, args.algorithm)))
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    ensure_functions_importable()
+    from chalicelib.chain.config import connect, get_chain_settings, load_signer
+    from chalicelib.chain.errors import ChainError
+    from chalicelib.chain.registry import deploy_anchor_registry
+
+    settings = replace(get_chain_settings(), rpc_url=_rpc(args))
+    try:
+        w3 = connect(settings)
+        signer: Any = load_signer(settings)
+        if signer is None:
+            if not w3.eth.accounts:
+                raise ChainError("no signing key configured and the node has no unlocked account")
+            signer = str(w3.eth.accounts[0])
+        address = deploy_anchor_registry(w3, signer, options=settings.sender_options())
+    except (ChainError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    admin = signer if isinstance(signer, str) else signer.address
+    _print({"registry": address, "rpc": settings.rpc_url, "admin": admin})
+    return 0
+
+
+def _drain(args: argparse.Namespace) -> int:
+    ensure_functions_importable()
+    from chalicelib.chain.errors import ChainError
+    from chalicelib.chain.wiring import get_anchoring_service
+
+    try:
+        report = get_anchoring_service().run_once(max_batches=args.max_batches)
+    except ChainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print(report.as_dict())
+    return 0 if not report.error else 1
+
+
+def _log_check(args: argparse.Namespace) -> int:
+    try:
+        lines = Path(args.entries).read_text(encoding="utf-8").splitlines()
+        entries = [record_hash(json.loads(line)) for line in lines if line.strip()]
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ensure_functions_importable()
+    from chalicelib.chain.errors import ChainError
+
+    try:
+        client = _client(args, args.registry, signer="0x0000000000000000000000000000000000000000")
+        on_chain = client.log_heads(machine_key(args.machine))
+    except (ChainError, TwinModelsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    mismatch = first_mismatch(entries, on_chain)
+    _print(
+        {
+            "machine": args.machine,
+            "entries": len(entries),
+            "on_chain": len(on_chain),
+            "ok": mismatch is None,
+            "first_mismatch": mismatch,
+            "local_head": bytes32_hex(chain_heads(entries)[-1]) if entries else None,
+            "chain_head": bytes32_hex(on_chain[-1]) if on_chain else None,
+        }
+    )
+    return 0 if mismatch is None else 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds ``verify`` and ``anchor`` (hash, deploy, drain, log-check)."""
+    verify = subparsers.add_parser("verify", help="check a record's proof bundle against the chain")
+    verify.add_argument("--record", required=True, help="proof bundle JSON (from GET /proofs)")
+    verify.add_argument("--rpc", help="node JSON-RPC URL (default $TWINLEDGER_CHAIN_RPC_URL or 127.0.0.1:8545)")
+    verify.add_argument("--registry", help="AnchorRegistry address (default: the bundle's contract)")
+    verify.set_defaults(handler=_verify)
+
+    anchor = subparsers.add_parser("anchor", help="record hashes, registry deployment, anchoring runs")
+    commands = anchor.add_subparsers(dest="anchor_command", metavar="COMMAND", required=True)
+    hash_cmd = commands.add_parser("hash", help="print the record hash of a JSON record")
+    hash_cmd.add_argument("file")
+    hash_cmd.add_argument("--algorithm", default="keccak256-jcs", choices=["keccak256-jcs", "sha256-jcs"])
+    hash_cmd.set_defaults(handler=_hash)
+
+    deploy = commands.add_parser("deploy", help="deploy an AnchorRegistry (key from the chain settings)")
+    deploy.add_argument("--rpc")
+    deploy.set_defaults(handler=_deploy)
+
+    drain = commands.add_parser("drain", help="anchor the pending record hashes now")
+    drain.add_argument("--max-batches", type=int, default=None)
+    drain.set_defaults(handler=_drain)
+
+    log_check = commands.add_parser("log-check", help="compare a maintenance log with its on-chain hash chain")
+    log_check.add_argument("--machine", required=True, help="thing name")
+    log_check.add_argument("--entries", required=True, help="JSON lines, one maintenance entry per line, in order")
+    log_check.add_argument("--registry", required=True)
+    log_check.add_argument("--rpc")
+    log_check.set_defaults(handler=_log_check)
