@@ -233,3 +233,21 @@ def test_totals_rows_round_trip_and_rebuild_the_report() -> None:
     row = totals.cube[0, 0]
     assert (row_from_dict(row_to_dict(row)) == row).all()
     assert build_report(totals) == evaluate_scenario(scenario)
+
+
+def test_counts_and_counters_add_up_and_readings_may_omit_rejects() -> None:
+    counters = [
+        {"ts": at(0), "total": 100, "reject": 5},
+        {"ts": at(20), "total": 300},  # reject not read: it keeps its value
+        {"ts": at(40), "total": 400, "reject": 9},
+    ]
+    m = run([state(0, 60, "601")], [{"ts": at(50), "total": 7, "reject": 1}], counters=counters).total
+    assert (m.total_count, m.reject_count) == (300 + 7, 4 + 1)
+    assert m.losses_s.breakdowns == 3600  # a numeric string is a state code
+
+
+def test_a_machine_without_states_is_all_unknown() -> None:
+    m = run([], [{"ts": at(5), "total": 10}]).total
+    assert m.losses_s.unknown == 3600 and m.run_time_s == 0
+    assert m.availability == 0.0 and m.performance is None
+    assert any("no run time" in w for w in m.warnings)
