@@ -116,7 +116,19 @@ def compute_totals(
     by: PeriodBy | None = None,
     taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
 ) -> OeeTotals:
-    """Per-period totals of ``machines`` over ``[window_start, window_end)`` (see :func:`compute_oee`)."""
+    """Per-period totals of ``machines`` over ``[window_start, window_end)`` (see :func:`compute_oee`).
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from twin_models.oee.samples import StateIntervals
+        >>> t0, t1 = datetime(2026, 1, 5, tzinfo=timezone.utc), datetime(2026, 1, 7, tzinfo=timezone.utc)
+        >>> m = MachineData("m1", 1.0, StateIntervals.from_arrays([t0.timestamp()], [t1.timestamp()], [100]))
+        >>> totals = compute_totals([m], t0, t1, by="day")
+        >>> [p.label for p in totals.periods], totals.cube.shape[:2]
+        (['2026-01-05', '2026-01-06'], (2, 1))
+        >>> build_report(totals).total.run_time_s
+        172800.0
+    """
     if not machines:
         raise OeeInputError("no machines to evaluate")
     ids = [m.machine_id for m in machines]
