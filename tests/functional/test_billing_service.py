@@ -117,6 +117,13 @@ def test_concurrent_runs_issue_one_invoice() -> None:
     assert invoices_of() == ["lease-7@2026-10"]
 
 
+@pytest.mark.usefixtures("lease_7")
+def test_a_run_out_of_time_defers_leases_to_the_next_run() -> None:
+    spent = service().run(AFTER_OCT, time_budget_s=0)
+    assert (spent.leases, spent.deferred, spent.issued) == (0, 1, [])
+    assert service().run(AFTER_OCT, time_budget_s=600).issued == ["lease-7@2026-10"]
+
+
 class CrashingLeaseStore(LeaseStore):
     """Dies once right after the invoice was written, before the cursor moves."""
 

@@ -37,7 +37,13 @@ def _body() -> Any:
 @blueprint.schedule(Rate(1, unit=Rate.HOURS), name="billing_close_periods")
 def close_periods(event: Any) -> dict[str, Any]:
     """Every hour: close the periods whose grace time has passed, issue, store and anchor their invoices."""
-    return service().run().as_dict()
+    return service().run(time_budget_s=_budget_s(getattr(event, "context", None))).as_dict()
+
+
+def _budget_s(context: Any) -> float | None:
+    """The Lambda's remaining time less a minute for the lease in hand (None outside Lambda)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return max(0.0, remaining() / 1000 - 60) if callable(remaining) else None
 
 
 @blueprint.route("/leases", methods=["GET"])

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class RunReport:
     existing: list[str] = field(default_factory=list)
     anchored: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    deferred: int = 0
 
     def add(self, outcome: LeaseOutcome) -> None:
         self.leases += 1
@@ -111,6 +113,7 @@ class RunReport:
             "existing": self.existing,
             "anchored": self.anchored,
             "errors": self.errors,
+            "deferred": self.deferred,
         }
 
 
@@ -203,11 +206,19 @@ class BillingService:
         anchor: LeaseAnchor | None = self._anchor
         return anchor
 
-    def run(self, now: datetime | None = None) -> RunReport:
-        """Close every due period of every lease (the scheduled Lambda)."""
+    def run(self, now: datetime | None = None, time_budget_s: float | None = None) -> RunReport:
+        """Close every due period of every lease (the scheduled Lambda).
+
+        With ``time_budget_s`` no new lease is started once the budget is spent; the leases left
+        are counted in ``deferred`` and the next run carries on from their cursors.
+        """
         now = now or self.clock()
+        stop_at = None if time_budget_s is None else time.monotonic() + time_budget_s
         report = RunReport()
         for record in self.leases.all():
+            if stop_at is not None and time.monotonic() >= stop_at:
+                report.deferred += 1
+                continue
             try:
                 report.add(self.close_lease(record, now))
             except Exception as exc:
