@@ -41,9 +41,12 @@ def close_periods(event: Any) -> dict[str, Any]:
 
 
 def _budget_s(context: Any) -> float | None:
-    """The Lambda's remaining time less a minute for the lease in hand (None outside Lambda)."""
+    """The Lambda's remaining time less a margin for the lease in hand (a fifth, at most a minute)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return max(0.0, remaining() / 1000 - 60) if callable(remaining) else None
+    if not callable(remaining):
+        return None
+    left = remaining() / 1000
+    return max(0.0, left - min(60.0, left / 5))
 
 
 @blueprint.route("/leases", methods=["GET"])
