@@ -22,11 +22,11 @@ from chalicelib.chain import (
 )
 from chalicelib.chain.service import AnchoringService, verify_bundle
 from chalicelib.chain.store import InMemoryAnchorStore
-from tests.integration.conftest import DETERMINISTIC_KEYS, Ganache
 from twin_models.anchoring import record_hash
 from twin_models.hashchain import machine_key
 from twin_models.merkle import keccak256
 from twinledger.cli import main as cli
+from twinledger.local.ganache import DETERMINISTIC_KEYS, Ganache
 
 pytestmark = pytest.mark.integration
 
