@@ -45,7 +45,7 @@ def _budget_s(context: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return None
-    left = remaining() / 1000
+    left = float(remaining()) / 1000
     return max(0.0, left - min(60.0, left / 5))
 
 
