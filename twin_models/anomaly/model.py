@@ -147,10 +147,13 @@ class AnomalyModel:
         severity = np.where(
             active_arr, np.where(scores >= self.calibration.critical, Severity.CRITICAL, Severity.WARNING), Severity.OK
         )
-        membership = np.array(
-            [[1.0 if component_of(f) == comp else 0.0 for comp in _COMPONENTS] for f in self.feature_names]
-        )
-        comp_shares = shares @ membership
+        owner = [component_of(f) for f in self.feature_names]
+        # per-component sums without a BLAS call (tiny matrices; BLAS threads only add latency here)
+        comp_shares = np.zeros((len(scores), len(_COMPONENTS)))
+        for j, comp in enumerate(_COMPONENTS):
+            cols = [i for i, o in enumerate(owner) if o == comp]
+            if cols:
+                comp_shares[:, j] = shares[:, cols].sum(axis=1)
         best = comp_shares.argmax(axis=1)
         general = _COMPONENTS.index("general_inspection")
         best = np.where(comp_shares[np.arange(len(best)), best] >= 0.5, best, general)
