@@ -83,13 +83,33 @@ class EnvelopeSigner:
         """The telemetry topic of ``thing``."""
         return topic_for(self.site, thing)
 
-    def build(self, thing: str, seq: int, items: list[bytes]) -> bytes:
-        """The signed wire bytes of envelope ``seq`` carrying the staged ``items``."""
-        samples = [Sample.model_validate_json(item) for item in items]
+    @staticmethod
+    def stage_bytes(sample: Sample) -> bytes:
+        """How a sample is staged: its wire JSON (``None`` fields omitted, as in ``to_wire``)."""
+        return sample.model_dump_json(exclude_none=True).encode()
+
+    def build(self, thing: str, seq: int, samples: list[Sample], items: list[bytes] | None = None) -> bytes:
+        """The signed wire bytes of envelope ``seq`` carrying ``samples``.
+
+        ``items`` are the samples' :meth:`stage_bytes` when already at hand: the payload is then
+        assembled around them instead of serialising every sample again. Either way the bytes
+        decode to exactly ``signed.to_wire()``.
+        """
         envelope = TelemetryEnvelope(thing_name=thing, site=self.site, seq=seq, sent_at=self._clock(), samples=samples)
         signed = sign_envelope(envelope, self._key, key_id=self.key_id)
-        # Same document as ``signed.to_wire()``, serialised by pydantic's (faster) JSON writer.
-        return signed.model_dump_json(exclude_none=True).encode()
+        if items is None or signed.signature is None:
+            return signed.model_dump_json(exclude_none=True).encode()
+        head = envelope.model_dump_json(exclude_none=True, exclude={"samples", "signature"}).encode()
+        return b"".join(
+            (
+                head[:-1],
+                b',"samples":[',
+                b",".join(items),
+                b'],"signature":',
+                signed.signature.model_dump_json().encode(),
+                b"}",
+            )
+        )
 
 
 @dataclass
@@ -140,9 +160,12 @@ class TelemetryPublisher:
         # staged-sample count and when the open batch started, per thing (recovered on start)
         self._staged: dict[str, int] = {}
         self._opened: dict[str, float] = {}
+        # the open batches' samples in memory, row for row what the spool has staged
+        self._open: dict[str, list[Sample]] = {}
         now = monotonic()
         for thing in spool.staged_things():
-            self._staged[thing] = len(spool.staged(thing))
+            self._open[thing] = [Sample.model_validate_json(item) for item in spool.staged(thing)]
+            self._staged[thing] = len(self._open[thing])
             self._opened[thing] = now
 
     # -- intake -----------------------------------------------------------------------------------
@@ -153,17 +176,19 @@ class TelemetryPublisher:
     def add_many(self, pairs: Iterable[tuple[str, Sample]]) -> None:
         """Stage several ``(thing, sample)`` pairs in one transaction; seal full batches."""
         rows: list[tuple[str, bytes]] = []
+        accepted: list[tuple[str, Sample]] = []
         last_ts: dict[str, str] = {}
         for thing, sample in pairs:
-            rows.append((thing, sample.model_dump_json().encode()))
+            rows.append((thing, self.signer.stage_bytes(sample)))
+            accepted.append((thing, sample))
             last_ts[f"last_ts/{thing}"] = sample.ts.isoformat()
         if not rows:
             return
         self.spool.stage_many(rows, state=last_ts)
         now = self._monotonic()
-        for thing, _ in rows:
-            count = self._staged.get(thing, 0) + 1
-            self._staged[thing] = count
+        for thing, sample in accepted:
+            self._open.setdefault(thing, []).append(sample)
+            self._staged[thing] = self._staged.get(thing, 0) + 1
             self._opened.setdefault(thing, now)
         self.metrics.samples_in += len(rows)
         for thing in {thing for thing, _ in rows}:
@@ -177,13 +202,20 @@ class TelemetryPublisher:
         return dt.datetime.fromisoformat(value) if value else None
 
     def _seal(self, thing: str) -> bool:
+        open_samples = self._open.setdefault(thing, [])
+        taken = 0
+
+        def build(seq: int, items: list[bytes]) -> bytes:
+            nonlocal taken
+            taken = len(items)
+            if len(open_samples) >= taken:
+                samples = open_samples[:taken]
+            else:  # not mirrored in memory (should not happen): decode what the spool holds
+                samples = [Sample.model_validate_json(item) for item in items]
+            return self.signer.build(thing, seq, samples, items)
+
         try:
-            entry = self.spool.seal(
-                thing,
-                self.signer.topic(thing),
-                lambda seq, items: self.signer.build(thing, seq, items),
-                limit=self.batch_size,
-            )
+            entry = self.spool.seal(thing, self.signer.topic(thing), build, limit=self.batch_size)
         except SpoolFullError as exc:
             self.metrics.rejected_full += 1
             _log.warning("spool full, samples of %s stay staged: %s", thing, exc)
@@ -191,7 +223,9 @@ class TelemetryPublisher:
         if entry is None:
             self._staged.pop(thing, None)
             self._opened.pop(thing, None)
+            self._open.pop(thing, None)
             return False
+        del open_samples[:taken]
         self.metrics.envelopes_sealed += 1
         left = max(0, self._staged.get(thing, 0) - self.batch_size)
         if left:

@@ -13,7 +13,7 @@ from edge_greengrass.errors import PublishError
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
 from edge_greengrass.spool import Spool
 from twin_models.signing import generate_private_key, verify_envelope
-from twin_models.telemetry import Sample, parse_envelope
+from twin_models.telemetry import Sample, TelemetryEnvelope, parse_envelope
 
 T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
 KEY = generate_private_key()
@@ -179,3 +179,16 @@ def test_drain_publishes_everything(tmp_path: Path) -> None:
 def test_batch_size_is_bounded_by_the_envelope_limit(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         _publisher(tmp_path, ManualBroker(), batch_size=10_000)
+
+
+def test_assembled_payload_is_exactly_the_signed_wire_document() -> None:
+    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0)
+    samples = [*_samples(3), Sample(ts=T0, state=601, spindle_current_a=12.5, tool_id="T0007", alarm_code=2001)]
+    items = [signer.stage_bytes(s) for s in samples]
+    fast = json.loads(signer.build("cnc-01", 4, samples, items))
+    slow = json.loads(signer.build("cnc-01", 4, samples))
+    expected = TelemetryEnvelope(thing_name="cnc-01", site="plant-a", seq=4, sent_at=T0, samples=samples)
+    for doc in (fast, slow):
+        verify_envelope(doc, KEY.public_key())
+        assert {k: v for k, v in doc.items() if k != "signature"} == expected.unsigned_wire()
+        assert set(doc["signature"]) == {"alg", "key_id", "sig"}

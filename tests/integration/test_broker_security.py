@@ -26,13 +26,8 @@ from edge_greengrass.transport import MqttEndpoint, MqttIdentity, MqttLink
 from twin_models.signing import load_private_key, verify_envelope
 from twin_models.telemetry import EnvelopeError, Sample, parse_envelope, topic_for
 from twinledger.local.bridge import MqttIngestBridge
-from twinledger.local.broker import (
-    BRIDGE_IDENTITY,
-    SHADOW_SERVICE_IDENTITY as SHADOW_SERVICE,
-    MosquittoBroker,
-    find_mosquitto,
-    free_port,
-)
+from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, find_mosquitto, free_port
+from twinledger.local.broker import SHADOW_SERVICE_IDENTITY as SHADOW_SERVICE
 
 pytestmark = [
     pytest.mark.integration,
@@ -93,7 +88,7 @@ def _bridge(broker: MosquittoBroker, handler: Any, tmp_path: Path) -> MqttIngest
 
 def _envelope(signer: EnvelopeSigner, thing: str, seq: int) -> bytes:
     sample = Sample(ts=datetime(2026, 1, 5, 6, tzinfo=UTC), state=100, spindle_speed_rpm=8000, part_count=3)
-    return signer.build(thing, seq, [sample.model_dump_json().encode()])
+    return signer.build(thing, seq, [sample])
 
 
 def test_thing_cannot_publish_on_another_things_topic(broker: MosquittoBroker, tmp_path: Path) -> None:
@@ -143,12 +138,14 @@ def _tls_handshake(broker: MosquittoBroker, cert: Path | None = None, key: Path 
     context.maximum_version = ssl.TLSVersion.TLSv1_2  # the server asks for the client cert in the handshake
     if cert and key:
         context.load_cert_chain(str(cert), str(key))
-    with socket.create_connection(("127.0.0.1", broker.port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            # MQTT CONNECT (3.1.1, clean session, client id "x"): a refused peer cannot get a CONNACK back
-            tls.sendall(bytes([0x10, 13, 0, 4, *b"MQTT", 4, 2, 0, 60, 0, 1, ord("x")]))
-            if not tls.recv(4):
-                raise ConnectionError("closed by the broker")
+    with (
+        socket.create_connection(("127.0.0.1", broker.port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        # MQTT CONNECT (3.1.1, clean session, client id "x"): a refused peer cannot get a CONNACK back
+        tls.sendall(bytes([0x10, 13, 0, 4, *b"MQTT", 4, 2, 0, 60, 0, 1, ord("x")]))
+        if not tls.recv(4):
+            raise ConnectionError("closed by the broker")
 
 
 def test_client_without_certificate_is_refused(broker: MosquittoBroker) -> None:

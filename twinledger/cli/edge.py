@@ -11,9 +11,10 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["main", "register"]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -67,6 +68,19 @@ def _provision(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``edge run`` and ``edge provision``."""
     edge = subparsers.add_parser("edge", help="gateway: run outside Greengrass, provision credentials")
+    _add_actions(edge)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The edge commands alone (``python -m edge_greengrass run ...``): starts without the other areas' imports."""
+    parser = argparse.ArgumentParser(prog="python -m edge_greengrass", description=__doc__.splitlines()[0])
+    _add_actions(parser)
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+def _add_actions(edge: argparse.ArgumentParser) -> None:
     sub = edge.add_subparsers(dest="edge_command", metavar="ACTION", required=True)
 
     run = sub.add_parser("run", help="run the gateway (source -> spool -> MQTT5/mTLS) from a config file")
