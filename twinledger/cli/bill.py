@@ -1,8 +1,15 @@
-"""``twinledger bill``: the invoice of one lease and period from a lease file and a usage file.
+"""``twinledger bill`` and ``twinledger billing``: invoices from files, and the billing service's stores.
+
+``bill`` is pure: the invoice of one lease and period from a lease file and a usage file.
+``billing`` works on the configured stores (AWS, or moto server via ``TWINLEDGER_AWS_ENDPOINT_URL``):
+``register`` a lease, ``record`` usage events, and ``close`` the due periods as the hourly schedule does.
 
 Example:
     $ twinledger bill --lease docs/examples/lease-monthly.json \\
-          --usage docs/examples/usage-2026-10.jsonl --period 2026-10 --json
+          --usage docs/examples/usage-lease-0042.jsonl --period 2026-10 --json
+    $ twinledger billing register --lease docs/examples/lease-monthly.json
+    $ twinledger billing record --usage docs/examples/usage-lease-0042.jsonl
+    $ twinledger billing close --now 2026-12-05T00:00:00Z
 """
 
 from __future__ import annotations
@@ -10,9 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from twin_models.billing import BillingError, Invoice, compute_invoice, load_lease, read_usage_lines
+from twinledger.paths import ensure_functions_importable
 
 __all__ = ["register"]
 
@@ -29,6 +39,67 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--period", required=True, help="2026-10 (monthly), 2026-W41 (weekly), 2026-10-05 (daily)")
     parser.add_argument("--json", action="store_true", help="print the invoice as JSON")
     parser.set_defaults(handler=_bill)
+
+    billing = subparsers.add_parser(
+        "billing", help="register leases, record usage and close due periods in the billing stores"
+    )
+    actions = billing.add_subparsers(dest="billing_command", metavar="ACTION", required=True)
+    register_p = actions.add_parser("register", help="store a lease (once)")
+    register_p.add_argument("--lease", required=True, type=Path, help="lease JSON file")
+    register_p.add_argument("--contract", help="the lease's PayPerUseLease address, if deployed")
+    register_p.set_defaults(handler=_register)
+    record_p = actions.add_parser("record", help="store usage events (duplicates are ignored)")
+    record_p.add_argument("--usage", required=True, type=Path, help="usage events, one JSON object per line")
+    record_p.add_argument(
+        "--received-at", type=_instant, help="arrival time for events without received_at (default: now)"
+    )
+    record_p.set_defaults(handler=_record)
+    close_p = actions.add_parser("close", help="issue, store and anchor every due invoice (the hourly schedule)")
+    close_p.add_argument("--now", type=_instant, help="the run's clock (default: now)")
+    close_p.set_defaults(handler=_close)
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (for example Z)")
+    return value.astimezone(UTC)
+
+
+def _service() -> Any:
+    ensure_functions_importable()
+    from chalicelib.billing.service import BillingService
+
+    return BillingService()
+
+
+def _register(args: argparse.Namespace) -> int:
+    try:
+        lease = load_lease(args.lease.read_text(encoding="utf-8"))
+    except (OSError, BillingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    created = _service().leases.create(lease, args.contract)
+    print(json.dumps({"lease_id": lease.lease_id, "created": created}))
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    try:
+        with args.usage.open(encoding="utf-8") as handle:
+            events = read_usage_lines(handle)
+    except (OSError, BillingError) as exc:
+        print(f"error: {args.usage}: {exc}", file=sys.stderr)
+        return 1
+    report = _service().record_usage(events, args.received_at, keep_stamps=True)
+    print(json.dumps({"stored": report.stored, "duplicates": report.duplicates, "conflicts": report.conflicts}))
+    return 0 if not report.conflicts else 1
+
+
+def _close(args: argparse.Namespace) -> int:
+    report = _service().run(args.now)
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0 if not report.errors else 1
 
 
 def _render(invoice: Invoice) -> str:

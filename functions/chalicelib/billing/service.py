@@ -162,9 +162,24 @@ class BillingService:
 
     # -- usage in -------------------------------------------------------------------------------------
 
-    def record_usage(self, events: Iterable[UsageEvent], received_at: datetime | None = None) -> PutReport:
-        """Store usage events, stamped with their arrival time (now unless given)."""
-        return self.usage.put(events, received_at or self.clock())
+    def record_usage(
+        self, events: Iterable[UsageEvent], received_at: datetime | None = None, *, keep_stamps: bool = False
+    ) -> PutReport:
+        """Store usage events, stamped with their arrival time (now unless given).
+
+        ``keep_stamps`` keeps an event's own ``received_at`` (loading an exported usage file);
+        the ingest path never sets it, so arrival is what the platform observed.
+        """
+        stamp = received_at or self.clock()
+        if not keep_stamps:
+            return self.usage.put(events, stamp)
+        report = PutReport()
+        for ev in events:
+            one = self.usage.put([ev], ev.received_at or stamp)
+            report.stored += one.stored
+            report.duplicates += one.duplicates
+            report.conflicts += one.conflicts
+        return report
 
     def record_telemetry(
         self,
