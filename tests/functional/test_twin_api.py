@@ -117,3 +117,18 @@ def test_desired_configuration_goes_to_the_shadow_with_role_rules() -> None:
         assert client.http.put("/machines/cnc-01/desired", headers=lessor, body=bad).status_code == 400
         other = {**auth("factory-2"), "Content-Type": "application/json"}
         assert client.http.put("/machines/cnc-01/desired", headers=other, body=lock).status_code == 404
+
+
+@pytest.mark.usefixtures("fleet")
+def test_fleet_at_a_time_from_history() -> None:
+    with Client(app) as client:
+        status, body = get(client, "/fleet?at=2026-01-05T06:00:45Z", auth("toolmaker", "lessor"))
+        assert status == 200
+        assert [(m["machine_id"], m["category"], m["covered"]) for m in body["machines"]] == [
+            ("cnc-01", "breakdown", True),
+            ("cnc-02", "breakdown", True),
+        ]
+        status, before = get(client, "/fleet?at=2026-01-05T05:00:00Z", auth("factory-1"))
+        assert [(m["machine_id"], m["category"], m["covered"]) for m in before["machines"]] == [
+            ("cnc-01", "unknown", False)
+        ]

@@ -46,3 +46,9 @@ def get_timeline(machine_id: str) -> dict[str, Any]:
 def put_desired(machine_id: str) -> dict[str, Any]:
     request = blueprint.current_request
     return queries().set_desired(principal_of(request), machine_id, request.json_body)
+
+
+@blueprint.route("/fleet", methods=["GET"])
+def get_fleet() -> dict[str, Any]:
+    request = blueprint.current_request
+    return queries().fleet_at(principal_of(request), query_time(request, "at"))

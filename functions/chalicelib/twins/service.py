@@ -79,6 +79,23 @@ class TwinQueries:
                 }
         return {**_summary(device), "source": "shadow", "shadows": shadows}
 
+    def fleet_at(self, principal: Principal, at: datetime) -> dict[str, Any]:
+        """Every machine of the caller as its history shows it at ``at`` (one index query per machine)."""
+        machines = []
+        for device in self.registry.for_tenant(principal.tenant):
+            found = state_at(self.history.latest_before(device.thing_name, at), at)
+            code = int(str(found["state"])) if found else 0
+            machines.append(
+                {
+                    **_summary(device),
+                    "state": code,
+                    "category": DEFAULT_TAXONOMY.category(code).value,
+                    "program": found["program"] if found else "",
+                    "covered": bool(found and found["covered"]),
+                }
+            )
+        return {"at": format_ts(at), "machines": machines}
+
     def set_desired(self, principal: Principal, thing_name: str, body: Any) -> dict[str, Any]:
         """Push configuration to the edge (desired section of the ``state`` shadow)."""
         self.device(principal, thing_name)
