@@ -524,3 +524,34 @@ def test_every_billed_event_has_a_proof_against_the_usage_root() -> None:
     for h in hashes:
         assert verify_proof(h, merkle_proof(hashes, h), inv.usage.root)
     assert not verify_proof(hashes[0], merkle_proof(hashes, hashes[1]), inv.usage.root)
+
+
+def test_weekly_lease_starting_midweek_prorates_by_elapsed_time() -> None:
+    components = [
+        {"id": "base", "kind": "base_fee", "amount": "70.00"},
+        {"id": "p", "meter": "parts", "unit_price": "0.50"},
+    ]
+    lease = make_lease(components, billing_interval="weekly", start="2026-10-07T00:00:00+02:00")
+    week = lease.period("2026-W41")
+    # ISO week 41 of 2026: Monday 5 Oct 00:00 CEST to Monday 12 Oct 00:00 CEST = 168 h;
+    # the lease starts Wednesday 7 Oct: 5 days = 120 h covered -> 70.00 x 120/168 = 50.00
+    assert (week.start, week.hours) == (datetime(2026, 10, 4, 22, tzinfo=UTC), 168)
+    usage = [ev("parts", "2026-10-06T09:00:00+00:00", 40), ev("parts", "2026-10-09T09:00:00+00:00", 30)]
+    inv = compute_invoice(lease, week, usage)
+    # the 40 parts on Tuesday are before the lease: 30 x 0.50 = 15.00 ; subtotal 65.00 ; tax 12.35
+    assert amounts(inv) == [("base", "base_fee", "0.714286", "50.00"), ("p", "usage", "30", "15.00")]
+    assert (inv.subtotal, inv.tax, inv.total) == (D("65.00"), D("12.35"), D("77.35"))
+    assert inv.usage.excluded_events == 1
+
+
+def test_a_credit_from_volume_pricing_can_make_an_adjustment_negative() -> None:
+    lease = make_lease([VOLUME])
+    usage = [
+        ev("parts", "2026-10-05T08:00:00+00:00", 5000, received="2026-10-05T09:00:00+00:00"),
+        ev("parts", "2026-10-30T08:00:00+00:00", 1, received="2026-11-20T09:00:00+00:00"),
+    ]
+    november = compute_invoice(lease, lease.period("2026-11"), usage)
+    # October billed 5000 x 0.12 = 600.00; with the late part 5001 x 0.10 = 500.10 -> adjustment -99.90
+    assert amounts(november) == [("parts", "usage", "0", "0.00"), ("parts", "adjustment", "1", "-99.90")]
+    # subtotal -99.90 ; tax -99.90 x 0.19 = -18.981 -> -18.98 ; total -118.88
+    assert (november.subtotal, november.tax, november.total) == (D("-99.90"), D("-18.98"), D("-118.88"))
