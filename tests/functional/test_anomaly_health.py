@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +86,7 @@ def test_healthy_batches_update_the_shadow_and_nothing_else(alerts: str) -> None
     assert reported["severity"] == "ok"
     assert reported["alarm"] is False
     assert reported["updated_at"] == "2026-01-05T06:00:00Z"
+    assert reported["action_text"]
     assert set(reported["alarm_state"]) == {"over", "over_clear", "active"}
     assert outcome.ticket is None
     assert outcome.alert is None
@@ -179,3 +182,14 @@ def test_temperature_baseline_is_learnt_from_healthy_batches_only(alerts: str) -
     hot = service.handle("mill-05", windows("cooling", 4, seed=8, severity=4.0), first.shadow["state"]["reported"])
     assert hot.result.action == "cooling_system"
     assert hot.shadow["state"]["reported"]["baseline_temperature_c"] == baseline
+
+
+def test_the_lambda_side_loads_no_numeric_stack() -> None:
+    # the ingest Lambda calls the endpoint; numpy, pandas and scikit-learn stay in the model container
+    code = (
+        "import sys, chalicelib.health\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'sklearn', 'scipy'})))"
+    )
+    functions_dir = Path(__file__).resolve().parents[2] / "functions"
+    done = subprocess.run([sys.executable, "-c", code], cwd=functions_dir, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

@@ -17,7 +17,7 @@ Response (``application/json``)::
 
     {"thing": "mill-01", "results": [{"score": 0.8, "over_threshold": 0, "is_anomaly": 0,
       "severity": "ok", "action": "general_inspection", "contributions": {"vibration_rms": 0.6, ...}}],
-     "summary": {"score": ..., "severity": ..., "action": ..., "alarm": false},
+     "summary": {"score": ..., "severity": ..., "action": ..., "action_text": ..., "alarm": false},
      "state": {...}, "model": {"detector": "zscore", "threshold": ..., "critical": ...}}
 
 With ``Accept: text/csv`` the response is ``score,is_anomaly,severity,action`` per row.
@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twin_models.anomaly import AlarmState, AnomalyModel, FeatureError, load_model_dir, window_rows
+from twin_models.anomaly import ACTIONS, AlarmState, AnomalyModel, FeatureError, load_model_dir, window_rows
 
 __all__ = ["InferenceRequest", "input_fn", "model_fn", "output_fn", "predict_fn"]
 
@@ -137,6 +137,7 @@ def predict_fn(input_data: InferenceRequest, model: AnomalyModel) -> dict[str, A
             "score": results[worst]["score"],
             "severity": results[worst]["severity"],
             "action": results[worst]["action"],
+            "action_text": ACTIONS.get(results[worst]["action"], ""),
             "contributions": results[worst]["contributions"],
             "alarm": bool(last["is_anomaly"]),
         },

@@ -40,6 +40,7 @@ class HealthResult:
     threshold: float
     critical: float
     state: dict[str, Any]
+    action_text: str = ""
     windows: list[dict[str, Any]] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
 
@@ -76,6 +77,7 @@ def score_windows(
             threshold=float(model.get("threshold", float("nan"))),
             critical=float(model.get("critical", float("nan"))),
             state=dict(data["state"]),
+            action_text=str(summary.get("action_text", "")),
             windows=list(data["results"]),
             model=dict(model),
         )

@@ -28,7 +28,6 @@ from typing import Any
 
 from chalicelib.health.client import HealthResult, score_windows
 from chalicelib.health.dal import AlertPublisher, AnomalyEndpoint, CooldownStore, get_cooldown_store, get_publisher
-from twin_models.anomaly.diagnosis import ACTIONS
 from twin_models.merkle import keccak256
 from twin_models.signing import canonical_bytes
 
@@ -56,7 +55,7 @@ def health_shadow(result: HealthResult, now: datetime) -> dict[str, Any]:
                 "critical": round(result.critical, 4),
                 "alarm": result.alarm,
                 "action": result.action,
-                "action_text": ACTIONS.get(result.action, ""),
+                "action_text": result.action_text,
                 "contributions": _round_map(result.contributions),
                 "windows": len(result.windows),
                 "alarm_state": result.state,
@@ -76,7 +75,7 @@ def maintenance_ticket(result: HealthResult, now: datetime) -> dict[str, Any]:
         "opened_at": _iso(now),
         "severity": result.severity,
         "action": result.action,
-        "action_text": ACTIONS.get(result.action, ""),
+        "action_text": result.action_text,
         "score": round(result.score, 4),
         "threshold": round(result.threshold, 4),
         "contributions": _round_map(result.contributions),
@@ -180,7 +179,7 @@ class HealthService:
             "thing_name": result.thing,
             "severity": result.severity,
             "action": result.action,
-            "action_text": ACTIONS.get(result.action, ""),
+            "action_text": result.action_text,
             "score": round(result.score, 4),
             "critical": round(result.critical, 4),
             "contributions": _round_map(result.contributions),
