@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
-if str(FUNCTIONS) not in sys.path:
-    sys.path.insert(0, str(FUNCTIONS))
-
-from chalicelib.chain import (  # noqa: E402
+from chalicelib.chain import (
     ANCHORER_ROLE,
     AnchorClient,
     ContractRevertError,
     RootAlreadyAnchoredError,
     deploy_anchor_registry,
 )
-from twin_models.hashchain import chain_heads, first_mismatch  # noqa: E402
-from twin_models.merkle import MerkleTree, keccak256  # noqa: E402
+from twin_models.hashchain import chain_heads, first_mismatch
+from twin_models.merkle import MerkleTree, keccak256
 
 DEFAULT_ADMIN_ROLE = bytes(32)
 OZ_ROOT = bytes.fromhex("c6610e8b0e53692aa5a711595a976a9754eb084ae11312591fb754084738affd")

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
-if str(FUNCTIONS) not in sys.path:
-    sys.path.insert(0, str(FUNCTIONS))
-
-from chalicelib.chain import (  # noqa: E402
+from chalicelib.chain import (
     ContractRevertError,
     LeaseClient,
     LeaseTerms,
     PeriodStatus,
     deploy_lease,
 )
-from twin_models.merkle import MerkleTree, keccak256  # noqa: E402
+from twin_models.merkle import MerkleTree, keccak256
 
 DAY = 86_400
 
