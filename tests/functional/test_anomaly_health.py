@@ -21,6 +21,7 @@ from twin_models.anomaly import AnomalyModel, save_model_dir, telemetry_features
 from twin_models.anomaly.synthetic import synthetic_samples
 from twin_models.merkle import keccak256
 from twin_models.signing import canonical_bytes
+from twin_models.telemetry import Sample
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -193,3 +194,13 @@ def test_the_lambda_side_loads_no_numeric_stack() -> None:
     functions_dir = Path(__file__).resolve().parents[2] / "functions"
     done = subprocess.run([sys.executable, "-c", code], cwd=functions_dir, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_ingest_samples_are_cut_into_windows(alerts: str) -> None:
+    service = HealthService(cooldown_s=3600, clock=Clock())
+    batch = [Sample(**s) for s in synthetic_samples(150, seed=12)]
+    outcome = service.handle_samples("mill-06", batch)
+    assert outcome is not None
+    assert outcome.shadow["state"]["reported"]["windows"] == 3  # 60 + 60 + a 30-sample tail
+    assert outcome.result.severity == "ok"
+    assert service.handle_samples("mill-06", batch[:20]) is None

@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.health.dal import AnomalyEndpoint, get_endpoint
 from chalicelib.health.errors import EndpointError, HealthError
 
-__all__ = ["HealthResult", "score_windows"]
+__all__ = ["HealthResult", "score_windows", "windows_from_samples"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,34 @@ class HealthResult:
     action_text: str = ""
     windows: list[dict[str, Any]] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
+
+
+def _sample_dict(sample: Any) -> dict[str, Any]:
+    if isinstance(sample, Mapping):
+        return dict(sample)
+    dump = getattr(sample, "model_dump", None)
+    if callable(dump):
+        return dict(dump(mode="json"))
+    raise HealthError(f"a sample must be a mapping or a pydantic model, not {type(sample).__name__}")
+
+
+def windows_from_samples(samples: Sequence[Any], window: int = 60, min_samples: int = 30) -> list[dict[str, Any]]:
+    """Cut one machine's samples (oldest first; ``Sample`` models or dicts) into ``{"samples": [...]}``
+    windows of ``window`` samples; a shorter tail is kept when it has at least ``min_samples``.
+
+    Example:
+        >>> [len(w["samples"]) for w in windows_from_samples([{"temperature_c": 30.0}] * 150)]
+        [60, 60, 30]
+    """
+    if window < 1 or min_samples < 1:
+        raise HealthError("window and min_samples must be positive")
+    rows = [_sample_dict(s) for s in samples]
+    out = []
+    for start in range(0, len(rows), window):
+        chunk = rows[start : start + window]
+        if len(chunk) == window or len(chunk) >= min_samples:
+            out.append({"samples": chunk})
+    return out
 
 
 def score_windows(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.health.client import HealthResult, score_windows
+from chalicelib.health.client import HealthResult, score_windows, windows_from_samples
 from chalicelib.health.dal import AlertPublisher, AnomalyEndpoint, CooldownStore, get_cooldown_store, get_publisher
 from twin_models.merkle import keccak256
 from twin_models.signing import canonical_bytes
@@ -158,6 +158,21 @@ class HealthService:
         if learnt is not None:
             outcome.shadow["state"]["reported"]["baseline_temperature_c"] = round(learnt, 3)
         return outcome
+
+    def handle_samples(
+        self,
+        thing: str,
+        samples: Sequence[Any],
+        previous_reported: Mapping[str, Any] | None = None,
+        window: int = 60,
+        min_samples: int = 30,
+    ) -> HealthOutcome | None:
+        """:meth:`handle` for raw samples of one machine (oldest first), cut into windows of ``window``
+        samples; ``None`` when there are fewer than ``min_samples`` (nothing to score yet)."""
+        windows = windows_from_samples(samples, window=window, min_samples=min_samples)
+        if not windows:
+            return None
+        return self.handle(thing, windows, previous_reported)
 
     def outcome(self, result: HealthResult, previous_reported: Mapping[str, Any] | None = None) -> HealthOutcome:
         """The shadow, ticket and alert for an already obtained result."""
