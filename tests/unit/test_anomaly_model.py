@@ -223,3 +223,29 @@ def test_inference_handlers_csv_in_and_out(tmp_path: Path) -> None:
 def test_inference_refuses_bad_requests(body: str, ctype: str, message: str) -> None:
     with pytest.raises(FeatureError, match=message):
         inference.input_fn(body, ctype)
+
+
+def test_cli_train_telemetry_from_envelopes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [dict(s, ts=s["ts"].isoformat()) for s in synthetic_samples(60 * 60, seed=13)]
+    lines = [json.dumps({"thing_name": "m", "samples": rows[i : i + 600]}) for i in range(0, len(rows), 600)]
+    (tmp_path / "telemetry.jsonl").write_text("\n".join(lines) + "\n")
+    assert (
+        cli_main(
+            [
+                "anomaly",
+                "train-telemetry",
+                "--samples",
+                str(tmp_path / "telemetry.jsonl"),
+                "--model-dir",
+                str(tmp_path / "model"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["windows"] == 60
+    model = inference.model_fn(str(tmp_path / "model"))
+    faulty = telemetry_features(synthetic_samples(1800, seed=14, fault="bearing", onset=0.0, severity=3), window=60)
+    assert model.evaluate(faulty).frame["is_anomaly"].iloc[-1] == 1
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    assert cli_main(["anomaly", "train-telemetry", "--samples", str(tmp_path / "bad.jsonl"), "--out", "x"]) == 1
+    assert "line 1" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 Example:
     $ twinledger anomaly train --csv healthy.csv --detector zscore --out model.tar.gz
     $ twinledger anomaly score --model model.tar.gz --csv week.csv --out scores.csv
+    $ twinledger anomaly train-telemetry --synthetic-hours 4 --model-dir .twinledger/anomaly-model
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from twin_models.anomaly import (
     DETECTORS,
+    AlarmPolicy,
     AnomalyError,
+    AnomalyModel,
     load_model_tar,
     pack_model_tar,
     read_sensor_csv,
+    save_model_dir,
     score_table,
+    telemetry_features,
     train_table,
 )
+from twin_models.anomaly.synthetic import synthetic_samples
 
 __all__ = ["register"]
 
@@ -82,6 +90,57 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_samples(path: str) -> list[dict[str, Any]]:
+    """JSON lines: one sample per line, or one telemetry envelope (with ``samples``) per line."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise AnomalyError(f"line {number} is not JSON: {exc}") from exc
+        if not isinstance(item, dict):
+            raise AnomalyError(f"line {number} is not a JSON object")
+        rows.extend(item["samples"] if isinstance(item.get("samples"), list) else [item])
+    return rows
+
+
+def _train_telemetry(args: argparse.Namespace) -> int:
+    try:
+        if args.samples:
+            samples = _read_samples(args.samples)
+        else:
+            samples = synthetic_samples(int(args.synthetic_hours * 3600), seed=args.seed)
+        features = telemetry_features(samples, window=args.window)
+        model = AnomalyModel.fit(
+            features,
+            args.detector,
+            quantile=args.quantile,
+            policy=AlarmPolicy.parse(args.persistence),
+        )
+        if args.out:
+            pack_model_tar(model, args.out)
+        if args.model_dir:
+            save_model_dir(model, args.model_dir)
+    except (AnomalyError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "model_dir": args.model_dir,
+                "windows": len(features),
+                "features": list(model.feature_names),
+                "threshold": round(model.calibration.threshold, 6),
+            }
+        )
+    )
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``anomaly train`` and ``anomaly score``."""
     parser = subparsers.add_parser("anomaly", help="predictive maintenance: train and score anomaly models")
@@ -101,6 +160,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--persistence", default="3/5", help="alarm after K of N rows over threshold (K/N)")
     train.add_argument("--out", required=True, help="where to write model.tar.gz")
     train.set_defaults(handler=_train)
+
+    tel = sub.add_parser(
+        "train-telemetry", help="fit a model on healthy 1 Hz telemetry windows (the model the ingest path calls)"
+    )
+    source = tel.add_mutually_exclusive_group(required=True)
+    source.add_argument("--samples", help="JSON lines of samples or envelopes ('-' for stdin)")
+    source.add_argument("--synthetic-hours", type=float, help="a synthetic healthy machine (local stack, demo)")
+    tel.add_argument("--seed", type=int, default=0, help="seed of the synthetic machine")
+    tel.add_argument("--window", type=int, default=60, help="samples per window (default 60)")
+    tel.add_argument("--detector", default="zscore", choices=sorted(DETECTORS))
+    tel.add_argument("--quantile", type=float, default=0.995)
+    tel.add_argument("--persistence", default="3/5")
+    tel.add_argument("--out", default=None, help="write model.tar.gz here")
+    tel.add_argument("--model-dir", default=None, help="also write the unpacked model here")
+    tel.set_defaults(handler=_train_telemetry)
 
     score = sub.add_parser("score", help="score a CSV: adds score, is_anomaly and severity, input order kept")
     score.add_argument("--model", required=True, help="model.tar.gz from 'anomaly train'")
