@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -122,7 +122,8 @@ class IngestService:
             self.quarantine.put(message_id, exc.reason, exc.detail, body.encode(), _thing_hint(body), now)
             outcome.quarantined += 1
             outcome.reasons[exc.reason] += 1
-            metrics.add_metric(name=f"Quarantined_{exc.reason}", unit=MetricUnit.Count, value=1)
+            with single_metric(name="QuarantinedByReason", unit=MetricUnit.Count, value=1, namespace="twinledger") as m:
+                m.add_dimension(name="reason", value=exc.reason)
             logger.warning("quarantined", extra={"message_id": message_id, "reason": exc.reason, "detail": exc.detail})
             return "quarantined", None
         if self.history.put_segment(segment, now):
