@@ -14,11 +14,13 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from chalicelib.chain import (
+    ANCHORER_ROLE,
     AnchorClient,
     ContractRevertError,
     NonceManager,
     SenderOptions,
     deploy_anchor_registry,
+    load_artifact,
 )
 from chalicelib.chain.service import AnchoringService, verify_bundle
 from chalicelib.chain.store import InMemoryAnchorStore
@@ -182,3 +184,33 @@ def test_cli_verify_trusts_only_the_chain(registry: AnchorClient, ganache: Ganac
 
     assert cli(["verify", "--record", str(good), "--rpc", ganache.url]) == 0
     assert cli(["verify", "--record", str(forged), "--rpc", ganache.url]) == 1
+
+
+def test_transaction_not_mined_in_time_is_recognised_later(
+    ganache_factory: Callable[..., Ganache], admin: LocalAccount
+) -> None:
+    # Given a devnet that mines only on request, and a drain that stops waiting after two seconds
+    node = ganache_factory(block_time=3600)
+    w3 = node.w3()
+    artifact = load_artifact("AnchorRegistry")
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    deploy_hash = factory.constructor(admin.address).transact({"from": admin.address})
+    node.mine()
+    address = w3.eth.get_transaction_receipt(deploy_hash)["contractAddress"]
+    registry = w3.eth.contract(address=address, abi=artifact["abi"])
+    registry.functions.grantRole(ANCHORER_ROLE, admin.address).transact({"from": admin.address})
+    node.mine()
+    client = AnchorClient(w3, address, admin, SenderOptions(receipt_timeout_seconds=2, poll_seconds=0.1))
+    service = AnchoringService(InMemoryAnchorStore(), lambda: client, batch_size=8)
+    for i in range(5):
+        service.submit(f"slow-{i}", keccak256(f"slow-{i}".encode()), "quality")
+
+    # When the transaction is sent but not mined before the drain gives up
+    first = service.run_once()
+    node.mine()
+    second = service.run_once()
+
+    # Then the records stay in their batch, and the next run finds the root on chain instead of re-sending
+    assert first.anchored == 0 and first.in_flight == 5 and "not 1 deep" in first.error
+    assert (second.recovered, second.in_flight, second.pending_left) == (5, 0, 0)
+    assert len(client.contract.events.RootAnchored.get_logs(from_block=0)) == 1

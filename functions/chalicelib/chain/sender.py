@@ -208,7 +208,13 @@ class TransactionSender:
                     continue
                 self.nonces.resync(self.w3, self.address)
                 raise decode_revert(abi, exc) from exc
-            return self.wait(tx_hash)
+            try:
+                return self.wait(tx_hash)
+            except ChainUnavailableError:
+                # Not mined in time (or the node went away): the node's pending count is the truth again,
+                # so a dropped transaction cannot leave a gap in the nonces.
+                self.nonces.resync(self.w3, self.address)
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _submit(self, tx: TxParams) -> HexBytes:
