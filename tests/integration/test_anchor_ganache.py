@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from moto import mock_aws
 from web3 import Web3
 
+from chalicelib import aws
 from chalicelib.chain import (
     ANCHORER_ROLE,
     AnchorClient,
@@ -22,8 +24,10 @@ from chalicelib.chain import (
     deploy_anchor_registry,
     load_artifact,
 )
+from chalicelib.chain.dal import DynamoAnchorStore
 from chalicelib.chain.service import AnchoringService, verify_bundle
-from chalicelib.chain.store import InMemoryAnchorStore
+from chalicelib.chain.store import AnchorStore, InMemoryAnchorStore
+from chalicelib.tables import create_resources
 from twin_models.anchoring import record_hash
 from twin_models.hashchain import machine_key
 from twin_models.merkle import keccak256
@@ -134,15 +138,29 @@ def test_receipt_waits_for_the_confirmation_depth(ganache_factory: Callable[...,
     assert w3.eth.block_number - receipt.block_number + 1 >= 3
 
 
+@pytest.fixture(params=["memory", "dynamodb"])
+def anchor_store(request: pytest.FixtureRequest) -> Iterator[AnchorStore]:
+    """The anchor store: in memory, or DynamoDB (moto in process)."""
+    if request.param == "memory":
+        yield InMemoryAnchorStore()
+        return
+    request.getfixturevalue("aws_env")
+    with mock_aws():
+        aws.reset_clients()
+        create_resources(aws.client("dynamodb"), aws.client("s3"))
+        yield DynamoAnchorStore()
+    aws.reset_clients()
+
+
 def test_outage_while_records_arrive_then_all_anchored_once(
-    ganache_factory: Callable[..., Ganache], admin: LocalAccount
+    ganache_factory: Callable[..., Ganache], admin: LocalAccount, anchor_store: AnchorStore
 ) -> None:
     # Given a drain anchoring to a devnet
     node = ganache_factory()
     w3 = node.w3(timeout=2)
     address = deploy_anchor_registry(w3, admin)
     client = AnchorClient(w3, address, admin, SenderOptions(retries=2, backoff_seconds=0.05))
-    service = AnchoringService(InMemoryAnchorStore(), lambda: client, batch_size=4)
+    service = AnchoringService(anchor_store, lambda: client, batch_size=4)
     documents = [{"machine": "cnc-05", "seq": i} for i in range(15)]
 
     def arrive(start: int, stop: int) -> None:
