@@ -62,6 +62,15 @@ def test_window_features_accept_telemetry_samples() -> None:
     assert samples_frame(models).index.tz is not None
 
 
+def test_power_from_torque_and_speed_where_no_power_is_reported() -> None:
+    rows = [
+        {"ts": T0 + dt.timedelta(seconds=i), "spindle_speed_rpm": 3000.0, "spindle_torque_nm": 20.0} for i in range(5)
+    ]
+    assert window_features(rows)["power_kw"] == pytest.approx(20.0 * 3000.0 * 2 * math.pi / 60 / 1000)
+    metered = [dict(r, power_kw=4.0) for r in rows]
+    assert window_features(metered)["power_kw"] == pytest.approx(4.0)
+
+
 def test_idle_window_has_no_load_per_speed() -> None:
     f = window_features([{"ts": T0, "spindle_speed_rpm": 0.0, "spindle_load_pct": 5.0}])
     assert f["load_per_speed"] == 0.0

@@ -5,7 +5,8 @@ Two entry points build the feature rows a detector scores:
 * :func:`window_features` / :func:`telemetry_features` turn 1 Hz telemetry samples (the
   :class:`twin_models.telemetry.Sample` fields, as models or dicts) into one row per sliding window:
   vibration level and trend, temperature and its rise over the machine's own baseline, spindle load and
-  current per unit of speed, speed variation, tool wear and power.
+  current per unit of speed, speed variation, tool wear and power (reported, or torque x speed where an
+  extra ``spindle_torque_nm`` field is present).
 * :func:`tabular_features` takes any frame of numeric sensor columns (a CSV), adds physics features it can
   derive from recognisable column names (power = torque x speed, process-minus-ambient temperature rise,
   wear x torque) and optionally smooths each column with a trailing rolling mean.
@@ -64,6 +65,7 @@ _SAMPLE_FIELDS = (
     "temperature_c",
     "power_kw",
     "tool_wear_pct",
+    "spindle_torque_nm",
 )
 
 _TWO_PI_OVER_60 = 2.0 * math.pi / 60.0
@@ -147,6 +149,10 @@ def window_features(
     vib = frame["vibration_rms_mm_s"].to_numpy(dtype=float)
     temp = frame["temperature_c"].to_numpy(dtype=float)
     power = frame["power_kw"].to_numpy(dtype=float)
+    if "spindle_torque_nm" in frame.columns:
+        # power = torque x angular speed, where the controller reports torque and no power meter does
+        derived = frame["spindle_torque_nm"].to_numpy(dtype=float) * speed * _TWO_PI_OVER_60 / 1000.0
+        power = np.where(np.isfinite(power) & (power > 0), power, derived)
     wear = frame["tool_wear_pct"].to_numpy(dtype=float)
     if isinstance(frame.index, pd.DatetimeIndex):
         seconds = (frame.index - frame.index[0]).total_seconds().to_numpy(dtype=float)
