@@ -160,6 +160,14 @@ def test_escalation_from_warning_to_critical_opens_a_second_ticket(alerts: str, 
     assert (first.result.severity, second.result.severity) == ("warning", "critical")
     assert first.ticket is not None and second.ticket is not None
     assert second.ticket["severity"] == "critical"
+    # flapping between warning and critical within the same alarm opens no further ticket
+    reported = second.shadow["state"]["reported"]
+    for level in ("warning", "critical", "warning", "critical"):
+        step = service.handle("mill-04", feature_windows(model_dir, "temperature_rise", level, 1), reported)
+        assert step.result.alarm is True
+        assert step.ticket is None
+        reported = step.shadow["state"]["reported"]
+    assert reported["episode_severity"] == "critical"
 
 
 def test_cooldown_store_is_conditional(alerts: str) -> None:

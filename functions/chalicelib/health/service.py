@@ -34,6 +34,7 @@ from twin_models.signing import canonical_bytes
 __all__ = ["HealthOutcome", "HealthService", "health_shadow", "maintenance_ticket"]
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
+_NAMES = {rank: name for name, rank in _RANK.items()}
 
 
 def _iso(moment: datetime) -> str:
@@ -179,12 +180,14 @@ class HealthService:
         now = self._clock()
         previous = dict(previous_reported or {})
         was_alarm = bool((previous.get("alarm_state") or {}).get("active", False))
-        prev_rank = _RANK.get(str(previous.get("severity", "ok")), 0) if was_alarm else 0
+        # the highest severity of the alarm in progress: a ticket per alarm and per escalation, not per batch
+        episode = _RANK.get(str(previous.get("episode_severity", "ok")), 0) if was_alarm else 0
         rank = _RANK.get(result.severity, 0)
-        raised = rank > 0 and (not was_alarm or rank > prev_rank)
-        ticket = maintenance_ticket(result, now) if raised else None
+        ticket = maintenance_ticket(result, now) if rank > episode else None
         alert = self._page(result, now, ticket) if result.severity == "critical" else None
-        return HealthOutcome(result=result, shadow=health_shadow(result, now), ticket=ticket, alert=alert)
+        shadow = health_shadow(result, now)
+        shadow["state"]["reported"]["episode_severity"] = _NAMES[max(episode, rank)] if result.alarm else "ok"
+        return HealthOutcome(result=result, shadow=shadow, ticket=ticket, alert=alert)
 
     def _page(self, result: HealthResult, now: datetime, ticket: dict[str, Any] | None) -> dict[str, Any] | None:
         key = f"{result.thing}#{result.action}"
