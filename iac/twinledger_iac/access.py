@@ -1,0 +1,79 @@
+"""What each Chalice function may touch: one profile per function, by its logical id.
+
+A function the table does not list (one added to ``functions/`` later) gets :data:`DEFAULT_ACCESS`,
+the API handler's profile, so it works at once; give it its own entry to narrow it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twinledger_iac import logical_ids as ids
+
+__all__ = ["ACCESS", "DEFAULT_ACCESS", "FunctionAccess", "access_of"]
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    """Tables and buckets by spec key, and the other resources a function uses."""
+
+    read_tables: tuple[str, ...] = ()
+    write_tables: tuple[str, ...] = ()
+    read_buckets: tuple[str, ...] = ()
+    write_buckets: tuple[str, ...] = ()
+    shadows: bool = False
+    chain_signer: bool = False
+    anomaly_endpoint: bool = False
+    alerts: bool = False
+    telemetry_queue: bool = False
+
+    def tables(self) -> set[str]:
+        """Every table key named in the profile."""
+        return {*self.read_tables, *self.write_tables}
+
+    def buckets(self) -> set[str]:
+        """Every bucket key named in the profile."""
+        return {*self.read_buckets, *self.write_buckets}
+
+
+#: The HTTP API serves every area: twins, OEE, proofs, leases, usage and invoices.
+API_ACCESS = FunctionAccess(
+    write_tables=("devices", "history", "quarantine", "oee", "anchors", "leases", "usage", "invoices"),
+    read_buckets=("archive",),
+    write_buckets=("invoices",),
+    shadows=True,
+    chain_signer=True,
+)
+
+ACCESS: dict[str, FunctionAccess] = {
+    ids.API_HANDLER_FUNCTION: API_ACCESS,
+    # Telemetry batches: verify against registered devices, append history, quarantine with the raw
+    # payload archived, coalesced shadow updates, anomaly scoring and critical alerts.
+    ids.INGEST_FUNCTION: FunctionAccess(
+        read_tables=("devices",),
+        write_tables=("history", "quarantine", "alert_cooldown"),
+        write_buckets=("archive",),
+        shadows=True,
+        anomaly_endpoint=True,
+        alerts=True,
+        telemetry_queue=True,
+    ),
+    # Anchoring schedule: drain queued record hashes into a Merkle batch and anchor its root.
+    "Anchor": FunctionAccess(write_tables=("anchors",), chain_signer=True),
+    # OEE schedule: per-shift results from devices and history; the oee shadow.
+    "OeeShifts": FunctionAccess(read_tables=("devices", "history"), write_tables=("oee",), shadows=True),
+    # Billing schedule: close lease periods into invoices, anchor them, update the usage shadow.
+    "BillingClosePeriods": FunctionAccess(
+        write_tables=("leases", "usage", "invoices", "anchors"),
+        write_buckets=("invoices",),
+        shadows=True,
+        chain_signer=True,
+    ),
+}
+
+DEFAULT_ACCESS = API_ACCESS
+
+
+def access_of(function: str) -> FunctionAccess:
+    """The profile of the function with logical id ``function``."""
+    return ACCESS.get(function, DEFAULT_ACCESS)

@@ -1,0 +1,148 @@
+"""The Chalice app (``functions/``) as CDK resources: ``chalice package`` output included in the stack.
+
+Every function gets its own role, built from its profile in :mod:`twinledger_iac.access` (Chalice's
+own policy generation is off), its own log group, and every resource name as an environment variable.
+The REST API requires a Cognito ID token on every route: the authorizer is added to the OpenAPI body
+Chalice generates, so routes need no decorator and read the verified claims from the request context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from chalice.cdk import Chalice
+from chalice.utils import to_cfn_resource_name
+from constructs import Construct
+
+from twinledger_iac import logical_ids as ids
+from twinledger_iac.project import FUNCTIONS_DIR, REPO_ROOT, StageSettings
+
+__all__ = ["ChaliceFunctions", "vendor_domain"]
+
+SERVERLESS_FUNCTION = "AWS::Serverless::Function"
+#: Chalice needs a role ARN when it does not manage roles; every function's is replaced by its own role.
+_ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/replaced-by-the-cdk-app"
+#: Where ``chalice package`` writes its bundles during synthesis (ignored by git).
+PACKAGE_DIR = REPO_ROOT / "build" / "cdk"
+
+
+def vendor_domain() -> Path:
+    """Copy ``twin_models`` into ``functions/vendor`` (Chalice bundles only what is under ``functions/``)."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from twinledger.packaging import vendor_domain as vendor
+
+    return vendor()
+
+
+@contextlib.contextmanager
+def _working_dir(path: Path) -> Iterator[None]:
+    """Run in ``path``: the Chalice construct writes ``chalice.out`` into the working directory."""
+    path.mkdir(parents=True, exist_ok=True)
+    stale = path / "chalice.out"
+    if stale.is_dir():
+        # Bundles of earlier syntheses (each is ~40 MB); this one's is written afresh.
+        cutoff = time.time() - 3600
+        for entry in stale.iterdir():
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+class ChaliceFunctions(Construct):
+    """The packaged Chalice app with one role and one log group per function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: dict[str, str],
+        stage: StageSettings,
+        source_dir: Path = FUNCTIONS_DIR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        vendor_domain()
+        stage_config: dict[str, Any] = {
+            "api_gateway_stage": stage.api_gateway_stage,
+            "lambda_memory_size": stage.memory_size,
+            "lambda_timeout": stage.timeout,
+            "autogen_policy": False,
+            "manage_iam_role": False,
+            "iam_role_arn": _ROLE_PLACEHOLDER,
+            "environment_variables": dict(environment),
+        }
+        with _working_dir(PACKAGE_DIR):
+            self.chalice = Chalice(self, ids.CHALICE_APP, source_dir=str(source_dir), stage_config=stage_config)
+
+        by_logical_id = {to_cfn_resource_name(name): name for name in stage.functions}
+        self.functions: dict[str, cdk.CfnResource] = {}
+        self.roles: dict[str, iam.Role] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        for child in self.chalice.sam_template.node.children:
+            if not isinstance(child, cdk.CfnResource) or child.cfn_resource_type != SERVERLESS_FUNCTION:
+                continue
+            logical_id = child.node.id
+            role = iam.Role(
+                self,
+                ids.function_role_id(logical_id),
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"twinledger function {logical_id}",
+            )
+            log_group = logs.LogGroup(
+                self, ids.function_log_group_id(logical_id), retention=logs.RetentionDays.ONE_YEAR
+            )
+            log_group.grant_write(role)
+            child.add_property_override("Role", role.role_arn)
+            child.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name, "LogFormat": "Text"})
+            chalice_name = by_logical_id.get(logical_id)
+            if chalice_name is not None:
+                child.add_property_override("Timeout", stage.timeout_of(chalice_name))
+                child.add_property_override("MemorySize", stage.memory_of(chalice_name))
+            child.node.add_dependency(role)
+            self.functions[logical_id] = child
+            self.roles[logical_id] = role
+            self.log_groups[logical_id] = log_group
+
+    def function(self, logical_id: str) -> cdk.CfnResource:
+        """The ``AWS::Serverless::Function`` with ``logical_id`` (``Ingest``, ``APIHandler``, ...)."""
+        return self.functions[logical_id]
+
+    def rest_api(self) -> cdk.CfnResource:
+        """The ``AWS::Serverless::Api`` of the HTTP routes."""
+        api: cdk.CfnResource = self.chalice.get_resource(ids.REST_API)
+        return api
+
+    def definition_body(self) -> dict[str, Any]:
+        """The REST API's OpenAPI body as Chalice generated it."""
+        body = getattr(self.rest_api(), "definition_body", None)
+        return dict(body) if isinstance(body, dict) else {}
+
+    def require_authorizer(self, scheme_name: str, scheme: dict[str, Any]) -> list[str]:
+        """Put ``scheme`` on every route but CORS preflights; returns the secured ``METHOD path`` pairs."""
+        api = self.rest_api()
+        api.add_property_override(f"DefinitionBody.securityDefinitions.{scheme_name}", scheme)
+        secured = []
+        for path, operations in self.definition_body().get("paths", {}).items():
+            for method, operation in operations.items():
+                if method.lower() == "options" or not isinstance(operation, dict):
+                    continue
+                escaped = path.replace(".", "\\.")
+                api.add_property_override(f"DefinitionBody.paths.{escaped}.{method}.security", [{scheme_name: []}])
+                secured.append(f"{method.upper()} {path}")
+        return secured

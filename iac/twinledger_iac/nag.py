@@ -1,0 +1,78 @@
+"""cdk-nag: the AWS Solutions checks and every acknowledged finding, each with its written reason.
+
+Findings are acknowledged one by one on the narrowest construct (cdk-nag 3 matches each finding by
+its id, e.g. ``AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/*]``). The Chalice resources
+(``AWS::Serverless::*``) are expanded by the SAM transform at deployment, so cdk-nag does not see
+them; the constructs around them supply what its Lambda and API Gateway rules ask for (own role per
+function, log groups with retention, Cognito authorizer on every route).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from twinledger_iac import logical_ids as ids
+from twinledger_iac.access import access_of
+
+if TYPE_CHECKING:
+    from twinledger_iac.stack import TwinLedgerStack
+
+__all__ = ["REASONS", "acknowledge", "add_checks"]
+
+#: Why each accepted finding is accepted.
+REASONS = {
+    "bucket-objects": (
+        "Object-level access needs the bucket's object ARN with '/*': the function reads (and writes) objects "
+        "it names itself (archived raw payloads, invoice documents); no listing, no deletion, one bucket only."
+    ),
+    "thing-shadows": (
+        "Shadows of every registered machine: the set of things grows at run time and thing names are not known "
+        "at deployment. Only GetThingShadow/UpdateThingShadow are allowed, in this account and region; the "
+        "gateways themselves cannot write these shadows (see the gateway IoT policy)."
+    ),
+    "AwsSolutions-SMG4": (
+        "The chain signer key is an Ethereum account key: rotating it means granting the new address the "
+        "anchoring role on the AnchorRegistry contract first, which no rotation Lambda can do safely. It is "
+        "rotated by the documented manual procedure (docs/deploy.md)."
+    ),
+    "AwsSolutions-COG8": (
+        "The Plus feature plan (threat protection) is a paid tier chosen per deployment; users are created by "
+        "administrators only, MFA (TOTP) is required and tokens live one hour."
+    ),
+}
+
+
+def add_checks(app: cdk.App) -> None:
+    """Run the AWS Solutions pack on the whole app when it synthesises (synthesis fails on any finding)."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+
+
+def _ack(scope: IConstruct, rule: str, reason: str) -> None:
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def _arn_part(stack: cdk.Stack, value: str, pseudo: str) -> str:
+    return f"<{pseudo}>" if cdk.Token.is_unresolved(value) else value
+
+
+def acknowledge(stack: TwinLedgerStack) -> None:
+    """Acknowledge the findings the design accepts, on the narrowest construct, with the reason."""
+    region = _arn_part(stack, stack.region, "AWS::Region")
+    account = _arn_part(stack, stack.account, "AWS::AccountId")
+    things = f"Resource::arn:<AWS::Partition>:iot:{region}:{account}:thing/*"
+    for logical_id, role in stack.functions.roles.items():
+        access = access_of(logical_id)
+        if access.shadows:
+            _ack(role, f"AwsSolutions-IAM5[{things}]", REASONS["thing-shadows"])
+        for bucket in sorted(access.buckets()):
+            _ack(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{ids.bucket_logical_id(bucket)}.Arn>/*]",
+                REASONS["bucket-objects"],
+            )
+    _ack(stack.chain.signer_key, "AwsSolutions-SMG4", REASONS["AwsSolutions-SMG4"])
+    _ack(stack.auth.user_pool, "AwsSolutions-COG8", REASONS["AwsSolutions-COG8"])
