@@ -88,6 +88,8 @@ def test_healthy_batches_update_the_shadow_and_nothing_else(alerts: str) -> None
     assert reported["alarm"] is False
     assert reported["updated_at"] == "2026-01-05T06:00:00Z"
     assert reported["action_text"]
+    shares = [c["share"] for c in reported["contributions"]]  # a list, so a shadow update replaces it
+    assert shares == sorted(shares, reverse=True)
     assert set(reported["alarm_state"]) == {"over", "over_clear", "active"}
     assert outcome.ticket is None
     assert outcome.alert is None

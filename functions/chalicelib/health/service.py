@@ -45,6 +45,13 @@ def _round_map(values: Mapping[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in values.items()}
 
 
+def _ranked(values: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Contributions as a list, largest first: a shadow update replaces arrays but merges objects, so a
+    mapping would keep features from earlier reports."""
+    ordered = sorted(values.items(), key=lambda kv: -float(kv[1]))
+    return [{"feature": k, "share": round(float(v), 4)} for k, v in ordered]
+
+
 def health_shadow(result: HealthResult, now: datetime) -> dict[str, Any]:
     """The ``health`` named-shadow update for a result."""
     return {
@@ -57,7 +64,7 @@ def health_shadow(result: HealthResult, now: datetime) -> dict[str, Any]:
                 "alarm": result.alarm,
                 "action": result.action,
                 "action_text": result.action_text,
-                "contributions": _round_map(result.contributions),
+                "contributions": _ranked(result.contributions),  # a list: shadows merge objects
                 "windows": len(result.windows),
                 "alarm_state": result.state,
                 "model": {k: result.model.get(k) for k in ("detector", "trained_at")},
