@@ -214,3 +214,20 @@ def test_ingest_samples_are_cut_into_windows(alerts: str) -> None:
     assert outcome.shadow["state"]["reported"]["windows"] == 3  # 60 + 60 + a 30-sample tail
     assert outcome.result.severity == "ok"
     assert service.handle_samples("mill-06", batch[:20]) is None
+
+
+def test_shadow_body_round_trips_through_the_named_shadow(alerts: str) -> None:
+    # Given a thing with a `health` named shadow written by two consecutive batches
+    aws.client("iot").create_thing(thingName="mill-07")
+    data = aws.client("iot-data")
+    service = HealthService(cooldown_s=3600, clock=Clock())
+    reported: dict[str, Any] | None = None
+    for fault in ("bearing", "cooling"):
+        outcome = service.handle("mill-07", windows(fault, 5, seed=40, severity=4.0), reported)
+        data.update_thing_shadow(thingName="mill-07", shadowName="health", payload=json.dumps(outcome.shadow).encode())
+        found = json.loads(data.get_thing_shadow(thingName="mill-07", shadowName="health")["payload"].read())
+        reported = found["state"]["reported"]
+    # Then the stored document is the latest verdict, with no contributions left over from the first
+    assert reported is not None
+    assert reported["action"] == "cooling_system"
+    assert reported["contributions"] == outcome.shadow["state"]["reported"]["contributions"]
