@@ -43,10 +43,10 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from edge_greengrass.errors import SpoolFullError
+from edge_greengrass.errors import PublishError, SpoolFullError
 from edge_greengrass.spool import Spool
 from twin_models.signing import sign_envelope
-from twin_models.telemetry import MAX_SAMPLES, Sample, TelemetryEnvelope, topic_for
+from twin_models.telemetry import MAX_ENVELOPE_BYTES, MAX_SAMPLES, Sample, TelemetryEnvelope, topic_for
 
 __all__ = ["EnvelopeSigner", "PublisherMetrics", "TelemetryPublisher"]
 
@@ -123,6 +123,11 @@ class PublisherMetrics:
     publish_failures: int = 0
     lane_restarts: int = 0
     rejected_full: int = 0
+    split_batches: int = 0
+
+
+class _TooLarge(Exception):
+    """An envelope over IoT Core's payload limit (internal: the batch is split)."""
 
 
 @dataclass
@@ -162,6 +167,8 @@ class TelemetryPublisher:
         self._opened: dict[str, float] = {}
         # the open batches' samples in memory, row for row what the spool has staged
         self._open: dict[str, list[Sample]] = {}
+        # a smaller batch for things whose full batch would exceed IoT Core's payload limit
+        self._limit: dict[str, int] = {}
         now = monotonic()
         for thing in spool.staged_things():
             self._open[thing] = [Sample.model_validate_json(item) for item in spool.staged(thing)]
@@ -192,7 +199,7 @@ class TelemetryPublisher:
             self._opened.setdefault(thing, now)
         self.metrics.samples_in += len(rows)
         for thing in {thing for thing, _ in rows}:
-            while self._staged.get(thing, 0) >= self.batch_size:
+            while self._staged.get(thing, 0) >= self._limit.get(thing, self.batch_size):
                 if not self._seal(thing):
                     break
 
@@ -212,14 +219,24 @@ class TelemetryPublisher:
                 samples = open_samples[:taken]
             else:  # not mirrored in memory (should not happen): decode what the spool holds
                 samples = [Sample.model_validate_json(item) for item in items]
-            return self.signer.build(thing, seq, samples, items)
+            payload = self.signer.build(thing, seq, samples, items)
+            if len(payload) > MAX_ENVELOPE_BYTES and taken > 1:
+                raise _TooLarge
+            return payload
 
-        try:
-            entry = self.spool.seal(thing, self.signer.topic(thing), build, limit=self.batch_size)
-        except SpoolFullError as exc:
-            self.metrics.rejected_full += 1
-            _log.warning("spool full, samples of %s stay staged: %s", thing, exc)
-            return False
+        limit = self._limit.get(thing, self.batch_size)
+        while True:
+            try:
+                entry = self.spool.seal(thing, self.signer.topic(thing), build, limit=limit)
+                break
+            except _TooLarge:  # IoT Core takes 128 KB: seal fewer samples (the rest stay staged)
+                limit = max(1, limit // 2)
+                self._limit[thing] = limit  # this thing's samples are large: keep the smaller batch
+                self.metrics.split_batches += 1
+            except SpoolFullError as exc:
+                self.metrics.rejected_full += 1
+                _log.warning("spool full, samples of %s stay staged: %s", thing, exc)
+                return False
         if entry is None:
             self._staged.pop(thing, None)
             self._opened.pop(thing, None)
@@ -227,7 +244,7 @@ class TelemetryPublisher:
             return False
         del open_samples[:taken]
         self.metrics.envelopes_sealed += 1
-        left = max(0, self._staged.get(thing, 0) - self.batch_size)
+        left = max(0, self._staged.get(thing, 0) - taken)
         if left:
             self._staged[thing] = left
             self._opened[thing] = self._monotonic()
@@ -283,10 +300,18 @@ class TelemetryPublisher:
             if lane.restarting or room <= 0 or not self.transport.is_connected(thing):
                 continue
             for entry in self.spool.pending(room, after_id=lane.cursor, thing=thing):
-                lane.inflight[entry.id] = self.transport.publish(thing, entry.topic, entry.payload)
+                lane.inflight[entry.id] = self._publish(thing, entry.topic, entry.payload)
                 lane.cursor = entry.id
                 self.metrics.publishes_sent += 1
         return len(acked)
+
+    def _publish(self, thing: str, topic: str, payload: bytes) -> Future[None]:
+        try:
+            return self.transport.publish(thing, topic, payload)
+        except Exception as exc:  # a transport that raises instead of failing its future: same handling
+            failed: Future[None] = Future()
+            failed.set_exception(PublishError(f"publish to {topic} raised: {exc!r}"))
+            return failed
 
     @property
     def inflight(self) -> int:

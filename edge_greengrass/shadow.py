@@ -6,8 +6,8 @@ The named shadow ``config`` of each machine carries what the cloud wants the gat
 * ``ideal_cycle_times_s`` — ideal cycle time per program (``{"P100": 30.0}``), used by OEE;
 * ``maintenance_mode`` — while true, the machine's samples carry state 702 (planned maintenance).
 
-The sync subscribes to ``$aws/things/<thing>/shadow/name/config/update/delta`` (and ``get/accepted``
-for the initial state, requested at start), applies every valid key, and publishes what it applied
+The sync subscribes to ``$aws/things/<thing>/shadow/name/config/update/delta`` (and ``get/accepted`` /
+``get/rejected`` for the initial state, requested until answered), applies every valid key, and publishes what it applied
 as ``reported``; invalid values are not applied and are reported under ``rejected`` with the reason,
 so the cloud sees why the delta stays open. Messages arrive on the MQTT thread and are applied by
 :meth:`ShadowSync.pump` in the gateway loop.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -100,8 +101,20 @@ Listener = Callable[[str, DeviceSettings], None]
 class ShadowSync:
     """Keeps each thing's :class:`DeviceSettings` in step with its ``config`` shadow."""
 
-    def __init__(self, transport: _PubSub, things: list[str], *, shadow_name: str = "config") -> None:
+    def __init__(
+        self,
+        transport: _PubSub,
+        things: list[str],
+        *,
+        shadow_name: str = "config",
+        get_retry_s: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.transport = transport
+        self.get_retry_s = get_retry_s
+        self._monotonic = monotonic
+        self.synced: set[str] = set()
+        self._next_get: dict[str, float] = {}
         self.shadow_name = shadow_name
         self.settings: dict[str, DeviceSettings] = {thing: DeviceSettings() for thing in things}
         self.listeners: list[Listener] = []
@@ -109,11 +122,19 @@ class ShadowSync:
         self.versions: dict[str, int] = {}
 
     def start(self) -> None:
-        """Subscribe to every thing's delta and get/accepted topics and request the current document."""
+        """Subscribe to every thing's delta and get responses; :meth:`pump` requests the documents."""
         for thing in self.settings:
-            for suffix in ("update/delta", "get/accepted"):
+            for suffix in ("update/delta", "get/accepted", "get/rejected"):
                 topic = shadow_topic(thing, self.shadow_name, suffix)
                 self.transport.subscribe(thing, topic, self._enqueue(thing))
+
+    def _request_documents(self) -> None:
+        """Ask for each unsynced thing's document, again every ``get_retry_s`` until an answer came."""
+        now = self._monotonic()
+        for thing in self.settings:
+            if thing in self.synced or now < self._next_get.get(thing, 0.0):
+                continue
+            self._next_get[thing] = now + self.get_retry_s
             self.transport.publish(thing, shadow_topic(thing, self.shadow_name, "get"), b"{}")
 
     def _enqueue(self, thing: str) -> MessageCallback:
@@ -123,7 +144,8 @@ class ShadowSync:
         return on_message
 
     def pump(self) -> int:
-        """Apply queued shadow messages; returns how many were handled."""
+        """Request missing documents, apply queued shadow messages; returns how many were handled."""
+        self._request_documents()
         handled = 0
         while True:
             try:
@@ -135,6 +157,9 @@ class ShadowSync:
 
     def handle(self, thing: str, topic: str, payload: bytes) -> None:
         """Apply one delta or get/accepted document and report the result."""
+        self.synced.add(thing)  # any answer (even "no shadow yet") ends the initial request
+        if topic.endswith("/get/rejected"):
+            return
         try:
             doc = json.loads(payload)
         except ValueError:

@@ -192,3 +192,27 @@ def test_assembled_payload_is_exactly_the_signed_wire_document() -> None:
         verify_envelope(doc, KEY.public_key())
         assert {k: v for k, v in doc.items() if k != "signature"} == expected.unsigned_wire()
         assert set(doc["signature"]) == {"alg", "key_id", "sig"}
+
+
+def test_an_envelope_over_the_iot_core_limit_is_split(tmp_path: Path) -> None:
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=1000)
+    long = "P" * 60
+    pub.add_many(("cnc-01", s.model_copy(update={"program": long, "tool_id": long})) for s in _samples(1000))
+    pub.pump()
+    sizes = [len(p) for _, _, p, _ in broker.sent]
+    assert len(sizes) > 1 and max(sizes) <= 128 * 1024 and pub.metrics.split_batches >= 1
+    counts = [len(json.loads(p)["samples"]) for _, _, p, _ in broker.sent]
+    assert broker.seqs() == list(range(len(sizes))) and sum(counts) + pub.spool.stats().staged == 1000
+
+
+def test_a_transport_that_raises_is_treated_as_a_failed_publish(tmp_path: Path) -> None:
+    class Raising(ManualBroker):
+        def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]:
+            raise RuntimeError("client closed")
+
+    pub = _publisher(tmp_path, Raising(), batch_size=1)
+    pub.add("cnc-01", _samples(1)[0])
+    pub.pump()
+    pub.pump()
+    assert pub.metrics.publish_failures == 1 and pub.spool.stats().pending == 1

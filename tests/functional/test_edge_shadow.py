@@ -1,0 +1,83 @@
+"""Shadow sync: initial document requested until answered, deltas applied, rejections reported."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future
+from typing import Any
+
+from edge_greengrass.shadow import DeviceSettings, ShadowSync, shadow_topic
+
+
+class PubSub:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        self.callbacks: dict[str, Any] = {}
+
+    def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]:
+        self.published.append((topic, json.loads(payload)))
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
+
+    def subscribe(self, thing: str, topic: str, callback: Any) -> None:
+        self.callbacks[topic] = callback
+
+    def send(self, topic: str, doc: dict[str, Any]) -> None:
+        self.callbacks[topic](topic, json.dumps(doc).encode())
+
+
+def test_initial_document_is_requested_until_answered_then_applied() -> None:
+    clock = [0.0]
+    bus = PubSub()
+    sync = ShadowSync(bus, ["cnc-01"], get_retry_s=5, monotonic=lambda: clock[0])
+    sync.start()
+    get = shadow_topic("cnc-01", "config", "get")
+    sync.pump()
+    sync.pump()
+    clock[0] = 6
+    sync.pump()
+    assert [t for t, _ in bus.published] == [get, get]  # once, then again after 5 s without an answer
+    bus.send(
+        shadow_topic("cnc-01", "config", "get/accepted"),
+        {"state": {"desired": {"sampling_interval_s": 2}, "reported": {}}, "version": 4},
+    )
+    sync.pump()
+    clock[0] = 20
+    sync.pump()
+    assert sync.settings["cnc-01"].sampling_interval_s == 2.0
+    topic, report = bus.published[-1]
+    assert (
+        topic == shadow_topic("cnc-01", "config", "update")
+        and report["state"]["reported"]["sampling_interval_s"] == 2.0
+    )
+    assert [t for t, _ in bus.published].count(get) == 2  # answered: no more requests
+
+
+def test_deltas_apply_in_version_order_and_report_rejections() -> None:
+    bus = PubSub()
+    sync = ShadowSync(bus, ["cnc-01"])
+    changes: list[bool] = []
+    sync.listeners.append(lambda thing, settings: changes.append(settings.maintenance_mode))
+    sync.start()
+    delta = shadow_topic("cnc-01", "config", "update/delta")
+    bus.send(delta, {"state": {"maintenance_mode": True, "sampling_interval_s": 0}, "version": 5})
+    bus.send(delta, {"state": {"maintenance_mode": False}, "version": 4})  # older: ignored
+    bus.send(shadow_topic("cnc-01", "config", "get/rejected"), {"code": 404, "message": "No shadow exists"})
+    sync.pump()
+    assert changes == [True] and sync.settings["cnc-01"].maintenance_mode is True
+    reports = [doc["state"]["reported"] for t, doc in bus.published if t.endswith("/update")]
+    assert reports == [
+        {
+            "sampling_interval_s": 1.0,
+            "ideal_cycle_times_s": {},
+            "maintenance_mode": True,
+            "rejected": {"sampling_interval_s": "must be a number of seconds within 0.1..3600"},
+        }
+    ]
+
+
+def test_settings_validate_cycle_times() -> None:
+    settings = DeviceSettings()
+    applied, rejected = settings.apply({"ideal_cycle_times_s": {"P100": 30, "P200": -1}})
+    assert applied == {} and "positive" in rejected["ideal_cycle_times_s"]
