@@ -15,7 +15,7 @@ from chalicelib.billing.dal import InvoiceStore, LeaseStore
 from chalicelib.billing.service import BillingService
 from chalicelib.chain import LeaseClient, LeaseTerms, PeriodStatus, deploy_lease
 from tests.functional.test_billing_service import AFTER_NOV, AFTER_OCT, LEASE_DOC, ev
-from twin_models.billing import load_lease, merkle_proof, select_usage
+from twin_models.billing import Lease, load_lease, merkle_proof, select_usage
 from twin_models.merkle import keccak256
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
@@ -41,9 +41,8 @@ def chain() -> Chain:
     return Chain()
 
 
-@pytest.fixture
-def contract(chain: Chain, moto_aws: None) -> str:
-    lease = load_lease(LEASE_DOC)
+def deploy(chain: Chain, lease: Lease) -> str:
+    """The lease's PayPerUseLease (operator = the billing service's account), registered with the lease."""
     terms = LeaseTerms(
         lessor=chain.lessor,
         lessee=chain.lessee,
@@ -55,6 +54,12 @@ def contract(chain: Chain, moto_aws: None) -> str:
     )
     address = deploy_lease(chain.w3, chain.lessor, terms)
     assert LeaseStore().create(lease, contract_address=address)
+    return address
+
+
+@pytest.fixture
+def contract(chain: Chain, moto_aws: None) -> str:
+    address = deploy(chain, load_lease(LEASE_DOC))
     october = datetime(2026, 10, 10, 8, tzinfo=UTC)
     BillingService(anchor=None).record_usage(
         [ev("a1", "cnc-01", october, "60"), ev("b1", "cnc-02", october, "30")], received_at=october
@@ -134,3 +139,24 @@ def test_periods_are_posted_in_order_and_the_lessee_answers_on_chain(chain: Chai
     answered = chain.client(contract, chain.lessee).acknowledge(1)
     assert answered.status is PeriodStatus.ACKNOWLEDGED
     assert Decimal(periods[1].amount) / 100 == InvoiceStore().get("lease-7@2026-11").invoice.total  # type: ignore[union-attr]
+
+
+def test_after_the_lease_ended_a_late_invoice_is_posted_over_the_empty_periods(chain: Chain, moto_aws: None) -> None:
+    # the lease's term on chain is open; off chain it ended on 1 November
+    lease = load_lease({**LEASE_DOC, "lease_id": "lease-9", "end": "2026-11-01T00:00:00+01:00"})
+    contract = deploy(chain, lease)
+    october = datetime(2026, 10, 10, 8, tzinfo=UTC)
+    BillingService(anchor=None).record_usage([ev("z1", "cnc-01", october, "10")], received_at=october)
+    chain.at_least(datetime(2027, 1, 5, tzinfo=UTC))
+    assert "lease-9@2026-10" in service(chain).run(AFTER_NOV).anchored  # November: nothing late, no invoice
+    BillingService(anchor=None).record_usage(
+        [ev("z2", "cnc-01", october, "5")], received_at=datetime(2026, 12, 20, tzinfo=UTC)
+    )
+    report = service(chain).run(datetime(2027, 1, 3, tzinfo=UTC))
+    assert "lease-9@2026-12" in report.anchored and report.errors == []
+    december = chain.client(contract).periods()[-1]
+    # the posted period runs from October's end over the invoice-less November to December's end
+    assert (december.starts_at, december.ends_at) == (
+        datetime(2026, 10, 31, 23, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, tzinfo=UTC),
+    )

@@ -6,6 +6,7 @@ Unless a test says otherwise the lease is monthly, Europe/Berlin, EUR, 19 % tax,
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -555,3 +556,11 @@ def test_a_credit_from_volume_pricing_can_make_an_adjustment_negative() -> None:
     assert amounts(november) == [("parts", "usage", "0", "0.00"), ("parts", "adjustment", "1", "-99.90")]
     # subtotal -99.90 ; tax -99.90 x 0.19 = -18.981 -> -18.98 ; total -118.88
     assert (november.subtotal, november.tax, november.total) == (D("-99.90"), D("-18.98"), D("-118.88"))
+
+
+def test_a_changed_copy_of_an_event_hashes_its_own_content() -> None:
+    one = ev("parts", "2026-10-05T08:00:00+00:00", 7)
+    before = one.hash
+    changed = dataclasses.replace(one, quantity=D(8))
+    assert changed.hash != before and one.hash == before
+    assert dataclasses.replace(one, received_at=datetime(2026, 10, 6, tzinfo=UTC)).hash == before

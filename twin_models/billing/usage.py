@@ -66,7 +66,7 @@ class UsageEvent:
     quantity: Decimal
     received_at: datetime | None = None
     lease_id: str | None = None
-    _hash: list[str] = field(default_factory=list, repr=False, compare=False)
+    _hash: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def content(self) -> dict[str, str]:
         """The hashed content: everything but ``received_at`` (and the optional lease id)."""

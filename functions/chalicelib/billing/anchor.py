@@ -1,7 +1,8 @@
 """Posting invoices to the lease's ``PayPerUseLease`` contract: the port and its web3 adapter.
 
 The contract keeps a lease's periods contiguous: period *n* starts where period *n - 1* ended (the
-first at the lease's start), so invoices are posted in period order, each once. Before posting, the
+first at the lease's start), so invoices are posted in period order, each once. A period without an
+invoice (after the lease's end, when no late usage arrived) is covered by the next posted one. Before posting, the
 adapter looks at the chain: a period that already ends where the invoice's period ends is the same
 invoice posted by an earlier, interrupted run (same invoice hash) and is recorded instead of posted
 again; a different hash there, or a gap before the invoice's period, is an error that leaves the
@@ -96,11 +97,13 @@ class ContractLeaseAnchor(LeaseAnchor):
             index -= 1
         chain_start = client.period(count - 1).ends_at if count else client.terms().starts_at
         wanted = max(invoice.period_start, lease.start)
-        if chain_start != wanted:
+        if chain_start > wanted:
             raise AnchorOrderError(
-                f"{invoice.invoice_id}: the chain's next period starts {chain_start.isoformat()}, "
-                f"this invoice's at {wanted.isoformat()} (post the earlier invoices first)"
+                f"{invoice.invoice_id}: the chain's last period ends {chain_start.isoformat()}, "
+                f"after this invoice's period starts ({wanted.isoformat()})"
             )
+        # chain_start < wanted: the periods between had no invoice (after the lease's end); the
+        # service posts invoices strictly in period order, so none of them is waiting
         posted = client.post_usage(
             ends_at=end,
             usage_root=_b32(invoice.usage.root),
