@@ -9,8 +9,8 @@ The named shadow ``config`` of each machine carries what the cloud wants the gat
 The sync subscribes to ``$aws/things/<thing>/shadow/name/config/update/delta`` (and ``get/accepted`` /
 ``get/rejected`` for the initial state, requested until answered), applies every valid key, and
 publishes what it applied as ``reported``; invalid values are not applied and are reported under
-``rejected`` with the reason, so the cloud sees why the delta stays open. Messages arrive on the MQTT thread and are applied by
-:meth:`ShadowSync.pump` in the gateway loop.
+``rejected`` with the reason, so the cloud sees why the delta stays open. Messages arrive on the
+MQTT thread and are applied by :meth:`ShadowSync.pump` in the gateway loop.
 
 Example:
     >>> settings = DeviceSettings()
