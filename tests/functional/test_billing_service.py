@@ -19,7 +19,7 @@ from chalicelib.billing import routes
 from chalicelib.billing.dal import InvoiceArchive, InvoiceStore, LeaseStore, UsageStore
 from chalicelib.billing.service import BillingService
 from chalicelib.tables import bucket_name
-from tests.functional.conftest import JWT_SECRET
+from tests.functional.conftest import JWT_SECRET, register
 from twin_models.billing import Invoice, UsageEvent, load_lease, verify_proof
 from twin_models.telemetry import Sample
 
@@ -238,6 +238,14 @@ def api(moto_aws: None) -> Any:
 
 
 def test_leases_are_registered_by_their_lessor_and_seen_by_both_parties_only(api: Client) -> None:
+    register("cnc-01")
+    status, body = call(api, "post", "/leases", LESSOR, LEASE_DOC)
+    # cnc-02 is not registered to the lessor: no lease may expose its data
+    assert status == 403 and "cnc-02" in body["Message"]
+    register("cnc-02", lessor="othermaker")
+    assert call(api, "post", "/leases", LESSOR, LEASE_DOC)[0] == 403
+    aws.client("iot").delete_thing(thingName="cnc-02")
+    register("cnc-02")
     assert call(api, "post", "/leases", LESSEE, LEASE_DOC)[0] == 403
     status, body = call(api, "post", "/leases", LESSOR, {**LEASE_DOC, "contract_address": None})
     assert status == 201 and body["lease"]["lease_id"] == "lease-7"

@@ -45,6 +45,7 @@ from chalicelib.billing.dal import (
     UsageStore,
 )
 from chalicelib.errors import BadInputError, ConflictingStateError, NotAllowedError, NotVisibleError
+from chalicelib.twins.dal import DeviceRegistry
 from twin_models.billing import (
     BillingError,
     Lease,
@@ -145,6 +146,7 @@ class BillingService:
         invoices: InvoiceStore | None = None,
         archive: InvoiceArchive | None = None,
         shadow: UsageShadow | None = None,
+        devices: DeviceRegistry | None = None,
         anchor: LeaseAnchor | None = _UNSET,
         clock: Clock = _utcnow,
         settle: timedelta = SETTLE,
@@ -155,6 +157,7 @@ class BillingService:
         self.invoices = invoices or InvoiceStore()
         self.archive = archive or InvoiceArchive()
         self.shadow = shadow or UsageShadow()
+        self.devices = devices or DeviceRegistry()
         self._anchor = anchor
         self.clock = clock
         self.settle = settle
@@ -347,6 +350,10 @@ class BillingService:
             raise BadInputError(str(exc)) from exc
         if principal.role != "lessor" or principal.tenant != lease.lessor:
             raise NotAllowedError("only the lessor named in the lease can register it")
+        for machine in lease.machine_ids:  # a lease must not open another owner's machine data
+            device = self.devices.get(machine, max_age_s=0)
+            if device is None or device.lessor != lease.lessor:
+                raise NotAllowedError(f"machine {machine!r} is not registered to {lease.lessor!r}")
         if not self.leases.create(lease, contract):
             stored = self.leases.get(lease.lease_id)
             if stored is None or stored.lease != lease:
