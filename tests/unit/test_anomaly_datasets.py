@@ -25,6 +25,12 @@ def test_ai4i_score_separates_failures(shared_data: Path) -> None:
         assert ours["per_mode"][mode] >= 0.85
 
 
+def test_ai4i_held_out_half(shared_data: Path) -> None:
+    # choices made on rows 1-5,000 only; rows 5,001-10,000 grade them
+    result = ev.ai4i_holdout(ev.load_ai4i(shared_data))
+    assert result["roc_auc"] >= 0.90
+
+
 def test_ims_bearing_alarm_well_before_failure_and_none_in_healthy_half(shared_data: Path) -> None:
     result = ev.ims_experiment(ev.load_ims(shared_data), "zscore", train_fraction=0.25)
     assert result["lead_time_h"] is not None
