@@ -3,8 +3,8 @@
 Run from a component folder (``gdk component build`` does this), or directly:
 ``python3 edge_greengrass/components/build.py com.twinledger.TelemetryPublisher [--version 0.1.0]``.
 It builds the project wheel (the shared ``edge_greengrass`` and ``twin_models`` packages) and lays
-out what GDK expects: ``greengrass-build/artifacts/<name>/<version>/{twinledger.whl, main.py}`` and
-``greengrass-build/recipes/recipe.yaml`` with the version filled in.
+out what GDK expects: ``greengrass-build/artifacts/<name>/<version>/{twinledger-<v>-py3-none-any.whl, main.py}`` and
+``greengrass-build/recipes/recipe.yaml`` with the version and the wheel's file name filled in.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def build(component: str, version: str | None = None) -> Path:
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", wheels, str(REPO_ROOT)], check=True
         )
         (wheel,) = Path(wheels).glob("twinledger-*.whl")
-        shutil.copy(wheel, artifacts / "twinledger.whl")
+        shutil.copy(wheel, artifacts / wheel.name)  # pip needs the wheel's own file name
     shutil.copy(source / "main.py", artifacts / "main.py")
-    recipe = (source / "recipe.yaml").read_text().replace("{COMPONENT_VERSION}", version)
+    recipe = (source / "recipe.yaml").read_text()
+    recipe = recipe.replace("{COMPONENT_VERSION}", version).replace("{WHEEL_FILE}", wheel.name)
     (out / "recipes" / "recipe.yaml").write_text(recipe)
     return out
 

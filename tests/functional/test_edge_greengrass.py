@@ -294,3 +294,24 @@ def test_default_configurations_are_valid(tmp_path: Path) -> None:
     assert config.publisher.batch_size == 60 and config.shadow.enabled
     sim_defaults = _recipe(SIMULATOR)["ComponentConfiguration"]["DefaultConfiguration"]
     SimulatorSourceConfig.model_validate({"type": "simulator", **sim_defaults})
+
+
+def test_the_component_imports_only_what_the_edge_extra_installs() -> None:
+    # The component's virtualenv holds the base dependencies and the `edge` extra: no AWS SDK for Python,
+    # no Chalice, no web3, no scientific stack (the CLI's other areas import those).
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, edge_greengrass.greengrass, edge_greengrass.runner, edge_greengrass.opcua, twinledger.cli.edge;"
+        "import edge_greengrass.sources, edge_greengrass.transport;"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    loaded = set(
+        json.loads(
+            subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.replace(
+                "'", '"'
+            )
+        )
+    )
+    assert not loaded & {"boto3", "botocore", "chalice", "web3", "sklearn", "pandas", "moto", "aws_lambda_powertools"}
