@@ -196,14 +196,14 @@ def test_after_the_lease_ended_only_late_usage_makes_an_invoice(moto_aws: None) 
 
 def test_telemetry_becomes_stored_usage_once(moto_aws: None) -> None:
     t0 = datetime(2026, 10, 5, 6, tzinfo=UTC)
-    batch = [Sample(ts=t0 + timedelta(seconds=i), state=100, part_count=i // 10, power_kw=6.0) for i in range(61)]
+    batch = [Sample(ts=t0 + timedelta(seconds=i), state=100, part_count=i // 10, power_kw=6.0) for i in range(60)]
     first = service().record_telemetry("cnc-01", batch, source="seq-3")
     again = service().record_telemetry("cnc-01", batch, source="seq-3")  # redelivered batch
     assert (first.stored, again.stored, again.duplicates) == (3, 0, 3)
     stored = UsageStore().between("cnc-01", t0, t0 + timedelta(hours=1))
     assert sorted((e.meter, str(e.quantity)) for e in stored) == [
         ("energy_kwh", "0.100000"),  # 60 s x 6 kW
-        ("parts", "6"),
+        ("parts", "5"),  # counter 0 -> 5
         ("spindle_hours", "0.016667"),
     ]
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin_models.billing import MeteringConfig, UsageEvent, dedupe, derive_usage_events
 from twin_models.telemetry import Sample
@@ -31,25 +36,26 @@ def totals(events: list[UsageEvent]) -> dict[str, Decimal]:
 
 
 def test_spindle_hours_count_running_states_only() -> None:
-    # samples 0..179; the state of sample i holds until sample i+1: 120 running seconds (0..119),
-    # then idle. 120 s = 0.0333333 h -> 0.033333 (6 decimals, half-even)
+    # samples 0..179, each standing for its own second: 0..119 running (120 s), then idle.
+    # 120 s = 0.0333333 h -> 0.033333 (6 decimals, half-even)
     rows = samples(180, state=lambda i: 100 if i < 120 else 300)
     assert totals(derive_usage_events(rows, "m1"))["spindle_hours"] == Decimal("0.033333")
 
 
 def test_reduced_speed_runs_but_micro_stops_and_setup_do_not() -> None:
-    # 60 s reduced speed (200) + 60 s micro stop (400) + 60 s setup (500) + one closing sample
-    rows = samples(181, state=lambda i: (200, 400, 500, 300)[i // 60])
+    # 60 s reduced speed (200) + 60 s micro stop (400) + 60 s setup (500)
+    rows = samples(180, state=lambda i: (200, 400, 500)[i // 60])
     assert totals(derive_usage_events(rows, "m1"))["spindle_hours"] == Decimal("0.016667")  # 60/3600
 
 
-def test_a_telemetry_gap_is_never_billed_beyond_max_gap() -> None:
+def test_a_telemetry_gap_is_never_billed() -> None:
     rows = [{"ts": T0, "state": 100}, {"ts": T0 + timedelta(minutes=10), "state": 100}]
-    # 600 s between samples, but only max_gap_s = 60 s are counted: 60/3600 = 0.016667 h
-    assert totals(derive_usage_events(rows, "m1"))["spindle_hours"] == Decimal("0.016667")
-    wide = MeteringConfig(max_gap_s=900)
-    # with a 900 s allowance the 600 s count: 600/3600 = 0.166667 h
-    assert totals(derive_usage_events(rows, "m1", config=wide))["spindle_hours"] == Decimal("0.166667")
+    # two samples 600 s apart stand for one second each: 2/3600 = 0.000556 h, not 600 s
+    assert totals(derive_usage_events(rows, "m1"))["spindle_hours"] == Decimal("0.000556")
+    slow = MeteringConfig(sample_period_s=5)
+    every_5s = [{"ts": T0 + timedelta(seconds=5 * i), "state": 100} for i in range(12)]
+    # a gateway sampling every 5 s: 12 samples x 5 s = 60 s = 0.016667 h
+    assert totals(derive_usage_events(every_5s, "m1", config=slow))["spindle_hours"] == Decimal("0.016667")
 
 
 def test_part_counter_resets_are_handled() -> None:
@@ -82,10 +88,10 @@ def test_crashes_and_overloads_are_rising_edges() -> None:
 
 def test_intervals_are_split_at_bucket_boundaries() -> None:
     start = datetime(2026, 10, 1, 6, 14, 30, tzinfo=UTC)
-    rows = [{"ts": start + timedelta(seconds=i), "state": 100} for i in range(61)]
+    rows = [{"ts": start + timedelta(seconds=i) + timedelta(milliseconds=500), "state": 100} for i in range(60)]
     events = [e for e in derive_usage_events(rows, "m1") if e.meter == "spindle_hours"]
-    # 06:14:30..06:15:00 (30 s) in the 06:00 bucket, 06:15:00..06:15:30 (30 s) in the 06:15 bucket
-    assert [(e.ts.minute, e.quantity) for e in events] == [(0, Decimal("0.008333")), (15, Decimal("0.008333"))]
+    # 06:14:30.5..06:15:30.5: 29.5 s in the 06:00 bucket (0.0081944 h), 30.5 s in the 06:15 bucket (0.0084722 h)
+    assert [(e.ts.minute, e.quantity) for e in events] == [(0, Decimal("0.008194")), (15, Decimal("0.008472"))]
 
 
 def test_a_batch_boundary_loses_nothing_when_previous_is_passed() -> None:
@@ -93,9 +99,14 @@ def test_a_batch_boundary_loses_nothing_when_previous_is_passed() -> None:
     whole = totals(derive_usage_events(rows, "m1"))
     first = derive_usage_events(rows[:60], "m1", source="seq-1")
     second = derive_usage_events(rows[60:], "m1", previous=rows[59], source="seq-2")
-    assert totals(dedupe(first + second)) == whole
-    # 119 s x 3.6 kW = 0.119 kWh ; parts 0 -> 11 = 11
-    assert (whole["energy_kwh"], whole["parts"]) == (Decimal("0.119000"), Decimal(11))
+    split = totals(dedupe(first + second))
+    # each batch's event is rounded to 6 decimals: 2 x 0.016667 h (60 s) against 0.033333 h (120 s)
+    assert (split["spindle_hours"], whole["spindle_hours"]) == (Decimal("0.033334"), Decimal("0.033333"))
+    assert (split["energy_kwh"], split["parts"]) == (whole["energy_kwh"], whole["parts"])
+    # 120 s x 3.6 kW = 0.12 kWh ; parts 0 -> 11 = 11 (the step at sample 60 is carried by previous)
+    assert (whole["energy_kwh"], whole["parts"]) == (Decimal("0.120000"), Decimal(11))
+    without = derive_usage_events(rows[60:], "m1", source="seq-2")
+    assert totals(dedupe(first + without))["parts"] == Decimal(10)  # the step at the boundary is lost
 
 
 def test_deriving_the_same_batch_twice_gives_the_same_event_ids() -> None:
@@ -107,3 +118,28 @@ def test_deriving_the_same_batch_twice_gives_the_same_event_ids() -> None:
     twice = derive_usage_events(list(reversed(rows)), "cnc-01", source="seq-9")
     assert [e.id for e in once] == [e.id for e in twice]
     assert len(dedupe(once + twice)) == len(once) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=299), max_size=6, unique=True),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_splitting_telemetry_into_batches_keeps_every_meter(cuts: list[int], seed: int) -> None:
+    rng = random.Random(seed)
+    counts = list(itertools.accumulate(rng.choice([0, 0, 0, 1]) for _ in range(300)))
+    states = [rng.choice([100, 100, 200, 300, 604]) for _ in range(300)]
+    rows = samples(
+        300, state=lambda i: states[i], part_count=lambda i: counts[i], power_kw=lambda i: rng.choice([0.0, 2.5, 7.2])
+    )
+    whole = totals(derive_usage_events(rows, "m1"))
+    bounds = [0, *sorted(cuts), 300]
+    parts: list[UsageEvent] = []
+    for n, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        previous = rows[lo - 1] if lo else None
+        parts += derive_usage_events(rows[lo:hi], "m1", previous=previous, source=f"seq-{n}")
+    split = totals(dedupe(parts))
+    assert split.keys() == whole.keys()
+    for meter, value in whole.items():
+        # only the 6-decimal rounding of each bucket event may differ
+        assert abs(split[meter] - value) <= Decimal("0.000001") * len(bounds), meter

@@ -1,28 +1,31 @@
 """Meters from telemetry: turn a thing's 1 Hz samples into usage events.
 
-For consecutive samples *a*, *b* the interval ``[a.ts, b.ts)`` carries *a*'s state and power
-(sample and hold), cut to ``max_gap_s`` so that a telemetry outage is never billed:
+Each sample stands for one sampling interval (``sample_period_s``, 1 s) from its timestamp, cut
+short where the next sample comes sooner — the convention of the twin's history and OEE, so spindle
+hours agree with OEE run time and a telemetry outage is never billed. Within that interval the
+sample's state and power hold:
 
 * ``spindle_hours`` — time in a running state (``running`` and ``reduced_speed`` categories
   of :mod:`twin_models.states`);
 * ``energy_kwh`` — ``power_kw`` times time;
 * ``parts`` / ``rejected_parts`` — increases of the cumulative ``part_count`` /
-  ``reject_count``; a counter that goes down was reset, and its new value is counted;
+  ``reject_count`` between consecutive samples; a counter that goes down was reset, and its new
+  value is counted;
 * ``crash_events`` / ``overload_events`` — one event per rising edge of a crash (state code
   604 or an alarm code in ``crash_alarm_codes``) or of an alarm in ``overload_alarm_codes``.
 
 Quantities are summed per ``bucket_s`` (900 s, aligned to UTC, so that every local midnight,
 including +05:30 and +05:45 zones, is a bucket boundary) and rounded to 6 decimals; event ids
 are ``<machine>:<meter>:<bucket start>:<source>``, so deriving the same batch twice gives the
-same events, which deduplication then drops. Pass the last sample of the previous batch as
-``previous`` to carry counters, intervals and alarm edges across batches; without it the first
-sample only sets the baseline.
+same events, which deduplication then drops. Time and energy need nothing from other batches;
+pass the last sample of the previous batch as ``previous`` to carry the counters and alarm edges
+across the boundary (without it the batch's first sample only sets their baseline).
 
 Example:
     >>> from datetime import datetime, timedelta, timezone
     >>> t0 = datetime(2026, 10, 1, 6, 0, tzinfo=timezone.utc)
-    >>> samples = [{"ts": t0 + timedelta(seconds=i), "state": 100, "part_count": 10 + i // 30,
-    ...             "power_kw": 7.2} for i in range(61)]
+    >>> samples = [{"ts": t0 + timedelta(seconds=i), "state": 100, "part_count": 10 + i // 20,
+    ...             "power_kw": 7.2} for i in range(60)]
     >>> evs = derive_usage_events(samples, "cnc-01", source="seq-1")
     >>> sorted((e.meter, str(e.quantity)) for e in evs)
     [('energy_kwh', '0.120000'), ('parts', '2'), ('spindle_hours', '0.016667')]
@@ -54,7 +57,7 @@ class MeteringConfig:
     """How samples become meters."""
 
     bucket_s: int = 900
-    max_gap_s: float = 60.0
+    sample_period_s: float = 1.0
     running_categories: frozenset[StateCategory] = frozenset({StateCategory.RUNNING, StateCategory.REDUCED_SPEED})
     crash_state_codes: frozenset[int] = frozenset({int(StateCode.CRASH)})
     crash_alarm_codes: frozenset[int] = frozenset()
@@ -116,10 +119,10 @@ def derive_usage_events(
 ) -> list[UsageEvent]:
     """Usage events of one machine from its samples (``twin_models.telemetry.Sample`` or dicts)."""
     cfg = config or MeteringConfig()
-    points = sorted((_view(s) for s in samples), key=lambda s: s.ts)
-    if previous is not None:
-        prev = _view(previous)
-        points = [prev, *(p for p in points if p.ts > prev.ts)]
+    own = sorted((_view(s) for s in samples), key=lambda s: s.ts)
+    prev = _view(previous) if previous is not None else None
+    if prev is not None:
+        own = [p for p in own if p.ts > prev.ts]
     bucket = cfg.bucket_s
     seconds: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
     counts: dict[tuple[str, int], int] = defaultdict(int)
@@ -131,12 +134,13 @@ def derive_usage_events(
     def is_crash(s: _S) -> bool:
         return s.state in cfg.crash_state_codes or s.alarm_code in cfg.crash_alarm_codes
 
-    for a, b in itertools.pairwise(points):
-        span = min((b.ts - a.ts).total_seconds(), cfg.max_gap_s)
+    for i, a in enumerate(own):  # time and energy: each sample's own interval
+        span = cfg.sample_period_s
+        if i + 1 < len(own):
+            span = min(span, (own[i + 1].ts - a.ts).total_seconds())
         running = _category(cfg.taxonomy, a.state) in cfg.running_categories
-        lo = a.ts
-        hi = a.ts + timedelta(seconds=span)
-        while lo < hi:  # split the held interval at bucket boundaries
+        lo, hi = a.ts, a.ts + timedelta(seconds=span)
+        while lo < hi:  # split the interval at bucket boundaries
             start = bucket_of(lo)
             cut = min(hi, datetime.fromtimestamp(start + bucket, tz=UTC))
             part = Decimal(str((cut - lo).total_seconds()))
@@ -145,6 +149,9 @@ def derive_usage_events(
             if a.power_kw:
                 seconds[("energy_kwh", start)] += a.power_kw * part
             lo = cut
+
+    chain = own if prev is None else [prev, *own]
+    for a, b in itertools.pairwise(chain):  # counters and edges: between consecutive samples
         start_b = bucket_of(b.ts)
         counts[("parts", start_b)] += _counter_delta(a.part_count, b.part_count)
         counts[("rejected_parts", start_b)] += _counter_delta(a.reject_count, b.reject_count)
