@@ -77,3 +77,11 @@ def test_non_utf8_payloads_are_passed_base64(tmp_path: Path) -> None:
     bodies: list[str] = []
     deliver_once(inbox, lambda e, c: bodies.extend(r["body"] for r in e["Records"]))
     assert bodies == ["//4="]
+
+
+def test_md5_of_body_is_that_of_the_body(tmp_path: Path) -> None:
+    import hashlib
+
+    inbox = _inbox(tmp_path, 1)
+    record = inbox.receive(1)["Records"][0]
+    assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()

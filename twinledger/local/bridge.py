@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -149,7 +150,7 @@ class SqsInbox:
                         "ApproximateFirstReceiveTimestamp": str(first_ms or now_ms),
                     },
                     "messageAttributes": {},
-                    "md5OfBody": "",
+                    "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
                     "eventSource": "aws:sqs",
                     "eventSourceARN": self.queue_arn,
                     "awsRegion": self.region,
