@@ -52,3 +52,23 @@ def test_bad_input_gets_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_pa
     assert code == 1 and f"{broken}: line 2: not JSON" in err
     code = main(["bill", "--lease", str(tmp_path / "missing.json"), "--usage", str(USAGE), "--period", "2026-10"])
     assert code == 1 and "No such file" in capsys.readouterr().err
+
+
+def test_a_daily_lease_in_kolkata_bills_the_local_day(capsys: pytest.CaptureFixture[str]) -> None:
+    daily = str(EXAMPLES / "lease-daily.json")
+    code = main(["bill", "--lease", daily, "--usage", str(USAGE), "--period", "2026-10-14", "--json"])
+    invoice = json.loads(capsys.readouterr().out)
+    assert code == 0
+    # 14 Oct in Kolkata is 13 Oct 18:30Z .. 14 Oct 18:30Z: the six 04:00Z events and the 10:15Z crash
+    assert invoice["usage"]["events"] == 7
+    amounts = [(ln["component"], ln["quantity"], ln["amount"]) for ln in invoice["lines"]]
+    assert amounts == [
+        ("base", "1", "2500.00"),
+        ("spindle", "21.14", "20083.00"),  # 11.33 + 9.81 h x 950.00
+        ("parts", "300", "1350.00"),  # 248 + 259 = 507 parts: 300 x 4.50
+        ("parts", "207", "621.00"),  # ... and 207 x 3.00
+        ("energy", "165.044", "1361.61"),  # 89.507 + 75.537 kWh x 8.25 = 1361.613
+        ("crash", "1", "5000.00"),
+    ]
+    # subtotal 30915.61 ; tax 30915.61 x 0.18 = 5564.8098 -> 5564.81 ; total 36480.42
+    assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == ("30915.61", "5564.81", "36480.42")
