@@ -13,6 +13,7 @@ One table (``anchors``) holds three kinds of items, keyed by ``pk``:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ _DES = TypeDeserializer()
 _PENDING = "pending"
 _OPEN_BATCH = "open-batch"
 _LOCK_KEY = "lock#drain"
+_PARALLEL_WRITES = 8
 
 
 def read_secret(secret_id: str) -> str:
@@ -230,25 +232,46 @@ class DynamoAnchorStore(AnchorStore):
         _, count = self._queue(_PENDING, None, count_only=True)
         return count
 
+    def _claim_update(self, batch_id: str, record_id: str) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Key": _item({"pk": f"record#{record_id}"}),
+            "UpdateExpression": "SET #s = :batched, batch_id = :b REMOVE #q, queued_key",
+            "ConditionExpression": "#s = :pending",
+            "ExpressionAttributeNames": {"#s": "status", "#q": "queue"},
+            "ExpressionAttributeValues": _item(
+                {":batched": RecordStatus.BATCHED.value, ":pending": RecordStatus.PENDING.value, ":b": batch_id}
+            ),
+        }
+
     def claim(self, batch_id: str, record_ids: Sequence[str]) -> list[str]:
-        claimed: list[str] = []
-        for record_id in record_ids:
+        """One conditional update per record (``pending`` -> ``batched``), a few in parallel."""
+
+        def claim_one(record_id: str) -> bool:
             try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=_item({"pk": f"record#{record_id}"}),
-                    UpdateExpression="SET #s = :batched, batch_id = :b REMOVE #q, queued_key",
-                    ConditionExpression="#s = :pending",
-                    ExpressionAttributeNames={"#s": "status", "#q": "queue"},
-                    ExpressionAttributeValues=_item(
-                        {":batched": RecordStatus.BATCHED.value, ":pending": RecordStatus.PENDING.value, ":b": batch_id}
-                    ),
-                )
-                claimed.append(record_id)
+                self.client.update_item(**self._claim_update(batch_id, record_id))
+                return True
             except ClientError as exc:
-                if not _is_conditional(exc):
-                    raise
-        return claimed
+                if _is_conditional(exc):
+                    return False
+                raise
+
+        with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+            won = list(pool.map(claim_one, record_ids))
+        return [record_id for record_id, ok in zip(record_ids, won, strict=True) if ok]
+
+    def _get_many(self, record_ids: Sequence[str]) -> dict[str, QueuedRecord]:
+        found: dict[str, QueuedRecord] = {}
+        for start in range(0, len(record_ids), 100):
+            keys = [_item({"pk": f"record#{r}"}) for r in dict.fromkeys(record_ids[start : start + 100])]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    record = _record(_plain(item))
+                    found[record.record_id] = record
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     # -- batches -------------------------------------------------------------------------------------
     def put_batch(self, batch: Batch) -> None:
@@ -286,7 +309,8 @@ class DynamoAnchorStore(AnchorStore):
         self.client.delete_item(TableName=self.table, Key=_item({"pk": f"batch#{batch.batch_id}"}))
 
     def complete(self, batch: Batch, proofs: Sequence[AnchoredProof]) -> None:
-        records = [self.get(record_id) for record_id in batch.record_ids]
+        stored = self._get_many(batch.record_ids)
+        records = [stored.get(record_id) for record_id in batch.record_ids]
         requests = []
         for record_id, record, proof in zip(batch.record_ids, records, proofs, strict=True):
             if record is None:
