@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,13 @@ from chalicelib.chain import (
     ANCHORER_ROLE,
     AnchorClient,
     ContractRevertError,
+    LeaseClient,
+    LeaseTerms,
     NonceManager,
+    PeriodStatus,
     SenderOptions,
     deploy_anchor_registry,
+    deploy_lease,
     load_artifact,
 )
 from chalicelib.chain.dal import DynamoAnchorStore
@@ -30,7 +35,7 @@ from chalicelib.chain.store import AnchorStore, InMemoryAnchorStore
 from chalicelib.tables import create_resources
 from twin_models.anchoring import record_hash
 from twin_models.hashchain import machine_key
-from twin_models.merkle import keccak256
+from twin_models.merkle import MerkleTree, keccak256
 from twinledger.cli import main as cli
 from twinledger.local.ganache import DETERMINISTIC_KEYS, Ganache
 
@@ -232,3 +237,32 @@ def test_transaction_not_mined_in_time_is_recognised_later(
     assert first.anchored == 0 and first.in_flight == 5 and "not 1 deep" in first.error
     assert (second.recovered, second.in_flight, second.pending_left) == (5, 0, 0)
     assert len(client.contract.events.RootAnchored.get_logs(from_block=0)) == 1
+
+
+def test_lease_cycle_on_ganache(ganache: Ganache, ganache_w3: Web3, admin: LocalAccount) -> None:
+    # Given a lease whose lessor's key signs and whose lessee is Ganache's second account
+    lessee: LocalAccount = Account.from_key(DETERMINISTIC_KEYS[1])
+    now = datetime.fromtimestamp(ganache_w3.eth.get_block("latest")["timestamp"], tz=UTC)
+    terms = LeaseTerms(
+        lessor=admin.address,
+        lessee=lessee.address,
+        operator=admin.address,
+        tariff_hash=keccak256(b"tariff"),
+        machine_ids=(machine_key("cnc-11"),),
+        starts_at=now - timedelta(days=31),
+        dispute_window_seconds=3600,
+    )
+    address = deploy_lease(ganache_w3, admin, terms)
+    usage = MerkleTree.build(hashes(12, "usage"))
+
+    # When a period is posted, disputed, revised, and left unanswered past the window
+    posted = LeaseClient(ganache_w3, address, admin).post_usage(now, usage.root, keccak256(b"inv-1"), 4200)
+    LeaseClient(ganache_w3, address, lessee).dispute(posted.index, keccak256(b"reason"))
+    LeaseClient(ganache_w3, address, admin).revise_usage(posted.index, usage.root, keccak256(b"inv-2"), 4100)
+    ganache_w3.provider.make_request("evm_increaseTime", [3601])  # type: ignore[arg-type]
+    ganache.mine()
+    final = LeaseClient(ganache_w3, address, lessee).finalize(posted.index)
+
+    # Then the period is accepted with the revised invoice, and each usage record verifies
+    assert (final.status, final.revision, final.amount) == (PeriodStatus.DEEMED_ACCEPTED, 1, 4100)
+    assert LeaseClient(ganache_w3, address).verify_usage_record(posted.index, hashes(12, "usage")[5], usage.proof(5))
