@@ -134,6 +134,7 @@ class Gateway:
         self.stop_event = threading.Event()
         self._source_thread: threading.Thread | None = None
         self.source_error: BaseException | None = None
+        self._dropped: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, config: GatewayConfig) -> Gateway:
@@ -183,6 +184,7 @@ class Gateway:
                 now = time.monotonic()
                 if now >= next_status:
                     self.spool.enforce_bounds()
+                    self._report_drops()
                     self._write_status()
                     next_status = now + status_every_s
                 if duration_s is not None and now - started >= duration_s:
@@ -224,6 +226,18 @@ class Gateway:
             "inflight": self.publisher.inflight,
             "next_seq": {thing: self.spool.next_seq(thing) for thing in self.source.things()},
         }
+
+    def _report_drops(self) -> None:
+        """Log every growth of the spool's drop counters: a loss is never silent."""
+        stats = self.spool.stats()
+        dropped = {"full": stats.dropped_full, "age": stats.dropped_age}
+        for reason, total in dropped.items():
+            new = total - self._dropped.get(reason, total)
+            if new > 0:
+                _log.warning(
+                    "spool dropped %d envelopes (%s; %d in total, ranges in the gaps table)", new, reason, total
+                )
+        self._dropped = dropped
 
     def _write_status(self) -> None:
         path = self.config.status_file
