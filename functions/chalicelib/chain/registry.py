@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +78,6 @@ class AnchorReceipt:
     gas_used: int
     contract_address: str = ""
     chain_id: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def proof_for(self, record_hash: bytes) -> tuple[bytes, ...]:
         """The proof of ``record_hash`` (the first occurrence when a hash repeats)."""

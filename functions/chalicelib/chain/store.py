@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -91,7 +91,6 @@ class Batch:
     record_hashes: tuple[bytes, ...] = ()
     root: bytes = b""
     metadata: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class AnchorStore(ABC):
