@@ -14,6 +14,8 @@ between the history write and the shadow update completes the twin without doubl
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import time
 from collections import defaultdict
@@ -27,6 +29,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import aws
 from chalicelib.settings import get_settings
 from chalicelib.twins.dal import (
     DeviceRegistry,
@@ -38,9 +41,10 @@ from chalicelib.twins.dal import (
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.shadow import merge_state, update_payload
 from twin_models.signing import load_public_key, verify_envelope
-from twin_models.telemetry import EnvelopeError, parse_envelope
+from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, parse_envelope
+from twin_models.tenancy import Device
 
-__all__ = ["BatchOutcome", "IngestService", "ShadowUpdateError"]
+__all__ = ["BatchOutcome", "HealthStep", "IngestService", "ShadowUpdateError", "health_configured"]
 
 logger = Logger(service="twinledger-ingest")
 metrics = Metrics(namespace="twinledger", service="ingest")
@@ -62,6 +66,8 @@ class BatchOutcome:
     samples: int = 0
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     shadow_updates: int = 0
+    health_updates: int = 0
+    tickets: list[dict[str, Any]] = field(default_factory=list)
     failed_message_ids: list[str] = field(default_factory=list)
 
     def add(self, other: BatchOutcome) -> None:
@@ -71,12 +77,60 @@ class BatchOutcome:
         self.quarantined += other.quarantined
         self.samples += other.samples
         self.shadow_updates += other.shadow_updates
+        self.health_updates += other.health_updates
+        self.tickets.extend(other.tickets)
         for reason, count in other.reasons.items():
             self.reasons[reason] += count
 
     def response(self) -> dict[str, Any]:
         """The Lambda response SQS reads (``ReportBatchItemFailures``)."""
         return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed_message_ids]}
+
+
+def health_configured() -> bool:
+    """True where an anomaly endpoint (or an in-process model) is configured for ingest to call."""
+    return bool(os.environ.get("TWINLEDGER_ANOMALY_ENDPOINT") or os.environ.get("TWINLEDGER_ANOMALY_MODEL_DIR"))
+
+
+class HealthStep:
+    """After the state update: score the batch's new samples, update ``health``, open and anchor tickets.
+
+    Scoring is advisory: if the endpoint fails, the failure is logged and counted and the batch
+    still succeeds (the samples are safe in history and can be scored again from there).
+    """
+
+    def __init__(self, shadows: ShadowStore, service: Any = None) -> None:
+        from chalicelib.health.service import HealthService
+
+        self.shadows = shadows
+        self.service = service or HealthService()
+
+    def run(self, device_tenants: tuple[str, ...], thing_name: str, samples: list[Sample]) -> dict[str, Any] | None:
+        """Score one thing's new samples; returns the maintenance ticket opened, if any."""
+        found = self.shadows.get(thing_name, "health")
+        previous = found[0] if found else None
+        outcome = self.service.handle_samples(thing_name, samples, previous)
+        if outcome is None:
+            return None
+        self.shadows.update(thing_name, "health", json.dumps(outcome.shadow, separators=(",", ":")).encode())
+        ticket: dict[str, Any] | None = outcome.ticket
+        if ticket is not None:
+            from chalicelib.chain.wiring import submit_for_anchoring
+            from chalicelib.tables import bucket_name
+
+            aws.client("s3").put_object(
+                Bucket=bucket_name("archive"),
+                Key=f"maintenance/{thing_name}/{ticket['ticket_id']}.json",
+                Body=json.dumps(ticket, separators=(",", ":")).encode(),
+                ContentType="application/json",
+            )
+            submit_for_anchoring(
+                f"maintenance/{thing_name}/{ticket['ticket_id']}",
+                bytes.fromhex(str(ticket["content_hash"])[2:]),
+                kind="maintenance",
+                tenants=device_tenants,
+            )
+        return ticket
 
 
 class IngestService:
@@ -89,6 +143,7 @@ class IngestService:
         quarantine: QuarantineStore | None = None,
         shadows: ShadowStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        health: HealthStep | None = None,
     ) -> None:
         self.registry = registry or DeviceRegistry()
         self.history = history or HistoryStore()
@@ -96,9 +151,10 @@ class IngestService:
         self.shadows = shadows or ShadowStore()
         self.clock = clock
         self.totals = BatchOutcome()
+        self.health = health if health is not None else (HealthStep(self.shadows) if health_configured() else None)
 
     # -- one record ---------------------------------------------------------------------------
-    def _verified_segment(self, body: str, now: datetime) -> Segment:
+    def _verified(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope]:
         settings = get_settings()
         envelope, document = parse_envelope(body, now=now, max_future=timedelta(seconds=settings.max_future_s))
         device = self.registry.get(envelope.thing_name)
@@ -111,13 +167,15 @@ class IngestService:
         if envelope.site != device.site:
             raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the thing's site {device.site!r}")
         verify_envelope(document, load_public_key(pem))
-        return segment_from_envelope(envelope)
+        return segment_from_envelope(envelope), envelope
 
-    def ingest_record(self, message_id: str, body: str, outcome: BatchOutcome) -> tuple[Outcome, Segment | None]:
+    def ingest_record(
+        self, message_id: str, body: str, outcome: BatchOutcome
+    ) -> tuple[Outcome, Segment | None, TelemetryEnvelope | None]:
         """Handle one SQS record; quarantines bad input, raises only on transient failures."""
         now = self.clock()
         try:
-            segment = self._verified_segment(body, now)
+            segment, envelope = self._verified(body, now)
         except EnvelopeError as exc:
             self.quarantine.put(message_id, exc.reason, exc.detail, body.encode(), _thing_hint(body), now)
             outcome.quarantined += 1
@@ -125,13 +183,13 @@ class IngestService:
             with single_metric(name="QuarantinedByReason", unit=MetricUnit.Count, value=1, namespace="twinledger") as m:
                 m.add_dimension(name="reason", value=exc.reason)
             logger.warning("quarantined", extra={"message_id": message_id, "reason": exc.reason, "detail": exc.detail})
-            return "quarantined", None
+            return "quarantined", None, None
         if self.history.put_segment(segment, now):
             outcome.accepted += 1
             outcome.samples += segment.sample_count
-            return "accepted", segment
+            return "accepted", segment, envelope
         outcome.duplicates += 1
-        return "duplicate", segment
+        return "duplicate", segment, envelope
 
     # -- one thing's shadow -------------------------------------------------------------------
     def update_state_shadow(self, thing_name: str, segments: list[Segment]) -> bool:
@@ -155,18 +213,36 @@ class IngestService:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise ShadowUpdateError(f"{thing_name}: shadow still conflicting after {retries} retries")
 
+    def _score_health(self, new_samples: dict[str, list[Sample]], outcome: BatchOutcome) -> None:
+        assert self.health is not None
+        for thing_name, samples in new_samples.items():
+            try:
+                ticket = self.health.run(
+                    _tenants(self.registry.get(thing_name)), thing_name, sorted(samples, key=lambda s: s.ts)
+                )
+            except Exception:
+                logger.exception("health scoring failed", extra={"thing_name": thing_name})
+                metrics.add_metric(name="HealthScoringFailures", unit=MetricUnit.Count, value=1)
+                continue
+            outcome.health_updates += 1
+            if ticket is not None:
+                outcome.tickets.append(ticket)
+
     # -- a whole batch ------------------------------------------------------------------------
     def handle_batch(self, event: dict[str, Any]) -> BatchOutcome:
         """Process an SQS event; see the module doc for the guarantees."""
         outcome = BatchOutcome()
         by_thing: dict[str, list[Segment]] = defaultdict(list)
         ids_by_thing: dict[str, list[str]] = defaultdict(list)
+        new_samples: dict[str, list[Sample]] = defaultdict(list)
 
         def record_handler(record: SQSRecord) -> str:
-            result, segment = self.ingest_record(record.message_id, record.body, outcome)
+            result, segment, envelope = self.ingest_record(record.message_id, record.body, outcome)
             if segment is not None:
                 by_thing[segment.thing_name].append(segment)
                 ids_by_thing[segment.thing_name].append(record.message_id)
+            if result == "accepted" and envelope is not None:
+                new_samples[envelope.thing_name].extend(envelope.samples)
             return result
 
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -180,12 +256,18 @@ class IngestService:
             except Exception:
                 logger.exception("shadow update failed", extra={"thing_name": thing_name})
                 failed.extend(ids_by_thing[thing_name])
+        if self.health is not None:
+            self._score_health(new_samples, outcome)
         outcome.failed_message_ids = sorted(set(failed))
         self.totals.add(outcome)
         metrics.add_metric(name="EnvelopesAccepted", unit=MetricUnit.Count, value=outcome.accepted)
         metrics.add_metric(name="EnvelopesDuplicate", unit=MetricUnit.Count, value=outcome.duplicates)
         metrics.add_metric(name="EnvelopesQuarantined", unit=MetricUnit.Count, value=outcome.quarantined)
         return outcome
+
+
+def _tenants(device: Device | None) -> tuple[str, ...]:
+    return tuple(t for t in (device.lessor, device.lessee) if t) if device else ()
 
 
 def _thing_hint(body: str) -> str | None:
