@@ -133,6 +133,20 @@ class ChaliceFunctions(Construct):
         body = getattr(self.rest_api(), "definition_body", None)
         return dict(body) if isinstance(body, dict) else {}
 
+    def throttle_api(self, rate_per_s: int, burst: int) -> None:
+        """Cap every route of the REST API stage (API Gateway answers 429 above the cap)."""
+        self.rest_api().add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": rate_per_s,
+                    "ThrottlingBurstLimit": burst,
+                }
+            ],
+        )
+
     def require_authorizer(self, scheme_name: str, scheme: dict[str, Any]) -> list[str]:
         """Put ``scheme`` on every route but CORS preflights; returns the secured ``METHOD path`` pairs."""
         api = self.rest_api()

@@ -24,6 +24,9 @@ __all__ = ["TwinLedgerStack"]
 
 #: The SageMaker endpoint the ingest function scores feature windows with (context ``anomalyEndpoint``).
 DEFAULT_ANOMALY_ENDPOINT = "twinledger-anomaly"
+#: Stage-wide API throttling (requests per second, burst).
+API_RATE_PER_S = 50
+API_BURST = 100
 
 
 class TwinLedgerStack(cdk.Stack):
@@ -68,6 +71,7 @@ class TwinLedgerStack(cdk.Stack):
         ingest = self.functions.function(ids.INGEST_FUNCTION)
         self.event_source = self.ingest.feed(ingest.ref, self.functions.roles[ids.INGEST_FUNCTION])
         self.secured_routes = self.functions.require_authorizer(ids.COGNITO_AUTHORIZER, self.auth.authorizer())
+        self.functions.throttle_api(rate_per_s=API_RATE_PER_S, burst=API_BURST)
 
         self._outputs()
         nag.acknowledge(self)

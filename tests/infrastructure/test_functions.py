@@ -122,3 +122,10 @@ def test_every_route_requires_the_cognito_authorizer(synthesized: Synthesized) -
     assert operations
     for path, method, operation in operations:
         assert operation.get("security") == [{ids.COGNITO_AUTHORIZER: []}], (method, path)
+
+
+def test_api_stage_is_throttled(synthesized: Synthesized) -> None:
+    (setting,) = synthesized.resources[ids.REST_API]["Properties"]["MethodSettings"]
+    assert setting["ResourcePath"] == "/*"
+    assert setting["ThrottlingRateLimit"] > 0
+    assert setting["ThrottlingBurstLimit"] >= setting["ThrottlingRateLimit"]
