@@ -3,7 +3,9 @@
 A record (a maintenance entry, a quality result, a daily summary, an invoice) is reduced to a 32-byte
 *record hash*; batches of record hashes are anchored as one Merkle root in ``AnchorRegistry``. A
 :class:`ProofBundle` carries the record (optional), its hash and how it was computed, the Merkle proof,
-the root, and where the root was anchored (chain id, registry address, transaction, block). Anyone can
+the root, and where the root was anchored (chain id, registry address, transaction, block); for a
+maintenance-log entry, ``root`` is the machine's chain head after the entry, ``proof`` the head before it,
+and ``log_machine`` / ``log_index`` its place in the chain. Anyone can
 then recompute the hash from the record, check the proof off line with :meth:`ProofBundle.verify_offline`,
 and ask the registry (``verifyRecord``) whether the root is on chain.
 
@@ -28,6 +30,7 @@ from typing import Annotated, Any, Literal
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
+from twin_models.hashchain import link
 from twin_models.merkle import HASH_SIZE, MerkleError, keccak256, verify_proof
 
 __all__ = [
@@ -107,6 +110,8 @@ class ProofBundle(BaseModel):
     tx_hash: Bytes32 | None = None
     block_number: int | None = None
     anchored_at: datetime | None = None
+    log_machine: str | None = None
+    log_index: int | None = Field(default=None, ge=0)
 
     @field_validator("record_hash", "root", "tx_hash", mode="before")
     @classmethod
@@ -132,6 +137,12 @@ class ProofBundle(BaseModel):
         rehash = self.record is not None and self.hash_algorithm != "none"
         if rehash and record_hash(self.record, self.hash_algorithm) != self.record_hash:
             return OfflineCheck(ok=False, reason=f"the record does not hash to record_hash ({self.hash_algorithm})")
+        if self.log_index is not None:
+            if len(self.proof) != 1 or not self.log_machine:
+                return OfflineCheck(ok=False, reason="a log entry's bundle needs log_machine and the previous head")
+            if link(self.proof[0], self.record_hash, self.log_index) != self.root:
+                return OfflineCheck(ok=False, reason="the entry does not link the previous head to root")
+            return OfflineCheck(ok=True)
         if not verify_proof(self.root, self.record_hash, self.proof):
             return OfflineCheck(ok=False, reason="the proof does not lead from record_hash to root")
         return OfflineCheck(ok=True)

@@ -251,3 +251,18 @@ def test_open_batch_state_is_kept_until_anchored(store: AnchorStore) -> None:
     store.put_batch(replace(batch, batch_id="b-2", created_at=T0 + timedelta(seconds=1)))
 
     assert [b.batch_id for b in store.open_batches()] == ["b-1", "b-2"]
+
+
+def test_log_entries_round_trip_through_the_store(
+    make_service: Callable[..., AnchoringService], registry: AnchorClient
+) -> None:
+    service = make_service()
+    docs = [{"entry_id": f"cnc-09/{i}", "work": f"visit {i}"} for i in range(2)]
+    for doc in docs:
+        service.submit_log_entry("cnc-09", str(doc["entry_id"]), record_hash(doc), ("oem",))
+
+    service.run_once()
+    bundle = service.bundle("cnc-09/1", record=docs[1])
+
+    assert (bundle.log_machine, bundle.log_index) == ("cnc-09", 1)
+    assert verify_bundle(ProofBundle.model_validate_json(bundle.model_dump_json()), registry).ok

@@ -100,6 +100,7 @@ def _record_values(record: QueuedRecord) -> dict[str, Any]:
             anchored_at=proof.anchored_at.isoformat(),
             chain_id=proof.chain_id,
             contract=proof.contract,
+            log_index=proof.log_index,
         )
     return values
 
@@ -115,6 +116,7 @@ def _record(values: dict[str, Any]) -> QueuedRecord:
             anchored_at=datetime.fromisoformat(values["anchored_at"]),
             chain_id=int(values["chain_id"]),
             contract=str(values["contract"]),
+            log_index=int(values["log_index"]) if values.get("log_index") is not None else None,
         )
     return QueuedRecord(
         record_id=values["record_id"],

@@ -95,6 +95,7 @@ class LogEntryReceipt:
     new_head: bytes
     tx_hash: bytes
     block_number: int
+    gas_used: int = 0
 
 
 def _registry_abi() -> list[dict[str, Any]]:
@@ -257,12 +258,42 @@ class AnchorClient:
             new_head=bytes(args["newHead"]),
             tx_hash=bytes(receipt["transactionHash"]),
             block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
         )
 
     def log_head(self, machine_id: bytes) -> tuple[bytes, int]:
         """The machine's current chain head and its number of entries."""
         head, length = self._read("logHead", self.contract.functions.logHead(machine_id))
         return bytes(head), int(length)
+
+    def log_head_at(self, machine_id: bytes, index: int) -> bytes:
+        """The machine's chain head right after entry ``index`` (zero past the end)."""
+        return bytes(self._read("logHeadAt", self.contract.functions.logHeadAt(machine_id, index)))
+
+    def find_log_entry(self, machine_id: bytes, entry_hash: bytes, from_block: int = 0) -> LogEntryReceipt | None:
+        """The ``LogEntryAppended`` event that put ``entry_hash`` in the machine's chain, if any."""
+        event = self.contract.events.LogEntryAppended
+        logs = self._io.retrying(
+            "logs", lambda: event.get_logs(from_block=from_block, argument_filters={"machineId": machine_id})
+        )
+        for log in logs:
+            args = log["args"]
+            if bytes(args["entryHash"]) == entry_hash:
+                return LogEntryReceipt(
+                    machine_id=bytes(args["machineId"]),
+                    index=int(args["index"]),
+                    entry_hash=bytes(args["entryHash"]),
+                    previous_head=bytes(args["previousHead"]),
+                    new_head=bytes(args["newHead"]),
+                    tx_hash=bytes(log["transactionHash"]),
+                    block_number=int(log["blockNumber"]),
+                )
+        return None
+
+    def block_time(self, block_number: int) -> datetime:
+        """The timestamp of a block, as UTC."""
+        block = self._io.retrying("block", lambda: self.w3.eth.get_block(block_number))
+        return _utc(int(block["timestamp"]))
 
     def log_heads(self, machine_id: bytes) -> list[bytes]:
         """Every head of the machine's chain, in order (compare with ``twin_models.hashchain.chain_heads``)."""

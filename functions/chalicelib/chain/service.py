@@ -29,17 +29,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from twin_models.anchoring import ProofBundle
+from twin_models.hashchain import machine_key
 from twin_models.merkle import HASH_SIZE, MerkleTree
 
-from .errors import ChainError, ChainUnavailableError
+from .errors import ChainError, ChainUnavailableError, ContractRevertError
 from .registry import AnchorClient, RootAlreadyAnchoredError
 from .store import AnchoredProof, AnchorStore, Batch, BatchState, QueuedRecord, RecordStatus
 
-__all__ = ["AnchoringService", "DrainReport", "NotAnchoredError", "Verification", "verify_bundle"]
+__all__ = [
+    "LOG_KIND_PREFIX",
+    "AnchoringService",
+    "DrainReport",
+    "NotAnchoredError",
+    "Verification",
+    "verify_bundle",
+]
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: Kind of the queued entries of a machine's maintenance-log hash chain: ``log:<thing name>``.
+LOG_KIND_PREFIX = "log:"
 
 
 class NotAnchoredError(ChainError):
@@ -143,12 +154,23 @@ class AnchoringService:
         """
         if not record_id or len(record_id) > 200:
             raise ChainError("record_id must be 1..200 characters")
-        if not kind or len(kind) > 64:
-            raise ChainError("kind must be 1..64 characters")
+        if not kind or len(kind) > 160:
+            raise ChainError("kind must be 1..160 characters")
         if not isinstance(record_hash, bytes | bytearray) or len(record_hash) != HASH_SIZE:
             raise ChainError(f"record_hash must be {HASH_SIZE} bytes")
         record = QueuedRecord(record_id, bytes(record_hash), kind, self.clock(), tenants=tuple(tenants))
         return self.store.enqueue(record)
+
+    def submit_log_entry(
+        self, thing_name: str, entry_id: str, entry_hash: bytes, tenants: tuple[str, ...] = ()
+    ) -> bool:
+        """Queues a maintenance-log entry for the machine's on-chain hash chain (appended in queued order).
+
+        The entry's hash should cover its id and time, so two entries never share a hash.
+        """
+        if not thing_name or len(thing_name) > 128:
+            raise ChainError("thing_name must be 1..128 characters")
+        return self.submit(entry_id, entry_hash, f"{LOG_KIND_PREFIX}{thing_name}", tenants)
 
     # -- draining ------------------------------------------------------------------------------------
     def run_once(self, max_batches: int | None = None, time_budget_seconds: float | None = None) -> DrainReport:
@@ -197,7 +219,8 @@ class AnchoringService:
         if not candidates:
             return None
         kind = candidates[0].kind
-        chosen = [r for r in candidates if r.kind == kind]
+        # a machine's log entries go one by one, in order; other kinds go as one Merkle batch
+        chosen = candidates[:1] if kind.startswith(LOG_KIND_PREFIX) else [r for r in candidates if r.kind == kind]
         batch = Batch(
             batch_id=f"b-{uuid.uuid4().hex}",
             kind=kind,
@@ -223,7 +246,7 @@ class AnchoringService:
             state=BatchState.SENDING,
             record_ids=tuple(r.record_id for r in records),
             record_hashes=tuple(r.record_hash for r in records),
-            root=MerkleTree.build([r.record_hash for r in records]).root,
+            root=b"" if kind.startswith(LOG_KIND_PREFIX) else MerkleTree.build([r.record_hash for r in records]).root,
             metadata=metadata,
         )
         self.store.put_batch(sealed)  # before sending: the next run re-sends or finds it on chain
@@ -233,6 +256,8 @@ class AnchoringService:
         if batch.state is BatchState.CLAIMING or not batch.record_ids:
             self.store.release(batch)
             return None
+        if batch.kind.startswith(LOG_KIND_PREFIX):
+            return self._finish_log_entry(batch)
         tree = MerkleTree.build(batch.record_hashes)
         client = self.chain
         gas = 0
@@ -269,6 +294,33 @@ class AnchoringService:
         logger.info("anchored %d %s records under 0x%s", len(batch.record_ids), batch.kind, tree.root.hex())
         return batch, gas, "0x" + tx_hash.hex()
 
+    def _finish_log_entry(self, batch: Batch) -> tuple[Batch, int, str]:
+        client = self.chain
+        machine = machine_key(batch.kind.removeprefix(LOG_KIND_PREFIX))
+        entry = batch.record_hashes[0]
+        gas = 0
+        appended = client.find_log_entry(machine, entry)  # sent by an earlier run that lost the answer?
+        if appended is None:
+            try:
+                appended = client.append_log_entry(machine, entry)
+            except ContractRevertError as exc:
+                # another writer moved the head: leave the entry in its batch for the next run
+                raise ChainUnavailableError(f"log append for {batch.kind} reverted: {exc}") from exc
+            gas = appended.gas_used
+        proof = AnchoredProof(
+            root=appended.new_head,
+            proof=(appended.previous_head,),
+            tx_hash=appended.tx_hash,
+            block_number=appended.block_number,
+            anchored_at=client.block_time(appended.block_number),
+            chain_id=client.chain_id(),
+            contract=client.address,
+            log_index=appended.index,
+        )
+        self.store.complete(batch, [proof])
+        logger.info("appended %s entry %d", batch.kind, appended.index)
+        return batch, gas, "0x" + appended.tx_hash.hex()
+
     # -- proofs --------------------------------------------------------------------------------------
     def bundle(self, record_id: str, record: Any = None) -> ProofBundle:
         """The proof bundle of an anchored record (``record``, when given, is embedded for re-hashing)."""
@@ -290,6 +342,8 @@ class AnchoringService:
             tx_hash=proof.tx_hash,
             block_number=proof.block_number,
             anchored_at=proof.anchored_at,
+            log_machine=found.kind.removeprefix(LOG_KIND_PREFIX) if proof.log_index is not None else None,
+            log_index=proof.log_index,
         )
 
     def verify(self, bundle: ProofBundle) -> Verification:
@@ -312,6 +366,8 @@ def verify_bundle(bundle: ProofBundle, client: AnchorClient) -> Verification:
     chain_id = client.chain_id()
     if bundle.chain_id is not None and bundle.chain_id != chain_id:
         reasons.append(f"the bundle names chain {bundle.chain_id}, the node is chain {chain_id}")
+    if bundle.log_index is not None:
+        return _verify_log_entry(bundle, client, offline.ok, reasons)
     on_chain = client.verify_record(bundle.root, bundle.record_hash, bundle.proof)
     stored = client.anchor_of(bundle.root)
     if stored is None:
@@ -326,5 +382,25 @@ def verify_bundle(bundle: ProofBundle, client: AnchorClient) -> Verification:
         on_chain=on_chain,
         anchored_at=stored.anchored_at if stored else None,
         block_number=stored.block_number if stored else None,
+        reasons=tuple(reasons),
+    )
+
+
+def _verify_log_entry(bundle: ProofBundle, client: AnchorClient, offline_ok: bool, reasons: list[str]) -> Verification:
+    if not bundle.log_machine or bundle.log_index is None or len(bundle.proof) != 1:
+        return Verification(ok=False, offline_ok=False, on_chain=False, reasons=(*reasons, "incomplete log bundle"))
+    machine = machine_key(bundle.log_machine)
+    on_chain = client.verify_log_entry(machine, bundle.log_index, bundle.proof[0], bundle.record_hash)
+    if on_chain and client.log_head_at(machine, bundle.log_index) != bundle.root:
+        on_chain = False
+    if not on_chain:
+        reasons.append(f"the chain of {bundle.log_machine} does not hold this entry at {bundle.log_index}")
+    event = client.find_log_entry(machine, bundle.record_hash) if on_chain else None
+    return Verification(
+        ok=not reasons and on_chain,
+        offline_ok=offline_ok,
+        on_chain=on_chain,
+        anchored_at=client.block_time(event.block_number) if event else None,
+        block_number=event.block_number if event else None,
         reasons=tuple(reasons),
     )

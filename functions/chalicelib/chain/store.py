@@ -54,7 +54,11 @@ class BatchState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AnchoredProof:
-    """Where a record's batch went on chain and the record's Merkle proof."""
+    """Where a record's batch went on chain and the record's Merkle proof.
+
+    For a maintenance-log entry (``log_index`` set) ``root`` is the machine's chain head right after the
+    entry and ``proof`` holds the head before it.
+    """
 
     root: bytes
     proof: tuple[bytes, ...]
@@ -63,6 +67,7 @@ class AnchoredProof:
     anchored_at: datetime
     chain_id: int
     contract: str
+    log_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

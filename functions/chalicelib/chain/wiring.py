@@ -21,7 +21,7 @@ from .config import get_anchor_client, get_chain_settings, reset_chain
 from .service import AnchoringService
 from .store import AnchorStore, InMemoryAnchorStore
 
-__all__ = ["get_anchoring_service", "reset_anchoring", "submit_for_anchoring"]
+__all__ = ["get_anchoring_service", "reset_anchoring", "submit_for_anchoring", "submit_log_entry"]
 
 _lock = threading.Lock()
 _service: AnchoringService | None = None
@@ -50,6 +50,11 @@ def get_anchoring_service() -> AnchoringService:
 def submit_for_anchoring(record_id: str, record_hash: bytes, kind: str, tenants: Sequence[str] = ()) -> bool:
     """Queues one record hash for the next anchoring run; False when it was queued before."""
     return get_anchoring_service().submit(record_id, record_hash, kind, tuple(tenants))
+
+
+def submit_log_entry(thing_name: str, entry_id: str, entry_hash: bytes, tenants: Sequence[str] = ()) -> bool:
+    """Queues a maintenance-log entry for the machine's on-chain hash chain; False when queued before."""
+    return get_anchoring_service().submit_log_entry(thing_name, entry_id, entry_hash, tuple(tenants))
 
 
 def reset_anchoring() -> None:
