@@ -169,6 +169,8 @@ class TelemetryPublisher:
         self._open: dict[str, list[Sample]] = {}
         # a smaller batch for things whose full batch would exceed IoT Core's payload limit
         self._limit: dict[str, int] = {}
+        # things that may have unacknowledged envelopes (read once; then kept up to date in memory)
+        self._backlog: set[str] = set(spool.pending_things())
         now = monotonic()
         for thing in spool.staged_things():
             self._open[thing] = [Sample.model_validate_json(item) for item in spool.staged(thing)]
@@ -243,6 +245,7 @@ class TelemetryPublisher:
             self._open.pop(thing, None)
             return False
         del open_samples[:taken]
+        self._backlog.add(thing)
         self.metrics.envelopes_sealed += 1
         left = max(0, self._staged.get(thing, 0) - taken)
         if left:
@@ -294,12 +297,17 @@ class TelemetryPublisher:
             self.spool.ack(acked)
             self.metrics.publishes_acked += len(acked)
         self._seal_stale()
-        for thing in self.spool.pending_things():
+        for thing in sorted(self._backlog):
             lane = self._lanes.setdefault(thing, _Lane())
             room = self.window - len(lane.inflight)
             if lane.restarting or room <= 0 or not self.transport.is_connected(thing):
                 continue
-            for entry in self.spool.pending(room, after_id=lane.cursor, thing=thing):
+            entries = self.spool.pending(room, after_id=lane.cursor, thing=thing)
+            if not entries and not lane.inflight:
+                self._backlog.discard(thing)  # all acknowledged (or dropped): idle until the next seal
+                lane.cursor = 0
+                continue
+            for entry in entries:
                 lane.inflight[entry.id] = self._publish(thing, entry.topic, entry.payload)
                 lane.cursor = entry.id
                 self.metrics.publishes_sent += 1
@@ -323,7 +331,7 @@ class TelemetryPublisher:
         deadline = self._monotonic() + timeout
         while True:
             self.pump()
-            if not self.inflight and self.spool.stats().pending == 0:
+            if not self.inflight and not self._backlog:
                 return True
             if self._monotonic() >= deadline:
                 return False

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     UNIQUE (thing, seq)
 );
 CREATE INDEX IF NOT EXISTS outbox_thing ON outbox (thing, id);
+CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at);
 CREATE TABLE IF NOT EXISTS sequences (thing TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS gaps (
@@ -150,7 +151,9 @@ class Spool:
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open spool {path}: {exc}") from exc
+        # occupancy kept in memory (the spool has one writer), so bounds and metrics cost no scans
         self._bytes = self._scalar("SELECT COALESCE(SUM(size), 0) FROM outbox")
+        self._count = self._scalar("SELECT COUNT(*) FROM outbox")
 
     # -- helpers ----------------------------------------------------------------------------------
     def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
@@ -235,7 +238,7 @@ class Spool:
                     return None
                 seq = self._scalar("SELECT next_seq FROM sequences WHERE thing = ?", (thing,))
                 payload = build(seq, [bytes(r[1]) for r in rows])
-                self._make_room(len(payload))
+                freed, evicted = self._make_room(len(payload))
                 now = self._now()
                 cursor = self._db.execute(
                     "INSERT INTO outbox(thing, seq, topic, payload, size, created_at) VALUES(?,?,?,?,?,?)",
@@ -258,15 +261,19 @@ class Spool:
             except BaseException:
                 self._rollback()
                 raise
-            self._bytes += len(payload)
+            self._bytes += len(payload) - freed
+            self._count += 1 - evicted
             entry_id = cursor.lastrowid
             assert entry_id is not None
             return SpoolEntry(entry_id, thing, seq, topic, payload, dt.datetime.fromtimestamp(now, dt.UTC))
 
-    def _make_room(self, size: int) -> None:
-        """Inside a transaction: apply the overflow policy so ``size`` more bytes fit."""
+    def _make_room(self, size: int) -> tuple[int, int]:
+        """Inside a transaction: apply the overflow policy so ``size`` more bytes fit.
+
+        Returns ``(bytes freed, envelopes evicted)``, for the caller to account once it has committed.
+        """
         if self._bytes + size <= self.max_bytes:
-            return
+            return 0, 0
         if self.policy is OverflowPolicy.REJECT_NEW or size > self.max_bytes:
             raise SpoolFullError(
                 f"spool {self.path} holds {self._bytes} of {self.max_bytes} bytes; "
@@ -280,7 +287,7 @@ class Spool:
             if freed >= need:
                 break
         self._drop(dropped, "full")
-        self._bytes -= freed
+        return freed, len(dropped)
 
     def _drop(self, rows: list[tuple[int, str, int]], reason: str) -> None:
         if not rows:
@@ -339,6 +346,7 @@ class Spool:
                 self._rollback()
                 raise SpoolError(f"cannot acknowledge envelopes: {exc}") from exc
             self._bytes -= freed
+            self._count -= removed
             return removed
 
     def enforce_bounds(self) -> int:
@@ -356,6 +364,7 @@ class Spool:
                 self._rollback()
                 raise SpoolError(f"cannot enforce the spool bounds: {exc}") from exc
             self._bytes -= sum(int(r[3]) for r in rows)
+            self._count -= len(rows)
             return len(rows)
 
     # -- state and metrics ------------------------------------------------------------------------
@@ -385,9 +394,9 @@ class Spool:
         """Current occupancy and lifetime counters."""
         with self._lock:
             counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
-            pending = self._scalar("SELECT COUNT(*) FROM outbox")
+            pending = self._count
             staged = self._scalar("SELECT COUNT(*) FROM staged")
-            oldest = self._db.execute("SELECT MIN(created_at) FROM outbox").fetchone()[0]
+            oldest = self._db.execute("SELECT MIN(created_at) FROM outbox").fetchone()[0]  # indexed
         age = max(0.0, self._now() - float(oldest)) if oldest is not None else 0.0
         return SpoolStats(
             pending=pending,

@@ -78,6 +78,24 @@ def test_ack_deletes_only_what_was_acknowledged(tmp_path: Path) -> None:
     assert (stats.appended, stats.acked, stats.pending) == (3, 1, 2)
 
 
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(1, 40), min_size=1, max_size=30), acks=st.integers(0, 5))
+def test_property_overflow_keeps_the_bound_and_accounts_for_every_envelope(
+    tmp_path_factory: pytest.TempPathFactory, sizes: list[int], acks: int
+) -> None:
+    spool = Spool(tmp_path_factory.mktemp("spool") / "s.db", max_bytes=100)
+    for size in sizes:
+        spool.stage("m1", b"x" * size)
+        spool.seal("m1", TOPIC, lambda seq, items: items[0])
+    spool.ack(e.id for e in spool.pending(acks))
+    stats = spool.stats()
+    assert stats.pending_bytes <= 100 and stats.pending_bytes == sum(len(e.payload) for e in spool.pending(1000))
+    assert stats.appended == stats.pending + stats.acked + stats.dropped_full
+    dropped = sum(last - first + 1 for _, first, last, _ in spool.gaps())
+    assert dropped == stats.dropped_full
+    spool.close()
+
+
 def test_drop_oldest_when_full_is_metered_with_gaps(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", max_bytes=30, policy=OverflowPolicy.DROP_OLDEST)
     for i in range(6):
@@ -155,7 +173,10 @@ def test_property_nothing_is_lost_or_numbered_twice(tmp_path_factory: pytest.Tem
         else:
             spool.close()
             spool = Spool(path)
-    for e in spool.pending(10_000):
+    remaining = spool.pending(10_000)
+    assert spool.stats().pending == len(remaining)  # in-memory occupancy matches the table
+    assert spool.stats().pending_bytes == sum(len(e.payload) for e in remaining)
+    for e in remaining:
         delivered[e.thing].append((e.seq, e.payload))
     for thing in ("m1", "m2"):
         seqs = [seq for seq, _ in delivered[thing]]
