@@ -9,10 +9,13 @@ times moves to the dead-letter queue. Rule errors (e.g. the queue refusing a mes
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -107,3 +110,18 @@ class TelemetryIngest(Construct):
         # Lambda checks the role's SQS permissions when it creates the mapping.
         mapping.node.add_dependency(role)
         return mapping
+
+    def alarm_on_dead_letters(self, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """Alert ``topic`` as soon as a record lands in the dead-letter queue (data that was not ingested)."""
+        alarm = cloudwatch.Alarm(
+            self,
+            ids.DEAD_LETTERS_ALARM,
+            alarm_description="Telemetry records gave up after retries: inspect the dead-letter queue and redrive",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5)),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return alarm

@@ -41,8 +41,6 @@ COGNITO_AUTHORIZER = "TwinLedgerCognito"
 CHAIN_SIGNER_SECRET = "ChainSignerKey"
 CHAIN_RPC_URL_PARAM = "ChainRpcUrl"
 ANCHOR_REGISTRY_PARAM = "AnchorRegistryAddress"
-CHAIN_RPC_URL_SSM = "ChainRpcUrlParameter"
-ANCHOR_REGISTRY_SSM = "AnchorRegistryParameter"
 
 # IoT.
 GATEWAY_POLICY = "GatewayPolicy"
@@ -54,6 +52,7 @@ TELEMETRY_RULE = "TelemetryRule"
 TELEMETRY_RULE_ROLE = "TelemetryRuleRole"
 TELEMETRY_RULE_ERRORS = "TelemetryRuleErrors"
 INGEST_EVENT_SOURCE = "IngestEventSource"
+DEAD_LETTERS_ALARM = "TelemetryDeadLettersAlarm"
 
 # Functions (the Chalice app and its logical ids from ``chalice package``).
 CHALICE_APP = "ChaliceApp"

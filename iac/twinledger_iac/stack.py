@@ -70,6 +70,7 @@ class TwinLedgerStack(cdk.Stack):
             self._grant(logical_id, role, anomaly_endpoint)
         ingest = self.functions.function(ids.INGEST_FUNCTION)
         self.event_source = self.ingest.feed(ingest.ref, self.functions.roles[ids.INGEST_FUNCTION])
+        self.ingest.alarm_on_dead_letters(self.alerts.topic)
         self.secured_routes = self.functions.require_authorizer(ids.COGNITO_AUTHORIZER, self.auth.authorizer())
         self.functions.throttle_api(rate_per_s=API_RATE_PER_S, burst=API_BURST)
 

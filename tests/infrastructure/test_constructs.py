@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import aws_cdk as cdk
@@ -32,7 +33,7 @@ def test_access_profiles_name_only_existing_tables_and_buckets(
 def test_every_chalice_function_has_its_own_profile() -> None:
     from chalice.utils import to_cfn_resource_name
 
-    from app import app
+    app = importlib.import_module("app").app  # functions/app.py (tests/conftest.py puts functions/ first)
 
     names = {to_cfn_resource_name(f.name) for f in app.pure_lambda_functions}
     names |= {to_cfn_resource_name(source.name) for source in app.event_sources}

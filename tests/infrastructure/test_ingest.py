@@ -107,3 +107,14 @@ def test_event_source_mapping_feeds_ingest_with_partial_batch_failures(synthesiz
     assert mapping["Properties"]["MaximumBatchingWindowInSeconds"] > 0
     # Created only once the ingest role may read the queue (Lambda checks it at creation).
     assert any("IngestRole" in dep for dep in mapping.get("DependsOn", []))
+
+
+def test_dead_letters_raise_an_alert(synthesized: Synthesized) -> None:
+    _, dlq = _queue_ids(synthesized)
+    (alarm,) = synthesized.of_type("AWS::CloudWatch::Alarm").values()
+    props = alarm["Properties"]
+    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
+    assert props["Threshold"] == 0
+    (topic,) = synthesized.of_type("AWS::SNS::Topic")
+    assert props["AlarmActions"] == [{"Ref": topic}]
