@@ -70,7 +70,13 @@ class TelemetryIngest(Construct):
             description="The telemetry topic rule: send to the telemetry queue, log rule errors",
         )
         self.queue.grant_send_messages(self.rule_role)
-        self.rule_errors.grant_write(self.rule_role)
+        # What the IoT CloudWatch Logs action calls, on this log group only.
+        self.rule_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                resources=[self.rule_errors.log_group_arn],
+            )
+        )
         self.rule = iot.CfnTopicRule(
             self,
             ids.TELEMETRY_RULE,

@@ -85,8 +85,11 @@ def test_rule_role_may_only_send_to_the_queue_and_log_errors(synthesized: Synthe
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
         "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
         "logs:PutLogEvents",
     }
+    # The CloudWatch Logs error action needs all three.
+    assert {"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"} <= actions
 
 
 def test_event_source_mapping_feeds_ingest_with_partial_batch_failures(synthesized: Synthesized) -> None:
