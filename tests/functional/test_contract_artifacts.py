@@ -44,3 +44,13 @@ def test_artifacts_pin_compiler_and_evm_version() -> None:
         assert artifact["compiler"]["settings"]["optimizer"]["enabled"] is True
         assert len(artifact["bytecode"]) > 2 and int(artifact["bytecode"], 16) > 0
         assert len(artifact["abi"]) > 0
+
+
+def test_no_third_party_solidity_is_kept_in_the_repository() -> None:
+    sources = list((ROOT / "contracts").rglob("*.sol"))
+
+    assert sources
+    for path in sources:
+        text = path.read_text()
+        assert "OpenZeppelin Contracts (last updated" not in text, f"{path} holds vendored OpenZeppelin code"
+        assert "SPDX-License-Identifier: Apache-2.0" in text
