@@ -45,17 +45,25 @@ def vendor_domain() -> Path:
     return vendor()
 
 
+def _drop_old_bundles(folder: Path, max_age_s: float = 3600.0) -> None:
+    """Remove the bundles of earlier syntheses (~40 MB each); a synthesis writes its own afresh."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - max_age_s
+    for entry in folder.iterdir():
+        if entry.stat().st_mtime >= cutoff:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def _working_dir(path: Path) -> Iterator[None]:
     """Run in ``path``: the Chalice construct writes ``chalice.out`` into the working directory."""
     path.mkdir(parents=True, exist_ok=True)
-    stale = path / "chalice.out"
-    if stale.is_dir():
-        # Bundles of earlier syntheses (each is ~40 MB); this one's is written afresh.
-        cutoff = time.time() - 3600
-        for entry in stale.iterdir():
-            if entry.stat().st_mtime < cutoff:
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+    _drop_old_bundles(path / "chalice.out")
     before = Path.cwd()
     os.chdir(path)
     try:

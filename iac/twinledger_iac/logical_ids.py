@@ -58,6 +58,8 @@ DEAD_LETTERS_ALARM = "TelemetryDeadLettersAlarm"
 CHALICE_APP = "ChaliceApp"
 API_HANDLER_FUNCTION = "APIHandler"
 INGEST_FUNCTION = "Ingest"
+#: The ingest function's name in ``functions/app.py`` (``@app.lambda_function(name="ingest")``).
+INGEST_CHALICE_NAME = "ingest"
 REST_API = "RestAPI"
 
 # Stack outputs.

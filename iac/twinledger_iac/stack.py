@@ -54,7 +54,7 @@ class TwinLedgerStack(cdk.Stack):
         self.chain = Chain(self, ids.CHAIN, removal_policy=removal)
         self.gateways = GatewayIdentity(self, ids.IOT)
         self.ingest = TelemetryIngest(
-            self, ids.INGEST, function_timeout=cdk.Duration.seconds(stage.timeout_of("ingest"))
+            self, ids.INGEST, function_timeout=cdk.Duration.seconds(stage.timeout_of(ids.INGEST_CHALICE_NAME))
         )
 
         environment = {
