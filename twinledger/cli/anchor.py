@@ -35,16 +35,16 @@ def _rpc(args: argparse.Namespace) -> str:
     return str(args.rpc or os.environ.get("TWINLEDGER_CHAIN_RPC_URL") or "http://127.0.0.1:8545")
 
 
-def _client(args: argparse.Namespace, registry: str | None, signer: str | None = None) -> Any:
+def _reader(args: argparse.Namespace, registry: str | None) -> Any:
+    """A read-only registry client (no key is loaded: checking needs none)."""
     ensure_functions_importable()
-    from chalicelib.chain.config import ChainSettings, connect, get_chain_settings, load_signer
+    from chalicelib.chain.config import ChainSettings, connect, get_chain_settings
     from chalicelib.chain.registry import AnchorClient
 
     if not registry:
         raise TwinModelsError("no registry address: pass --registry (or use a bundle that names its contract)")
     settings: ChainSettings = replace(get_chain_settings(), rpc_url=_rpc(args))
-    account: Any = load_signer(settings) if signer is None else signer
-    return AnchorClient(connect(settings), registry, account, settings.sender_options())
+    return AnchorClient(connect(settings), registry, None, settings.sender_options())
 
 
 def _print(value: Any) -> None:
@@ -62,7 +62,7 @@ def _verify(args: argparse.Namespace) -> int:
     from chalicelib.chain.service import verify_bundle
 
     try:
-        result = verify_bundle(bundle, _client(args, args.registry or bundle.contract))
+        result = verify_bundle(bundle, _reader(args, args.registry or bundle.contract))
     except (ChainError, TwinModelsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -128,7 +128,7 @@ def _log_check(args: argparse.Namespace) -> int:
     from chalicelib.chain.errors import ChainError
 
     try:
-        client = _client(args, args.registry, signer="0x0000000000000000000000000000000000000000")
+        client = _reader(args, args.registry)
         on_chain = client.log_heads(machine_key(args.machine))
     except (ChainError, TwinModelsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
