@@ -40,7 +40,7 @@ class RuleToQueue:
         return True
 
 
-def _ingest() -> Any:
+def _ingest(monkeypatch: pytest.MonkeyPatch) -> Any:
     import sys
 
     functions = str(Path(__file__).resolve().parents[2] / "functions")
@@ -48,10 +48,13 @@ def _ingest() -> Any:
         sys.path.append(functions)
     import app
 
+    monkeypatch.setattr(app, "_ingest", None)  # a fresh container: no device cache from earlier tests
     return app.ingest
 
 
-def test_published_envelopes_are_accepted_by_the_ingest_handler(tmp_path: Path) -> None:
+def test_published_envelopes_are_accepted_by_the_ingest_handler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given: a registered machine whose gateway key signs the publisher's envelopes
     gw = register("cnc-01")
     inbox = SqsInbox(tmp_path / "inbox.db")
@@ -66,7 +69,7 @@ def test_published_envelopes_are_accepted_by_the_ingest_handler(tmp_path: Path) 
     tampered["seq"] = 99
     inbox.put("dt/twinledger/plant-a/cnc-01/telemetry", json.dumps(tampered).encode())
     responses: list[dict[str, Any]] = []
-    ingest = _ingest()
+    ingest = _ingest(monkeypatch)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response: dict[str, Any] = ingest(event, context)

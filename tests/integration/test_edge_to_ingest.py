@@ -56,7 +56,10 @@ def _history(thing: str) -> list[int]:
     return sorted(int(item["seq"]["N"]) for item in items)
 
 
-def test_gateway_to_history_through_broker_bridge_and_ingest(moto_endpoint: str, tmp_path: Path) -> None:
+def test_gateway_to_history_through_broker_bridge_and_ingest(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app
     from app import ingest
     from chalicelib import aws
     from chalicelib.tables import table_name
@@ -64,6 +67,7 @@ def test_gateway_to_history_through_broker_bridge_and_ingest(moto_endpoint: str,
     from twin_models.tenancy import Device
     from twinledger.local.edge_stack import LocalEdgeStack
 
+    monkeypatch.setattr(app, "_ingest", None)  # a fresh container: no device cache from earlier tests
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
     stack = LocalEdgeStack(tmp_path / "edge", ingest=ingest, port=free_port(), machines=2, speed=240, start=start)
     registry = DeviceRegistry()
