@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 from typing import Any
 
 import aws_cdk as cdk
@@ -14,6 +17,8 @@ from twinledger_iac.data import DataStores
 from twinledger_iac.ingest import TELEMETRY_SQL, TelemetryIngest
 from twinledger_iac.iot import GatewayIdentity, gateway_policy_document
 from twinledger_iac.project import stage_settings
+
+from tests.infrastructure.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +93,25 @@ def test_gateway_policy_names_no_other_thing() -> None:
     assert "+" not in text and "#" not in text
     actions = {s["Action"] for s in document["Statement"]}
     assert actions == {"iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"}
+
+
+def test_throw_away_data_stores_can_be_deleted(table_specs: dict[str, Any], bucket_specs: dict[str, Any]) -> None:
+    stack = cdk.Stack(cdk.App(), "Scratch", env=cdk.Environment(region="eu-central-1"))
+    DataStores(
+        stack, "Data", table_specs=table_specs, bucket_specs=bucket_specs, removal_policy=cdk.RemovalPolicy.DESTROY
+    )
+    tables = Template.from_stack(stack).find_resources("AWS::DynamoDB::Table")
+    assert tables
+    for table in tables.values():
+        assert table["DeletionPolicy"] == "Delete"
+        assert table["Properties"]["DeletionProtectionEnabled"] is False
+
+
+def test_app_refuses_to_synthesise_without_a_region(tmp_path: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION", "CDK_DEFAULT_REGION")}
+    env["CDK_OUTDIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "iac" / "app.py")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "CDK_DEFAULT_REGION" in result.stderr
