@@ -49,4 +49,13 @@ def anchor_pending(event: CloudWatchEvent) -> dict[str, Any]:
     """Drains pending record hashes into anchored batches (stops well within the Lambda's timeout)."""
     from .wiring import get_anchoring_service
 
-    return get_anchoring_service().run_once(time_budget_seconds=600).as_dict()
+    return get_anchoring_service().run_once(time_budget_seconds=_budget_seconds(event)).as_dict()
+
+
+def _budget_seconds(event: CloudWatchEvent) -> float:
+    """Time to start new batches: the Lambda's remaining time less a margin for the last one."""
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return 600.0
+    return max(1.0, remaining() / 1000.0 - 30.0)
