@@ -58,4 +58,4 @@ def _budget_seconds(event: CloudWatchEvent) -> float:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return 600.0
-    return max(1.0, remaining() / 1000.0 - 30.0)
+    return max(1.0, float(remaining()) / 1000.0 - 30.0)
