@@ -8,6 +8,7 @@ import fnmatch
 import json
 import threading
 import time
+import tomllib
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -257,6 +258,8 @@ def test_recipe_schema_lifecycle_and_gdk_config(folder: Path) -> None:
     assert "{work:path}/venv/bin/python3 -u {artifacts:path}/main.py" in lifecycle["Run"]["Script"]
     gdk = json.loads((folder / "gdk-config.json").read_text())
     build = gdk["component"][folder.name]["build"]
+    project = tomllib.loads((COMPONENTS.parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert gdk["component"][folder.name]["version"] == project  # the custom build lays out this version
     assert build["build_system"] == "custom" and (folder / build["custom_build_command"][1]).resolve().is_file()
     # main.py wires, it does not implement: a dozen lines and one call
     tree = ast.parse((folder / "main.py").read_text())
