@@ -53,6 +53,8 @@ class Auth(Construct):
             ids.USER_POOL_CLIENT,
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_srp=True),
+            # Sign-in is SRP against the pool; no hosted UI, so no OAuth flows or callback URLs.
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             read_attributes=cognito.ClientAttributes()
             .with_standard_attributes(email=True, email_verified=True)

@@ -92,6 +92,8 @@ def test_users_cannot_write_their_tenant_or_role(synthesized: Synthesized) -> No
     assert {"custom:tenant", "custom:role"} <= set(client["ReadAttributes"])
     assert not any(a.startswith("custom:") for a in client["WriteAttributes"])
     assert client["GenerateSecret"] is False
+    assert client["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert "AllowedOAuthFlows" not in client and "CallbackURLs" not in client
 
 
 def test_chain_signer_secret_and_parameters(synthesized: Synthesized) -> None:
