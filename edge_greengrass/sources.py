@@ -104,10 +104,15 @@ class SimulatorSource:
         self.speed = speed
         self.resume = resume
         self.limit_s = limit_s
+        self._every: dict[str, int] = {}
 
     def things(self) -> list[str]:
         """``cnc-01`` .. ``cnc-NN``."""
         return [p.machine_id for p in self.profiles]
+
+    def set_sampling_interval(self, thing: str, seconds: float) -> None:
+        """Emit every n-th simulated second of ``thing`` (the simulator's resolution is 1 s)."""
+        self._every[thing] = max(1, round(seconds))
 
     def machines(self) -> dict[str, MachineSimulator]:
         """One simulator per machine, fast-forwarded past what the spool already holds."""
@@ -135,6 +140,12 @@ class SimulatorSource:
                 if steps <= 0:
                     return
             batch = [(thing, sim.step()) for _ in range(steps) for thing, sim in sims.items()]
+            if self._every:
+                batch = [
+                    (thing, sample)
+                    for thing, sample in batch
+                    if int((sample.ts - self.start).total_seconds()) % self._every.get(thing, 1) == 0
+                ]
             emit(batch)
             produced += steps
             pacer.wait(steps, stop)

@@ -92,3 +92,11 @@ def test_configuration_errors_name_the_field(tmp_path: Path) -> None:
     config = load_config(path)
     assert isinstance(config, GatewayConfig) and config.source.things() == ["cnc-replay"]
     assert config.signing.key_file == tmp_path / "k.pem" and config.spool.path == tmp_path / "spool.db"
+
+
+def test_simulator_sampling_interval_thins_one_machine() -> None:
+    source = SimulatorSource(machines=2, seed=7, start=T0, speed=100_000, limit_s=20)
+    source.set_sampling_interval("cnc-02", 5)
+    got = _collect(source)
+    assert len([s for t, s in got if t == "cnc-01"]) == 20
+    assert [s.ts.second for t, s in got if t == "cnc-02"] == [0, 5, 10, 15]
