@@ -31,8 +31,9 @@ from chalicelib.twins.dal import (
     ShadowStore,
     ShadowVersionConflictError,
 )
-from chalicelib.twins.ingest import IngestService
+from chalicelib.twins.ingest import IngestService, MeteringStep
 from edge_greengrass.simulator import FleetSimulator
+from twin_models.billing.metering import derive_usage_events
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.shadow import state_reported, update_payload
 from twin_models.signing import generate_private_key, load_public_key, public_key_pem, seal, verify_envelope
@@ -70,12 +71,29 @@ class MemoryHistory(HistoryStore):
         self.items[key] = json.dumps(segment.to_item(), separators=(",", ":"))
         return True
 
+    def get_segment(self, thing_name: str, seq: int) -> Segment | None:
+        CALLS["dynamodb.GetItem"] += 1
+        found = self.items.get((thing_name, seq))
+        return Segment.from_item(json.loads(found)) if found else None
+
 
 class MemoryQuarantine(QuarantineStore):
     def put(self, *args: Any, **kwargs: Any) -> str:
         CALLS["dynamodb.PutItem"] += 1
         CALLS["s3.PutObject"] += 1
         return "q"
+
+
+class MemoryBilling:
+    """Metering with the real derivation; the usage store's one conditional put per event is counted."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, Any] = {}
+
+    def record_telemetry(self, machine_id: str, samples: Any, *, source: str, previous: Any = None) -> None:
+        for event in derive_usage_events(samples, machine_id, previous=previous, source=source):
+            CALLS["dynamodb.PutItem"] += 1
+            self.events.setdefault(event.id, event)
 
 
 class MemoryShadows(ShadowStore):
@@ -163,9 +181,11 @@ def main() -> None:
 
     CALLS.clear()
     shadows = MemoryShadows()
+    history = MemoryHistory()
     service = IngestService(
         registry=MemoryRegistry(devices),
-        history=MemoryHistory(),
+        history=history,
+        metering=MeteringStep(history, MemoryBilling()),
         quarantine=MemoryQuarantine(),
         shadows=shadows,
         clock=lambda: datetime(2026, 1, 6, tzinfo=UTC),

@@ -49,27 +49,52 @@ class _NotFastPath(Exception):
     """A value whose JCS form Python's json module would not write identically."""
 
 
+_SAFE_INT = 2**53
+
+
+def _jcs_float(value: float) -> float | int:
+    if value.is_integer() and -_SAFE_INT < value < _SAFE_INT:
+        return int(value)
+    magnitude = abs(value)
+    if not 1e-4 <= magnitude < 1e16:  # where repr() switches to exponents unlike ECMAScript
+        raise _NotFastPath
+    return value
+
+
 def _jcs_ready(value: Any) -> Any:
     """Rewrite integral floats as ints; refuse what ``json.dumps`` formats unlike RFC 8785."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not key.isascii():  # JCS sorts by UTF-16 code units, Python by code points
                 raise _NotFastPath
-            out[key] = _jcs_ready(item)
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                out[key] = item
+            elif item_kind is float:
+                if item.is_integer() and -_SAFE_INT < item < _SAFE_INT:
+                    out[key] = int(item)
+                elif 1e-4 <= (item if item > 0 else -item) < 1e16:
+                    out[key] = item
+                else:
+                    raise _NotFastPath
+            elif item_kind is int:
+                if not -_SAFE_INT < item < _SAFE_INT:
+                    raise _NotFastPath
+                out[key] = item
+            else:
+                out[key] = _jcs_ready(item)
         return out
-    if isinstance(value, list):
+    if kind is list:
         return [_jcs_ready(item) for item in value]
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
-        magnitude = abs(value)
-        if not 1e-4 <= magnitude < 1e16:  # where repr() switches to exponents unlike ECMAScript
-            raise _NotFastPath
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
+    if kind is float:
+        return _jcs_float(value)
+    if kind is int and not -_SAFE_INT < value < _SAFE_INT:
         raise _NotFastPath
-    return value
+    if kind in (str, bool, int) or value is None:
+        return value
+    raise _NotFastPath  # subclasses and other types: let the general encoder decide
 
 
 def canonical_bytes(document: dict[str, Any]) -> bytes:

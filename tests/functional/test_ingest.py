@@ -273,3 +273,23 @@ def test_the_deployed_handler_answers_with_a_partial_batch_response() -> None:
     assert AWS_CALLS["iot-data.UpdateThingShadow"] == 1
     state = ShadowStore().get("cnc-01", "state")
     assert state is not None and state[0]["last_sample_ts"] == "2026-01-05T06:03:59Z"
+
+
+def test_ingest_meters_usage_once_across_envelope_boundaries_and_redelivery() -> None:
+    from collections import defaultdict
+    from decimal import Decimal
+
+    from chalicelib.billing.dal import UsageStore
+
+    gw = register("cnc-01")
+    bodies = four_envelopes(gw)  # parts 0..11, 12..23, 24..35 (breakdown minute), 36..47
+    service = IngestService()
+    service.handle_batch(sqs_event(bodies[:2], ids=["a", "b"]))
+    service.handle_batch(sqs_event(bodies[2:], ids=["c", "d"]))  # its predecessor comes from history
+    service.handle_batch(sqs_event(bodies))  # a whole redelivery
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for event in UsageStore().between("cnc-01", T0, T0 + timedelta(hours=1)):
+        totals[event.meter] += event.quantity
+    assert totals["parts"] == 47  # every increment from the first reading, boundaries included, once
+    # three running minutes; the breakdown minute is not billed (each event is rounded to 1e-6 h)
+    assert abs(totals["spindle_hours"] - Decimal(180) / 3600) <= Decimal("0.000001") * 3

@@ -75,26 +75,32 @@ class _S:
     alarm_code: int
 
 
-def _field(sample: Any, name: str, default: Any) -> Any:
-    if isinstance(sample, Mapping):
-        return sample.get(name, default)
-    return getattr(sample, name, default)
+_US = 1_000_000
+_ZERO = Decimal(0)
+_ONE_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _view(sample: Any) -> _S:
-    ts = _field(sample, "ts", None)
+    if isinstance(sample, Mapping):
+        ts, state = sample.get("ts"), sample.get("state", 0)
+        parts, rejects = sample.get("part_count", 0), sample.get("reject_count", 0)
+        power, alarm = sample.get("power_kw", 0.0), sample.get("alarm_code", 0)
+    else:
+        ts, state = getattr(sample, "ts", None), getattr(sample, "state", 0)
+        parts, rejects = getattr(sample, "part_count", 0), getattr(sample, "reject_count", 0)
+        power, alarm = getattr(sample, "power_kw", 0.0), getattr(sample, "alarm_code", 0)
     if isinstance(ts, str):
         ts = datetime.fromisoformat(ts)
     if not isinstance(ts, datetime) or ts.tzinfo is None:
         raise UsageError(f"sample timestamp {ts!r} must be a timezone-aware datetime")
-    power = _field(sample, "power_kw", 0.0) or 0.0
     return _S(
-        ts=ts.astimezone(UTC),
-        state=int(_field(sample, "state", 0)),
-        part_count=int(_field(sample, "part_count", 0) or 0),
-        reject_count=int(_field(sample, "reject_count", 0) or 0),
-        power_kw=Decimal(str(power)),
-        alarm_code=int(_field(sample, "alarm_code", 0) or 0),
+        ts=ts if ts.tzinfo is UTC else ts.astimezone(UTC),
+        state=int(state or 0),
+        part_count=int(parts or 0),
+        reject_count=int(rejects or 0),
+        power_kw=Decimal(str(power)) if power else _ZERO,
+        alarm_code=int(alarm or 0),
     )
 
 
@@ -134,27 +140,41 @@ def derive_usage_events(
     def is_crash(s: _S) -> bool:
         return s.state in cfg.crash_state_codes or s.alarm_code in cfg.crash_alarm_codes
 
-    for i, a in enumerate(own):  # time and energy: each sample's own interval
-        span = cfg.sample_period_s
-        if i + 1 < len(own):
-            span = min(span, (own[i + 1].ts - a.ts).total_seconds())
-        running = _category(cfg.taxonomy, a.state) in cfg.running_categories
-        lo, hi = a.ts, a.ts + timedelta(seconds=span)
+    # time and energy: each sample's own interval, in integer microseconds (exact, and fast)
+    bucket_us = bucket * _US
+    period_us = round(cfg.sample_period_s * _US)
+    stamps = [(a.ts - _EPOCH) // _ONE_US for a in own]
+    micros: dict[tuple[str, int], int] = defaultdict(int)
+    energy: dict[int, Decimal] = defaultdict(Decimal)
+    running_of: dict[int, bool] = {}
+    for i, a in enumerate(own):
+        lo = stamps[i]
+        hi = lo + (min(period_us, stamps[i + 1] - lo) if i + 1 < len(own) else period_us)
+        running = running_of.get(a.state)
+        if running is None:
+            running = running_of[a.state] = _category(cfg.taxonomy, a.state) in cfg.running_categories
         while lo < hi:  # split the interval at bucket boundaries
-            start = bucket_of(lo)
-            cut = min(hi, datetime.fromtimestamp(start + bucket, tz=UTC))
-            part = Decimal(str((cut - lo).total_seconds()))
+            start_us = lo - lo % bucket_us
+            cut = min(hi, start_us + bucket_us)
+            start = start_us // _US
             if running:
-                seconds[("spindle_hours", start)] += part
+                micros[("spindle_hours", start)] += cut - lo
             if a.power_kw:
-                seconds[("energy_kwh", start)] += a.power_kw * part
+                energy[start] += a.power_kw * (cut - lo)
             lo = cut
+    for key, us in micros.items():
+        seconds[key] += Decimal(us) / _US
+    for start, kw_us in energy.items():
+        seconds[("energy_kwh", start)] += kw_us / _US
 
     chain = own if prev is None else [prev, *own]
-    for a, b in itertools.pairwise(chain):  # counters and edges: between consecutive samples
-        start_b = bucket_of(b.ts)
-        counts[("parts", start_b)] += _counter_delta(a.part_count, b.part_count)
-        counts[("rejected_parts", start_b)] += _counter_delta(a.reject_count, b.reject_count)
+    chain_buckets = stamps if prev is None else [0, *stamps]
+    for index, (a, b) in enumerate(itertools.pairwise(chain), start=1):  # counters and edges
+        start_b = chain_buckets[index] // bucket_us * bucket
+        if b.part_count != a.part_count:
+            counts[("parts", start_b)] += _counter_delta(a.part_count, b.part_count)
+        if b.reject_count != a.reject_count:
+            counts[("rejected_parts", start_b)] += _counter_delta(a.reject_count, b.reject_count)
         if is_crash(b) and not is_crash(a):
             edges.append(("crash_events", b.ts))
         if b.alarm_code in cfg.overload_alarm_codes and a.alarm_code != b.alarm_code:

@@ -44,7 +44,7 @@ from twin_models.signing import load_public_key, verify_envelope
 from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, parse_envelope
 from twin_models.tenancy import Device
 
-__all__ = ["BatchOutcome", "HealthStep", "IngestService", "ShadowUpdateError", "health_configured"]
+__all__ = ["BatchOutcome", "HealthStep", "IngestService", "MeteringStep", "ShadowUpdateError", "health_configured"]
 
 logger = Logger(service="twinledger-ingest")
 metrics = Metrics(namespace="twinledger", service="ingest")
@@ -133,6 +133,32 @@ class HealthStep:
         return ticket
 
 
+class MeteringStep:
+    """Usage events for pay-per-use billing from each envelope, idempotent by event id.
+
+    Called for new and redelivered envelopes alike (a redelivery after a crash must still meter;
+    stored events are deduplicated by id). The envelope before it (``seq - 1``), from the same
+    batch or from history, makes the counter increment across the envelope boundary count.
+    """
+
+    def __init__(self, history: HistoryStore, billing: Any = None) -> None:
+        if billing is None:
+            from chalicelib.billing.service import BillingService
+
+            billing = BillingService()
+        self.history = history
+        self.billing = billing
+
+    def run(self, envelopes: dict[int, TelemetryEnvelope], segments: dict[int, Segment]) -> None:
+        """Meter one thing's envelopes of a batch (by seq)."""
+        for seq in sorted(envelopes):
+            envelope = envelopes[seq]
+            before = segments.get(seq - 1) or (self.history.get_segment(envelope.thing_name, seq - 1) if seq else None)
+            self.billing.record_telemetry(
+                envelope.thing_name, envelope.samples, source=f"seq-{seq}", previous=before.last if before else None
+            )
+
+
 class IngestService:
     """The ingest use case, with its adapters passed in (tests pass wrappers that fail on purpose)."""
 
@@ -144,6 +170,7 @@ class IngestService:
         shadows: ShadowStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         health: HealthStep | None = None,
+        metering: MeteringStep | None = None,
     ) -> None:
         self.registry = registry or DeviceRegistry()
         self.history = history or HistoryStore()
@@ -152,6 +179,7 @@ class IngestService:
         self.clock = clock
         self.totals = BatchOutcome()
         self.health = health if health is not None else (HealthStep(self.shadows) if health_configured() else None)
+        self._metering = metering
 
     # -- one record ---------------------------------------------------------------------------
     def _verified(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope]:
@@ -213,6 +241,13 @@ class IngestService:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise ShadowUpdateError(f"{thing_name}: shadow still conflicting after {retries} retries")
 
+    @property
+    def metering(self) -> MeteringStep:
+        """The metering step, built on first use."""
+        if self._metering is None:
+            self._metering = MeteringStep(self.history)
+        return self._metering
+
     def _score_health(self, new_samples: dict[str, list[Sample]], outcome: BatchOutcome) -> None:
         assert self.health is not None
         for thing_name, samples in new_samples.items():
@@ -235,14 +270,17 @@ class IngestService:
         by_thing: dict[str, list[Segment]] = defaultdict(list)
         ids_by_thing: dict[str, list[str]] = defaultdict(list)
         new_samples: dict[str, list[Sample]] = defaultdict(list)
+        envelopes: dict[str, dict[int, TelemetryEnvelope]] = defaultdict(dict)
 
         def record_handler(record: SQSRecord) -> str:
             result, segment, envelope = self.ingest_record(record.message_id, record.body, outcome)
             if segment is not None:
                 by_thing[segment.thing_name].append(segment)
                 ids_by_thing[segment.thing_name].append(record.message_id)
-            if result == "accepted" and envelope is not None:
-                new_samples[envelope.thing_name].extend(envelope.samples)
+            if envelope is not None:
+                envelopes[envelope.thing_name][envelope.seq] = envelope
+                if result == "accepted":
+                    new_samples[envelope.thing_name].extend(envelope.samples)
             return result
 
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -253,8 +291,9 @@ class IngestService:
             try:
                 if self.update_state_shadow(thing_name, segments):
                     outcome.shadow_updates += 1
+                self.metering.run(envelopes[thing_name], {s.seq: s for s in segments})
             except Exception:
-                logger.exception("shadow update failed", extra={"thing_name": thing_name})
+                logger.exception("shadow update or metering failed", extra={"thing_name": thing_name})
                 failed.extend(ids_by_thing[thing_name])
         if self.health is not None:
             self._score_health(new_samples, outcome)
