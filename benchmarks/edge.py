@@ -116,7 +116,7 @@ def restart_time(
     workdir: Path, broker: MosquittoBroker, endpoint: MqttEndpoint, key: Path, entry: list[str], name: str
 ) -> dict[str, float]:
     """SIGKILL a running gateway process, start it again, time until its first envelope arrives."""
-    creds = broker.issue_client(BRIDGE_IDENTITY)
+    creds = broker.client_credentials(BRIDGE_IDENTITY)
     arrivals: list[float] = []
     link = MqttLink(endpoint, MqttIdentity("bench-sub", creds.certificate, creds.private_key))
     link.subscribe("dt/twinledger/+/+/telemetry", lambda topic, payload: arrivals.append(time.monotonic()))
@@ -143,7 +143,7 @@ def restart_time(
         )
     )
     for i in range(8):
-        broker.issue_client(f"cnc-{i + 1:02d}")
+        broker.client_credentials(f"cnc-{i + 1:02d}")
     command = [sys.executable, "-m", *entry, "run", "--config", str(config)]
     gateway = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -175,7 +175,7 @@ def main() -> None:
         broker = MosquittoBroker(workdir / "broker", port=free_port())
         broker.start()
         try:
-            creds = broker.issue_client(THING)
+            creds = broker.client_credentials(THING)
             key = provision_device(workdir / "gateway", "gateway").private_key
             signer = EnvelopeSigner(site="bench", key=load_private_key(key), key_id="gateway")
             batched = _samples(args.envelopes * 60)

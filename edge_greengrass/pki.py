@@ -129,7 +129,7 @@ class LocalCertificateAuthority:
         server_names: tuple[str, ...] = (),
         validity: dt.timedelta = _VALIDITY,
     ) -> x509.Certificate:
-        """Issue a certificate for ``csr``; ``server_names`` (DNS names or IPs) make it a server certificate."""
+        """Sign a certificate for ``csr``; ``server_names`` (DNS names or IPs) make it a server certificate."""
         if not csr.is_signature_valid:
             raise ProvisioningError("the CSR signature does not verify")
         ca_key = _load_key(self.private_key)

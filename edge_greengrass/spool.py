@@ -155,7 +155,7 @@ class Spool:
         self._bytes = self._scalar("SELECT COALESCE(SUM(size), 0) FROM outbox")
         self._count = self._scalar("SELECT COUNT(*) FROM outbox")
 
-    # -- helpers ----------------------------------------------------------------------------------
+    # -- internals --------------------------------------------------------------------------------
     def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
         row = self._db.execute(sql, params).fetchone()
         return int(row[0]) if row and row[0] is not None else 0

@@ -42,7 +42,7 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
 
 
 def _link(broker: MosquittoBroker, name: str) -> MqttLink:
-    creds = broker.issue_client(name)
+    creds = broker.client_credentials(name)
     endpoint = MqttEndpoint("127.0.0.1", broker.port, broker.ca_certificate)
     link = MqttLink(endpoint, MqttIdentity(name, creds.certificate, creds.private_key)).start()
     assert link.wait_connected(10), f"{name} could not connect"
@@ -76,7 +76,7 @@ class Collector:
 
 
 def _bridge(broker: MosquittoBroker, handler: Any, tmp_path: Path) -> MqttIngestBridge:
-    creds = broker.issue_client(BRIDGE_IDENTITY)
+    creds = broker.client_credentials(BRIDGE_IDENTITY)
     endpoint = MqttEndpoint("127.0.0.1", broker.port, broker.ca_certificate)
     return MqttIngestBridge(
         endpoint,
@@ -161,7 +161,7 @@ def test_client_with_certificate_of_another_ca_is_refused(broker: MosquittoBroke
 
 
 def test_valid_certificate_handshake_succeeds(broker: MosquittoBroker) -> None:
-    creds = broker.issue_client("cnc-01")
+    creds = broker.client_credentials("cnc-01")
     _tls_handshake(broker, creds.certificate, creds.private_key)  # the control case: no exception
 
 

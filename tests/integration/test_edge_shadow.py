@@ -26,8 +26,8 @@ pytestmark = [
 def test_desired_configuration_is_applied_and_reported(tmp_path: Path) -> None:
     with MosquittoBroker(tmp_path / "broker", port=free_port()) as broker:
         # Given: a gateway for cnc-01 over direct MQTT5, and the shadow service listening for reports
-        broker.issue_client("cnc-01")
-        service = broker.issue_client(SHADOW_SERVICE_IDENTITY)
+        broker.client_credentials("cnc-01")
+        service = broker.client_credentials(SHADOW_SERVICE_IDENTITY)
         key = provision_device(tmp_path / "gw", "gw").private_key
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
         config = load_config_dict(

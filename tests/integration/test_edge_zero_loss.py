@@ -101,8 +101,8 @@ def test_every_seq_arrives_through_broker_and_publisher_kills(broker: MosquittoB
     # Given: credentials for 8 things and the bridge, a gateway signing key, the bridge running
     things = [f"cnc-{i + 1:02d}" for i in range(MACHINES)]
     for thing in things:
-        broker.issue_client(thing)
-    bridge_creds = broker.issue_client(BRIDGE_IDENTITY)
+        broker.client_credentials(thing)
+    bridge_creds = broker.client_credentials(BRIDGE_IDENTITY)
     signing = provision_device(tmp_path / "gateway", "gateway-1")
     receiver = Receiver(load_private_key(signing.private_key).public_key())
     endpoint = MqttEndpoint("127.0.0.1", broker.port, broker.ca_certificate)

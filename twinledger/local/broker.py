@@ -9,7 +9,7 @@ service: may read and write every ``$aws/things/...`` topic).
 Example:
     >>> import tempfile, pathlib
     >>> broker = MosquittoBroker(pathlib.Path(tempfile.mkdtemp()), port=free_port())
-    >>> creds = broker.issue_client("cnc-001")   # key + certificate signed by the local CA
+    >>> creds = broker.client_credentials("cnc-001")   # key + certificate signed by the local CA
     >>> with broker:                              # doctest: +SKIP
     ...     ...                                   # connect with creds.certificate / creds.private_key
 """
@@ -101,7 +101,7 @@ class MosquittoBroker:
         self.config_path = self._write_config()
 
     # -- identities -------------------------------------------------------------------------------
-    def issue_client(self, name: str) -> DeviceCredentials:
+    def client_credentials(self, name: str) -> DeviceCredentials:
         """A client key and certificate with ``CN=name`` (a thing name or a service identity)."""
         return provision_device(self.pki_dir / "clients", name, ca=self.ca)
 

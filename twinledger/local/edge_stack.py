@@ -154,8 +154,8 @@ class LocalEdgeStack:
     def start(self) -> LocalEdgeStack:
         """Start broker, bridge and (unless disabled) the gateway process."""
         for thing in self.things:
-            self.broker.issue_client(thing)
-        bridge_creds = self.broker.issue_client(BRIDGE_IDENTITY)
+            self.broker.client_credentials(thing)
+        bridge_creds = self.broker.client_credentials(BRIDGE_IDENTITY)
         self.broker.start()
         self.bridge = MqttIngestBridge(
             self.endpoint(),
