@@ -39,6 +39,7 @@ def _up(args: argparse.Namespace) -> int:
         speed=args.speed,
         start=start,
         gateway=not args.no_gateway,
+        opcua=args.opcua,
     )
     stopped = threading.Event()
 
@@ -84,5 +85,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--history-hours", type=float, default=24.0, help="with --speed > 1: start this far back")
     up.add_argument("--ingest", default=None, help="MODULE:ATTR of the ingest handler (default: verify and log)")
     up.add_argument("--no-gateway", action="store_true", help="broker and bridge only")
+    up.add_argument("--opcua", action="store_true", help="read the simulator over OPC UA (real time)")
     up.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     up.set_defaults(handler=_up)

@@ -31,7 +31,7 @@ from edge_greengrass.transport import MqttEndpoint, MqttIdentity
 from twin_models.signing import load_private_key, public_key_pem, verify_envelope
 from twin_models.telemetry import EnvelopeError, parse_envelope
 from twinledger.local.bridge import IngestHandler, MqttIngestBridge
-from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker
+from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, free_port
 
 __all__ = ["LocalEdgeStack", "LoggingIngest", "load_handler"]
 
@@ -100,6 +100,7 @@ class LocalEdgeStack:
         speed: float = 1.0,
         start: datetime | None = None,
         gateway: bool = True,
+        opcua: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.site = site
@@ -110,6 +111,7 @@ class LocalEdgeStack:
         self._ingest = ingest or LoggingIngest(self.signing_public_key_pem())
         self._machines, self._seed, self._speed, self._start = machines, seed, speed, start
         self._with_gateway = gateway
+        self._opcua = opcua
         self.bridge: MqttIngestBridge | None = None
         self.gateway: subprocess.Popen[bytes] | None = None
         self.config_path = state_dir / "gateway" / "gateway.yaml"
@@ -132,6 +134,8 @@ class LocalEdgeStack:
         }
         if self._start is not None:
             source["start"] = self._start.isoformat()
+        if self._opcua:  # serve the simulator over OPC UA and read it through the machine adapter
+            source.update({"opcua": True, "opcua_port": free_port()})
         self.config_path.write_text(
             yaml.safe_dump(
                 {
