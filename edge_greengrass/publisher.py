@@ -186,14 +186,14 @@ class TelemetryPublisher:
         """Stage several ``(thing, sample)`` pairs in one transaction; seal full batches."""
         rows: list[tuple[str, bytes]] = []
         accepted: list[tuple[str, Sample]] = []
-        last_ts: dict[str, str] = {}
+        last: dict[str, Sample] = {}
         for thing, sample in pairs:
             rows.append((thing, self.signer.stage_bytes(sample)))
             accepted.append((thing, sample))
-            last_ts[f"last_ts/{thing}"] = sample.ts.isoformat()
+            last[thing] = sample
         if not rows:
             return
-        self.spool.stage_many(rows, state=last_ts)
+        self.spool.stage_many(rows, state={f"last_ts/{t}": s.ts.isoformat() for t, s in last.items()})
         now = self._monotonic()
         for thing, sample in accepted:
             self._open.setdefault(thing, []).append(sample)
