@@ -135,6 +135,14 @@ class _Lane:
     cursor: int = 0
     inflight: dict[int, Future[None]] = field(default_factory=dict)
     restarting: bool = False
+    #: consecutive restarts without an acknowledgement, and when sending may resume
+    failures: int = 0
+    resume_at: float = 0.0
+
+
+#: Back-off before re-sending after consecutive failed restarts: immediately, then 0.5 s doubling to 10 s.
+def _backoff(failures: int) -> float:
+    return 0.0 if failures <= 1 else min(10.0, 0.5 * 2 ** (failures - 2))
 
 
 class TelemetryPublisher:
@@ -171,6 +179,7 @@ class TelemetryPublisher:
         self._limit: dict[str, int] = {}
         # things that may have unacknowledged envelopes (read once; then kept up to date in memory)
         self._backlog: set[str] = set(spool.pending_things())
+        self._full_until = 0.0
         now = monotonic()
         for thing in spool.staged_things():
             self._open[thing] = [Sample.model_validate_json(item) for item in spool.staged(thing)]
@@ -211,6 +220,8 @@ class TelemetryPublisher:
         return dt.datetime.fromisoformat(value) if value else None
 
     def _seal(self, thing: str) -> bool:
+        if self._monotonic() < self._full_until:
+            return False  # the spool refused recently (reject_new): do not sign again in a tight loop
         open_samples = self._open.setdefault(thing, [])
         taken = 0
 
@@ -237,6 +248,7 @@ class TelemetryPublisher:
                 self.metrics.split_batches += 1
             except SpoolFullError as exc:
                 self.metrics.rejected_full += 1
+                self._full_until = self._monotonic() + 1.0
                 _log.warning("spool full, samples of %s stay staged: %s", thing, exc)
                 return False
         if entry is None:
@@ -277,6 +289,7 @@ class TelemetryPublisher:
         Returns the number of envelopes acknowledged (and deleted from the spool) in this round.
         """
         acked: list[int] = []
+        now = self._monotonic()
         for thing, lane in self._lanes.items():
             for entry_id, future in list(lane.inflight.items()):
                 if not future.done():
@@ -284,6 +297,7 @@ class TelemetryPublisher:
                 del lane.inflight[entry_id]
                 if future.exception() is None:
                     acked.append(entry_id)
+                    lane.failures = 0
                 else:
                     self.metrics.publish_failures += 1
                     if not lane.restarting:
@@ -292,6 +306,8 @@ class TelemetryPublisher:
             if lane.restarting and not lane.inflight:
                 lane.cursor = 0
                 lane.restarting = False
+                lane.failures += 1
+                lane.resume_at = now + _backoff(lane.failures)
                 self.metrics.lane_restarts += 1
         if acked:
             self.spool.ack(acked)
@@ -300,7 +316,7 @@ class TelemetryPublisher:
         for thing in sorted(self._backlog):
             lane = self._lanes.setdefault(thing, _Lane())
             room = self.window - len(lane.inflight)
-            if lane.restarting or room <= 0 or not self.transport.is_connected(thing):
+            if lane.restarting or room <= 0 or now < lane.resume_at or not self.transport.is_connected(thing):
                 continue
             entries = self.spool.pending(room, after_id=lane.cursor, thing=thing)
             if not entries and not lane.inflight:

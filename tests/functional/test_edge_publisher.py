@@ -11,7 +11,7 @@ import pytest
 
 from edge_greengrass.errors import PublishError
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
-from edge_greengrass.spool import Spool
+from edge_greengrass.spool import OverflowPolicy, Spool
 from twin_models.signing import generate_private_key, verify_envelope
 from twin_models.telemetry import Sample, TelemetryEnvelope, parse_envelope
 
@@ -216,3 +216,39 @@ def test_a_transport_that_raises_is_treated_as_a_failed_publish(tmp_path: Path) 
     pub.pump()
     pub.pump()
     assert pub.metrics.publish_failures == 1 and pub.spool.stats().pending == 1
+
+
+def test_repeated_refusals_back_off_instead_of_hammering(tmp_path: Path) -> None:
+    clock = [0.0]
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=1, monotonic=lambda: clock[0])
+    pub.add("cnc-01", _samples(1)[0])
+    for _ in range(3):  # refused (e.g. not authorized) three times in a row
+        pub.pump()
+        broker.fail_all()
+        pub.pump()
+    sent_after_three = len(broker.sent)
+    for _ in range(50):
+        pub.pump()  # no time passes: the lane waits
+    assert len(broker.sent) == sent_after_three
+    clock[0] += 10
+    pub.pump()
+    assert len(broker.sent) == sent_after_three + 1
+    broker.ack_all()
+    pub.pump()
+    assert pub.spool.stats().pending == 0
+
+
+def test_reject_new_backs_off_sealing(tmp_path: Path) -> None:
+    clock = [0.0]
+    broker = ManualBroker()
+    broker.connected = False
+    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1")
+    spool = Spool(tmp_path / "s.db", max_bytes=2_000, policy=OverflowPolicy.REJECT_NEW)
+    pub = TelemetryPublisher(spool, broker, signer, batch_size=2, monotonic=lambda: clock[0])  # type: ignore[arg-type]
+    pub.add_many(("cnc-01", s) for s in _samples(40))
+    refused = pub.metrics.rejected_full
+    assert refused >= 1 and spool.stats().staged > 0
+    pub.add_many(("cnc-01", s) for s in _samples(4, start=T0 + timedelta(minutes=5)))
+    assert pub.metrics.rejected_full == refused  # within the back-off: no new signing attempt
+    assert spool.stats().dropped_full == 0  # reject_new never drops
