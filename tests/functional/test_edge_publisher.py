@@ -245,7 +245,7 @@ def test_reject_new_backs_off_sealing(tmp_path: Path) -> None:
     broker.connected = False
     signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1")
     spool = Spool(tmp_path / "s.db", max_bytes=2_000, policy=OverflowPolicy.REJECT_NEW)
-    pub = TelemetryPublisher(spool, broker, signer, batch_size=2, monotonic=lambda: clock[0])  # type: ignore[arg-type]
+    pub = TelemetryPublisher(spool, broker, signer, batch_size=2, monotonic=lambda: clock[0])
     pub.add_many(("cnc-01", s) for s in _samples(40))
     refused = pub.metrics.rejected_full
     assert refused >= 1 and spool.stats().staged > 0
