@@ -1,8 +1,8 @@
 """Zero loss from gateway to ingest through a real mosquitto that is killed, and a publisher killed mid-stream.
 
 Given a local mTLS broker, the ingest bridge and a gateway process publishing 8 simulated machines
-(accelerated), when the broker is killed with SIGKILL and restarted three times and the gateway is
-killed with SIGKILL once and restarted, then every ``(thing, seq)`` the gateway sealed reaches the
+(accelerated), when the broker is killed with SIGKILL and restarted three times, the gateway is
+killed with SIGKILL once and restarted, and the bridge is stopped and started again, then every ``(thing, seq)`` the gateway sealed reaches the
 bridge's receiver, every signature verifies, and the samples of each machine are contiguous seconds:
 nothing is lost, duplicates are only re-deliveries of identical envelopes.
 """
@@ -106,12 +106,16 @@ def test_every_seq_arrives_through_broker_and_publisher_kills(broker: MosquittoB
     signing = provision_device(tmp_path / "gateway", "gateway-1")
     receiver = Receiver(load_private_key(signing.private_key).public_key())
     endpoint = MqttEndpoint("127.0.0.1", broker.port, broker.ca_certificate)
-    bridge = MqttIngestBridge(
-        endpoint,
-        MqttIdentity("ingest-bridge", bridge_creds.certificate, bridge_creds.private_key),
-        receiver,
-        inbox_path=tmp_path / "bridge" / "inbox.db",
-    ).start()
+
+    def start_bridge() -> MqttIngestBridge:
+        return MqttIngestBridge(
+            endpoint,
+            MqttIdentity("ingest-bridge", bridge_creds.certificate, bridge_creds.private_key),
+            receiver,
+            inbox_path=tmp_path / "bridge" / "inbox.db",
+        ).start()
+
+    bridge = start_bridge()
     status_file = tmp_path / "gateway" / "status.json"
     config = tmp_path / "gateway" / "gateway.yaml"
     start = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
@@ -155,6 +159,9 @@ def test_every_seq_arrives_through_broker_and_publisher_kills(broker: MosquittoB
         acked_before = _status(status_file)["spool"]["acked"]
         gateway = _start_gateway(config, log)
         _wait_acked(status_file, acked_before + 40, timeout=20)
+        bridge.stop()  # the ingest side goes away too: its persistent session queues at the broker
+        time.sleep(1.0)
+        bridge = start_bridge()
         broker.kill()
         time.sleep(1.0)
         broker.start()
