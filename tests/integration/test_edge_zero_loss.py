@@ -2,9 +2,10 @@
 
 Given a local mTLS broker, the ingest bridge and a gateway process publishing 8 simulated machines
 (accelerated), when the broker is killed with SIGKILL and restarted three times, the gateway is
-killed with SIGKILL once and restarted, and the bridge is stopped and started again, then every ``(thing, seq)`` the gateway sealed reaches the
-bridge's receiver, every signature verifies, and the samples of each machine are contiguous seconds:
-nothing is lost, duplicates are only re-deliveries of identical envelopes.
+killed with SIGKILL once and restarted, and the bridge is stopped and started again, then every
+``(thing, seq)`` the gateway sealed reaches the bridge's receiver, every signature verifies, and the
+samples of each machine are contiguous seconds: nothing is lost, duplicates are only re-deliveries of
+identical envelopes.
 """
 
 from __future__ import annotations
