@@ -33,7 +33,6 @@ from chalicelib.twins.dal import (
 )
 from chalicelib.twins.ingest import IngestService, MeteringStep
 from edge_greengrass.simulator import FleetSimulator
-from twin_models.billing.metering import derive_usage_events
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.shadow import state_reported, update_payload
 from twin_models.signing import generate_private_key, load_public_key, public_key_pem, seal, verify_envelope
@@ -90,9 +89,9 @@ class MemoryBilling:
     def __init__(self) -> None:
         self.events: dict[str, Any] = {}
 
-    def record_telemetry(self, machine_id: str, samples: Any, *, source: str, previous: Any = None) -> None:
-        for event in derive_usage_events(samples, machine_id, previous=previous, source=source):
-            CALLS["dynamodb.PutItem"] += 1
+    def record_usage(self, events: list[Any]) -> None:
+        CALLS["dynamodb.TransactWriteItems"] += -(-len(events) // 100)  # up to 100 conditional puts a call
+        for event in events:
             self.events.setdefault(event.id, event)
 
 

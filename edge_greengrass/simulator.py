@@ -271,7 +271,8 @@ class MachineSimulator:
         vibration = (p.base_vibration * (1.0 if running else 0.15)) * (1.0 + bearing) + abs(rng.gauss(0, 0.08))
         power = (p.rated_power_kw * (0.2 + 0.8 * load / 100.0)) if running else (1.2 if planned is None else 0.3)
         self.now = ts + timedelta(seconds=1)
-        return Sample(
+        # valid by construction (a property test checks it), so skip validation on this hot path
+        return Sample.model_construct(
             ts=ts,
             state=state,
             spindle_speed_rpm=round(max(spindle, 0.0), 1),

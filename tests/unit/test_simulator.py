@@ -64,3 +64,12 @@ def test_cooling_trouble_raises_temperature_before_the_cooling_fault() -> None:
     fault_at = next(i for i, (_, _, state) in enumerate(run) if state == 602)
     healthy = max(t for _, t, _ in run[1800:3600])
     assert run[fault_at - 1][1] > healthy + 10
+
+
+def test_simulated_samples_pass_the_envelope_schema() -> None:
+    from twin_models.telemetry import Sample
+
+    day = FleetSimulator(8, seed=5, start=START).advance(6 * 3600)
+    for samples in day.values():
+        for sample in samples[::97]:
+            assert Sample.model_validate(sample.model_dump()) == sample

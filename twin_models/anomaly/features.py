@@ -27,6 +27,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,37 @@ def samples_frame(samples: Iterable[Any]) -> pd.DataFrame:
     return frame
 
 
+def _epoch_seconds(stamp: Any) -> float:
+    if isinstance(stamp, str):
+        stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if not isinstance(stamp, datetime):
+        raise ValueError(f"not a timestamp: {stamp!r}")
+    if stamp.tzinfo is None:  # as pandas' utc=True reads it
+        stamp = stamp.replace(tzinfo=UTC)
+    return float(stamp.timestamp())
+
+
+def _window_arrays(samples: Iterable[Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The numeric fields of one window as arrays in time order, and seconds since its first sample.
+
+    The same values :func:`samples_frame` gives, without building a frame: a window is small and
+    scored on the hot path, where pandas' fixed costs dominate.
+    """
+    rows = [_as_mapping(s) for s in samples]
+    if not rows:
+        raise FeatureError("an empty window has no features")
+    columns = {
+        name: np.array([float("nan") if r.get(name) is None else float(r[name]) for r in rows], dtype=float)
+        for name in _SAMPLE_FIELDS
+    }
+    stamps = [r.get("ts") for r in rows]
+    if any(s is None for s in stamps):
+        return columns, np.arange(len(rows), dtype=float)
+    epochs = np.array([_epoch_seconds(s) for s in stamps], dtype=float)
+    order = np.argsort(epochs, kind="stable")
+    return {k: v[order] for k, v in columns.items()}, epochs[order] - epochs[order][0]
+
+
 def _slope_per_minute(values: np.ndarray, seconds: np.ndarray) -> float:
     mask = np.isfinite(values)
     if mask.sum() < 2:
@@ -140,24 +172,31 @@ def window_features(
         >>> round(f["temperature_rise"], 1), round(f["load_per_speed"], 1), round(f["vibration_trend"], 2)
         (5.0, 50.0, 1.0)
     """
-    frame = samples if isinstance(samples, pd.DataFrame) else samples_frame(samples)
-    if frame.empty:
-        raise FeatureError("an empty window has no features")
-    speed = frame["spindle_speed_rpm"].to_numpy(dtype=float)
-    load = frame["spindle_load_pct"].to_numpy(dtype=float)
-    current = frame["spindle_current_a"].to_numpy(dtype=float)
-    vib = frame["vibration_rms_mm_s"].to_numpy(dtype=float)
-    temp = frame["temperature_c"].to_numpy(dtype=float)
-    power = frame["power_kw"].to_numpy(dtype=float)
-    if "spindle_torque_nm" in frame.columns:
-        # power = torque x angular speed, where the controller reports torque and no power meter does
-        derived = frame["spindle_torque_nm"].to_numpy(dtype=float) * speed * _TWO_PI_OVER_60 / 1000.0
-        power = np.where(np.isfinite(power) & (power > 0), power, derived)
-    wear = frame["tool_wear_pct"].to_numpy(dtype=float)
-    if isinstance(frame.index, pd.DatetimeIndex):
-        seconds = (frame.index - frame.index[0]).total_seconds().to_numpy(dtype=float)
+    if isinstance(samples, pd.DataFrame):
+        frame = samples
+        if frame.empty:
+            raise FeatureError("an empty window has no features")
+        cols = {name: frame[name].to_numpy(dtype=float) for name in _SAMPLE_FIELDS if name in frame.columns}
+        if isinstance(frame.index, pd.DatetimeIndex):
+            seconds = (frame.index - frame.index[0]).total_seconds().to_numpy(dtype=float)
+        else:
+            seconds = np.arange(len(frame), dtype=float)
     else:
-        seconds = np.arange(len(frame), dtype=float)
+        try:
+            cols, seconds = _window_arrays(samples)
+        except ValueError:  # a timestamp only pandas can read
+            return window_features(samples_frame(samples), baseline_temperature)
+    speed = cols["spindle_speed_rpm"]
+    load = cols["spindle_load_pct"]
+    current = cols["spindle_current_a"]
+    vib = cols["vibration_rms_mm_s"]
+    temp = cols["temperature_c"]
+    power = cols["power_kw"]
+    if "spindle_torque_nm" in cols:
+        # power = torque x angular speed, where the controller reports torque and no power meter does
+        derived = cols["spindle_torque_nm"] * speed * _TWO_PI_OVER_60 / 1000.0
+        power = np.where(np.isfinite(power) & (power > 0), power, derived)
+    wear = cols["tool_wear_pct"]
 
     running = np.isfinite(speed) & (speed > 0)
     krpm = speed[running] / 1000.0

@@ -38,6 +38,7 @@ from chalicelib.twins.dal import (
     ShadowStore,
     ShadowVersionConflictError,
 )
+from twin_models.billing.metering import derive_usage_events
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.shadow import merge_state, update_payload
 from twin_models.signing import load_public_key, verify_envelope
@@ -150,13 +151,16 @@ class MeteringStep:
         self.billing = billing
 
     def run(self, envelopes: dict[int, TelemetryEnvelope], segments: dict[int, Segment]) -> None:
-        """Meter one thing's envelopes of a batch (by seq)."""
+        """Meter one thing's envelopes of a batch (by seq); their events are stored in one go."""
+        events = []
         for seq in sorted(envelopes):
             envelope = envelopes[seq]
             before = segments.get(seq - 1) or (self.history.get_segment(envelope.thing_name, seq - 1) if seq else None)
-            self.billing.record_telemetry(
-                envelope.thing_name, envelope.samples, source=f"seq-{seq}", previous=before.last if before else None
+            events += derive_usage_events(
+                envelope.samples, envelope.thing_name, previous=before.last if before else None, source=f"seq-{seq}"
             )
+        if events:
+            self.billing.record_usage(events)
 
 
 class IngestService:
