@@ -38,6 +38,7 @@ __all__ = [
     "load_public_key",
     "public_key_pem",
     "seal",
+    "sign_document",
     "sign_envelope",
     "verify_envelope",
 ]
@@ -151,12 +152,28 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_envelope(envelope: TelemetryEnvelope, key: ec.EllipticCurvePrivateKey, key_id: str) -> TelemetryEnvelope:
-    """Return a copy of ``envelope`` with a signature block over its canonical form."""
-    der = key.sign(canonical_bytes(envelope.unsigned_wire()), _ECDSA)
+def sign_document(document: dict[str, Any], key: ec.EllipticCurvePrivateKey, key_id: str) -> dict[str, Any]:
+    """Add (or replace) the signature block of an envelope in its wire form; returns the same dict.
+
+    For a gateway that already holds the JSON-ready dict it publishes, this saves serialising twice.
+
+    Example:
+        >>> doc = {"v": 1, "thing_name": "m", "site": "s", "seq": 0, "sent_at": "2026-01-05T00:00:00Z",
+        ...        "samples": [{"ts": "2026-01-05T00:00:00Z", "state": 100}]}
+        >>> key = generate_private_key()
+        >>> verify_envelope(sign_document(doc, key, "m/1"), key.public_key())
+    """
+    der = key.sign(canonical_bytes(document), _ECDSA)
     r, s = decode_dss_signature(der)
     raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    return envelope.model_copy(update={"signature": Signature(key_id=key_id, sig=_b64url(raw))})
+    document["signature"] = {"alg": "ES256", "key_id": key_id, "sig": _b64url(raw)}
+    return document
+
+
+def sign_envelope(envelope: TelemetryEnvelope, key: ec.EllipticCurvePrivateKey, key_id: str) -> TelemetryEnvelope:
+    """Return a copy of ``envelope`` with a signature block over its canonical form."""
+    block = sign_document(envelope.unsigned_wire(), key, key_id)["signature"]
+    return envelope.model_copy(update={"signature": Signature.model_validate(block)})
 
 
 def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> None:

@@ -63,11 +63,9 @@ QuarantineReason = Literal[
 
 def format_ts(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` and no needless fraction (``2026-01-05T06:00:00Z``)."""
-    utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    text = utc.replace(tzinfo=None).isoformat()  # ...T06:00:00 or ...T06:00:00.250000
+    return (text.rstrip("0") if utc.microsecond else text) + "Z"
 
 
 def _require_aware_utc(value: datetime) -> datetime:

@@ -243,6 +243,7 @@ def run_demo(
         from chalicelib.auth import issue_token
         from chalicelib.billing import anchor as billing_anchor
         from chalicelib.billing import routes as billing_routes
+        from chalicelib.billing.dal import InvoiceStore
         from chalicelib.billing.service import BillingService
         from chalicelib.chain.wiring import reset_anchoring, submit_for_anchoring
         from chalicelib.health.dal import reset_adapters
@@ -254,7 +255,8 @@ def run_demo(
         from twin_models.anchoring import record_hash
         from twin_models.history import oee_input
         from twin_models.oee import ShiftSpec, compute_oee
-        from twin_models.signing import generate_private_key, public_key_pem, seal
+        from twin_models.signing import generate_private_key, public_key_pem, sign_document
+        from twin_models.telemetry import TelemetryEnvelope
         from twin_models.tenancy import Device
 
         tz = ZoneInfo(PLANT_TZ)
@@ -303,9 +305,12 @@ def run_demo(
                 for machine_id, samples in hour.items():
                     for first in range(0, len(samples), batch_samples):
                         chunk = samples[first : first + batch_samples]
-                        envelope = seal(machine_id, SITE, seqs[machine_id], chunk, keys[machine_id], f"{machine_id}/1")
+                        envelope = TelemetryEnvelope(
+                            thing_name=machine_id, site=SITE, seq=seqs[machine_id], sent_at=chunk[-1].ts, samples=chunk
+                        )
+                        wire = sign_document(envelope.to_wire(), keys[machine_id], f"{machine_id}/1")
                         seqs[machine_id] += 1
-                        bodies.append(json.dumps(envelope.to_wire(), separators=(",", ":")))
+                        bodies.append(json.dumps(wire, separators=(",", ":")))
             sample_count = int((window_end - window_start).total_seconds()) * machines
             # what a shop floor also produces: a tampered envelope, an unsigned one, a retransmission
             tampered = json.loads(bodies[rng.randrange(len(bodies))])
@@ -408,9 +413,9 @@ def run_demo(
                 invoices = json.loads(client.http.get(f"/leases/{LEASE_ID}/invoices", headers=lessee).body)
                 issued = invoices.get("invoices") or []
                 invoice = {"run": billing_run}
-                if issued:
-                    found = client.http.get(f"/invoices/{issued[0]['invoice_id']}", headers=lessee)
-                    invoice = json.loads(found.body) if found.status_code == 200 else {**issued[0], **invoice}
+                if issued:  # the issued document as stored (GET /invoices/{id} adds the usage evidence)
+                    stored = InvoiceStore().get(issued[0]["invoice_id"])
+                    invoice = stored.as_dict() if stored else {**issued[0], **invoice}
                 anchor_block = 0
                 for line in lines:
                     found = client.http.get(f"/proofs?record_id={line.summary_record}", headers=lessee)
@@ -480,12 +485,12 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
     nested = inv.get("invoice")
     body: dict[str, Any] = nested if isinstance(nested, dict) else inv
     if body.get("invoice_id"):
-        evidence = inv.get("evidence", {})
         posted = inv.get("anchor", {})
         w(
             f"invoice {body['invoice_id']} to {LESSEE}: total {body.get('total')} {body.get('currency', '')}"
-            f" (subtotal {body.get('subtotal')}, tax {body.get('tax')}); usage root matches:"
-            f" {evidence.get('root_matches')}; PayPerUseLease: {posted.get('status', 'n/a')}"
+            f" (subtotal {body.get('subtotal')}, tax {body.get('tax')});"
+            f" usage root {str(body.get('usage', {}).get('root', ''))[:18]}...;"
+            f" PayPerUseLease: {posted.get('status', 'n/a')}"
             f" (tx {str(posted.get('tx_hash', ''))[:18]}...)\n"
         )
         for item in body.get("lines", []):

@@ -167,10 +167,6 @@ class PutReport:
     conflicts: list[str] = field(default_factory=list)
 
 
-#: DynamoDB's limit of items in one TransactWriteItems call.
-_TRANSACTION_ITEMS = 100
-
-
 def _event_item(ev: UsageEvent, received_at: datetime) -> dict[str, Any]:
     item: dict[str, Any] = {
         "machine_id": {"S": ev.machine_id},
@@ -210,32 +206,7 @@ class UsageStore:
         ``conflicts`` (the first version stays what is billed).
         """
         report = PutReport()
-        pending = list(events)
-        singles: list[UsageEvent] = []
-        for start in range(0, len(pending), _TRANSACTION_ITEMS):
-            chunk = pending[start : start + _TRANSACTION_ITEMS]
-            if len(chunk) == 1 or len({e.id for e in chunk}) < len(chunk):
-                singles += chunk
-                continue
-            try:  # the usual case, new events: one round trip for up to 100 conditional puts
-                _ddb().transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": table_name("usage"),
-                                "Item": _event_item(ev, received_at),
-                                "ConditionExpression": "attribute_not_exists(event_id)",
-                            }
-                        }
-                        for ev in chunk
-                    ]
-                )
-                report.stored += len(chunk)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                singles += chunk  # some were stored before (a redelivery): sort them out one by one
-        for ev in singles:
+        for ev in events:
             try:
                 _ddb().put_item(
                     TableName=table_name("usage"),
