@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -10,7 +11,13 @@ from twinledger.cli.anomaly import DETECTOR_NAMES
 
 
 def test_every_area_registers_its_commands() -> None:
-    commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    parser = build_parser()
+    commands = {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
     assert {"demo", "oee", "bill", "anomaly", "verify", "edge", "up", "package"} <= commands
 
 
