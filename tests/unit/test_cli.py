@@ -13,10 +13,7 @@ from twinledger.cli.anomaly import DETECTOR_NAMES
 def test_every_area_registers_its_commands() -> None:
     parser = build_parser()
     commands = {
-        name
-        for action in parser._actions
-        if isinstance(action, argparse._SubParsersAction)
-        for name in action.choices
+        name for action in parser._actions if isinstance(action, argparse._SubParsersAction) for name in action.choices
     }
     assert {"demo", "oee", "bill", "anomaly", "verify", "edge", "up", "package"} <= commands
 
