@@ -4,7 +4,9 @@
 demo: setup-demo
 	.venv/bin/twinledger demo
 
+# lint and type checks first (seconds), then the whole suite: unit, functional and integration tests
 test: setup-test
+	$(MAKE) --no-print-directory lint typecheck
 	.venv/bin/python -m pytest
 
 setup-demo:
