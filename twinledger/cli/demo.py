@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``demo``."""
     parser = subparsers.add_parser(
         "demo",
-        help="simulate a fleet, ingest its signed telemetry, compute OEE and anchor daily summaries",
+        help="one plant day of a leased fleet through the whole platform (in-process, no account)",
         description="Runs in-process: moto for AWS, eth-tester for the chain. No account, no servers.",
     )
     parser.add_argument("--machines", type=int, default=8, help="fleet size (default 8)")
