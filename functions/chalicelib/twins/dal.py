@@ -219,14 +219,9 @@ class ShadowStore:
 
     def get(self, thing_name: str, shadow: str) -> tuple[dict[str, Any], int] | None:
         """``(reported, version)`` of a named shadow, or None if it does not exist."""
-        AWS_CALLS["iot-data.GetThingShadow"] += 1
-        try:
-            found = aws.client("iot-data").get_thing_shadow(thingName=thing_name, shadowName=shadow)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                return None
-            raise
-        doc = json.loads(found["payload"].read())
+        doc = self.document(thing_name, shadow)
+        if doc is None:
+            return None
         return doc.get("state", {}).get("reported", {}), int(doc.get("version", 0))
 
     def document(self, thing_name: str, shadow: str) -> dict[str, Any] | None:
