@@ -214,6 +214,29 @@ def _open_lease(machine_ids: list[str], start: datetime, end: datetime) -> None:
     LeaseStore().create(lease, contract_address=deploy_lease(w3, lessor, terms))
 
 
+@contextlib.contextmanager
+def _isolated_process_state() -> Iterator[None]:
+    """Give the process back as it was: environment, cached clients, the app's services."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        if "app" in sys.modules:  # only once the demo has loaded the Chalice app
+            import app as app_module
+            from chalicelib import aws
+            from chalicelib.billing import anchor as billing_anchor
+            from chalicelib.chain.wiring import reset_anchoring
+            from chalicelib.health.dal import reset_adapters
+
+            app_module._ingest = None
+            billing_anchor.configure_anchor(None)
+            aws.reset_clients()
+            reset_adapters()
+            reset_anchoring()
+
+
 def run_demo(
     machines: int = 8,
     days: int = 1,
@@ -231,7 +254,7 @@ def run_demo(
     """
     began = time.perf_counter()
     timings: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="twinledger-demo-") as tmp:
+    with _isolated_process_state(), tempfile.TemporaryDirectory(prefix="twinledger-demo-") as tmp:
         model_dir = Path(tmp) / "anomaly-model"
         _set_local_defaults(model_dir)
         ensure_functions_importable()

@@ -45,17 +45,21 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
     from aws_cdk.assertions import Template
     from twinledger_iac import TwinLedgerStack, nag
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
+    saved = dict(os.environ)  # chalice package exports the stage's variables (CDK tokens) into os.environ
+    try:
+        os.environ["AWS_DEFAULT_REGION"] = REGION
         for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            mp.delenv(name, raising=False)
+            os.environ.pop(name, None)
         app = cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
         stack = TwinLedgerStack(app, env=cdk.Environment(region=REGION))
         nag.add_checks(app)
         assembly = app.synth()
         template = Template.from_stack(stack)
         resources = assembly.get_stack_by_name(stack.stack_name).template["Resources"]
-        yield Synthesized(stack=stack, template=template, resources=resources)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    yield Synthesized(stack=stack, template=template, resources=resources)
 
 
 @pytest.fixture(scope="session")
