@@ -1,18 +1,22 @@
-"""Train and deploy the anomaly model on SageMaker with boto3's ``sagemaker`` client.
+"""Train and deploy the anomaly model on SageMaker with the ``sagemaker`` SDK (3.x, ``sagemaker.core``).
 
-Steps (each a plain request builder plus one client call, so the requests can be checked offline with
-botocore's ``Stubber``):
+Steps:
 
 1. :func:`build_source_bundle` packs ``train.py``/``inference.py`` launchers, ``twinledger/sagemaker_entry``
-   and ``twin_models.anomaly`` (with the two modules it needs) into ``sourcedir.tar.gz`` (uploaded to S3);
-   they need only numpy, pandas and scikit-learn, which the framework container has.
-2. ``CreateTrainingJob`` in script mode on the scikit-learn container: the channel ``training`` holds
-   healthy CSVs; the job writes ``model.tar.gz``.
-3. ``CreateModel`` (inference code from the same bundle), ``CreateEndpointConfig`` (instance or
-   serverless) and ``CreateEndpoint`` / ``UpdateEndpoint``.
+   and ``twin_models.anomaly`` (with the two modules it needs) into ``sourcedir.tar.gz``; they need only
+   numpy, pandas and scikit-learn, which the framework container has. It is uploaded with
+   ``sagemaker.core.s3.S3Uploader``, together with the training CSVs.
+2. :func:`train`: ``sagemaker.core.resources.TrainingJob`` in script mode on the scikit-learn framework
+   image (``sagemaker.core.image_uris``): the channel ``training`` holds healthy CSVs, the hyperparameters
+   ``sagemaker_program``/``sagemaker_submit_directory`` point the container at ``train.py`` in the bundle;
+   the job writes ``model.tar.gz``.
+3. :func:`deploy`: ``Model`` (``model.tar.gz`` + ``inference.py`` from the same bundle), ``EndpointConfig``
+   (instances, or serverless) and ``Endpoint`` (created, or updated to the new configuration if it exists).
 
-This uses boto3 rather than the ``sagemaker`` SDK: the SDK (3.x) pulls in ~80 extra packages and its
-API changed between major versions; the four control-plane calls are all the tooling needs.
+The SDK is the optional ``sagemaker`` extra and is imported inside these functions only: importing this
+module loads neither the SDK nor boto3, and no Lambda imports either. Nothing reaches the network before
+the first AWS call: the image URI comes from the SDK's bundled tables (or ``image_uri``), the bucket and
+role are explicit (no default bucket, no role lookup) and the resource classes send no telemetry.
 
 Example:
     $ python -m twinledger.deploy.sagemaker_deploy --bucket my-ml-bucket \\
@@ -28,34 +32,32 @@ import io
 import json
 import sys
 import tarfile
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from boto3.session import Session
 
 __all__ = [
-    "SKLEARN_IMAGE_ACCOUNTS",
+    "SKLEARN_FRAMEWORK_VERSION",
     "DeployConfig",
-    "SageMakerDeployer",
+    "DeployResult",
     "build_source_bundle",
+    "deploy",
     "main",
+    "run",
     "sklearn_image_uri",
+    "train",
+    "upload",
 ]
 
-#: Accounts hosting the scikit-learn framework image, by region (``--image-uri`` for other regions).
-SKLEARN_IMAGE_ACCOUNTS: dict[str, str] = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-central-1": "492215442770",
-}
-SKLEARN_IMAGE_TAG = "1.2-1-cpu-py3"
+#: scikit-learn framework image version (training and serving).
+SKLEARN_FRAMEWORK_VERSION = "1.2-1"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
+_LOG_LEVEL = "20"
 
 _TRAIN_LAUNCHER = '''"""SageMaker script-mode entry: runs twinledger.sagemaker_entry.train."""
 import sys
@@ -72,18 +74,23 @@ __all__ = ["input_fn", "model_fn", "output_fn", "predict_fn"]
 '''
 
 
-def sklearn_image_uri(region: str, tag: str = SKLEARN_IMAGE_TAG) -> str:
-    """The scikit-learn framework image in ``region``.
+def sklearn_image_uri(region: str, version: str = SKLEARN_FRAMEWORK_VERSION, instance_type: str = "ml.m5.large") -> str:
+    """The scikit-learn framework image in ``region``, from the SDK's bundled image tables (no network).
 
     Example:
-        >>> sklearn_image_uri("eu-west-1")
+        >>> sklearn_image_uri("eu-west-1")  # doctest: +SKIP
         '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3'
     """
+    from sagemaker.core import image_uris
+
     try:
-        account = SKLEARN_IMAGE_ACCOUNTS[region]
-    except KeyError:
-        raise ValueError(f"no known scikit-learn image in {region}; pass --image-uri") from None
-    return f"{account}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{tag}"
+        return str(
+            image_uris.retrieve(
+                "sklearn", region=region, version=version, py_version="py3", instance_type=instance_type
+            )
+        )
+    except ValueError as exc:
+        raise ValueError(f"no known scikit-learn image in {region}; pass --image-uri ({exc})") from None
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -144,159 +151,254 @@ class DeployConfig:
     @property
     def image(self) -> str:
         """The container image for training and serving."""
-        return self.image_uri or sklearn_image_uri(self.region)
+        return self.image_uri or sklearn_image_uri(self.region, instance_type=self.training_instance_type)
+
+    def s3_uri(self, *parts: str) -> str:
+        """``s3://bucket/prefix/parts...``."""
+        return "s3://" + "/".join([self.bucket, self.prefix.strip("/"), *parts])
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What :func:`deploy` created: names of the SageMaker resources and the artifacts they use."""
+
+    endpoint: str
+    model: str
+    endpoint_config: str
+    model_data: str
+    source: str
+    updated: bool
 
 
 def _stamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
 
 
-class SageMakerDeployer:
-    """Builds and sends the SageMaker control-plane requests (clients injected; nothing at import)."""
+def _fix_serverless_memory_key(params: dict[str, Any], **_: Any) -> None:
+    # sagemaker-core 2.x serialises ``memory_size_in_mb`` as ``MemorySizeInMb``; the API wants ``MemorySizeInMB``.
+    for variant in params.get("ProductionVariants", []):
+        serverless = variant.get("ServerlessConfig")
+        if serverless and "MemorySizeInMb" in serverless:
+            serverless["MemorySizeInMB"] = serverless.pop("MemorySizeInMb")
 
-    def __init__(self, config: DeployConfig, sagemaker: Any, s3: Any) -> None:
-        self.config = config
-        self.sagemaker = sagemaker
-        self.s3 = s3
 
-    def _tags(self) -> list[dict[str, str]]:
-        return [{"Key": k, "Value": v} for k, v in self.config.tags.items()]
+def _session(config: DeployConfig, session: Session | None) -> Session:
+    """The caller's boto3 session (or a new one in ``config.region``), with the request fix-up registered.
 
-    def s3_uri(self, *parts: str) -> str:
-        """``s3://bucket/prefix/parts...``."""
-        return "s3://" + "/".join([self.config.bucket, self.config.prefix.strip("/"), *parts])
+    Registered before the SDK creates its clients from the session (they copy its event hooks).
+    """
+    if session is None:
+        import boto3
 
-    def upload(self, data: bytes, *parts: str) -> str:
-        """Put ``data`` under the prefix; returns its S3 URI."""
-        key = "/".join([self.config.prefix.strip("/"), *parts])
-        self.s3.put_object(Bucket=self.config.bucket, Key=key, Body=data)
-        return f"s3://{self.config.bucket}/{key}"
+        session = boto3.session.Session(region_name=config.region)
+    session.events.register(
+        "before-parameter-build.sagemaker.CreateEndpointConfig",
+        _fix_serverless_memory_key,
+        unique_id="twinledger-serverless-memory-key",
+    )
+    return session
 
-    def training_job_request(self, job_name: str, source_uri: str, train_uri: str) -> dict[str, Any]:
-        """``CreateTrainingJob`` in script mode (hyperparameters JSON-encoded, as the toolkit expects)."""
-        hyper = {
-            "sagemaker_program": "train.py",
-            "sagemaker_submit_directory": source_uri,
-            "sagemaker_region": self.config.region,
-            "sagemaker_container_log_level": "20",
-            **self.config.hyperparameters,
-        }
-        return {
-            "TrainingJobName": job_name,
-            "AlgorithmSpecification": {"TrainingImage": self.config.image, "TrainingInputMode": "File"},
-            "RoleArn": self.config.role_arn,
-            "HyperParameters": {k: json.dumps(v) for k, v in hyper.items()},
-            "InputDataConfig": [
-                {
-                    "ChannelName": "training",
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": train_uri,
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                    "ContentType": "text/csv",
-                }
-            ],
-            "OutputDataConfig": {"S3OutputPath": self.s3_uri("output")},
-            "ResourceConfig": {
-                "InstanceType": self.config.training_instance_type,
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 10,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": self.config.max_runtime_s},
-            "Tags": self._tags(),
-        }
 
-    def model_request(self, model_name: str, model_data_url: str, source_uri: str) -> dict[str, Any]:
-        """``CreateModel`` serving ``model.tar.gz`` with ``inference.py`` from the source bundle."""
-        return {
-            "ModelName": model_name,
-            "ExecutionRoleArn": self.config.role_arn,
-            "PrimaryContainer": {
-                "Image": self.config.image,
-                "ModelDataUrl": model_data_url,
-                "Environment": {
-                    "SAGEMAKER_PROGRAM": "inference.py",
-                    "SAGEMAKER_SUBMIT_DIRECTORY": source_uri,
-                    "SAGEMAKER_REGION": self.config.region,
-                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                },
-            },
-            "Tags": self._tags(),
-        }
+def _tags(config: DeployConfig) -> list[Any]:
+    # plain dicts: the SDK's ``create`` methods validate them into whichever ``Tag`` class they declare
+    # (``sagemaker.core.shapes.Tag`` or the ``sagemaker.core.resources.Tag`` that shadows it)
+    return [{"key": k, "value": v} for k, v in config.tags.items()]
 
-    def endpoint_config_request(self, config_name: str, model_name: str) -> dict[str, Any]:
-        """``CreateEndpointConfig``: serverless when a memory size is configured, instances otherwise."""
-        variant: dict[str, Any] = {"VariantName": "AllTraffic", "ModelName": model_name}
-        if self.config.serverless_memory_mb:
-            variant["ServerlessConfig"] = {
-                "MemorySizeInMB": self.config.serverless_memory_mb,
-                "MaxConcurrency": self.config.serverless_max_concurrency,
-            }
-        else:
-            variant.update(
-                InstanceType=self.config.instance_type,
-                InitialInstanceCount=self.config.instance_count,
-                InitialVariantWeight=1.0,
+
+def upload(config: DeployConfig, data: bytes, *parts: str, session: Session | None = None) -> str:
+    """Put ``data`` at ``s3://bucket/prefix/parts...`` (``S3Uploader``); returns the S3 URI."""
+    from sagemaker.core.helper.session_helper import Session as SageMakerSession
+    from sagemaker.core.s3 import S3Uploader
+
+    sm_session = SageMakerSession(boto_session=_session(config, session), default_bucket=config.bucket)
+    return str(S3Uploader.upload_bytes(data, config.s3_uri(*parts), sagemaker_session=sm_session))
+
+
+def train(
+    config: DeployConfig,
+    job_name: str,
+    source_uri: str,
+    train_uri: str,
+    *,
+    session: Session | None = None,
+    wait: bool = True,
+    poll_s: int = 30,
+) -> str:
+    """Run the script-mode training job; returns the S3 URI of its ``model.tar.gz``.
+
+    ``source_uri`` is the uploaded :func:`build_source_bundle`, ``train_uri`` the S3 prefix of the healthy
+    CSVs (channel ``training``). ``wait=False`` returns as soon as the job is created (the URI is where
+    the job will write the model).
+    """
+    from sagemaker.core import constants
+    from sagemaker.core.resources import TrainingJob
+    from sagemaker.core.shapes import (
+        AlgorithmSpecification,
+        Channel,
+        DataSource,
+        OutputDataConfig,
+        ResourceConfig,
+        S3DataSource,
+        StoppingCondition,
+    )
+
+    hyper = {
+        constants.SCRIPT_PARAM_NAME: "train.py",
+        constants.DIR_PARAM_NAME: source_uri,
+        constants.SAGEMAKER_REGION_PARAM_NAME: config.region,
+        constants.CONTAINER_LOG_LEVEL_PARAM_NAME: _LOG_LEVEL,
+        **config.hyperparameters,
+    }
+    output_path = config.s3_uri("output")
+    job = TrainingJob.create(
+        training_job_name=job_name,
+        role_arn=config.role_arn,
+        algorithm_specification=AlgorithmSpecification(training_image=config.image, training_input_mode="File"),
+        # JSON-encoded values, as the framework containers' training toolkit expects
+        hyper_parameters={k: json.dumps(v) for k, v in hyper.items()},
+        input_data_config=[
+            Channel(
+                channel_name="training",
+                data_source=DataSource(
+                    s3_data_source=S3DataSource(
+                        s3_data_type="S3Prefix", s3_uri=train_uri, s3_data_distribution_type="FullyReplicated"
+                    )
+                ),
+                content_type="text/csv",
             )
-        return {"EndpointConfigName": config_name, "ProductionVariants": [variant], "Tags": self._tags()}
+        ],
+        output_data_config=OutputDataConfig(s3_output_path=output_path),
+        resource_config=ResourceConfig(
+            instance_type=config.training_instance_type, instance_count=1, volume_size_in_gb=10
+        ),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=config.max_runtime_s),
+        tags=_tags(config),
+        session=_session(config, session),
+        region=config.region,
+    )
+    if job is None:  # pragma: no cover - the SDK returns the described job
+        raise RuntimeError(f"training job {job_name} was not created")
+    if not wait:
+        return f"{output_path}/{job_name}/output/model.tar.gz"
+    job.wait(poll=poll_s, logs=False)  # raises on Failed/Stopped
+    return str(job.model_artifacts.s3_model_artifacts)
 
-    def train(self, job_name: str, source_uri: str, train_uri: str, poll_s: float = 30.0) -> str:
-        """Run the training job to completion; returns the ``model.tar.gz`` S3 URI."""
-        self.sagemaker.create_training_job(**self.training_job_request(job_name, source_uri, train_uri))
-        while True:
-            desc = self.sagemaker.describe_training_job(TrainingJobName=job_name)
-            status = desc["TrainingJobStatus"]
-            if status == "Completed":
-                return str(desc["ModelArtifacts"]["S3ModelArtifacts"])
-            if status in ("Failed", "Stopped"):
-                raise RuntimeError(f"training job {job_name} {status}: {desc.get('FailureReason', '')}")
-            time.sleep(poll_s)
 
-    def deploy(self, endpoint_name: str, model_data_url: str, source_uri: str, stamp: str | None = None) -> str:
-        """Create the model and endpoint configuration, then create or update the endpoint."""
-        suffix = stamp or _stamp()
-        model_name = f"{endpoint_name}-{suffix}"
-        self.sagemaker.create_model(**self.model_request(model_name, model_data_url, source_uri))
-        self.sagemaker.create_endpoint_config(**self.endpoint_config_request(model_name, model_name))
-        try:
-            self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
-            exists = True
-        except self.sagemaker.exceptions.ClientError as exc:
-            if "Could not find endpoint" not in str(exc) and "ValidationException" not in str(exc):
-                raise
-            exists = False
-        if exists:
-            self.sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=model_name)
-        else:
-            self.sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=model_name, Tags=self._tags())
-        return model_name
+def deploy(
+    config: DeployConfig,
+    endpoint_name: str,
+    model_data_url: str,
+    source_uri: str,
+    *,
+    stamp: str | None = None,
+    session: Session | None = None,
+    wait: bool = True,
+    poll_s: int = 30,
+) -> DeployResult:
+    """Create the model and the endpoint configuration ``<endpoint>-<stamp>``, then the endpoint.
 
-    def run(
-        self,
-        endpoint_name: str,
-        train_files: Sequence[Path] = (),
-        model_tar: Path | None = None,
-        stamp: str | None = None,
-        wait: bool = True,
-    ) -> dict[str, str]:
-        """The whole flow: bundle, upload, train (unless ``model_tar`` is given), deploy."""
-        suffix = stamp or _stamp()
-        source_uri = self.upload(build_source_bundle(), "code", suffix, "sourcedir.tar.gz")
-        if model_tar is not None:
-            model_uri = self.upload(model_tar.read_bytes(), "models", suffix, "model.tar.gz")
-        else:
-            if not train_files:
-                raise ValueError("give training CSVs or a model.tar.gz")
-            for path in train_files:
-                self.upload(path.read_bytes(), "train", suffix, path.name)
-            model_uri = self.train(f"{endpoint_name}-{suffix}", source_uri, self.s3_uri("train", suffix))
-        model_name = self.deploy(endpoint_name, model_uri, source_uri, suffix)
-        if wait:
-            self.sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=endpoint_name)
-        return {"endpoint": endpoint_name, "model": model_name, "model_data": model_uri, "source": source_uri}
+    An existing endpoint is switched to the new configuration (``UpdateEndpoint``), so redeploying keeps
+    the endpoint name the ingest Lambda calls. Serverless when ``config.serverless_memory_mb`` is set.
+    """
+    from botocore.exceptions import ClientError
+    from sagemaker.core.resources import Endpoint, EndpointConfig, Model
+    from sagemaker.core.shapes import ContainerDefinition, ProductionVariant, ProductionVariantServerlessConfig
+
+    boto_session = _session(config, session)
+    where: dict[str, Any] = {"session": boto_session, "region": config.region}
+    name = f"{endpoint_name}-{stamp or _stamp()}"
+    Model.create(
+        model_name=name,
+        execution_role_arn=config.role_arn,
+        primary_container=ContainerDefinition(
+            image=config.image,
+            model_data_url=model_data_url,
+            environment={
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": source_uri,
+                "SAGEMAKER_REGION": config.region,
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": _LOG_LEVEL,
+            },
+        ),
+        tags=_tags(config),
+        **where,
+    )
+    if config.serverless_memory_mb:
+        variant = ProductionVariant(
+            variant_name="AllTraffic",
+            model_name=name,
+            serverless_config=ProductionVariantServerlessConfig(
+                memory_size_in_mb=config.serverless_memory_mb, max_concurrency=config.serverless_max_concurrency
+            ),
+        )
+    else:
+        variant = ProductionVariant(
+            variant_name="AllTraffic",
+            model_name=name,
+            instance_type=config.instance_type,
+            initial_instance_count=config.instance_count,
+            initial_variant_weight=1.0,
+        )
+    EndpointConfig.create(endpoint_config_name=name, production_variants=[variant], tags=_tags(config), **where)
+    try:
+        endpoint = Endpoint.get(endpoint_name=endpoint_name, **where)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") != "ValidationException" or "Could not find" not in error.get("Message", ""):
+            raise
+        endpoint = None
+    if endpoint is None:
+        endpoint = Endpoint.create(endpoint_name=endpoint_name, endpoint_config_name=name, tags=_tags(config), **where)
+        updated = False
+    else:
+        endpoint.endpoint_config_name = name
+        endpoint.update()
+        updated = True
+    if wait:
+        endpoint.wait_for_status("InService", poll=poll_s)
+    return DeployResult(
+        endpoint=endpoint_name,
+        model=name,
+        endpoint_config=name,
+        model_data=model_data_url,
+        source=source_uri,
+        updated=updated,
+    )
+
+
+def run(
+    config: DeployConfig,
+    endpoint_name: str,
+    train_files: Sequence[Path] = (),
+    model_tar: Path | None = None,
+    *,
+    stamp: str | None = None,
+    session: Session | None = None,
+    wait: bool = True,
+    poll_s: int = 30,
+) -> DeployResult:
+    """The whole flow: bundle and upload the code, train (unless ``model_tar`` is given), deploy."""
+    if model_tar is None and not train_files:
+        raise ValueError("give training CSVs or a model.tar.gz")
+    suffix = stamp or _stamp()
+    boto_session = _session(config, session)
+    source_uri = upload(config, build_source_bundle(), "code", suffix, "sourcedir.tar.gz", session=boto_session)
+    if model_tar is not None:
+        model_uri = upload(config, model_tar.read_bytes(), "models", suffix, "model.tar.gz", session=boto_session)
+    else:
+        for path in train_files:
+            upload(config, path.read_bytes(), "train", suffix, path.name, session=boto_session)
+        model_uri = train(
+            config,
+            f"{endpoint_name}-{suffix}",
+            source_uri,
+            config.s3_uri("train", suffix),
+            session=boto_session,
+            poll_s=poll_s,
+        )
+    return deploy(
+        config, endpoint_name, model_uri, source_uri, stamp=suffix, session=boto_session, wait=wait, poll_s=poll_s
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -310,16 +412,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train-data", action="append", type=Path, default=[], help="healthy CSV (repeatable)")
     parser.add_argument("--model-tar", type=Path, default=None, help="deploy this model.tar.gz, skip training")
     parser.add_argument("--image-uri", default=None, help="container image (default: scikit-learn framework image)")
+    parser.add_argument("--training-instance-type", default="ml.m5.large")
     parser.add_argument("--instance-type", default="ml.t2.medium")
     parser.add_argument("--serverless-memory-mb", type=int, default=None)
     parser.add_argument("--hyperparameter", action="append", default=[], help="NAME=VALUE for train.py")
-    parser.add_argument("--no-wait", action="store_true")
+    parser.add_argument("--no-wait", action="store_true", help="return once the endpoint is being created")
     args = parser.parse_args(argv)
 
     import boto3  # deployment tooling only
 
     session = boto3.session.Session(region_name=args.region)
     region = session.region_name or "eu-central-1"
+    if session.region_name is None:
+        session = boto3.session.Session(region_name=region)
     hyper = dict(h.split("=", 1) for h in args.hyperparameter)
     config = DeployConfig(
         region=region,
@@ -327,13 +432,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         bucket=args.bucket,
         prefix=args.prefix,
         image_uri=args.image_uri,
+        training_instance_type=args.training_instance_type,
         instance_type=args.instance_type,
         serverless_memory_mb=args.serverless_memory_mb,
         hyperparameters=hyper,
     )
-    deployer = SageMakerDeployer(config, session.client("sagemaker"), session.client("s3"))
-    result = deployer.run(args.endpoint_name, args.train_data, args.model_tar, wait=not args.no_wait)
-    print(json.dumps(result))
+    result = run(config, args.endpoint_name, args.train_data, args.model_tar, session=session, wait=not args.no_wait)
+    print(json.dumps(asdict(result)))
     return 0
 
 
