@@ -57,6 +57,17 @@ def _s(item: dict[str, Any], name: str) -> str | None:
     return str(value["S"]) if value else None
 
 
+def _put_new(table: str, item: dict[str, Any], key: str) -> bool:
+    """Put ``item`` unless an item with its key exists; False when it did (written once, never replaced)."""
+    try:
+        _ddb().put_item(TableName=table_name(table), Item=item, ConditionExpression=f"attribute_not_exists({key})")
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
 def _paginate(operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
     for page in _ddb().get_paginator(operation).paginate(**kwargs):
         yield from page.get("Items", [])
@@ -97,15 +108,7 @@ class LeaseStore:
         }
         if contract_address:
             item["contract_address"] = {"S": contract_address}
-        try:
-            _ddb().put_item(
-                TableName=table_name("leases"), Item=item, ConditionExpression="attribute_not_exists(lease_id)"
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return _put_new("leases", item, "lease_id")
 
     def get(self, lease_id: str) -> LeaseRecord | None:
         """The lease, or None."""
@@ -322,15 +325,7 @@ class InvoiceStore:
             "anchor_status": {"S": "pending"},
             "body": {"S": json.dumps(invoice.to_json(), separators=(",", ":"))},
         }
-        try:
-            _ddb().put_item(
-                TableName=table_name("invoices"), Item=item, ConditionExpression="attribute_not_exists(invoice_id)"
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return _put_new("invoices", item, "invoice_id")
 
     def get(self, invoice_id: str) -> InvoiceRecord | None:
         """The invoice, or None."""

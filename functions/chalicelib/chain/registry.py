@@ -97,6 +97,20 @@ class LogEntryReceipt:
     block_number: int
     gas_used: int = 0
 
+    @classmethod
+    def from_event(cls, args: Any, where: Any, gas_used: int = 0) -> LogEntryReceipt:
+        """From a ``LogEntryAppended`` event's arguments and the receipt or log that carries it."""
+        return cls(
+            machine_id=bytes(args["machineId"]),
+            index=int(args["index"]),
+            entry_hash=bytes(args["entryHash"]),
+            previous_head=bytes(args["previousHead"]),
+            new_head=bytes(args["newHead"]),
+            tx_hash=bytes(where["transactionHash"]),
+            block_number=int(where["blockNumber"]),
+            gas_used=gas_used,
+        )
+
 
 def _registry_abi() -> list[dict[str, Any]]:
     abi: list[dict[str, Any]] = load_artifact("AnchorRegistry")["abi"]
@@ -249,17 +263,7 @@ class AnchorClient:
         fn = self.contract.functions.appendLogEntry(machine_id, entry_hash, expected_head)
         receipt = self._sender().transact(fn, self.abi)
         (event,) = self.contract.events.LogEntryAppended().process_receipt(receipt)
-        args = event["args"]
-        return LogEntryReceipt(
-            machine_id=bytes(args["machineId"]),
-            index=int(args["index"]),
-            entry_hash=bytes(args["entryHash"]),
-            previous_head=bytes(args["previousHead"]),
-            new_head=bytes(args["newHead"]),
-            tx_hash=bytes(receipt["transactionHash"]),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
-        )
+        return LogEntryReceipt.from_event(event["args"], receipt, gas_used=int(receipt["gasUsed"]))
 
     def log_head(self, machine_id: bytes) -> tuple[bytes, int]:
         """The machine's current chain head and its number of entries."""
@@ -277,17 +281,8 @@ class AnchorClient:
             "logs", lambda: event.get_logs(from_block=from_block, argument_filters={"machineId": machine_id})
         )
         for log in logs:
-            args = log["args"]
-            if bytes(args["entryHash"]) == entry_hash:
-                return LogEntryReceipt(
-                    machine_id=bytes(args["machineId"]),
-                    index=int(args["index"]),
-                    entry_hash=bytes(args["entryHash"]),
-                    previous_head=bytes(args["previousHead"]),
-                    new_head=bytes(args["newHead"]),
-                    tx_hash=bytes(log["transactionHash"]),
-                    block_number=int(log["blockNumber"]),
-                )
+            if bytes(log["args"]["entryHash"]) == entry_hash:
+                return LogEntryReceipt.from_event(log["args"], log)
         return None
 
     def block_time(self, block_number: int) -> datetime:
