@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -35,6 +36,9 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from twinledger.paths import ensure_functions_importable
 
@@ -121,13 +125,13 @@ def _set_local_defaults(model_dir: Path) -> None:
         os.environ.pop(name, None)
 
 
-def _sqs_batches(bodies: list[str], size: int = 10) -> Iterator[dict[str, Any]]:
+def _sqs_batches(bodies: list[str], size: int = 10, first_id: int = 0) -> Iterator[dict[str, Any]]:
     for start in range(0, len(bodies), size):
         yield {
             "Records": [
                 {
-                    "messageId": f"demo-{start + i}",
-                    "receiptHandle": f"rh-{start + i}",
+                    "messageId": f"demo-{first_id + start + i}",
+                    "receiptHandle": f"rh-{first_id + start + i}",
                     "body": body,
                     "attributes": {"ApproximateReceiveCount": "1"},
                     "messageAttributes": {},
@@ -138,6 +142,44 @@ def _sqs_batches(bodies: list[str], size: int = 10) -> Iterator[dict[str, Any]]:
                 for i, body in enumerate(bodies[start : start + size])
             ]
         }
+
+
+def _gateways(
+    machines: int,
+    seed: int,
+    start: datetime,
+    end: datetime,
+    batch_samples: int,
+    pems: dict[str, bytes],
+    hours: Any,
+) -> None:
+    """The shop floor, in its own process: each gateway samples, batches and signs; one list per hour."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from edge_greengrass.simulator import FleetSimulator, ShiftCalendar
+    from twin_models.signing import sign_document
+    from twin_models.telemetry import TelemetryEnvelope
+
+    keys = {mid: load_pem_private_key(pem, password=None) for mid, pem in pems.items()}
+    fleet = FleetSimulator(machines, seed, start, calendar=ShiftCalendar(timezone=PLANT_TZ))
+    seqs = dict.fromkeys(fleet.machines, 0)
+    remaining = int((end - start).total_seconds())
+    while remaining > 0:
+        published: list[str] = []
+        for machine_id, samples in fleet.advance(min(3600, remaining)).items():
+            for first in range(0, len(samples), batch_samples):
+                chunk = samples[first : first + batch_samples]
+                envelope = TelemetryEnvelope(
+                    thing_name=machine_id, site=SITE, seq=seqs[machine_id], sent_at=chunk[-1].ts, samples=chunk
+                )
+                key = keys[machine_id]
+                assert isinstance(key, ec.EllipticCurvePrivateKey)
+                wire = sign_document(envelope.to_wire(), key, f"{machine_id}/1")
+                seqs[machine_id] += 1
+                published.append(json.dumps(wire, separators=(",", ":")))
+        hours.put(published)
+        remaining -= 3600
+    hours.put(None)
 
 
 def _commission_model(model_dir: Path, seed: int) -> None:
@@ -278,8 +320,7 @@ def run_demo(
         from twin_models.anchoring import record_hash
         from twin_models.history import oee_input
         from twin_models.oee import ShiftSpec, compute_oee
-        from twin_models.signing import generate_private_key, public_key_pem, sign_document
-        from twin_models.telemetry import TelemetryEnvelope
+        from twin_models.signing import generate_private_key, public_key_pem
         from twin_models.tenancy import Device
 
         tz = ZoneInfo(PLANT_TZ)
@@ -317,33 +358,7 @@ def run_demo(
                 )
             _open_lease(sorted(fleet.machines), window_start, window_end)
 
-            # -- the edge: simulate, batch, sign ----------------------------------------------
-            mark = time.perf_counter()
-            bodies: list[str] = []
-            seqs = dict.fromkeys(fleet.machines, 0)
-            remaining = int((window_end - window_start).total_seconds())
-            while remaining > 0:
-                hour = fleet.advance(min(3600, remaining))
-                remaining -= 3600
-                for machine_id, samples in hour.items():
-                    for first in range(0, len(samples), batch_samples):
-                        chunk = samples[first : first + batch_samples]
-                        envelope = TelemetryEnvelope(
-                            thing_name=machine_id, site=SITE, seq=seqs[machine_id], sent_at=chunk[-1].ts, samples=chunk
-                        )
-                        wire = sign_document(envelope.to_wire(), keys[machine_id], f"{machine_id}/1")
-                        seqs[machine_id] += 1
-                        bodies.append(json.dumps(wire, separators=(",", ":")))
-            sample_count = int((window_end - window_start).total_seconds()) * machines
-            # what a shop floor also produces: a tampered envelope, an unsigned one, a retransmission
-            tampered = json.loads(bodies[rng.randrange(len(bodies))])
-            tampered["samples"][0]["part_count"] += 50
-            unsigned = json.loads(bodies[rng.randrange(len(bodies))])
-            unsigned.pop("signature")
-            bodies += [json.dumps(tampered), json.dumps(unsigned), bodies[rng.randrange(len(bodies))]]
-            timings["edge_s"] = time.perf_counter() - mark
-
-            # -- the cloud: topic rule -> SQS -> ingest Lambda ----------------------------------
+            # -- the edge publishes while the cloud ingests (topic rule -> SQS -> ingest Lambda) ----
             mark = time.perf_counter()
             lambda_logs = io.StringIO()  # the Lambdas' structured logs and metrics, as CloudWatch gets them
             clock = SimClock(window_start)
@@ -354,16 +369,42 @@ def run_demo(
                 health=HealthStep(ShadowStore(), HealthService(clock=clock)),
                 metering=MeteringStep(history_store, BillingService(clock=clock)),
             )
+            pems = {
+                mid: key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()) for mid, key in keys.items()
+            }
+            context = multiprocessing.get_context("fork")
+            hours: multiprocessing.Queue[list[str] | None] = context.Queue(maxsize=4)
+            gateways = context.Process(
+                target=_gateways,
+                args=(machines, seed, window_start, window_end, batch_samples, pems, hours),
+                daemon=True,
+            )
+            gateways.start()
+            bodies: list[str] = []
             with Client(app_module.app) as client, contextlib.redirect_stdout(lambda_logs):
-                for event in _sqs_batches(bodies):
-                    latest = max(json.loads(r["body"]).get("sent_at", "") for r in event["Records"])
-                    if latest:  # the queue delivers a few seconds after the gateway sent
-                        clock.now = max(clock.now, datetime.fromisoformat(latest) + timedelta(seconds=5))
-                    response = client.lambda_.invoke("ingest", event)
-                    if response.payload.get("batchItemFailures"):
-                        raise RuntimeError(f"ingest reported failures: {response.payload}")
+
+                def deliver(messages: list[str]) -> None:
+                    for event in _sqs_batches(messages, first_id=len(bodies)):
+                        latest = max(json.loads(r["body"]).get("sent_at", "") for r in event["Records"])
+                        if latest:  # the queue delivers a few seconds after the gateway sent
+                            clock.now = max(clock.now, datetime.fromisoformat(latest) + timedelta(seconds=5))
+                        response = client.lambda_.invoke("ingest", event)
+                        if response.payload.get("batchItemFailures"):
+                            raise RuntimeError(f"ingest reported failures: {response.payload}")
+                    bodies.extend(messages)
+
+                while (hour := hours.get(timeout=600)) is not None:
+                    deliver(hour)
+                gateways.join(timeout=60)
+                # what a shop floor also produces: a tampered envelope, an unsigned one, a retransmission
+                tampered = json.loads(bodies[rng.randrange(len(bodies))])
+                tampered["samples"][0]["part_count"] += 50
+                unsigned = json.loads(bodies[rng.randrange(len(bodies))])
+                unsigned.pop("signature")
+                deliver([json.dumps(tampered), json.dumps(unsigned), bodies[rng.randrange(len(bodies))]])
+            sample_count = int((window_end - window_start).total_seconds()) * machines
+            timings["edge_and_ingest_s"] = time.perf_counter() - mark
             stats = app_module.ingest_service().totals
-            timings["ingest_s"] = time.perf_counter() - mark
 
             # -- OEE from the stored history; daily summaries queued for anchoring --------------
             mark = time.perf_counter()

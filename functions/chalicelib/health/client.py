@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.health.dal import AnomalyEndpoint, get_endpoint
 from chalicelib.health.errors import EndpointError, HealthError
+from twin_models.telemetry import Sample, format_ts
 
 __all__ = ["HealthResult", "score_windows", "windows_from_samples"]
 
@@ -45,9 +46,30 @@ class HealthResult:
     model: dict[str, Any] = field(default_factory=dict)
 
 
+#: The sample fields the model's window features read (the rest of a sample need not travel).
+_WIRE_FIELDS = (
+    "state",
+    "spindle_speed_rpm",
+    "spindle_load_pct",
+    "spindle_current_a",
+    "vibration_rms_mm_s",
+    "temperature_c",
+    "power_kw",
+    "tool_wear_pct",
+    "spindle_torque_nm",
+)
+
+
 def _sample_dict(sample: Any) -> dict[str, Any]:
     if isinstance(sample, Mapping):
         return dict(sample)
+    if isinstance(sample, Sample):  # the hot path: only what the features read, JSON-ready
+        row: dict[str, Any] = {"ts": format_ts(sample.ts)}
+        for name in _WIRE_FIELDS:
+            value = getattr(sample, name, None)
+            if value is not None:
+                row[name] = value
+        return row
     dump = getattr(sample, "model_dump", None)
     if callable(dump):
         return dict(dump(mode="json"))
