@@ -480,6 +480,7 @@ def run_demo(
                 if issued:  # the issued document as stored (GET /invoices/{id} adds the usage evidence)
                     stored = InvoiceStore().get(issued[0]["invoice_id"])
                     invoice = stored.as_dict() if stored else {**issued[0], **invoice}
+                    invoice["issued_count"] = len(issued)
                 anchor_block = 0
                 for line in lines:
                     found = client.http.get(f"/proofs?record_id={line.summary_record}", headers=lessee)
@@ -550,6 +551,9 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
     body: dict[str, Any] = nested if isinstance(nested, dict) else inv
     if body.get("invoice_id"):
         posted = inv.get("anchor", {})
+        more = int(inv.get("issued_count", 1)) - 1
+        if more > 0:
+            w(f"invoices: {more + 1} issued, one per lease period; the first:\n")
         w(
             f"invoice {body['invoice_id']} to {LESSEE}: total {body.get('total')} {body.get('currency', '')}"
             f" (subtotal {body.get('subtotal')}, tax {body.get('tax')});"
