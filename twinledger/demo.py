@@ -476,7 +476,7 @@ def run_demo(
                 anchor_run = client.lambda_.invoke("anchor", scheduled).payload
                 invoices = json.loads(client.http.get(f"/leases/{LEASE_ID}/invoices", headers=lessee).body)
                 issued = invoices.get("invoices") or []
-                invoice = {"run": billing_run}
+                invoice: dict[str, Any] = {"run": billing_run}
                 if issued:  # the issued document as stored (GET /invoices/{id} adds the usage evidence)
                     stored = InvoiceStore().get(issued[0]["invoice_id"])
                     invoice = stored.as_dict() if stored else {**issued[0], **invoice}
