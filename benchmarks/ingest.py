@@ -124,9 +124,12 @@ def make_batches(things: int, envelopes: int, samples: int) -> tuple[list[dict[s
     for thing, rows in data.items():
         key = generate_private_key()
         devices[thing] = Device(thing_name=thing, site="plant-a", lessor="t", keys={f"{thing}/1": public_key_pem(key)})
-        bodies_by_thing[thing] = [
-            json.dumps(seal(thing, "plant-a", i, rows[i * samples : (i + 1) * samples], key, f"{thing}/1").to_wire())
-            for i in range(envelopes)
+        chunks = [rows[i * samples : (i + 1) * samples] for i in range(envelopes)]
+        bodies_by_thing[thing] = [  # each envelope carries its predecessor's last sample, as the gateway sends it
+            json.dumps(
+                seal(thing, "plant-a", i, chunk, key, f"{thing}/1", previous=chunks[i - 1][-1] if i else None).to_wire()
+            )
+            for i, chunk in enumerate(chunks)
         ]
     # a gateway sends its envelopes in order; SQS batches mix things
     bodies = [bodies_by_thing[t][i] for i in range(envelopes) for t in bodies_by_thing]

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -88,14 +89,24 @@ class EnvelopeSigner:
         """How a sample is staged: its wire JSON (``None`` fields omitted, as in ``to_wire``)."""
         return sample.model_dump_json(exclude_none=True).encode()
 
-    def build(self, thing: str, seq: int, samples: list[Sample], items: list[bytes] | None = None) -> bytes:
+    def build(
+        self,
+        thing: str,
+        seq: int,
+        samples: list[Sample],
+        items: list[bytes] | None = None,
+        previous: Sample | None = None,
+    ) -> bytes:
         """The signed wire bytes of envelope ``seq`` carrying ``samples``.
 
         ``items`` are the samples' :meth:`stage_bytes` when already at hand: the payload is then
         assembled around them instead of serialising every sample again. Either way the bytes
-        decode to exactly ``signed.to_wire()``.
+        decode to exactly ``signed.to_wire()``. ``previous`` is the last sample of envelope
+        ``seq - 1`` (metering across the boundary needs it, whatever order envelopes arrive in).
         """
-        envelope = TelemetryEnvelope(thing_name=thing, site=self.site, seq=seq, sent_at=self._clock(), samples=samples)
+        envelope = TelemetryEnvelope(
+            thing_name=thing, site=self.site, seq=seq, sent_at=self._clock(), samples=samples, previous=previous
+        )
         signed = sign_envelope(envelope, self._key, key_id=self.key_id)
         if items is None or signed.signature is None:
             return signed.model_dump_json(exclude_none=True).encode()
@@ -219,20 +230,38 @@ class TelemetryPublisher:
         value = self.spool.get_state(f"last_ts/{thing}")
         return dt.datetime.fromisoformat(value) if value else None
 
+    def _last_sealed(self, thing: str) -> tuple[int, Sample] | None:
+        """``(seq, last sample)`` of the newest envelope sealed for ``thing``, if known."""
+        value = self.spool.get_state(f"sealed_last/{thing}")
+        if not value:
+            return None
+        stored = json.loads(value)
+        return int(stored["seq"]), Sample.model_validate(stored["sample"])
+
+    def _remember_sealed(self, thing: str, seq: int, sample: Sample) -> None:
+        # Written after the seal commits: a crash in between leaves the seq before, and the next
+        # envelope then carries no ``previous`` (ingest looks it up) rather than a wrong one.
+        record = {"seq": seq, "sample": sample.model_dump(mode="json", exclude_none=True)}
+        self.spool.set_state(f"sealed_last/{thing}", json.dumps(record, separators=(",", ":")))
+
     def _seal(self, thing: str) -> bool:
         if self._monotonic() < self._full_until:
             return False  # the spool refused recently (reject_new): do not sign again in a tight loop
         open_samples = self._open.setdefault(thing, [])
         taken = 0
+        last_sealed = self._last_sealed(thing)
+        sealed_last: Sample | None = None
 
         def build(seq: int, items: list[bytes]) -> bytes:
-            nonlocal taken
+            nonlocal taken, sealed_last
             taken = len(items)
             if len(open_samples) >= taken:
                 samples = open_samples[:taken]
             else:  # not mirrored in memory (should not happen): decode what the spool holds
                 samples = [Sample.model_validate_json(item) for item in items]
-            payload = self.signer.build(thing, seq, samples, items)
+            previous = last_sealed[1] if last_sealed and last_sealed[0] == seq - 1 else None
+            sealed_last = samples[-1]
+            payload = self.signer.build(thing, seq, samples, items, previous=previous)
             if len(payload) > MAX_ENVELOPE_BYTES and taken > 1:
                 raise _TooLarge
             return payload
@@ -257,6 +286,8 @@ class TelemetryPublisher:
             self._open.pop(thing, None)
             return False
         del open_samples[:taken]
+        if sealed_last is not None:
+            self._remember_sealed(thing, entry.seq, sealed_last)
         self._backlog.add(thing)
         self.metrics.envelopes_sealed += 1
         left = max(0, self._staged.get(thing, 0) - taken)

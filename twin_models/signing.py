@@ -204,6 +204,7 @@ def seal(
     key: ec.EllipticCurvePrivateKey,
     key_id: str,
     sent_at: datetime | None = None,
+    previous: Sample | None = None,
 ) -> TelemetryEnvelope:
     """Build and sign one envelope: what a gateway does per batch.
 
@@ -220,5 +221,6 @@ def seal(
         seq=seq,
         sent_at=sent_at or max(s.ts for s in samples),
         samples=samples,
+        previous=previous,
     )
     return sign_envelope(envelope, key, key_id)

@@ -134,6 +134,11 @@ class TelemetryEnvelope(BaseModel):
     seq: Annotated[int, Field(ge=0, description="per-thing monotonic batch number")]
     sent_at: UtcDatetime
     samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES)]
+    previous: Sample | None = Field(
+        default=None,
+        description="the last sample of envelope seq - 1, as the gateway sealed it: counters and alarm edges "
+        "across the boundary are then metered from this envelope alone, in whatever order envelopes arrive",
+    )
     signature: Signature | None = None
 
     def to_wire(self) -> dict[str, Any]:

@@ -163,6 +163,7 @@ def _gateways(
     keys = {mid: load_pem_private_key(pem, password=None) for mid, pem in pems.items()}
     fleet = FleetSimulator(machines, seed, start, calendar=ShiftCalendar(timezone=PLANT_TZ))
     seqs = dict.fromkeys(fleet.machines, 0)
+    last: dict[str, Any] = {}
     remaining = int((end - start).total_seconds())
     while remaining > 0:
         published: list[str] = []
@@ -170,8 +171,14 @@ def _gateways(
             for first in range(0, len(samples), batch_samples):
                 chunk = samples[first : first + batch_samples]
                 envelope = TelemetryEnvelope(
-                    thing_name=machine_id, site=SITE, seq=seqs[machine_id], sent_at=chunk[-1].ts, samples=chunk
+                    thing_name=machine_id,
+                    site=SITE,
+                    seq=seqs[machine_id],
+                    sent_at=chunk[-1].ts,
+                    samples=chunk,
+                    previous=last.get(machine_id),
                 )
+                last[machine_id] = chunk[-1]
                 key = keys[machine_id]
                 assert isinstance(key, ec.EllipticCurvePrivateKey)
                 wire = sign_document(envelope.to_wire(), key, f"{machine_id}/1")

@@ -252,3 +252,26 @@ def test_reject_new_backs_off_sealing(tmp_path: Path) -> None:
     pub.add_many(("cnc-01", s) for s in _samples(4, start=T0 + timedelta(minutes=5)))
     assert pub.metrics.rejected_full == refused  # within the back-off: no new signing attempt
     assert spool.stats().dropped_full == 0  # reject_new never drops
+
+
+def test_each_envelope_carries_the_last_sample_of_the_one_before_across_restarts(tmp_path: Path) -> None:
+    broker = ManualBroker()
+    pub = _publisher(tmp_path, broker, batch_size=60)
+    pub.add_many(("cnc-01", s) for s in _samples(120))
+    pub.pump()
+    broker.ack_all()
+    pub.pump()
+    pub.spool.close()
+    # a restarted gateway on the same spool goes on where it stopped
+    restarted = _publisher(tmp_path, broker, batch_size=60)
+    restarted.add_many(("cnc-01", s) for s in _samples(60, start=T0 + timedelta(seconds=120)))
+    restarted.pump()
+    envelopes = [parse_envelope(p, now=T0 + timedelta(days=1)) for _, _, p, _ in broker.sent]
+    for _, doc in envelopes:
+        verify_envelope(doc, KEY.public_key())  # ``previous`` is covered by the signature
+    assert [e.seq for e, _ in envelopes] == [0, 1, 2]
+    assert envelopes[0][0].previous is None
+    assert [e.previous.ts for e, _ in envelopes[1:] if e.previous] == [
+        T0 + timedelta(seconds=59),
+        T0 + timedelta(seconds=119),
+    ]

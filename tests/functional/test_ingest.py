@@ -13,7 +13,7 @@ from chalicelib import aws
 from chalicelib.twins.dal import AWS_CALLS, HistoryStore, QuarantineStore, ShadowStore
 from chalicelib.twins.ingest import IngestService
 from tests.functional.conftest import T0, Gateway, register, samples, sqs_event, wire
-from twin_models.signing import generate_private_key
+from twin_models.signing import generate_private_key, seal
 from twin_models.telemetry import Sample
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
@@ -293,3 +293,24 @@ def test_ingest_meters_usage_once_across_envelope_boundaries_and_redelivery() ->
     assert totals["parts"] == 47  # every increment from the first reading, boundaries included, once
     # three running minutes; the breakdown minute is not billed (each event is rounded to 1e-6 h)
     assert abs(totals["spindle_hours"] - Decimal(180) / 3600) <= Decimal("0.000001") * 3
+
+
+def test_envelopes_that_carry_their_previous_sample_meter_exactly_in_any_order() -> None:
+    from decimal import Decimal
+
+    from chalicelib.billing.dal import UsageStore
+
+    gw = register("cnc-01")
+    minutes = [samples(T0 + timedelta(minutes=m), 60, parts_from=m * 12) for m in range(4)]
+    bodies = [
+        wire(seal("cnc-01", "plant-a", m, rows, gw.key, gw.key_id, previous=minutes[m - 1][-1] if m else None))
+        for m, rows in enumerate(minutes)
+    ]
+    service = IngestService()
+    for order in ([3], [1], [2, 0]):  # every envelope arrives before its predecessor
+        service.handle_batch(sqs_event([bodies[i] for i in order], ids=[f"m{i}" for i in order]))
+    parts = sum(
+        (e.quantity for e in UsageStore().between("cnc-01", T0, T0 + timedelta(hours=1)) if e.meter == "parts"),
+        Decimal(0),
+    )
+    assert parts == 47

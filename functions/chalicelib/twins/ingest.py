@@ -138,8 +138,9 @@ class MeteringStep:
     """Usage events for pay-per-use billing from each envelope, idempotent by event id.
 
     Called for new and redelivered envelopes alike (a redelivery after a crash must still meter;
-    stored events are deduplicated by id). The envelope before it (``seq - 1``), from the same
-    batch or from history, makes the counter increment across the envelope boundary count.
+    stored events are deduplicated by id). The sample before an envelope's first makes the counter
+    increment and alarm edge across the boundary count: the envelope carries it (``previous``, set by
+    the gateway), or else it comes from envelope ``seq - 1`` in the same batch or in history.
     """
 
     def __init__(self, history: HistoryStore, billing: Any = None) -> None:
@@ -155,12 +156,21 @@ class MeteringStep:
         events = []
         for seq in sorted(envelopes):
             envelope = envelopes[seq]
-            before = segments.get(seq - 1) or (self.history.get_segment(envelope.thing_name, seq - 1) if seq else None)
             events += derive_usage_events(
-                envelope.samples, envelope.thing_name, previous=before.last if before else None, source=f"seq-{seq}"
+                envelope.samples, envelope.thing_name, previous=self._previous(envelope, segments), source=f"seq-{seq}"
             )
         if events:
             self.billing.record_usage(events)
+
+    def _previous(self, envelope: TelemetryEnvelope, segments: dict[int, Segment]) -> Sample | None:
+        """The sample before this envelope's first: carried by the envelope, else from seq - 1."""
+        first = min(s.ts for s in envelope.samples)
+        if envelope.previous is not None and envelope.previous.ts < first:
+            return envelope.previous
+        if envelope.seq == 0:
+            return None
+        before = segments.get(envelope.seq - 1) or self.history.get_segment(envelope.thing_name, envelope.seq - 1)
+        return before.last if before else None
 
 
 class IngestService:
