@@ -1,6 +1,8 @@
 """Device-shadow documents of a twin, built purely and kept inside AWS IoT's limits.
 
-Each machine has named shadows: ``state`` (live machine state), ``health`` (anomaly
+Each machine has named shadows: ``state`` (live machine state), ``config`` (desired
+configuration the edge applies and reports back; a shadow of its own, so that telemetry updates
+never race a configuration change), ``health`` (anomaly
 score, severity, open alerts), ``usage`` (metered quantities of the current lease period)
 and ``oee`` (latest shift result). AWS rejects a document over 8 KB, deeper than 6 levels
 under ``desired``/``reported``, or with nulls in arrays; :func:`fit_to_limits` trims a
@@ -47,7 +49,7 @@ __all__ = [
 
 MAX_SHADOW_BYTES = 8 * 1024
 MAX_DEPTH = 6
-SHADOW_NAMES = ("state", "health", "usage", "oee")
+SHADOW_NAMES = ("state", "config", "health", "usage", "oee")
 
 
 def state_reported(
@@ -204,7 +206,7 @@ def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict
 
 
 class DesiredConfig(BaseModel):
-    """Configuration a plant may push to a machine's edge through the ``state`` shadow's desired section.
+    """Configuration a plant may push to a machine's edge through the ``config`` shadow's desired section.
 
     Only the fields given are changed. ``lease_lock`` (stop production when a lease ends or is
     suspended) is the lessor's; a lessee sets production parameters; a technician sets

@@ -106,7 +106,7 @@ def test_desired_configuration_goes_to_the_shadow_with_role_rules() -> None:
         response = client.http.put("/machines/cnc-01/desired", headers=headers, body=body)
         assert response.status_code == 200
         twin = get(client, "/machines/cnc-01/twin", auth("factory-1"))[1]
-        state = twin["shadows"]["state"]
+        state = twin["shadows"]["config"]  # the shadow the edge's shadow sync subscribes to
         assert state["desired"] == {"ideal_cycle_times_s": {"P100": 28.5}, "maintenance_mode": True}
         assert state["delta"]["maintenance_mode"] is True  # the edge has not applied it yet
         lock = json.dumps({"lease_lock": True})

@@ -97,7 +97,7 @@ class TwinQueries:
         return {"at": format_ts(at), "machines": machines}
 
     def set_desired(self, principal: Principal, thing_name: str, body: Any) -> dict[str, Any]:
-        """Push configuration to the edge (desired section of the ``state`` shadow)."""
+        """Push configuration to the edge (desired section of the ``config`` shadow)."""
         self.device(principal, thing_name)
         try:
             config = DesiredConfig.model_validate(body)
@@ -108,7 +108,7 @@ class TwinQueries:
         forbidden = config.forbidden_for(principal.role)
         if forbidden:
             raise NotAllowedError(f"a {principal.role} may not set {', '.join(forbidden)}")
-        version = self.shadows.update(thing_name, "state", config.payload())
+        version = self.shadows.update(thing_name, "config", config.payload())
         return {"machine_id": thing_name, "desired": config.fields_set(), "version": version}
 
     def timeline(self, principal: Principal, thing_name: str, start: datetime, end: datetime) -> dict[str, Any]:
