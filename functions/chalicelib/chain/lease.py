@@ -31,15 +31,13 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.contract import Contract
 
 from .artifacts import load_artifact
+from .client import ContractClient
 from .errors import ChainError
 from .sender import SenderOptions, TransactionSender
 
 __all__ = ["LeaseClient", "LeasePeriod", "LeaseTerms", "PeriodStatus", "deploy_lease"]
-
-_ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 class PeriodStatus(IntEnum):
@@ -119,7 +117,7 @@ def deploy_lease(w3: Web3, account: LocalAccount | str, terms: LeaseTerms, optio
     return Web3.to_checksum_address(receipt["contractAddress"])
 
 
-class LeaseClient:
+class LeaseClient(ContractClient):
     """Calls a ``PayPerUseLease`` at ``address`` as ``account`` (lessor, operator or lessee)."""
 
     def __init__(
@@ -129,21 +127,10 @@ class LeaseClient:
         account: LocalAccount | str | None = None,
         options: SenderOptions | None = None,
     ) -> None:
-        self.w3 = w3
-        self.abi = _lease_abi()
-        self.contract: Contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.abi)
-        self.sender = TransactionSender(w3, account, options) if account is not None else None
-        self._io = self.sender or TransactionSender(w3, _ZERO_ADDRESS, options)
-
-    @property
-    def address(self) -> str:
-        """The lease's checksum address."""
-        return str(self.contract.address)
+        super().__init__(w3, address, _lease_abi(), account, options)
 
     def _send(self, fn: Any) -> Any:
-        if self.sender is None:
-            raise ChainError("this LeaseClient is read-only: pass an account to send transactions")
-        return self.sender.transact(fn, self.abi)
+        return self._sender().transact(fn, self.abi)
 
     def _read(self, name: str, *args: Any) -> Any:
         fn = getattr(self.contract.functions, name)(*args)

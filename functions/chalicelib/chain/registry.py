@@ -22,11 +22,11 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.contract import Contract
 
 from twin_models.merkle import MerkleTree
 
 from .artifacts import load_artifact
+from .client import ContractClient
 from .errors import ChainError, ContractRevertError
 from .sender import SenderOptions, TransactionSender
 
@@ -146,7 +146,7 @@ def deploy_anchor_registry(
     return address
 
 
-class AnchorClient:
+class AnchorClient(ContractClient):
     """Calls an ``AnchorRegistry`` at ``address`` as ``account`` (a ``LocalAccount`` or unlocked address)."""
 
     def __init__(
@@ -156,22 +156,8 @@ class AnchorClient:
         account: LocalAccount | str | None = None,
         options: SenderOptions | None = None,
     ) -> None:
-        self.w3 = w3
-        self.abi = _registry_abi()
-        self.contract: Contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.abi)
-        self.sender = TransactionSender(w3, account, options) if account is not None else None
-        self._io = self.sender or TransactionSender(w3, _ZERO_ADDRESS, options)  # retries for reads
+        super().__init__(w3, address, _registry_abi(), account, options)
         self._chain_id: int | None = None
-
-    @property
-    def address(self) -> str:
-        """The registry's checksum address."""
-        return str(self.contract.address)
-
-    def _sender(self) -> TransactionSender:
-        if self.sender is None:
-            raise ChainError("this AnchorClient is read-only: pass an account to send transactions")
-        return self.sender
 
     def _read(self, what: str, call: Any) -> Any:
         return self._io.retrying(what, call.call)
@@ -299,9 +285,6 @@ class AnchorClient:
         """Asks the contract whether ``entry_hash`` sits at ``index`` right after ``previous_head``."""
         fn = self.contract.functions.verifyLogEntry(machine_id, index, previous_head, entry_hash)
         return bool(self._read("verifyLogEntry", fn))
-
-
-_ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 def _utc(timestamp: int) -> datetime:
