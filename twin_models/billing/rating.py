@@ -126,35 +126,24 @@ def _limit_lines(
             return value
         return round_money(div(mul(value, Decimal(share[0])), Decimal(share[1])), currency)
 
+    def adjustment(kind: str, description: str, target: Decimal) -> InvoiceLine:
+        return InvoiceLine(
+            component=component,
+            kind=kind,
+            meter=meter,
+            description=description,
+            period=period,
+            quantity=Decimal(1),
+            unit="period",
+            unit_price=target - charged,
+            amount=target - charged,
+        )
+
     out: list[InvoiceLine] = []
     if minimum is not None and charged < (floor := scaled(minimum)):
-        out.append(
-            InvoiceLine(
-                component=component,
-                kind="minimum",
-                meter=meter,
-                description=f"{name}: minimum charge {money_str(floor)}",
-                period=period,
-                quantity=Decimal(1),
-                unit="period",
-                unit_price=floor - charged,
-                amount=floor - charged,
-            )
-        )
+        out.append(adjustment("minimum", f"{name}: minimum charge {money_str(floor)}", floor))
     if cap is not None and charged > (ceiling := scaled(cap)):
-        out.append(
-            InvoiceLine(
-                component=component,
-                kind="cap",
-                meter=meter,
-                description=f"{name}: capped at {money_str(ceiling)}",
-                period=period,
-                quantity=Decimal(1),
-                unit="period",
-                unit_price=ceiling - charged,
-                amount=ceiling - charged,
-            )
-        )
+        out.append(adjustment("cap", f"{name}: capped at {money_str(ceiling)}", ceiling))
     return out
 
 
