@@ -32,6 +32,7 @@ from twin_models.anomaly import (
 )
 from twin_models.anomaly import evaluation as ev
 from twin_models.anomaly.synthetic import synthetic_samples
+from twinledger.files.datasets import load_ai4i, load_cmapss, load_ims
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +43,7 @@ def _data_dir() -> Path:
 
 def quality(data: Path) -> dict[str, Any]:
     """Every dataset, our detector against the IsolationForest baseline (and the other detector)."""
-    ai4i, ims, cmapss = ev.load_ai4i(data), ev.load_ims(data), ev.load_cmapss(data)
+    ai4i, ims, cmapss = load_ai4i(data), load_ims(data), load_cmapss(data)
     out: dict[str, Any] = {}
     out["ai4i"] = {
         "zscore_physics": ev.ai4i_experiment(ai4i, "zscore", physics=True),

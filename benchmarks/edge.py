@@ -34,12 +34,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import yaml  # noqa: E402
 
-from edge_greengrass.pki import provision_device  # noqa: E402
+from edge_greengrass.pki import load_private_key, provision_device  # noqa: E402
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher  # noqa: E402
 from edge_greengrass.simulator import FleetSimulator  # noqa: E402
 from edge_greengrass.spool import Spool  # noqa: E402
 from edge_greengrass.transport import DirectMqttTransport, MqttEndpoint, MqttIdentity, MqttLink  # noqa: E402
-from twin_models.signing import load_private_key  # noqa: E402
 from twin_models.telemetry import Sample  # noqa: E402
 from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, free_port  # noqa: E402
 

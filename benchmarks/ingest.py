@@ -24,14 +24,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
-from chalicelib.twins.dal import (
+from chalicelib.adapters.twins import (
     DeviceRegistry,
     HistoryStore,
     QuarantineStore,
     ShadowStore,
     ShadowVersionConflictError,
 )
-from chalicelib.twins.ingest import IngestService, MeteringStep
+from chalicelib.ingest.pipeline import IngestService, MeteringStep
 from edge_greengrass.simulator import FleetSimulator
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.shadow import state_reported, update_payload
@@ -49,11 +49,11 @@ class MemoryRegistry(DeviceRegistry):
         super().__init__()
         self.devices = devices
 
-    def get(self, thing_name: str, max_age_s: float = 60.0) -> Device | None:
-        if thing_name not in self._cache:
+    def get(self, machine_id: str, max_age_s: float = 60.0) -> Device | None:
+        if machine_id not in self._cache:
             CALLS["dynamodb.GetItem"] += 1
-            self._cache[thing_name] = (float("inf"), self.devices.get(thing_name))
-        return self._cache[thing_name][1]
+            self._cache[machine_id] = (float("inf"), self.devices.get(machine_id))
+        return self._cache[machine_id][1]
 
 
 class MemoryHistory(HistoryStore):
@@ -64,15 +64,15 @@ class MemoryHistory(HistoryStore):
 
     def put_segment(self, segment: Segment, received_at: datetime) -> bool:
         CALLS["dynamodb.PutItem"] += 1
-        key = (segment.thing_name, segment.seq)
+        key = (segment.machine_id, segment.seq)
         if key in self.items:
             return False
         self.items[key] = json.dumps(segment.to_item(), separators=(",", ":"))
         return True
 
-    def get_segment(self, thing_name: str, seq: int) -> Segment | None:
+    def get_segment(self, machine_id: str, seq: int) -> Segment | None:
         CALLS["dynamodb.GetItem"] += 1
-        found = self.items.get((thing_name, seq))
+        found = self.items.get((machine_id, seq))
         return Segment.from_item(json.loads(found)) if found else None
 
 
@@ -101,17 +101,17 @@ class MemoryShadows(ShadowStore):
     def __init__(self) -> None:
         self.docs: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
 
-    def get(self, thing_name: str, shadow: str) -> tuple[dict[str, Any], int] | None:
+    def get(self, machine_id: str, shadow: str) -> tuple[dict[str, Any], int] | None:
         CALLS["iot-data.GetThingShadow"] += 1
-        return self.docs.get((thing_name, shadow))
+        return self.docs.get((machine_id, shadow))
 
-    def update(self, thing_name: str, shadow: str, payload: bytes) -> int:
+    def update(self, machine_id: str, shadow: str, payload: bytes) -> int:
         CALLS["iot-data.UpdateThingShadow"] += 1
         body = json.loads(payload)
-        reported, version = self.docs.get((thing_name, shadow), ({}, 0))
+        reported, version = self.docs.get((machine_id, shadow), ({}, 0))
         if "version" in body and body["version"] != version:
-            raise ShadowVersionConflictError(thing_name)
-        self.docs[(thing_name, shadow)] = ({**reported, **body["state"]["reported"]}, version + 1)
+            raise ShadowVersionConflictError(machine_id)
+        self.docs[(machine_id, shadow)] = ({**reported, **body["state"]["reported"]}, version + 1)
         return version + 1
 
 
@@ -123,7 +123,7 @@ def make_batches(things: int, envelopes: int, samples: int) -> tuple[list[dict[s
     devices, bodies_by_thing = {}, {}
     for thing, rows in data.items():
         key = generate_private_key()
-        devices[thing] = Device(thing_name=thing, site="plant-a", lessor="t", keys={f"{thing}/1": public_key_pem(key)})
+        devices[thing] = Device(machine_id=thing, site="plant-a", lessor="t", keys={f"{thing}/1": public_key_pem(key)})
         chunks = [rows[i * samples : (i + 1) * samples] for i in range(envelopes)]
         bodies_by_thing[thing] = [  # each envelope carries its predecessor's last sample, as the gateway sends it
             json.dumps(
@@ -160,14 +160,14 @@ def naive_handler(
     for record in batch["Records"]:
         envelope, document = parse_envelope(record["body"], now=now, max_future=timedelta(minutes=5))
         CALLS["dynamodb.GetItem"] += 1
-        device = devices[envelope.thing_name]
+        device = devices[envelope.machine_id]
         verify_envelope(document, load_public_key(next(iter(device.keys.values()))))
         segment = segment_from_envelope(envelope)
         for sample in envelope.samples:
             CALLS["dynamodb.PutItem"] += 1
-            history[(envelope.thing_name, sample.ts)] = sample.model_dump_json()
+            history[(envelope.machine_id, sample.ts)] = sample.model_dump_json()
             doc = state_reported(sample, parts_total=sample.part_count, rejects_total=sample.reject_count)
-            shadows.update(envelope.thing_name, "state", update_payload(doc))
+            shadows.update(envelope.machine_id, "state", update_payload(doc))
         del segment
 
 
@@ -201,7 +201,7 @@ def run_ours(
         before = CALLS["iot-data.UpdateThingShadow"]
         outcome = service.handle_batch(batch)
         assert not outcome.failed_message_ids and not outcome.quarantined
-        things = {json.loads(r["body"])["thing_name"] for r in batch["Records"]}
+        things = {json.loads(r["body"])["machine_id"] for r in batch["Records"]}
         created = len(things - seen)  # a thing's first batch also creates its shadow, once
         seen |= things
         updates = CALLS["iot-data.UpdateThingShadow"] - before - created

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Compiles every contracts/*.sol with the pinned solc-js and writes contracts/artifacts/<Name>.json
 // (abi, bytecode, deployedBytecode, compiler settings) plus an identical copy in
-// functions/chalicelib/chain/artifacts/, which the Lambda bundle carries. Imports resolve from contracts/
+// functions/chalicelib/anchoring/artifacts/, which the Lambda bundle carries. Imports resolve from contracts/
 // and node_modules/, so no third-party Solidity source is kept in the repository.
 //
 //   node contracts/compile.js            write the artifacts
@@ -24,7 +24,7 @@ const SETTINGS = {
 function parseArgs(argv) {
   const args = {
     check: false,
-    out: [path.join(CONTRACTS, 'artifacts'), path.join(ROOT, 'functions', 'chalicelib', 'chain', 'artifacts')],
+    out: [path.join(CONTRACTS, 'artifacts'), path.join(ROOT, 'functions', 'chalicelib', 'adapters', 'chain', 'artifacts')],
   };
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === '--check') args.check = true;

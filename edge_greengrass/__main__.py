@@ -1,12 +1,13 @@
 """``python -m edge_greengrass run --config FILE``: the gateway outside Greengrass, with a fast start.
 
-The same commands as ``twinledger edge ...``, without loading the rest of the command line.
+The same commands as ``twinledger edge ...`` (:mod:`edge_greengrass.cli`), without loading the rest of
+the project.
 """
 
 from __future__ import annotations
 
 import sys
 
-from twinledger.cli.edge import main
+from edge_greengrass.cli import main
 
 sys.exit(main())

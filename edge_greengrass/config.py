@@ -4,6 +4,10 @@ Paths (device key, certificates, spool) always come from configuration, never fr
 YAML file is read by :func:`load_config`; under Greengrass the recipe's ``ComponentConfiguration``
 is passed to the component as a JSON file path argument.
 
+This is also the one module of ``edge_greengrass`` that reads the process environment: the few values
+the nucleus (or the operator) sets there come from :func:`edge_environment`, read when it is called,
+never at import time.
+
 Example:
     >>> cfg = GatewayConfig.model_validate({
     ...     "site": "plant-a",
@@ -18,6 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +36,7 @@ from edge_greengrass.spool import OverflowPolicy
 from twin_models.telemetry import NAME_PATTERN
 
 __all__ = [
+    "EdgeEnvironment",
     "GatewayConfig",
     "MqttConfig",
     "OpcUaSourceConfig",
@@ -38,6 +46,7 @@ __all__ = [
     "SigningConfig",
     "SimulatorSourceConfig",
     "SpoolConfig",
+    "edge_environment",
     "load_config",
     "load_config_dict",
 ]
@@ -219,3 +228,31 @@ def _resolve(config: GatewayConfig, base: Path) -> GatewayConfig:
     if status := fix(config.status_file):
         update["status_file"] = status
     return config.model_copy(update=update)
+
+
+@dataclass(frozen=True)
+class EdgeEnvironment:
+    """What the process environment tells the gateway (see :func:`edge_environment`)."""
+
+    #: ``AWS_IOT_THING_NAME``: the core device's thing, set by the Greengrass nucleus for its components
+    #: (``{iot:thingName}`` in component configuration values); empty outside Greengrass
+    machine_id: str = ""
+    #: ``TWINLEDGER_OPCUA_HOST``: where the MachineSimulator component's OPC UA server listens
+    opcua_host: str = "0.0.0.0"
+
+
+def edge_environment(environ: Mapping[str, str] | None = None) -> EdgeEnvironment:
+    """The environment's settings for the gateway, read now from ``environ`` (default: ``os.environ``).
+
+    Every environment read of ``edge_greengrass`` goes through here, on use, never at import time.
+
+    Example:
+        >>> edge_environment({"AWS_IOT_THING_NAME": "cnc-01"})
+        EdgeEnvironment(machine_id='cnc-01', opcua_host='0.0.0.0')
+    """
+    env = os.environ if environ is None else environ
+    defaults = EdgeEnvironment()
+    return EdgeEnvironment(
+        machine_id=env.get("AWS_IOT_THING_NAME", defaults.machine_id),
+        opcua_host=env.get("TWINLEDGER_OPCUA_HOST", defaults.opcua_host),
+    )

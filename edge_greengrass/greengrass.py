@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from edge_greengrass.config import GatewayConfig, SimulatorSourceConfig
+from edge_greengrass.config import GatewayConfig, SimulatorSourceConfig, edge_environment
 from edge_greengrass.errors import ConfigurationError
 from edge_greengrass.transport import IpcTransport
 
@@ -53,7 +52,7 @@ def gateway_config_from_ipc(ipc_client: Any, *, workdir: Path) -> GatewayConfig:
 
     raw = IpcConfiguration(ipc_client).component_config()
     raw["transport"] = "ipc"
-    raw = _interpolate(raw, {"{iot:thingName}": os.environ.get("AWS_IOT_THING_NAME", "")})
+    raw = _interpolate(raw, {"{iot:thingName}": edge_environment().machine_id})
     return load_config_dict(raw, base=workdir, origin="component configuration")
 
 
@@ -105,7 +104,7 @@ def simulator_main(ipc_client: Any, argv: list[str]) -> int:
     except ValueError as exc:
         raise ConfigurationError(f"component configuration: {exc}") from exc
     source = SimulatorSource(machines=cfg.machines, seed=cfg.seed, start=cfg.start, speed=cfg.speed)
-    server = SimulatorOpcUaServer(source, host=os.environ.get("TWINLEDGER_OPCUA_HOST", "0.0.0.0"), port=cfg.opcua_port)
+    server = SimulatorOpcUaServer(source, host=edge_environment().opcua_host, port=cfg.opcua_port)
     stop = threading.Event()
     server.run(stop)
     return 0

@@ -27,12 +27,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edge_greengrass.errors import ProvisioningError
+from twin_models.signing import private_key_from_pem
 
 __all__ = [
     "DeviceCredentials",
     "LocalCertificateAuthority",
     "create_csr",
     "generate_private_key",
+    "load_private_key",
     "provision_device",
     "write_private_key",
 ]
@@ -56,6 +58,22 @@ def write_private_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
     return path
+
+
+def load_private_key(path: str | Path, password: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    """Read the PEM P-256 private key in ``path`` (the gateway's device key); ``ValueError`` for any other key.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = write_private_key(generate_private_key(), pathlib.Path(tempfile.mkdtemp()) / "gw.key")
+        >>> load_private_key(path).curve.name
+        'secp256r1'
+    """
+    data = Path(path).read_bytes()
+    try:
+        return private_key_from_pem(data, password)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:

@@ -46,8 +46,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from edge_greengrass.errors import PublishError, SpoolFullError
 from edge_greengrass.spool import Spool
-from twin_models.signing import sign_envelope
-from twin_models.telemetry import MAX_ENVELOPE_BYTES, MAX_SAMPLES, Sample, TelemetryEnvelope, topic_for
+from twin_models.signing import sample_wire_bytes, seal_wire
+from twin_models.telemetry import MAX_ENVELOPE_BYTES, MAX_SAMPLES, Sample, topic_for
 
 __all__ = ["EnvelopeSigner", "PublisherMetrics", "TelemetryPublisher"]
 
@@ -65,7 +65,17 @@ class _Publishes(Protocol):
 
 
 class EnvelopeSigner:
-    """Builds and signs envelopes with the gateway's device key (ES256 over RFC 8785 JSON)."""
+    """Seals envelopes with the gateway's device key: :func:`twin_models.signing.seal_wire` bound to it.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from twin_models.signing import generate_private_key
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> signer = EnvelopeSigner(site="plant-a", key=generate_private_key(), key_id="gw-1", clock=lambda: t)
+        >>> samples = [Sample(ts=t, state=100)]
+        >>> signer.build("cnc-01", 0, samples, [signer.stage_bytes(s) for s in samples])[:22]
+        b'{"v":1,"machine_id":"c'
+    """
 
     def __init__(
         self,
@@ -86,8 +96,8 @@ class EnvelopeSigner:
 
     @staticmethod
     def stage_bytes(sample: Sample) -> bytes:
-        """How a sample is staged: its wire JSON (``None`` fields omitted, as in ``to_wire``)."""
-        return sample.model_dump_json(exclude_none=True).encode()
+        """How a sample is staged: its wire JSON (:func:`twin_models.signing.sample_wire_bytes`)."""
+        return sample_wire_bytes(sample)
 
     def build(
         self,
@@ -97,29 +107,23 @@ class EnvelopeSigner:
         items: list[bytes] | None = None,
         previous: Sample | None = None,
     ) -> bytes:
-        """The signed wire bytes of envelope ``seq`` carrying ``samples``.
+        """The signed wire bytes of envelope ``seq`` carrying ``samples``, sent now (by this signer's clock).
 
         ``items`` are the samples' :meth:`stage_bytes` when already at hand: the payload is then
         assembled around them instead of serialising every sample again. Either way the bytes
         decode to exactly ``signed.to_wire()``. ``previous`` is the last sample of envelope
         ``seq - 1`` (metering across the boundary needs it, whatever order envelopes arrive in).
         """
-        envelope = TelemetryEnvelope(
-            thing_name=thing, site=self.site, seq=seq, sent_at=self._clock(), samples=samples, previous=previous
-        )
-        signed = sign_envelope(envelope, self._key, key_id=self.key_id)
-        if items is None or signed.signature is None:
-            return signed.model_dump_json(exclude_none=True).encode()
-        head = envelope.model_dump_json(exclude_none=True, exclude={"samples", "signature"}).encode()
-        return b"".join(
-            (
-                head[:-1],
-                b',"samples":[',
-                b",".join(items),
-                b'],"signature":',
-                signed.signature.model_dump_json().encode(),
-                b"}",
-            )
+        return seal_wire(
+            thing,
+            self.site,
+            seq,
+            samples,
+            self._key,
+            self.key_id,
+            sent_at=self._clock(),
+            previous=previous,
+            items=items,
         )
 
 

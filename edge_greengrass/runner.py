@@ -30,12 +30,12 @@ from edge_greengrass.config import (
     SimulatorSourceConfig,
 )
 from edge_greengrass.errors import ConfigurationError
+from edge_greengrass.pki import load_private_key
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
 from edge_greengrass.shadow import DeviceSettings, ShadowSync
 from edge_greengrass.sources import ReplaySource, SampleSource, SimulatorSource
 from edge_greengrass.spool import Spool
 from edge_greengrass.transport import DirectMqttTransport, MqttEndpoint, MqttIdentity, Transport
-from twin_models.signing import load_private_key
 from twin_models.states import StateCode
 from twin_models.telemetry import Sample
 

@@ -4,7 +4,8 @@ The gateway never holds telemetry only in memory: each sample is *staged* in the
 read, a full batch is *sealed* into a signed envelope in one transaction (the staged rows are deleted and
 the thing's next ``seq`` is taken in that same transaction), and an envelope leaves the spool only when
 the broker acknowledged it (``ack`` after PUBACK). A process killed at any instant therefore loses
-nothing and re-uses no ``seq``; a restart resumes from the oldest unacknowledged envelope.
+nothing and re-uses no ``seq``; a restart resumes from the oldest unacknowledged envelope. The database
+(and SQLite's ``-wal``/``-shm`` files beside it) is created readable by its owner only (mode ``0600``).
 
 Bounds and the policy when full (documented in ``docs/edge.md``):
 
@@ -31,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -121,6 +123,18 @@ class SpoolStats:
     dropped_full: int
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (``0600``) unless it exists.
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the database file's mode, so they are private too.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class Spool:
     """The SQLite spool; safe to share between the publisher loop and the MQTT callback thread."""
 
@@ -143,13 +157,14 @@ class Spool:
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            _create_private(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             # WAL + synchronous=NORMAL: a committed row survives a killed process (it is in the WAL);
             # FULL would also survive a power cut at the cost of an fsync per commit.
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise SpoolError(f"cannot open spool {path}: {exc}") from exc
         # occupancy kept in memory (the spool has one writer), so bounds and metrics cost no scans
         self._bytes = self._scalar("SELECT COALESCE(SUM(size), 0) FROM outbox")

@@ -94,18 +94,18 @@ class IpcTransport:
     """Thin wrapper over ``GreengrassCoreIPCClientV2``: ``PublishToIoTCore`` / ``SubscribeToIoTCore``.
 
     The nucleus holds the single MQTT connection of the core device; ``thing`` is therefore only used
-    to check nothing is published outside the core's own name when ``thing_name`` is given.
+    to check nothing is published outside the core's own name when ``machine_id`` is given.
     """
 
-    def __init__(self, ipc_client: Any, *, thing_name: str | None = None) -> None:
+    def __init__(self, ipc_client: Any, *, machine_id: str | None = None) -> None:
         self._ipc = ipc_client
-        self._thing_name = thing_name
+        self._machine_id = machine_id
         self._operations: list[Any] = []
 
     def _check_thing(self, thing: str) -> None:
-        if self._thing_name is not None and thing != self._thing_name:
+        if self._machine_id is not None and thing != self._machine_id:
             raise ConfigurationError(
-                f"this core device is {self._thing_name!r}; it cannot publish for {thing!r} over IPC"
+                f"this core device is {self._machine_id!r}; it cannot publish for {thing!r} over IPC"
             )
 
     def publish(self, thing: str, topic: str, payload: bytes) -> Future[None]:

@@ -31,16 +31,16 @@ class HashChainError(MerkleError):
     """An entry hash or head that is not 32 bytes, or a negative index."""
 
 
-def machine_key(thing_name: str) -> bytes:
+def machine_key(machine_id: str) -> bytes:
     """The 32-byte id of a machine on chain: keccak-256 of its thing name.
 
     Example:
         >>> machine_key("cnc-01").hex()[:8]
         '657fd4e4'
     """
-    if not thing_name:
+    if not machine_id:
         raise HashChainError("a machine needs a non-empty thing name")
-    return keccak256(thing_name.encode("utf-8"))
+    return keccak256(machine_id.encode("utf-8"))
 
 
 def link(previous_head: bytes, entry_hash: bytes, index: int) -> bytes:

@@ -12,7 +12,7 @@ Example:
     >>> t = datetime(2026, 1, 5, 6, tzinfo=timezone.utc)
     >>> samples = [Sample(ts=t + timedelta(seconds=i), state=100 if i < 3 else 600, part_count=i // 2)
     ...            for i in range(5)]
-    >>> seg = segment_from_envelope(TelemetryEnvelope(thing_name="cnc-01", site="a", seq=4,
+    >>> seg = segment_from_envelope(TelemetryEnvelope(machine_id="cnc-01", site="a", seq=4,
     ...                                               sent_at=t, samples=samples))
     >>> [(i.code, i.seconds) for i in seg.intervals]
     [(100, 3.0), (600, 2.0)]
@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from twin_models.counters import counter_delta
 from twin_models.oee import MachineData, StateIntervals, counters_to_counts
 from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
 
@@ -74,7 +75,7 @@ class Segment(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    thing_name: str
+    machine_id: str
     site: str
     seq: int
     start: UtcDatetime
@@ -91,7 +92,7 @@ class Segment(BaseModel):
     def to_item(self) -> dict[str, Any]:
         """A compact, JSON-ready form for storage (epoch seconds, lists instead of objects)."""
         return {
-            "thing_name": self.thing_name,
+            "machine_id": self.machine_id,
             "site": self.site,
             "seq": self.seq,
             "start": self.start.timestamp(),
@@ -114,7 +115,7 @@ class Segment(BaseModel):
             return datetime.fromtimestamp(float(value), UTC)
 
         return cls(
-            thing_name=item["thing_name"],
+            machine_id=item["machine_id"],
             site=item["site"],
             seq=int(item["seq"]),
             start=ts(item["start"]),
@@ -165,7 +166,7 @@ def segment_from_envelope(envelope: TelemetryEnvelope, sample_interval_s: float 
         run_start, run_end, run_key = sample.ts, sample.ts + step, key
     intervals.append(StateInterval(start=run_start, end=run_end, code=run_key[0], program=run_key[1]))
     return Segment(
-        thing_name=envelope.thing_name,
+        machine_id=envelope.machine_id,
         site=envelope.site,
         seq=envelope.seq,
         start=samples[0].ts,
@@ -182,7 +183,9 @@ def segment_from_envelope(envelope: TelemetryEnvelope, sample_interval_s: float 
 
 
 def count_increments(points: Iterable[CounterPoint], previous: CounterPoint | None = None) -> tuple[int, int]:
-    """Parts and rejects made over time-ordered counter points; a decrease is a controller reset.
+    """Parts and rejects made over counter points (sorted by time here), each step counted with
+    :func:`twin_models.counters.counter_delta` (a decrease is a controller reset); ``previous`` is the
+    reading before the first point, if known.
 
     Example:
         >>> from datetime import datetime, timezone
@@ -194,10 +197,8 @@ def count_increments(points: Iterable[CounterPoint], previous: CounterPoint | No
     prev = previous
     for point in sorted(points, key=lambda p: p.ts):
         if prev is not None:
-            dp = point.part_count - prev.part_count
-            dr = point.reject_count - prev.reject_count
-            parts += dp if dp >= 0 else point.part_count
-            rejects += dr if dr >= 0 else point.reject_count
+            parts += counter_delta(prev.part_count, point.part_count)
+            rejects += counter_delta(prev.reject_count, point.reject_count)
         prev = point
     return parts, rejects
 
@@ -245,7 +246,7 @@ def state_at(segments: Iterable[Segment], at: datetime) -> dict[str, object] | N
         >>> from datetime import timezone
         >>> from twin_models.telemetry import TelemetryEnvelope
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
-        >>> env = TelemetryEnvelope(thing_name="m", site="s", seq=0, sent_at=t, samples=[
+        >>> env = TelemetryEnvelope(machine_id="m", site="s", seq=0, sent_at=t, samples=[
         ...     Sample(ts=t + timedelta(seconds=i), state=100 if i < 5 else 300, part_count=i) for i in range(10)])
         >>> state_at([segment_from_envelope(env)], t + timedelta(seconds=6))["state"]
         300
@@ -288,7 +289,7 @@ def oee_input(
         >>> from twin_models.oee import compute_oee
         >>> from twin_models.telemetry import TelemetryEnvelope
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
-        >>> env = TelemetryEnvelope(thing_name="m", site="s", seq=0, sent_at=t, samples=[
+        >>> env = TelemetryEnvelope(machine_id="m", site="s", seq=0, sent_at=t, samples=[
         ...     Sample(ts=t + timedelta(seconds=i), state=100, part_count=i // 2) for i in range(60)])
         >>> data = oee_input("m", [segment_from_envelope(env)], t, t + timedelta(seconds=60), 1.5)
         >>> round(compute_oee([data], t, t + timedelta(seconds=60)).total.oee, 4)  # 29 parts x 1.5 s / 60 s

@@ -26,14 +26,14 @@ Example:
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin_models.history import CounterPoint, Segment, count_increments
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
-from twin_models.telemetry import Sample, format_ts
+from twin_models.telemetry import Sample
+from twin_models.timestamps import format_utc, parse_utc
 
 __all__ = [
     "MAX_DEPTH",
@@ -81,7 +81,7 @@ def state_reported(
             "rejects_total": rejects_total,
             "controller": {"parts": sample.part_count, "rejects": sample.reject_count},
         },
-        "last_sample_ts": format_ts(sample.ts),
+        "last_sample_ts": format_utc(sample.ts),
     }
 
 
@@ -167,7 +167,7 @@ def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict
         >>> def env(seq, counts):
         ...     samples = [Sample(ts=t + timedelta(seconds=seq * 10 + i), state=100, part_count=c)
         ...                for i, c in enumerate(counts)]
-        ...     return segment_from_envelope(TelemetryEnvelope(thing_name="m", site="s", seq=seq,
+        ...     return segment_from_envelope(TelemetryEnvelope(machine_id="m", site="s", seq=seq,
         ...                                                    sent_at=t, samples=samples))
         >>> first = merge_state(None, [env(0, [10, 11])])
         >>> first["counters"]["parts_total"]
@@ -182,7 +182,7 @@ def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict
     previous: CounterPoint | None = None
     parts_total = rejects_total = 0
     if current and current.get("last_sample_ts"):
-        last_ts = datetime.fromisoformat(str(current["last_sample_ts"]).replace("Z", "+00:00"))
+        last_ts = parse_utc(str(current["last_sample_ts"]))
         if newest.ts <= last_ts:
             return None
         counters = current.get("counters", {})

@@ -9,7 +9,7 @@ Example:
     >>> from twin_models.telemetry import Sample, TelemetryEnvelope
     >>> key = generate_private_key()
     >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
-    >>> env = TelemetryEnvelope(thing_name="cnc-01", site="a", seq=1, sent_at=t,
+    >>> env = TelemetryEnvelope(machine_id="cnc-01", site="a", seq=1, sent_at=t,
     ...                         samples=[Sample(ts=t, state=100)])
     >>> signed = sign_envelope(env, key, key_id="cnc-01/1")
     >>> verify_envelope(signed.to_wire(), key.public_key())
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import rfc8785
@@ -34,10 +34,12 @@ from twin_models.telemetry import EnvelopeError, Sample, Signature, TelemetryEnv
 __all__ = [
     "canonical_bytes",
     "generate_private_key",
-    "load_private_key",
     "load_public_key",
+    "private_key_from_pem",
     "public_key_pem",
+    "sample_wire_bytes",
     "seal",
+    "seal_wire",
     "sign_document",
     "sign_envelope",
     "verify_envelope",
@@ -122,11 +124,22 @@ def generate_private_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def load_private_key(path: str | Path, password: bytes | None = None) -> ec.EllipticCurvePrivateKey:
-    """Load a PEM P-256 private key from a file (the gateway's device key)."""
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=password)
+def private_key_from_pem(data: bytes, password: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    """The P-256 private key in PEM ``data`` (a gateway's device key); ``ValueError`` for any other key.
+
+    Pure: the caller reads the file (``edge_greengrass.pki.load_private_key`` does, for the gateway).
+
+    Example:
+        >>> from cryptography.hazmat.primitives import serialization
+        >>> key = generate_private_key()
+        >>> pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        ...                         serialization.NoEncryption())
+        >>> private_key_from_pem(pem).public_key() == key.public_key()
+        True
+    """
+    key = serialization.load_pem_private_key(data, password=password)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise ValueError(f"{path} is not a P-256 EC private key")
+        raise ValueError("not a P-256 EC private key")
     return key
 
 
@@ -158,7 +171,7 @@ def sign_document(document: dict[str, Any], key: ec.EllipticCurvePrivateKey, key
     For a gateway that already holds the JSON-ready dict it publishes, this saves serialising twice.
 
     Example:
-        >>> doc = {"v": 1, "thing_name": "m", "site": "s", "seq": 0, "sent_at": "2026-01-05T00:00:00Z",
+        >>> doc = {"v": 1, "machine_id": "m", "site": "s", "seq": 0, "sent_at": "2026-01-05T00:00:00Z",
         ...        "samples": [{"ts": "2026-01-05T00:00:00Z", "state": 100}]}
         >>> key = generate_private_key()
         >>> verify_envelope(sign_document(doc, key, "m/1"), key.public_key())
@@ -196,8 +209,41 @@ def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublic
         raise EnvelopeError("bad_signature", "signature does not match the envelope") from exc
 
 
+def sample_wire_bytes(sample: Sample) -> bytes:
+    """A sample's JSON exactly as it appears inside an envelope's wire bytes (``None`` fields omitted).
+
+    A gateway that keeps these bytes (staged in its spool) hands them to :func:`seal_wire`, which then
+    assembles the envelope around them instead of serialising every sample again.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> sample_wire_bytes(Sample(ts=datetime(2026, 1, 5, tzinfo=timezone.utc), state=100))[:38]
+        b'{"ts":"2026-01-05T00:00:00Z","state":1'
+    """
+    return sample.model_dump_json(exclude_none=True).encode()
+
+
+def _envelope(
+    machine_id: str,
+    site: str,
+    seq: int,
+    samples: list[Sample],
+    sent_at: datetime | None,
+    previous: Sample | None,
+) -> TelemetryEnvelope:
+    """The unsigned envelope of one batch: the one place its fields are filled in."""
+    return TelemetryEnvelope(
+        machine_id=machine_id,
+        site=site,
+        seq=seq,
+        sent_at=sent_at or max(s.ts for s in samples),
+        samples=samples,
+        previous=previous,
+    )
+
+
 def seal(
-    thing_name: str,
+    machine_id: str,
     site: str,
     seq: int,
     samples: list[Sample],
@@ -208,6 +254,9 @@ def seal(
 ) -> TelemetryEnvelope:
     """Build and sign one envelope: what a gateway does per batch.
 
+    ``sent_at`` defaults to the latest sample's timestamp; ``previous`` is the last sample of envelope
+    ``seq - 1``. :func:`seal_wire` is the same rule, returning the bytes a gateway publishes.
+
     Example:
         >>> from datetime import datetime, timezone
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
@@ -215,12 +264,49 @@ def seal(
         >>> env.signature.key_id
         'k1'
     """
-    envelope = TelemetryEnvelope(
-        thing_name=thing_name,
-        site=site,
-        seq=seq,
-        sent_at=sent_at or max(s.ts for s in samples),
-        samples=samples,
-        previous=previous,
+    return sign_envelope(_envelope(machine_id, site, seq, samples, sent_at, previous), key, key_id)
+
+
+def seal_wire(
+    machine_id: str,
+    site: str,
+    seq: int,
+    samples: list[Sample],
+    key: ec.EllipticCurvePrivateKey,
+    key_id: str,
+    sent_at: datetime | None = None,
+    previous: Sample | None = None,
+    *,
+    items: Sequence[bytes] | None = None,
+) -> bytes:
+    """:func:`seal`, as the wire bytes a gateway publishes (they decode to exactly ``to_wire()``).
+
+    ``items`` are the samples' :func:`sample_wire_bytes` when already at hand (one per sample, in
+    order): the payload is then assembled around them instead of serialising every sample again.
+
+    Example:
+        >>> import json
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> key, samples = generate_private_key(), [Sample(ts=t, state=100)]
+        >>> wire = seal_wire("cnc-01", "plant-a", 0, samples, key, "k1",
+        ...                  items=[sample_wire_bytes(s) for s in samples])
+        >>> verify_envelope(json.loads(wire), key.public_key())
+    """
+    envelope = _envelope(machine_id, site, seq, samples, sent_at, previous)
+    signed = sign_envelope(envelope, key, key_id)
+    if items is None or signed.signature is None:
+        return signed.model_dump_json(exclude_none=True).encode()
+    if len(items) != len(samples):
+        raise ValueError(f"{len(items)} staged items for {len(samples)} samples")
+    head = envelope.model_dump_json(exclude_none=True, exclude={"samples", "signature"}).encode()
+    return b"".join(
+        (
+            head[:-1],
+            b',"samples":[',
+            b",".join(items),
+            b'],"signature":',
+            signed.signature.model_dump_json().encode(),
+            b"}",
+        )
     )
-    return sign_envelope(envelope, key, key_id)

@@ -9,9 +9,9 @@ Example:
     >>> from datetime import datetime, timezone
     >>> s = Sample(ts=datetime(2026, 1, 5, 6, 0, tzinfo=timezone.utc), state=100,
     ...            spindle_speed_rpm=8000, part_count=12)
-    >>> env = TelemetryEnvelope(thing_name="cnc-01", site="plant-a", seq=0,
+    >>> env = TelemetryEnvelope(machine_id="cnc-01", site="plant-a", seq=0,
     ...                         sent_at=s.ts, samples=[s])
-    >>> topic_for(env.site, env.thing_name)
+    >>> topic_for(env.site, env.machine_id)
     'dt/twinledger/plant-a/cnc-01/telemetry'
     >>> env.to_wire()["samples"][0]["ts"]
     '2026-01-05T06:00:00Z'
@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
 from twin_models.errors import TwinModelsError
+from twin_models.timestamps import format_utc
 
 __all__ = [
     "MAX_ENVELOPE_BYTES",
@@ -61,11 +62,9 @@ QuarantineReason = Literal[
 ]
 
 
-def format_ts(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z`` and no needless fraction (``2026-01-05T06:00:00Z``)."""
-    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-    text = utc.replace(tzinfo=None).isoformat()  # ...T06:00:00 or ...T06:00:00.250000
-    return (text.rstrip("0") if utc.microsecond else text) + "Z"
+#: ISO 8601 in UTC with a ``Z`` and no needless fraction (``2026-01-05T06:00:00Z``): the wire form of every
+#: timestamp, :func:`twin_models.timestamps.format_utc` under the name the envelope code has always used.
+format_ts = format_utc
 
 
 def _require_aware_utc(value: datetime) -> datetime:
@@ -129,7 +128,7 @@ class TelemetryEnvelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     v: Literal[1] = 1
-    thing_name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    machine_id: Annotated[str, Field(pattern=NAME_PATTERN)]
     site: Annotated[str, Field(pattern=NAME_PATTERN)]
     seq: Annotated[int, Field(ge=0, description="per-thing monotonic batch number")]
     sent_at: UtcDatetime
@@ -162,9 +161,9 @@ class TelemetryEnvelope(BaseModel):
         return max(s.ts for s in self.samples)
 
 
-def topic_for(site: str, thing_name: str) -> str:
+def topic_for(site: str, machine_id: str) -> str:
     """The MQTT topic a thing's gateway publishes telemetry on."""
-    return f"dt/twinledger/{site}/{thing_name}/telemetry"
+    return f"dt/twinledger/{site}/{machine_id}/telemetry"
 
 
 def parse_envelope(

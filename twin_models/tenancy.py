@@ -5,7 +5,7 @@ lessee at a time. A caller acts for one tenant in one role; it sees a machine on
 tenant is the machine's lessor or current lessee. Service technicians act for a tenant too.
 
 Example:
-    >>> d = Device(thing_name="cnc-01", site="plant-a", lessor="toolmaker", lessee="factory-1")
+    >>> d = Device(machine_id="cnc-01", site="plant-a", lessor="toolmaker", lessee="factory-1")
     >>> can_see(Principal(subject="u1", tenant="factory-1", role="lessee"), d)
     True
     >>> can_see(Principal(subject="u2", tenant="factory-2", role="lessee"), d)
@@ -14,13 +14,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin_models.telemetry import NAME_PATTERN
 
-__all__ = ["Device", "Principal", "Role", "can_see"]
+__all__ = ["Device", "Principal", "Role", "can_see", "parties", "party_to"]
 
 Role = Literal["lessor", "lessee", "technician", "service"]
 
@@ -36,11 +37,11 @@ class Principal(BaseModel):
 
 
 class Device(BaseModel):
-    """A registered thing: where it is, who owns and leases it, and its gateway's public keys."""
+    """A registered machine: where it is, who owns and leases it, and its gateway's public keys."""
 
     model_config = ConfigDict(frozen=True)
 
-    thing_name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    machine_id: Annotated[str, Field(pattern=NAME_PATTERN)]
     site: Annotated[str, Field(pattern=NAME_PATTERN)]
     line: str = ""
     lessor: Annotated[str, Field(min_length=1)]
@@ -50,6 +51,31 @@ class Device(BaseModel):
     ideal_cycle_times_s: dict[str, float] = Field(default_factory=dict, description="program -> ideal cycle (s)")
 
 
+def party_to(principal: Principal, parties: Iterable[str | None]) -> bool:
+    """The one visibility rule: a caller sees a resource only if its tenant is one of the resource's parties.
+
+    Machines, leases, invoices and anchored records all answer to it (their parties are the lessor and the
+    lessee); for everyone else the resource does not exist.
+
+    Example:
+        >>> party_to(Principal(subject="u", tenant="factory-1", role="lessee"), ("toolmaker", "factory-1"))
+        True
+        >>> party_to(Principal(subject="u", tenant="factory-2", role="lessee"), ("toolmaker", None))
+        False
+    """
+    return any(p is not None and p == principal.tenant for p in parties)
+
+
+def parties(device: Device) -> tuple[str, ...]:
+    """The tenants a machine's records are shared with: its lessor and, while leased, its lessee.
+
+    Example:
+        >>> parties(Device(machine_id="cnc-01", site="a", lessor="toolmaker"))
+        ('toolmaker',)
+    """
+    return tuple(t for t in (device.lessor, device.lessee) if t)
+
+
 def can_see(principal: Principal, device: Device) -> bool:
     """True if the caller's tenant owns or currently leases the machine."""
-    return principal.tenant in (device.lessor, device.lessee)
+    return party_to(principal, (device.lessor, device.lessee))

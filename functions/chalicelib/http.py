@@ -9,7 +9,7 @@ from chalice.app import Request
 
 from chalicelib.errors import BadInputError
 
-__all__ = ["query_param", "query_time"]
+__all__ = ["query_param", "query_time", "remaining_ms"]
 
 
 def query_param(request: Request, name: str, default: str | None = None) -> str | None:
@@ -33,3 +33,15 @@ def query_time(request: Request, name: str, default: datetime | None = None) -> 
     if value.tzinfo is None:
         raise BadInputError(f"{name}={raw!r} needs a time zone (for example Z)")
     return value.astimezone(UTC)
+
+
+def remaining_ms(event: Any) -> int | None:
+    """The Lambda invocation's remaining time of a scheduled event (None outside Lambda).
+
+    Example:
+        >>> remaining_ms(object()) is None
+        True
+    """
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return int(remaining()) if callable(remaining) else None

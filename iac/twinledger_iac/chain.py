@@ -56,7 +56,7 @@ class Chain(Construct):
         self.registry_address.override_logical_id(ids.ANCHOR_REGISTRY_PARAM)
 
     def environment(self) -> dict[str, str]:
-        """Chain settings for the functions (names as in ``chalicelib.chain.config``)."""
+        """Chain settings for the functions (names as in ``chalicelib.adapters.chain.config``)."""
         return {
             "TWINLEDGER_CHAIN_RPC_URL": self.rpc_url.value_as_string,
             "TWINLEDGER_ANCHOR_REGISTRY": self.registry_address.value_as_string,

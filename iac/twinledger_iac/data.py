@@ -1,4 +1,4 @@
-"""DynamoDB tables and S3 buckets, built in one loop from the specs in ``chalicelib.tables``.
+"""DynamoDB tables and S3 buckets, built in one loop from the specs in ``chalicelib.adapters.tables``.
 
 CloudFormation names every resource; the functions learn the names from environment variables
 (``spec.env``), exactly as the local stack passes its own names in.

@@ -34,17 +34,17 @@ def _functions_importable() -> None:
 
 
 def table_specs() -> dict[str, Any]:
-    """``chalicelib.tables.TABLE_SPECS``: key -> ``TableSpec``."""
+    """``chalicelib.adapters.tables.TABLE_SPECS``: key -> ``TableSpec``."""
     _functions_importable()
-    from chalicelib.tables import TABLE_SPECS
+    from chalicelib.adapters.tables import TABLE_SPECS
 
     return dict(TABLE_SPECS)
 
 
 def bucket_specs() -> dict[str, Any]:
-    """``chalicelib.tables.BUCKET_SPECS``: key -> ``BucketSpec``."""
+    """``chalicelib.adapters.tables.BUCKET_SPECS``: key -> ``BucketSpec``."""
     _functions_importable()
-    from chalicelib.tables import BUCKET_SPECS
+    from chalicelib.adapters.tables import BUCKET_SPECS
 
     return dict(BUCKET_SPECS)
 

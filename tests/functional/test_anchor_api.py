@@ -11,8 +11,8 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.auth import issue_token
-from chalicelib.chain.wiring import get_anchoring_service, reset_anchoring, submit_for_anchoring
-from tests.functional.conftest import JWT_SECRET
+from chalicelib import wiring
+from tests.functional.conftest import JWT_SECRET, reset_services
 from twin_models.anchoring import record_hash
 
 SUMMARY = {"machine": "cnc-07", "day": "2026-11-21", "good_parts": 1380, "oee": "0.71"}
@@ -22,10 +22,10 @@ SUMMARY = {"machine": "cnc-07", "day": "2026-11-21", "good_parts": 1380, "oee": 
 def client(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("TWINLEDGER_CHAIN_RPC_URL", "eth-tester")
     monkeypatch.delenv("TWINLEDGER_ANCHOR_REGISTRY", raising=False)
-    reset_anchoring()
+    reset_services()
     with Client(app) as test_client:
         yield test_client
-    reset_anchoring()
+    reset_services()
 
 
 def headers(tenant: str, role: str = "lessee") -> dict[str, str]:
@@ -34,7 +34,7 @@ def headers(tenant: str, role: str = "lessee") -> dict[str, str]:
 
 
 def anchor_summary() -> None:
-    submit_for_anchoring("summary/cnc-07/2026-11-21", record_hash(SUMMARY), "daily-summary", ("oem", "factory-7"))
+    wiring.services().anchoring.submit("summary/cnc-07/2026-11-21", record_hash(SUMMARY), "daily-summary", ("oem", "factory-7"))
 
 
 def test_scheduled_lambda_anchors_and_the_tenant_reads_a_proof_that_verifies(client: Client) -> None:
@@ -53,7 +53,7 @@ def test_scheduled_lambda_anchors_and_the_tenant_reads_a_proof_that_verifies(cli
 
 def test_another_tenant_sees_nothing(client: Client) -> None:
     anchor_summary()
-    get_anchoring_service().run_once()
+    wiring.services().anchoring.run_once()
 
     got = client.http.get("/proofs?record_id=summary/cnc-07/2026-11-21", headers=headers("factory-9"))
 
@@ -70,7 +70,7 @@ def test_a_pending_record_answers_409(client: Client) -> None:
 
 def test_a_tampered_record_does_not_verify(client: Client) -> None:
     anchor_summary()
-    get_anchoring_service().run_once()
+    wiring.services().anchoring.run_once()
     bundle = client.http.get("/proofs?record_id=summary/cnc-07/2026-11-21", headers=headers("oem", "lessor"))
 
     body = {**bundle.json_body, "record": {**SUMMARY, "good_parts": 1500}}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.chain.wiring import get_anchoring_service, reset_anchoring
+from chalicelib import wiring
+from tests.functional.conftest import reset_services
 from twin_models.anchoring import bytes32_hex, record_hash
 from twinledger.cli import main as cli
 
@@ -20,13 +21,13 @@ def embedded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TWINLEDGER_CHAIN_RPC_URL", "eth-tester")
     monkeypatch.setenv("TWINLEDGER_ANCHOR_STORE", "memory")
     monkeypatch.delenv("TWINLEDGER_ANCHOR_REGISTRY", raising=False)
-    reset_anchoring()
+    reset_services()
     yield
-    reset_anchoring()
+    reset_services()
 
 
 def bundle_file(tmp_path: Path, record: object) -> Path:
-    service = get_anchoring_service()
+    service = wiring.services().anchoring
     service.submit("invoice/0042", record_hash(INVOICE), "billing")
     service.run_once()
     path = tmp_path / "proof.json"
@@ -51,7 +52,7 @@ def test_verify_exit_codes(embedded: None, tmp_path: Path, capsys: pytest.Captur
 def test_anchor_hash_and_drain(embedded: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record = tmp_path / "invoice.json"
     record.write_text(json.dumps(INVOICE))
-    get_anchoring_service().submit("invoice/0042", record_hash(INVOICE), "billing")
+    wiring.services().anchoring.submit("invoice/0042", record_hash(INVOICE), "billing")
 
     assert cli(["anchor", "hash", str(record)]) == 0
     assert capsys.readouterr().out.strip() == bytes32_hex(record_hash(INVOICE))

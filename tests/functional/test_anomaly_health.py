@@ -13,15 +13,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chalicelib import aws
-from chalicelib.health import HealthService, maintenance_ticket, score_windows
-from chalicelib.health.dal import get_cooldown_store, get_publisher, reset_adapters
-from chalicelib.health.errors import EndpointError
-from twin_models.anomaly import AnomalyModel, save_model_dir, telemetry_features
+from chalicelib.adapters import aws
+from chalicelib.adapters.anomaly import CooldownStore
+from chalicelib.anomaly import AnomalyService, maintenance_ticket, score_windows
+from chalicelib.anomaly.errors import ScoringFailedError as EndpointError
+from tests.functional.conftest import services
+from twinledger.local.inprocess_endpoint import InProcessEndpoint
+from twin_models.anomaly import AnomalyModel, telemetry_features
 from twin_models.anomaly.synthetic import synthetic_samples
 from twin_models.merkle import keccak256
 from twin_models.signing import canonical_bytes
 from twin_models.telemetry import Sample
+from twinledger.files.anomaly import save_model_dir
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -37,16 +40,25 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def alerts(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The in-process model, an SNS topic with a queue subscribed; yields the queue URL."""
-    monkeypatch.setenv("TWINLEDGER_ANOMALY_MODEL_DIR", str(model_dir))
+    _ENDPOINT[:] = [InProcessEndpoint(model_dir)]
     sns, sqs = aws.client("sns"), aws.client("sqs")
     topic = sns.create_topic(Name="twinledger-alerts")["TopicArn"]
     queue = sqs.create_queue(QueueName="pager")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     monkeypatch.setenv("TWINLEDGER_ALERT_TOPIC_ARN", topic)
-    reset_adapters()
     yield queue
-    reset_adapters()
+    _ENDPOINT.clear()
+
+
+_ENDPOINT: list[InProcessEndpoint] = []
+
+
+def anomaly_service(clock: Any) -> AnomalyService:
+    """The anomaly service as the wiring builds it: the in-process model, cooldowns and SNS on moto."""
+    service = services(endpoint=_ENDPOINT[0], clock=clock).anomaly
+    assert service is not None
+    return service
 
 
 def pages(queue: str) -> list[dict[str, Any]]:
@@ -61,7 +73,7 @@ def windows(fault: str | None, n: int, seed: int, severity: float = 2.0) -> list
 
 def feature_windows(model_dir: Path, feature: str, level: str, n: int) -> list[dict[str, float]]:
     """Feature windows whose score sits half-way into the warning band (or at 1.5 x critical)."""
-    from twin_models.anomaly import load_model_dir
+    from twinledger.files.anomaly import load_model_dir
 
     model = load_model_dir(model_dir)
     cal = model.calibration
@@ -81,7 +93,7 @@ class Clock:
 
 
 def test_healthy_batches_update_the_shadow_and_nothing_else(alerts: str) -> None:
-    service = HealthService(cooldown_s=3600, clock=Clock())
+    service = anomaly_service(clock=Clock())
     outcome = service.handle("mill-01", windows(None, 5, seed=1))
     reported = outcome.shadow["state"]["reported"]
     assert reported["severity"] == "ok"
@@ -98,7 +110,7 @@ def test_healthy_batches_update_the_shadow_and_nothing_else(alerts: str) -> None
 
 def test_a_fault_is_one_ticket_and_one_page_per_cooldown(alerts: str) -> None:
     clock = Clock()
-    service = HealthService(cooldown_s=3600, clock=clock)
+    service = anomaly_service(clock=clock)
     reported: dict[str, Any] | None = None
     tickets, results = [], []
     # Given a bearing fault that stays critical over four batches, ten minutes apart
@@ -115,7 +127,7 @@ def test_a_fault_is_one_ticket_and_one_page_per_cooldown(alerts: str) -> None:
     assert tickets[0]["action"] == "spindle_bearings"
     sent = pages(alerts)
     assert len(sent) == 1
-    assert sent[0]["thing_name"] == "mill-01"
+    assert sent[0]["machine_id"] == "mill-01"
     assert sent[0]["ticket_id"] == tickets[0]["ticket_id"]
     # When the cooldown has passed and the fault persists, it pages again
     clock.now += timedelta(hours=1)
@@ -125,7 +137,7 @@ def test_a_fault_is_one_ticket_and_one_page_per_cooldown(alerts: str) -> None:
 
 
 def test_another_machine_or_fault_is_paged_separately(alerts: str) -> None:
-    service = HealthService(cooldown_s=3600, clock=Clock())
+    service = anomaly_service(clock=Clock())
     a = service.handle("mill-01", windows("bearing", 5, seed=1, severity=4.0))
     b = service.handle("mill-02", windows("bearing", 5, seed=2, severity=4.0))
     c = service.handle("mill-01", windows("cooling", 5, seed=3, severity=4.0))
@@ -135,7 +147,7 @@ def test_another_machine_or_fault_is_paged_separately(alerts: str) -> None:
 
 
 def test_warning_opens_a_ticket_with_a_verifiable_content_hash(alerts: str, model_dir: Path) -> None:
-    service = HealthService(cooldown_s=3600, clock=Clock())
+    service = anomaly_service(clock=Clock())
     outcome = service.handle("mill-03", feature_windows(model_dir, "temperature_rise", "warning", 5))
     assert outcome.result.severity == "warning"
     ticket = outcome.ticket
@@ -150,7 +162,7 @@ def test_warning_opens_a_ticket_with_a_verifiable_content_hash(alerts: str, mode
 
 
 def test_escalation_from_warning_to_critical_opens_a_second_ticket(alerts: str, model_dir: Path) -> None:
-    service = HealthService(cooldown_s=3600, clock=Clock())
+    service = anomaly_service(clock=Clock())
     first = service.handle("mill-04", feature_windows(model_dir, "temperature_rise", "warning", 5))
     again = service.handle(
         "mill-04", feature_windows(model_dir, "temperature_rise", "warning", 2), first.shadow["state"]["reported"]
@@ -173,20 +185,20 @@ def test_escalation_from_warning_to_critical_opens_a_second_ticket(alerts: str, 
 
 
 def test_cooldown_store_is_conditional(alerts: str) -> None:
-    store = get_cooldown_store()
+    store = CooldownStore()
     assert store.try_acquire("m#a", 1000, 60) is True
     assert store.try_acquire("m#a", 1059, 60) is False
     assert store.try_acquire("m#a", 1060, 60) is True
-    assert get_publisher() is not None
+    assert services().adapters.alerts is not None
 
 
 def test_client_errors_are_endpoint_errors(alerts: str) -> None:
     with pytest.raises(EndpointError, match="non-numeric"):
-        score_windows("mill-01", [{"vibration_rms": "loud"}])
+        score_windows("mill-01", [{"vibration_rms": "loud"}], endpoint=_ENDPOINT[0])
 
 
 def test_temperature_baseline_is_learnt_from_healthy_batches_only(alerts: str) -> None:
-    service = HealthService(cooldown_s=3600, clock=Clock())
+    service = anomaly_service(clock=Clock())
     first = service.handle("mill-05", windows(None, 4, seed=7))
     baseline = first.shadow["state"]["reported"]["baseline_temperature_c"]
     assert 30.5 < baseline < 31.5  # the synthetic machine runs at 31 degC
@@ -198,7 +210,7 @@ def test_temperature_baseline_is_learnt_from_healthy_batches_only(alerts: str) -
 def test_the_lambda_side_loads_no_numeric_stack() -> None:
     # the ingest Lambda calls the endpoint; numpy, pandas and scikit-learn stay in the model container
     code = (
-        "import sys, chalicelib.health\n"
+        "import sys, chalicelib.anomaly\n"
         "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'sklearn', 'scipy'})))"
     )
     functions_dir = Path(__file__).resolve().parents[2] / "functions"
@@ -207,7 +219,7 @@ def test_the_lambda_side_loads_no_numeric_stack() -> None:
 
 
 def test_ingest_samples_are_cut_into_windows(alerts: str) -> None:
-    service = HealthService(cooldown_s=3600, clock=Clock())
+    service = anomaly_service(clock=Clock())
     batch = [Sample(**s) for s in synthetic_samples(150, seed=12)]
     outcome = service.handle_samples("mill-06", batch)
     assert outcome is not None
@@ -220,7 +232,7 @@ def test_shadow_body_round_trips_through_the_named_shadow(alerts: str) -> None:
     # Given a thing with a `health` named shadow written by two consecutive batches
     aws.client("iot").create_thing(thingName="mill-07")
     data = aws.client("iot-data")
-    service = HealthService(cooldown_s=3600, clock=Clock())
+    service = anomaly_service(clock=Clock())
     reported: dict[str, Any] | None = None
     for fault in ("bearing", "cooling"):
         outcome = service.handle("mill-07", windows(fault, 5, seed=40, severity=4.0), reported)

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from web3 import EthereumTesterProvider, Web3
 
-from chalicelib.billing.anchor import ContractLeaseAnchor
-from chalicelib.billing.dal import InvoiceStore, LeaseStore
+from chalicelib.adapters.chain.lease_anchor import ContractLeaseAnchor
+from chalicelib.adapters.billing import InvoiceStore, LeaseStore
 from chalicelib.billing.service import BillingService
-from chalicelib.chain import LeaseClient, LeaseTerms, PeriodStatus, deploy_lease
+from chalicelib.adapters.chain import LeaseClient, LeaseTerms, PeriodStatus, deploy_lease
+from tests.functional.conftest import billing_service
 from tests.functional.test_billing_service import AFTER_NOV, AFTER_OCT, LEASE_DOC, ev
 from twin_models.billing import Lease, load_lease, merkle_proof, select_usage
 from twin_models.merkle import keccak256
@@ -61,14 +62,14 @@ def deploy(chain: Chain, lease: Lease) -> str:
 def contract(chain: Chain, moto_aws: None) -> str:
     address = deploy(chain, load_lease(LEASE_DOC))
     october = datetime(2026, 10, 10, 8, tzinfo=UTC)
-    BillingService(anchor=None).record_usage(
+    billing_service().record_usage(
         [ev("a1", "cnc-01", october, "60"), ev("b1", "cnc-02", october, "30")], received_at=october
     )
     return address
 
 
 def service(chain: Chain, **kwargs: Any) -> BillingService:
-    return BillingService(anchor=ContractLeaseAnchor(lambda address: chain.client(address)), **kwargs)
+    return billing_service(anchor=ContractLeaseAnchor(lambda address: chain.client(address)), **kwargs)
 
 
 def test_an_invoice_is_posted_once_and_its_usage_is_provable_on_chain(chain: Chain, contract: str) -> None:
@@ -86,7 +87,7 @@ def test_an_invoice_is_posted_once_and_its_usage_is_provable_on_chain(chain: Cha
     # a billed usage event verifies against the posted root with the contract's own check
     lease = load_lease(LEASE_DOC)
     october = lease.period("2026-10")
-    billed = select_usage(lease, october, BillingService(anchor=None)._usage_for(lease, october)).billed
+    billed = select_usage(lease, october, billing_service()._usage_for(lease, october)).billed
     hashes = [e.hash for e in billed]
     proof = [bytes.fromhex(p[2:]) for p in merkle_proof(hashes, hashes[0])]
     assert chain.client(contract).verify_usage_record(0, bytes.fromhex(hashes[0][2:]), proof)
@@ -125,8 +126,8 @@ def test_a_crash_after_posting_is_recognised_not_posted_twice(chain: Chain, cont
 
 def test_periods_are_posted_in_order_and_the_lessee_answers_on_chain(chain: Chain, contract: str) -> None:
     # October is invoiced while the chain is down, November when it is back: both go up, in order
-    assert BillingService(anchor=None).run(AFTER_OCT).issued == ["lease-7@2026-10"]
-    BillingService(anchor=None).record_usage(
+    assert billing_service().run(AFTER_OCT).issued == ["lease-7@2026-10"]
+    billing_service().record_usage(
         [ev("n1", "cnc-01", datetime(2026, 11, 3, tzinfo=UTC), "7")], received_at=datetime(2026, 11, 3, tzinfo=UTC)
     )
     chain.at_least(AFTER_NOV)
@@ -146,10 +147,10 @@ def test_after_the_lease_ended_a_late_invoice_is_posted_over_the_empty_periods(c
     lease = load_lease({**LEASE_DOC, "lease_id": "lease-9", "end": "2026-11-01T00:00:00+01:00"})
     contract = deploy(chain, lease)
     october = datetime(2026, 10, 10, 8, tzinfo=UTC)
-    BillingService(anchor=None).record_usage([ev("z1", "cnc-01", october, "10")], received_at=october)
+    billing_service().record_usage([ev("z1", "cnc-01", october, "10")], received_at=october)
     chain.at_least(datetime(2027, 1, 5, tzinfo=UTC))
     assert "lease-9@2026-10" in service(chain).run(AFTER_NOV).anchored  # November: nothing late, no invoice
-    BillingService(anchor=None).record_usage(
+    billing_service().record_usage(
         [ev("z2", "cnc-01", october, "5")], received_at=datetime(2026, 12, 20, tzinfo=UTC)
     )
     report = service(chain).run(datetime(2027, 1, 3, tzinfo=UTC))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.billing.dal import InvoiceStore
+from chalicelib.adapters.billing import InvoiceStore
 from twinledger.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"

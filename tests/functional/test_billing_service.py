@@ -13,14 +13,14 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import aws
+from chalicelib.adapters import aws
 from chalicelib.auth import issue_token
-from chalicelib.billing import routes
-from chalicelib.billing.dal import InvoiceArchive, InvoiceStore, LeaseStore, UsageStore
+from chalicelib import wiring
+from chalicelib.adapters.billing import InvoiceArchive, InvoiceStore, LeaseStore, UsageStore
 from chalicelib.billing.service import BillingService
-from chalicelib.tables import bucket_name
-from tests.functional.conftest import JWT_SECRET, register
-from twin_models.billing import Invoice, UsageEvent, load_lease, verify_proof
+from chalicelib.adapters.tables import bucket_name
+from tests.functional.conftest import JWT_SECRET, billing_service, register
+from twin_models.billing import Invoice, UsageEvent, derive_usage_events, load_lease, verify_proof
 from twin_models.telemetry import Sample
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
@@ -58,8 +58,7 @@ def ev(ident: str, machine: str, ts: datetime, hours: str) -> UsageEvent:
 
 
 def service(**kwargs: Any) -> BillingService:
-    kwargs.setdefault("anchor", None)
-    return BillingService(**kwargs)
+    return billing_service(**kwargs)
 
 
 @pytest.fixture
@@ -197,8 +196,8 @@ def test_after_the_lease_ended_only_late_usage_makes_an_invoice(moto_aws: None) 
 def test_telemetry_becomes_stored_usage_once(moto_aws: None) -> None:
     t0 = datetime(2026, 10, 5, 6, tzinfo=UTC)
     batch = [Sample(ts=t0 + timedelta(seconds=i), state=100, part_count=i // 10, power_kw=6.0) for i in range(60)]
-    first = service().record_telemetry("cnc-01", batch, source="seq-3")
-    again = service().record_telemetry("cnc-01", batch, source="seq-3")  # redelivered batch
+    first = service().record_usage(derive_usage_events(batch, "cnc-01", source="seq-3"))
+    again = service().record_usage(derive_usage_events(batch, "cnc-01", source="seq-3"))  # redelivered batch
     assert (first.stored, again.stored, again.duplicates) == (3, 0, 3)
     stored = UsageStore().between("cnc-01", t0, t0 + timedelta(hours=1))
     assert sorted((e.meter, str(e.quantity)) for e in stored) == [
@@ -231,10 +230,8 @@ def call(client: Client, method: str, path: str, headers: dict[str, str], body: 
 
 @pytest.fixture
 def api(moto_aws: None) -> Any:
-    routes._service = service(clock=lambda: AFTER_OCT)
-    with Client(app) as client:
+    with wiring.override(lease_contracts=None, clock=lambda: AFTER_OCT), Client(app) as client:
         yield client
-    routes._service = None
 
 
 def test_leases_are_registered_by_their_lessor_and_seen_by_both_parties_only(api: Client) -> None:

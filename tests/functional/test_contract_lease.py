@@ -10,7 +10,7 @@ import pytest
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 
-from chalicelib.chain import (
+from chalicelib.adapters.chain import (
     ContractRevertError,
     LeaseClient,
     LeaseTerms,

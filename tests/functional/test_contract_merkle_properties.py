@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import EthereumTesterProvider, Web3
 
-from chalicelib.chain import AnchorClient, deploy_anchor_registry
+from chalicelib.adapters.chain import AnchorClient, deploy_anchor_registry
 from twin_models.merkle import MerkleTree, verify_proof
 
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
+import stat
+import subprocess
+import sys
 import threading
 import time
 import tomllib
+import zipfile
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,11 +33,11 @@ from awsiot.greengrasscoreipc.model import (
 
 from edge_greengrass.config import SimulatorSourceConfig, load_config_dict
 from edge_greengrass.greengrass import gateway_config_from_ipc
-from edge_greengrass.pki import provision_device
+from edge_greengrass.pki import load_private_key, provision_device
 from edge_greengrass.runner import Gateway
 from edge_greengrass.shadow import shadow_topic
 from edge_greengrass.transport import IpcTransport
-from twin_models.signing import load_private_key, verify_envelope
+from twin_models.signing import verify_envelope
 from twin_models.telemetry import parse_envelope, topic_for
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "edge_greengrass" / "components"
@@ -302,11 +306,9 @@ def test_default_configurations_are_valid(tmp_path: Path) -> None:
 def test_the_component_imports_only_what_the_edge_extra_installs() -> None:
     # The component's virtualenv holds the base dependencies and the `edge` extra: no AWS SDK for Python,
     # no Chalice, no web3, no scientific stack (the CLI's other areas import those).
-    import subprocess
-    import sys
-
     probe = (
-        "import sys, edge_greengrass.greengrass, edge_greengrass.runner, edge_greengrass.opcua, twinledger.cli.edge;"
+        "import sys, edge_greengrass.greengrass, edge_greengrass.runner, edge_greengrass.opcua, edge_greengrass.cli;"
+        "import twinledger.cli.edge;"
         "import edge_greengrass.sources, edge_greengrass.transport;"
         "print(sorted({m.split('.')[0] for m in sys.modules}))"
     )
@@ -318,3 +320,225 @@ def test_the_component_imports_only_what_the_edge_extra_installs() -> None:
         )
     )
     assert not loaded & {"boto3", "botocore", "chalice", "web3", "sklearn", "pandas", "moto", "aws_lambda_powertools"}
+
+
+# -- the edge package stands alone ---------------------------------------------------------------
+
+EDGE_PACKAGE = COMPONENTS.parent
+#: What the gateway's code may import besides the standard library, itself and the domain.
+EDGE_IMPORTS_FORBIDDEN = {"twinledger", "functions", "chalicelib", "app"}
+#: What no gateway carries (the Lambda, analytics, chain and deployment stacks).
+NOT_ON_A_GATEWAY = {
+    "boto3",
+    "botocore",
+    "chalice",
+    "web3",
+    "sklearn",
+    "pandas",
+    "moto",
+    "aws_lambda_powertools",
+    "sagemaker",
+    "jwt",
+    "twinledger",
+    "chalicelib",
+    "app",
+}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every absolute module an ``import`` statement of ``path`` names (top level or inside functions)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def _load_build_script() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("edge_component_build", COMPONENTS / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_edge_code_imports_neither_the_command_line_nor_the_cloud_side() -> None:
+    offenders = {
+        f"{path.relative_to(EDGE_PACKAGE)}: {name}"
+        for path in sorted(EDGE_PACKAGE.rglob("*.py"))
+        for name in _imported_modules(path)
+        if name.split(".")[0] in EDGE_IMPORTS_FORBIDDEN
+    }
+    assert offenders == set()
+
+
+def test_only_config_reads_the_environment() -> None:
+    env_names = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+    readers = set()
+    for path in sorted(EDGE_PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = (
+                {node.attr} if isinstance(node, ast.Attribute) else {node.id} if isinstance(node, ast.Name) else set()
+            )
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = {alias.name for alias in node.names}
+            if names & env_names:
+                readers.add(path.relative_to(EDGE_PACKAGE).as_posix())
+    assert readers == {"config.py"}
+
+
+def test_the_environment_is_read_on_use_not_at_import(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_greengrass.config import edge_environment
+
+    fake = FakeIpcClient(_recipe(PUBLISHER), THING, _component_config(workdir))
+    assert gateway_config_from_ipc(fake, workdir=workdir).signing.key_id == THING
+    monkeypatch.setenv("AWS_IOT_THING_NAME", "cnc-07")
+    monkeypatch.setenv("TWINLEDGER_OPCUA_HOST", "127.0.0.1")
+    config = gateway_config_from_ipc(fake, workdir=workdir)
+    assert config.signing.key_id == "cnc-07" and config.signing.key_file == workdir / "keys" / "cnc-07.key"
+    assert edge_environment().opcua_host == "127.0.0.1"
+    monkeypatch.delenv("AWS_IOT_THING_NAME")
+    monkeypatch.delenv("TWINLEDGER_OPCUA_HOST")
+    assert (edge_environment().machine_id, edge_environment().opcua_host) == ("", "0.0.0.0")
+
+
+def test_twinledger_edge_is_the_edge_packages_own_command_line() -> None:
+    import edge_greengrass.cli
+    import twinledger.cli.edge
+
+    assert twinledger.cli.edge.register is edge_greengrass.cli.register
+    assert twinledger.cli.edge.main is edge_greengrass.cli.main
+    assert "edge_greengrass.cli" in _imported_modules(EDGE_PACKAGE / "__main__.py")
+
+
+@pytest.mark.parametrize("folder", [PUBLISHER, SIMULATOR], ids=lambda p: p.name)
+def test_the_component_artifact_carries_only_the_gateway(folder: Path, tmp_path: Path) -> None:
+    # Given: the component built as `gdk component build` builds it
+    build = _load_build_script()
+    out = build.build(folder.name, out=tmp_path / "greengrass-build")
+    version = tomllib.loads((COMPONENTS.parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    artifacts = out / "artifacts" / folder.name / version
+    wheel = artifacts / f"twinledger_edge-{version}-py3-none-any.whl"
+    # Then: the artifacts are the edge wheel and main.py, and the recipe names exactly those
+    assert sorted(p.name for p in artifacts.iterdir()) == ["main.py", wheel.name]
+    recipe = yaml.safe_load((out / "recipes" / "recipe.yaml").read_text())
+    manifest = recipe["Manifests"][0]
+    assert sorted(a["URI"].rsplit("/", 1)[1] for a in manifest["Artifacts"]) == ["main.py", wheel.name]
+    assert recipe["ComponentVersion"] == version
+    install = manifest["Lifecycle"]["Install"]["Script"]
+    assert f'pip install --quiet "{{artifacts:path}}/{wheel.name}"' in install and "[" not in install
+    # the wheel: edge_greengrass and twin_models, nothing of the command line, the cloud side or the recipes
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(f"twinledger_edge-{version}.dist-info/METADATA").decode()
+    assert {n.split("/")[0] for n in names} == {
+        "edge_greengrass",
+        "twin_models",
+        f"twinledger_edge-{version}.dist-info",
+    }
+    assert (
+        "edge_greengrass/runner.py" in names and "twin_models/signing.py" in names and "twin_models/py.typed" in names
+    )
+    assert not [n for n in names if "/components/" in n or "__pycache__" in n or n.endswith(".pyc")]
+    # ...requiring only the gateway's dependencies
+    requires = {
+        build.requirement_name(line.split(":", 1)[1])
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    }
+    assert requires == {"awsiotsdk", "awscrt", "asyncua", "pyyaml", "cryptography", "pydantic", "rfc8785"}
+    assert not requires & {"pandas", "scikit-learn", "chalice", "boto3", "botocore", "web3", "moto", "twinledger"}
+
+
+def _installed_closure(requirements: list[str], into: Path) -> None:
+    """Link the distributions ``requirements`` need (recursively) from this environment into ``into``."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [(Requirement(r), "") for r in requirements]
+    while todo:
+        requirement, extra = todo.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        key = requirement.name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.add(key)
+        dist = metadata.distribution(requirement.name)
+        site = Path(str(dist.locate_file("")))
+        for top in {f.parts[0] for f in dist.files or [] if f.parts[0] not in ("..", "__pycache__")}:
+            if not (into / top).exists() and (site / top).exists():
+                (into / top).symlink_to(site / top)
+        for child in dist.requires or []:
+            todo.extend((Requirement(child), e) for e in ("", *requirement.extras))
+
+
+def test_the_component_runs_from_its_artifact_alone(tmp_path: Path) -> None:
+    # Given: the publisher component's wheel installed on its own (what the Install step does), and beside
+    # it only the distributions the wheel requires -- no site-packages, no checkout on the path
+    build = _load_build_script()
+    out = build.build(PUBLISHER.name, out=tmp_path / "greengrass-build")
+    (artifacts,) = (out / "artifacts" / PUBLISHER.name).iterdir()
+    (wheel,) = artifacts.glob("*.whl")
+    venv = tmp_path / "component-venv"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-compile",
+            "--target",
+            str(venv),
+            str(wheel),
+        ],
+        check=True,
+    )
+    runtime = tmp_path / "requirements"
+    runtime.mkdir()
+    _installed_closure(build.edge_requirements(), runtime)
+    # every module the edge code imports anywhere (lazy imports too), and the component's main.py
+    modules = sorted(
+        {
+            name
+            for path in (venv / "edge_greengrass").rglob("*.py")
+            if path.name != "__main__.py"
+            for name in _imported_modules(path)
+        }
+        | {f"edge_greengrass.{p.stem}" for p in (venv / "edge_greengrass").glob("*.py") if p.stem != "__main__"}
+    )
+    probe = (
+        "import importlib, importlib.util, json, runpy, sys\n"
+        f"sys.path[:0] = [{str(venv)!r}, {str(runtime)!r}]\n"
+        f"runpy.run_path({str(artifacts / 'main.py')!r}, run_name='component')\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "import edge_greengrass, twin_models\n"
+        "files = {'edge_greengrass': edge_greengrass.__file__, 'twin_models': twin_models.__file__}\n"
+        "print(json.dumps({'loaded': sorted({m.split('.')[0] for m in sys.modules}), 'files': files,\n"
+        "                  'twinledger': importlib.util.find_spec('twinledger') is not None}))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert all(path.startswith(str(venv)) for path in report["files"].values()), report["files"]
+    assert not report["twinledger"]
+    assert not set(report["loaded"]) & NOT_ON_A_GATEWAY
+    # the Install step's provisioning runs from the artifact too
+    keys = tmp_path / "keys"
+    env["PYTHONPATH"] = f"{venv}:{runtime}"
+    command = [sys.executable, "-S", "-m", "edge_greengrass", "provision", "--thing", THING, "--out", str(keys)]
+    provisioned = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert provisioned.returncode == 0, provisioned.stderr[-3000:]
+    assert json.loads(provisioned.stdout)["private_key"] == str(keys / f"{THING}.key")
+    assert stat.S_IMODE((keys / f"{THING}.key").stat().st_mode) == 0o600

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws
-from chalicelib.tables import table_name
+from chalicelib.adapters import aws
+from chalicelib.adapters.tables import table_name
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
 from edge_greengrass.spool import Spool
 from tests.functional.conftest import T0, register, samples
@@ -83,7 +83,7 @@ def test_published_envelopes_are_accepted_by_the_ingest_handler(
     assert responses == [{"batchItemFailures": []}]
     history = aws.client("dynamodb").query(
         TableName=table_name("history"),
-        KeyConditionExpression="thing_name = :t",
+        KeyConditionExpression="machine_id = :t",
         ExpressionAttributeValues={":t": {"S": "cnc-01"}},
     )["Items"]
     assert sorted(int(item["seq"]["N"]) for item in history) == [0, 1, 2, 3]

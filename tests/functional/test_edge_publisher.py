@@ -187,7 +187,7 @@ def test_assembled_payload_is_exactly_the_signed_wire_document() -> None:
     items = [signer.stage_bytes(s) for s in samples]
     fast = json.loads(signer.build("cnc-01", 4, samples, items))
     slow = json.loads(signer.build("cnc-01", 4, samples))
-    expected = TelemetryEnvelope(thing_name="cnc-01", site="plant-a", seq=4, sent_at=T0, samples=samples)
+    expected = TelemetryEnvelope(machine_id="cnc-01", site="plant-a", seq=4, sent_at=T0, samples=samples)
     for doc in (fast, slow):
         verify_envelope(doc, KEY.public_key())
         assert {k: v for k, v in doc.items() if k != "signature"} == expected.unsigned_wire()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,16 @@ from edge_greengrass.errors import SpoolError, SpoolFullError
 from edge_greengrass.spool import OverflowPolicy, Spool
 
 TOPIC = "dt/twinledger/s/m1/telemetry"
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask that masks nothing: file modes then come from the code alone."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _build(seq: int, items: list[bytes]) -> bytes:
@@ -184,3 +197,14 @@ def test_property_nothing_is_lost_or_numbered_twice(tmp_path_factory: pytest.Tem
         items = [i for _, payload in delivered[thing] for i in payload.split(b"|") if payload]
         assert items + spool.staged(thing) == staged_in[thing]  # every staged item exactly once, in order
     spool.close()
+
+
+def test_the_spool_files_are_created_private_whatever_the_umask(tmp_path: Path, open_umask: None) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    spool.stage("m1", b"a")
+    assert spool.seal("m1", TOPIC, _build) is not None
+    spool.close()
+    Spool(tmp_path / "spool.db").close()  # reopened: still private
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes["spool.db"] == 0o600
+    assert all(mode == 0o600 for mode in modes.values()), modes  # -wal / -shm follow the database

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import aws
-from chalicelib.twins.dal import AWS_CALLS, HistoryStore, QuarantineStore, ShadowStore
-from chalicelib.twins.ingest import IngestService
-from tests.functional.conftest import T0, Gateway, register, samples, sqs_event, wire
+from chalicelib.adapters import aws
+from chalicelib.adapters.twins import AWS_CALLS, HistoryStore, QuarantineStore, ShadowStore
+from tests.functional.conftest import T0, Gateway, ingest_service, register, samples, sqs_event, wire
 from twin_models.signing import generate_private_key, seal
 from twin_models.telemetry import Sample
 
@@ -25,13 +24,13 @@ def snapshot(thing: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     reported = found[0] if found else {}
     page = aws.client("dynamodb").query(
         TableName="twinledger-history",
-        KeyConditionExpression="thing_name = :t",
+        KeyConditionExpression="machine_id = :t",
         ExpressionAttributeValues={":t": {"S": thing}},
     )
     history = []
     for item in page["Items"]:
         body = json.loads(item["body"]["S"])
-        body.pop("thing_name")
+        body.pop("machine_id")
         history.append(body)
     return reported, sorted(history, key=lambda b: b["seq"])
 
@@ -49,7 +48,7 @@ def four_envelopes(gw: Gateway) -> list[str]:
 def reference() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What one clean, in-order delivery produces."""
     gw = register("ref-01")
-    outcome = IngestService().handle_batch(sqs_event(four_envelopes(gw)))
+    outcome = ingest_service().handle_batch(sqs_event(four_envelopes(gw)))
     assert outcome.accepted == 4 and not outcome.failed_message_ids
     return snapshot("ref-01")
 
@@ -66,7 +65,7 @@ def test_clean_batch_builds_history_and_one_shadow_update(reference: tuple[dict[
 def test_duplicate_delivery_of_a_whole_batch_changes_nothing(reference: tuple[dict[str, Any], list[Any]]) -> None:
     gw = register("cnc-01")
     bodies = four_envelopes(gw)
-    service = IngestService()
+    service = ingest_service()
     first = service.handle_batch(sqs_event(bodies))
     second = service.handle_batch(sqs_event(bodies, ids=[f"again-{i}" for i in range(4)]))
     assert (first.accepted, second.accepted, second.duplicates) == (4, 0, 4)
@@ -77,12 +76,12 @@ def test_duplicate_delivery_of_a_whole_batch_changes_nothing(reference: tuple[di
 def test_one_poisoned_record_in_a_batch_of_ten_is_quarantined_and_the_rest_proceed() -> None:
     gw = register("cnc-01")
     bodies = [wire(gw.envelope(i, samples(T0 + timedelta(minutes=i), 60))) for i in range(9)]
-    bodies.insert(4, '{"v": 1, "thing_name": "cnc-01", "samples": [')
-    outcome = IngestService().handle_batch(sqs_event(bodies))
+    bodies.insert(4, '{"v": 1, "machine_id": "cnc-01", "samples": [')
+    outcome = ingest_service().handle_batch(sqs_event(bodies))
     assert (outcome.accepted, outcome.quarantined, outcome.failed_message_ids) == (9, 1, [])
     assert dict(outcome.reasons) == {"malformed_json": 1}
     kept = QuarantineStore().list_day(_today())
-    assert [(k["record_id"], k["reason"], k["thing_name"]) for k in kept] == [("msg-4", "malformed_json", "cnc-01")]
+    assert [(k["record_id"], k["reason"], k["machine_id"]) for k in kept] == [("msg-4", "malformed_json", "cnc-01")]
     assert QuarantineStore().raw(kept[0]["raw_key"]) == bodies[4].encode()
 
 
@@ -104,7 +103,7 @@ def _unsigned(gw: Gateway) -> str:
 
 def _other_things_key(gw: Gateway) -> str:
     other = register("cnc-99")
-    return wire(other.envelope(0, samples(T0, 60)).model_copy(update={"thing_name": "cnc-01"}))
+    return wire(other.envelope(0, samples(T0, 60)).model_copy(update={"machine_id": "cnc-01"}))
 
 
 def _forged_with_own_key_id(gw: Gateway) -> str:
@@ -143,7 +142,7 @@ def _oversized(gw: Gateway) -> str:
 def test_bad_envelopes_are_quarantined_with_their_reason(make: Any, reason: str) -> None:
     gw = register("cnc-01")
     body = make(gw)
-    outcome = IngestService().handle_batch(sqs_event([body, wire(gw.envelope(7, samples(T0, 5)))]))
+    outcome = ingest_service().handle_batch(sqs_event([body, wire(gw.envelope(7, samples(T0, 5)))]))
     assert (outcome.accepted, outcome.quarantined, dict(outcome.reasons)) == (1, 1, {reason: 1})
     kept = QuarantineStore().list_day(_today())
     assert kept[0]["reason"] == reason and kept[0]["detail"]
@@ -153,8 +152,8 @@ def test_bad_envelopes_are_quarantined_with_their_reason(make: Any, reason: str)
 
 def test_unregistered_thing_is_quarantined_as_unknown_key() -> None:
     gw = register("cnc-01")
-    body = wire(gw.envelope(0, samples(T0, 5)).model_copy(update={"thing_name": "ghost-7"}))
-    outcome = IngestService().handle_batch(sqs_event([body]))
+    body = wire(gw.envelope(0, samples(T0, 5)).model_copy(update={"machine_id": "ghost-7"}))
+    outcome = ingest_service().handle_batch(sqs_event([body]))
     assert dict(outcome.reasons) == {"unknown_key": 1}
 
 
@@ -164,11 +163,11 @@ class CrashingShadows(ShadowStore):
     def __init__(self) -> None:
         self.crashes = 1
 
-    def update(self, thing_name: str, shadow: str, payload: bytes) -> int:
+    def update(self, machine_id: str, shadow: str, payload: bytes) -> int:
         if self.crashes:
             self.crashes -= 1
             raise RuntimeError("Lambda killed between history write and shadow update")
-        return super().update(thing_name, shadow, payload)
+        return super().update(machine_id, shadow, payload)
 
 
 def test_crash_between_history_write_and_shadow_update_then_redelivery(
@@ -176,7 +175,7 @@ def test_crash_between_history_write_and_shadow_update_then_redelivery(
 ) -> None:
     gw = register("cnc-01")
     bodies = four_envelopes(gw)
-    service = IngestService(shadows=CrashingShadows())
+    service = ingest_service(shadows=CrashingShadows())
     crashed = service.handle_batch(sqs_event(bodies))
     assert crashed.accepted == 4
     assert crashed.failed_message_ids == ["msg-0", "msg-1", "msg-2", "msg-3"]  # SQS will deliver them again
@@ -189,7 +188,7 @@ def test_crash_between_history_write_and_shadow_update_then_redelivery(
 def test_out_of_order_envelopes_are_placed_by_time(reference: tuple[dict[str, Any], list[Any]]) -> None:
     gw = register("cnc-01")
     bodies = four_envelopes(gw)
-    service = IngestService()
+    service = ingest_service()
     for order in ([3], [1, 0], [2]):
         service.handle_batch(sqs_event([bodies[i] for i in order], ids=[f"m{i}" for i in order]))
     assert snapshot("cnc-01") == reference
@@ -197,7 +196,7 @@ def test_out_of_order_envelopes_are_placed_by_time(reference: tuple[dict[str, An
 
 def test_counter_reset_never_moves_the_twin_backwards() -> None:
     gw = register("cnc-01")
-    service = IngestService()
+    service = ingest_service()
     service.handle_batch(sqs_event([wire(gw.envelope(0, samples(T0, 60, parts_from=500)))]))
     before = ShadowStore().get("cnc-01", "state")
     assert before is not None and before[0]["counters"]["parts_total"] == 511
@@ -217,13 +216,13 @@ class RacingShadows(ShadowStore):
         self.rival_samples = rival_samples
         self.conflicts = 0
 
-    def update(self, thing_name: str, shadow: str, payload: bytes) -> int:
+    def update(self, machine_id: str, shadow: str, payload: bytes) -> int:
         if self.rival_samples:
             batch = self.rival_samples.pop(0)
             seq = 100 + len(self.rival_samples)
-            IngestService().handle_batch(sqs_event([wire(self.rival.envelope(seq, batch))], ids=[f"r{seq}"]))
+            ingest_service().handle_batch(sqs_event([wire(self.rival.envelope(seq, batch))], ids=[f"r{seq}"]))
             self.conflicts += 1
-        return super().update(thing_name, shadow, payload)
+        return super().update(machine_id, shadow, payload)
 
 
 def test_concurrent_batches_for_one_thing_resolve_version_conflicts(
@@ -234,10 +233,10 @@ def test_concurrent_batches_for_one_thing_resolve_version_conflicts(
     # the rival delivers the first two minutes while we try to apply the last two
     rival_batches = [samples(T0 + timedelta(minutes=m), 60, parts_from=m * 12) for m in (0, 1)]
     racing = RacingShadows(gw, rival_batches)
-    outcome = IngestService(shadows=racing).handle_batch(sqs_event(bodies[2:], ids=["a2", "a3"]))
+    outcome = ingest_service(shadows=racing).handle_batch(sqs_event(bodies[2:], ids=["a2", "a3"]))
     assert racing.conflicts == 2 and outcome.shadow_updates == 1 and not outcome.failed_message_ids
     # the rival used other seqs for the same samples; deliver ours too, then compare the twin
-    IngestService().handle_batch(sqs_event(bodies[:2]))
+    ingest_service().handle_batch(sqs_event(bodies[:2]))
     assert snapshot("cnc-01")[0] == reference[0]
 
 
@@ -253,10 +252,10 @@ class FlakyHistory(HistoryStore):
 def test_transient_failure_reports_only_that_record_for_redelivery() -> None:
     gw = register("cnc-01")
     bodies = four_envelopes(gw)
-    outcome = IngestService(history=FlakyHistory()).handle_batch(sqs_event(bodies))
+    outcome = ingest_service(history=FlakyHistory()).handle_batch(sqs_event(bodies))
     assert outcome.failed_message_ids == ["msg-1"]
     assert outcome.response() == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
-    again = IngestService().handle_batch(sqs_event([bodies[1]], ids=["msg-1"]))
+    again = ingest_service().handle_batch(sqs_event([bodies[1]], ids=["msg-1"]))
     assert again.accepted == 1
 
 
@@ -279,11 +278,11 @@ def test_ingest_meters_usage_once_across_envelope_boundaries_and_redelivery() ->
     from collections import defaultdict
     from decimal import Decimal
 
-    from chalicelib.billing.dal import UsageStore
+    from chalicelib.adapters.billing import UsageStore
 
     gw = register("cnc-01")
     bodies = four_envelopes(gw)  # parts 0..11, 12..23, 24..35 (breakdown minute), 36..47
-    service = IngestService()
+    service = ingest_service()
     service.handle_batch(sqs_event(bodies[:2], ids=["a", "b"]))
     service.handle_batch(sqs_event(bodies[2:], ids=["c", "d"]))  # its predecessor comes from history
     service.handle_batch(sqs_event(bodies))  # a whole redelivery
@@ -298,7 +297,7 @@ def test_ingest_meters_usage_once_across_envelope_boundaries_and_redelivery() ->
 def test_envelopes_that_carry_their_previous_sample_meter_exactly_in_any_order() -> None:
     from decimal import Decimal
 
-    from chalicelib.billing.dal import UsageStore
+    from chalicelib.adapters.billing import UsageStore
 
     gw = register("cnc-01")
     minutes = [samples(T0 + timedelta(minutes=m), 60, parts_from=m * 12) for m in range(4)]
@@ -306,7 +305,7 @@ def test_envelopes_that_carry_their_previous_sample_meter_exactly_in_any_order()
         wire(seal("cnc-01", "plant-a", m, rows, gw.key, gw.key_id, previous=minutes[m - 1][-1] if m else None))
         for m, rows in enumerate(minutes)
     ]
-    service = IngestService()
+    service = ingest_service()
     for order in ([3], [1], [2, 0]):  # every envelope arrives before its predecessor
         service.handle_batch(sqs_event([bodies[i] for i in order], ids=[f"m{i}" for i in order]))
     parts = sum(

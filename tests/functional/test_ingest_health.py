@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import aws
-from chalicelib.chain.wiring import get_anchoring_service, reset_anchoring
-from chalicelib.health.dal import reset_adapters
-from chalicelib.tables import bucket_name
-from chalicelib.twins.dal import ShadowStore
-from chalicelib.twins.ingest import IngestService
-from tests.functional.conftest import Gateway, register, sqs_event, wire
-from twin_models.anomaly import AnomalyModel, save_model_dir, telemetry_features
+from chalicelib.adapters import aws
+from chalicelib.adapters.tables import bucket_name
+from chalicelib.adapters.twins import ShadowStore
+from chalicelib.ports.anomaly import EndpointError
+from chalicelib import wiring
+from tests.functional.conftest import Gateway, register, reset_services, sqs_event, wire
+from twin_models.anomaly import AnomalyModel, telemetry_features
 from twin_models.anomaly.synthetic import synthetic_samples
 from twin_models.telemetry import Sample
+from twinledger.files.anomaly import save_model_dir
+from twinledger.local.inprocess_endpoint import InProcessEndpoint
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -30,15 +31,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def scoring(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def scoring(model_dir: Path, moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The in-process endpoint and an in-memory anchoring queue."""
-    monkeypatch.setenv("TWINLEDGER_ANOMALY_MODEL_DIR", str(model_dir))
     monkeypatch.setenv("TWINLEDGER_ANCHOR_STORE", "memory")
-    reset_adapters()
-    reset_anchoring()
-    yield
-    reset_adapters()
-    reset_anchoring()
+    reset_services()
+    with wiring.override(endpoint=InProcessEndpoint(model_dir)):
+        yield
+    reset_services()
 
 
 def envelopes(gw: Gateway, fault: str | None, minutes: int, seed: int) -> list[str]:
@@ -49,7 +48,7 @@ def envelopes(gw: Gateway, fault: str | None, minutes: int, seed: int) -> list[s
 @pytest.mark.usefixtures("scoring")
 def test_healthy_machine_stays_ok_and_opens_nothing() -> None:
     gw = register("cnc-01")
-    outcome = IngestService().handle_batch(sqs_event(envelopes(gw, None, 10, seed=5)))
+    outcome = wiring.services().ingest.handle_batch(sqs_event(envelopes(gw, None, 10, seed=5)))
     assert outcome.health_updates == 1 and outcome.tickets == []
     health = ShadowStore().get("cnc-01", "health")
     assert health is not None and health[0]["severity"] == "ok"
@@ -58,7 +57,7 @@ def test_healthy_machine_stays_ok_and_opens_nothing() -> None:
 @pytest.mark.usefixtures("scoring")
 def test_bearing_fault_raises_severity_and_opens_one_anchored_ticket() -> None:
     gw = register("cnc-03")
-    service = IngestService()
+    service = wiring.services().ingest
     bodies = envelopes(gw, "bearing", 10, seed=9)
     first = service.handle_batch(sqs_event(bodies[:5]))
     second = service.handle_batch(sqs_event(bodies[5:], ids=[f"b{i}" for i in range(5)]))
@@ -71,15 +70,21 @@ def test_bearing_fault_raises_severity_and_opens_one_anchored_ticket() -> None:
         Bucket=bucket_name("archive"), Key=f"maintenance/cnc-03/{tickets[0]['ticket_id']}.json"
     )
     assert json.loads(stored["Body"].read())["content_hash"] == tickets[0]["content_hash"]
-    run = get_anchoring_service().run_once()
+    run = wiring.services().anchoring.run_once()
     assert run.anchored == len(tickets)
 
 
 @pytest.mark.usefixtures("scoring")
-def test_a_failing_endpoint_does_not_fail_the_batch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_failing_endpoint_does_not_fail_the_batch() -> None:
     gw = register("cnc-04")
-    monkeypatch.setenv("TWINLEDGER_ANOMALY_MODEL_DIR", str(tmp_path / "missing-model"))
-    reset_adapters()
-    outcome = IngestService().handle_batch(sqs_event(envelopes(gw, None, 2, seed=3)))
+    with wiring.override(endpoint=DownEndpoint()):
+        outcome = wiring.services().ingest.handle_batch(sqs_event(envelopes(gw, None, 2, seed=3)))
     assert outcome.accepted == 2 and outcome.failed_message_ids == [] and outcome.health_updates == 0
     assert ShadowStore().get("cnc-04", "state") is not None
+
+
+class DownEndpoint:
+    """An anomaly endpoint that cannot be reached."""
+
+    def invoke(self, body: bytes, content_type: str = "application/json") -> bytes:
+        raise EndpointError("endpoint twinledger-anomaly is down")

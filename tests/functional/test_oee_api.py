@@ -12,10 +12,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.auth import issue_token
-from chalicelib.oee import CalendarStore, OeeResultStore, OeeService
-from chalicelib.twins.dal import DeviceRegistry, ShadowStore
-from chalicelib.twins.ingest import IngestService
-from tests.functional.conftest import JWT_SECRET, T0, register, sqs_event, wire
+from chalicelib.adapters.oee import CalendarStore, OeeResultStore
+from chalicelib.adapters.twins import DeviceRegistry, ShadowStore
+from tests.functional.conftest import JWT_SECRET, T0, ingest_service, register, services, sqs_event, wire
 from twin_models.oee import PlantCalendar, ShiftSpec, compute_oee
 from twin_models.oee.calendar import to_us
 from twin_models.telemetry import Sample
@@ -62,7 +61,7 @@ def ingest(thing: str, lessee: str, plan: list[tuple[int, int, int]]) -> list[Sa
     )
     data = make_samples(plan)
     bodies = [wire(gw.envelope(seq, data[i : i + 300])) for seq, i in enumerate(range(0, len(data), 300))]
-    assert IngestService().handle_batch(sqs_event(bodies)).accepted == len(bodies)
+    assert ingest_service().handle_batch(sqs_event(bodies)).accepted == len(bodies)
     return data
 
 
@@ -147,8 +146,8 @@ def test_a_range_mixes_stored_and_computed_periods_with_the_same_result(plant: d
         status, body = get(client, f"/machines/cnc-01/oee?{q(a, b, 'shift')}")
     assert status == 200
     assert (body["periods_stored"], body["periods_computed"]) == (2, 2)
-    service = OeeService()
-    device = service.registry.get("cnc-01")
+    service = services().oee
+    device = service.devices.get("cnc-01")
     assert device is not None
     direct = compute_oee(
         [service.machine_data(device, a, b)], a, b, shifts=CALENDAR.shifts, timezone=CALENDAR.timezone, by="shift"
@@ -194,7 +193,7 @@ def test_schedule_reports_a_machine_it_cannot_evaluate_and_carries_on(plant: dic
     device = DeviceRegistry().get("cnc-02")
     assert device is not None
     DeviceRegistry().put(device.model_copy(update={"ideal_cycle_times_s": {}}))
-    summary = OeeService().run_schedule(T0 + timedelta(hours=3))
+    summary = services().oee.run_schedule(T0 + timedelta(hours=3))
     assert summary["machines"] == 2
     assert [f["machine_id"] for f in summary["failed"]] == ["cnc-02"]
     assert "ideal cycle time" in summary["failed"][0]["error"]

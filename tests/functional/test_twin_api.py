@@ -11,8 +11,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.auth import issue_token
-from chalicelib.twins.ingest import IngestService
-from tests.functional.conftest import JWT_SECRET, T0, register, samples, sqs_event, wire
+from tests.functional.conftest import JWT_SECRET, T0, ingest_service, register, samples, sqs_event, wire
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -28,7 +27,7 @@ def fleet(moto_aws: None) -> None:
     for thing, lessee in (("cnc-01", "factory-1"), ("cnc-02", "factory-2")):
         gw = register(thing, lessee=lessee)
         bodies.append(wire(gw.envelope(0, samples(T0, 30, state=100) + samples(T0 + timedelta(seconds=30), 30, 600))))
-    assert IngestService().handle_batch(sqs_event(bodies)).accepted == 2
+    assert ingest_service().handle_batch(sqs_event(bodies)).accepted == 2
 
 
 def get(client: Client, path: str, headers: dict[str, str]) -> tuple[int, Any]:

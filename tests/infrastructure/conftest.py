@@ -64,15 +64,15 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
 
 @pytest.fixture(scope="session")
 def table_specs() -> dict[str, Any]:
-    """``chalicelib.tables.TABLE_SPECS``."""
-    from chalicelib.tables import TABLE_SPECS
+    """``chalicelib.adapters.tables.TABLE_SPECS``."""
+    from chalicelib.adapters.tables import TABLE_SPECS
 
     return dict(TABLE_SPECS)
 
 
 @pytest.fixture(scope="session")
 def bucket_specs() -> dict[str, Any]:
-    """``chalicelib.tables.BUCKET_SPECS``."""
-    from chalicelib.tables import BUCKET_SPECS
+    """``chalicelib.adapters.tables.BUCKET_SPECS``."""
+    from chalicelib.adapters.tables import BUCKET_SPECS
 
     return dict(BUCKET_SPECS)

@@ -15,8 +15,8 @@ from eth_account.signers.local import LocalAccount
 from moto import mock_aws
 from web3 import Web3
 
-from chalicelib import aws
-from chalicelib.chain import (
+from chalicelib.adapters import aws
+from chalicelib.adapters.chain import (
     ANCHORER_ROLE,
     AnchorClient,
     ContractRevertError,
@@ -29,10 +29,11 @@ from chalicelib.chain import (
     deploy_lease,
     load_artifact,
 )
-from chalicelib.chain.dal import DynamoAnchorStore
-from chalicelib.chain.service import AnchoringService, verify_bundle
-from chalicelib.chain.store import AnchorStore, InMemoryAnchorStore
-from chalicelib.tables import create_resources
+from chalicelib.adapters.anchoring import DynamoAnchorStore
+from chalicelib.anchoring.service import AnchoringService, verify_bundle
+from chalicelib.adapters.memory import InMemoryAnchorStore
+from chalicelib.ports.anchoring import AnchorStore
+from chalicelib.adapters.tables import create_resources
 from twin_models.anchoring import record_hash
 from twin_models.hashchain import machine_key
 from twin_models.merkle import MerkleTree, keccak256

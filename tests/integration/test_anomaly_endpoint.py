@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.health import score_windows
-from chalicelib.health.dal import SageMakerEndpoint
-from twin_models.anomaly import AnomalyModel, pack_model_tar, telemetry_features, train_table
+from chalicelib.adapters.anomaly import SageMakerEndpoint
+from chalicelib.anomaly import score_windows
+from twin_models.anomaly import AnomalyModel, telemetry_features, train_table
 from twin_models.anomaly.synthetic import synthetic_samples
 from twinledger.deploy.sagemaker_deploy import build_source_bundle
+from twinledger.files.anomaly import pack_model_tar
 
 pytestmark = pytest.mark.integration
 

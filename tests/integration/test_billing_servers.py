@@ -15,10 +15,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from chalicelib import aws
-from chalicelib.billing.dal import InvoiceStore, LeaseStore
-from chalicelib.chain import LeaseClient, LeaseTerms, deploy_lease
-from chalicelib.tables import create_resources
+from chalicelib.adapters import aws
+from chalicelib.adapters.billing import InvoiceStore, LeaseStore
+from chalicelib.adapters.chain import LeaseClient, LeaseTerms, deploy_lease
+from chalicelib.adapters.tables import create_resources
 from tests.integration.aws_servers import moto_server
 from twin_models.billing import load_lease
 from twin_models.merkle import keccak256

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from edge_greengrass.errors import PublishError
-from edge_greengrass.pki import LocalCertificateAuthority, provision_device
+from edge_greengrass.pki import LocalCertificateAuthority, load_private_key, provision_device
 from edge_greengrass.publisher import EnvelopeSigner
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity, MqttLink
-from twin_models.signing import load_private_key, verify_envelope
+from twin_models.signing import verify_envelope
 from twin_models.telemetry import EnvelopeError, Sample, parse_envelope, topic_for
 from twinledger.local.bridge import MqttIngestBridge
 from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, find_mosquitto, free_port
@@ -65,7 +65,7 @@ class Collector:
                 outcome = "verified"
             except EnvelopeError as exc:
                 outcome = exc.reason
-            self.results.append((envelope.thing_name, envelope.seq, outcome))
+            self.results.append((envelope.machine_id, envelope.seq, outcome))
         self.event.set()
         return {"batchItemFailures": []}
 

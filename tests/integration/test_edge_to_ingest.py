@@ -33,8 +33,8 @@ def moto_endpoint(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
     if str(FUNCTIONS) not in sys.path:
         sys.path.append(str(FUNCTIONS))
-    from chalicelib import aws
-    from chalicelib.tables import create_resources
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.tables import create_resources
 
     with moto_server() as endpoint:
         monkeypatch.setenv("TWINLEDGER_AWS_ENDPOINT_URL", endpoint)
@@ -45,12 +45,12 @@ def moto_endpoint(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 
 def _history(thing: str) -> list[int]:
-    from chalicelib import aws
-    from chalicelib.tables import table_name
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.tables import table_name
 
     items: list[dict[str, Any]] = aws.client("dynamodb").query(
         TableName=table_name("history"),
-        KeyConditionExpression="thing_name = :t",
+        KeyConditionExpression="machine_id = :t",
         ExpressionAttributeValues={":t": {"S": thing}},
     )["Items"]
     return sorted(int(item["seq"]["N"]) for item in items)
@@ -61,9 +61,9 @@ def test_gateway_to_history_through_broker_bridge_and_ingest(
 ) -> None:
     import app
     from app import ingest
-    from chalicelib import aws
-    from chalicelib.tables import table_name
-    from chalicelib.twins.dal import DeviceRegistry
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.tables import table_name
+    from chalicelib.adapters.twins import DeviceRegistry
     from twin_models.tenancy import Device
     from twinledger.local.edge_stack import LocalEdgeStack
 
@@ -74,7 +74,7 @@ def test_gateway_to_history_through_broker_bridge_and_ingest(
     for thing in stack.things:
         registry.put(
             Device(
-                thing_name=thing,
+                machine_id=thing,
                 site=stack.site,
                 lessor="toolmaker",
                 lessee="factory-1",

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
-from edge_greengrass.pki import provision_device
+from edge_greengrass.pki import load_private_key, provision_device
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity
-from twin_models.signing import load_private_key, verify_envelope
+from twin_models.signing import verify_envelope
 from twin_models.telemetry import parse_envelope
 from twinledger.local.bridge import MqttIngestBridge
 from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, find_mosquitto, free_port
@@ -54,7 +54,7 @@ class Receiver:
         for record in event["Records"]:
             envelope, doc = parse_envelope(record["body"], now=datetime.now(UTC))
             verify_envelope(doc, self.public_key)
-            key = (envelope.thing_name, envelope.seq)
+            key = (envelope.machine_id, envelope.seq)
             with self.lock:
                 if key in self.envelopes:
                     self.duplicates += 1

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws
+from chalicelib import wiring
+from chalicelib.adapters import aws
 from chalicelib.auth import issue_token
-from chalicelib.tables import create_resources
-from chalicelib.twins.dal import AWS_CALLS
-from chalicelib.twins.ingest import IngestService
-from tests.functional.conftest import T0, register, samples, sqs_event, wire
+from chalicelib.adapters.tables import create_resources
+from chalicelib.adapters.twins import AWS_CALLS
+from tests.functional.conftest import T0, ingest_service, register, samples, sqs_event, wire
 from tests.integration.aws_servers import chalice_local, moto_server
 
 pytestmark = pytest.mark.integration
@@ -38,10 +38,12 @@ def servers(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         aws.reset_clients()
+        wiring.reset()
         create_resources(aws.client("dynamodb"), aws.client("s3"))
         with chalice_local(env) as api:
             yield api
     aws.reset_clients()
+    wiring.reset()
 
 
 def http_get(url: str, tenant: str) -> tuple[int, Any]:
@@ -63,7 +65,7 @@ def test_ingest_over_http_then_read_the_twin_through_the_api(servers: str) -> No
     tampered["samples"][0]["state"] = 100 if tampered["samples"][0]["state"] != 100 else 600
     # When the ingest handler processes them against the moto server
     AWS_CALLS.clear()
-    outcome = IngestService().handle_batch(sqs_event([first, second, first, json.dumps(tampered)]))
+    outcome = ingest_service().handle_batch(sqs_event([first, second, first, json.dumps(tampered)]))
     # Then history, quarantine and shadow were written over real HTTP
     assert (outcome.accepted, outcome.duplicates, outcome.quarantined) == (2, 1, 1)
     assert AWS_CALLS["iot-data.UpdateThingShadow"] == 2  # create once + one coalesced update

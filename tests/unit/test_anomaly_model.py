@@ -16,15 +16,12 @@ from twin_models.anomaly import (
     AnomalyModel,
     FeatureError,
     ModelArtifactError,
-    load_model_dir,
-    load_model_tar,
-    pack_model_tar,
-    read_sensor_csv,
-    save_model_dir,
+    parse_sensor_csv,
     telemetry_features,
 )
 from twin_models.anomaly.synthetic import synthetic_samples
 from twinledger.cli import main as cli_main
+from twinledger.files.anomaly import load_model_dir, load_model_tar, pack_model_tar, save_model_dir
 from twinledger.sagemaker_entry import inference
 from twinledger.sagemaker_entry import train as sm_train
 
@@ -96,7 +93,7 @@ def test_tampered_artifact_is_refused(telemetry_model: AnomalyModel, tmp_path: P
 def test_csv_delimiter_and_timestamp_detection(sep: str) -> None:
     text = "\ufeff" + sep.join(["timestamp", "temp", "vib", "label"]) + "\n"
     text += "".join(sep.join([f"2026-01-01T00:00:0{i}Z", str(30 + i), "1.5", "a"]) + "\n" for i in range(5))
-    table = read_sensor_csv(io.StringIO(text))
+    table = parse_sensor_csv(text)
     assert table.timestamp_column == "timestamp"
     assert list(table.frame.columns) == ["temp", "vib"]
 
@@ -227,7 +224,7 @@ def test_inference_refuses_bad_requests(body: str, ctype: str, message: str) -> 
 
 def test_cli_train_telemetry_from_envelopes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [dict(s, ts=s["ts"].isoformat()) for s in synthetic_samples(60 * 60, seed=13)]
-    lines = [json.dumps({"thing_name": "m", "samples": rows[i : i + 600]}) for i in range(0, len(rows), 600)]
+    lines = [json.dumps({"machine_id": "m", "samples": rows[i : i + 600]}) for i in range(0, len(rows), 600)]
     (tmp_path / "telemetry.jsonl").write_text("\n".join(lines) + "\n")
     assert (
         cli_main(

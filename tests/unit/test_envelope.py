@@ -11,7 +11,14 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twin_models.signing import canonical_bytes, generate_private_key, seal, verify_envelope
+from twin_models.signing import (
+    canonical_bytes,
+    generate_private_key,
+    sample_wire_bytes,
+    seal,
+    seal_wire,
+    verify_envelope,
+)
 from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, parse_envelope, topic_for
 
 T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
@@ -31,7 +38,7 @@ def test_round_trip_through_the_wire_verifies() -> None:
     envelope, document = parse_envelope(raw, now=T0 + timedelta(hours=1))
     verify_envelope(document, KEY.public_key())
     assert envelope.seq == 42 and envelope.samples[5].ts == T0 + timedelta(seconds=5)
-    assert topic_for(envelope.site, envelope.thing_name) == "dt/twinledger/plant-a/cnc-01/telemetry"
+    assert topic_for(envelope.site, envelope.machine_id) == "dt/twinledger/plant-a/cnc-01/telemetry"
 
 
 def test_any_changed_value_breaks_the_signature() -> None:
@@ -103,3 +110,25 @@ json_values = st.recursive(
 def test_fast_canonical_form_equals_rfc8785(document: dict[str, Any]) -> None:
     document.pop("signature", None)
     assert canonical_bytes(document) == rfc8785.dumps(document)
+
+
+def test_seal_wire_is_seal_as_bytes_with_or_without_staged_items() -> None:
+    samples = [
+        Sample(ts=T0 + timedelta(seconds=i), state=100, spindle_speed_rpm=8000.5, part_count=i) for i in range(3)
+    ]
+    previous = Sample(ts=T0 - timedelta(seconds=1), state=100, part_count=0, spindle_current_a=3.5)
+    sent = T0 + timedelta(minutes=1)
+    model = seal("cnc-01", "plant-a", 7, samples, KEY, "cnc-01/1", sent_at=sent, previous=previous)
+    items = [sample_wire_bytes(s) for s in samples]
+    for wire in (
+        seal_wire("cnc-01", "plant-a", 7, samples, KEY, "cnc-01/1", sent_at=sent, previous=previous),
+        seal_wire("cnc-01", "plant-a", 7, samples, KEY, "cnc-01/1", sent_at=sent, previous=previous, items=items),
+    ):
+        document = json.loads(wire)
+        verify_envelope(document, KEY.public_key())
+        assert {k: v for k, v in document.items() if k != "signature"} == model.unsigned_wire()
+        assert document["signature"]["key_id"] == "cnc-01/1"
+    # the same default for sent_at: the latest sample
+    assert json.loads(seal_wire("cnc-01", "plant-a", 7, samples, KEY, "k"))["sent_at"] == "2026-01-05T06:00:02Z"
+    with pytest.raises(ValueError, match="2 staged items for 3 samples"):
+        seal_wire("cnc-01", "plant-a", 7, samples, KEY, "k", items=items[:2])

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from twin_models.oee import evaluate_scenario, load_scenario
+from twin_models.oee import evaluate_scenario
 from twinledger.cli import main
+from twinledger.files.oee import load_scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "docs" / "examples"

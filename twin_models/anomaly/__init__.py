@@ -1,6 +1,8 @@
 """Predictive maintenance: windowed features, detectors, calibration, persistent alarms and diagnosis.
 
-Pure domain code (numpy, pandas, scikit-learn); the SageMaker entry points and the Lambda health service
+Pure domain code (numpy, pandas, scikit-learn), no file I/O: models travel as a manifest and a blob
+(:mod:`twin_models.anomaly.artifact`), sensor tables as CSV text (:mod:`twin_models.anomaly.sensor_csv`);
+``twinledger.files.anomaly`` stores them on disk. The SageMaker entry points and the Lambda health service
 build on it.
 
 Example:
@@ -16,8 +18,7 @@ Example:
 from __future__ import annotations
 
 from twin_models.anomaly.alarms import AlarmPolicy, AlarmState, Calibration, Severity, calibrate, run_alarm, severity_of
-from twin_models.anomaly.artifact import load_model_dir, load_model_tar, pack_model_tar, save_model_dir
-from twin_models.anomaly.csvio import SensorTable, read_sensor_csv
+from twin_models.anomaly.artifact import model_from_artifact, model_to_artifact
 from twin_models.anomaly.detectors import (
     DETECTORS,
     Detector,
@@ -29,6 +30,7 @@ from twin_models.anomaly.detectors import (
 from twin_models.anomaly.diagnosis import ACTIONS, Diagnosis, component_of, diagnose
 from twin_models.anomaly.errors import AnomalyError, FeatureError, ModelArtifactError, NotFittedError
 from twin_models.anomaly.features import (
+    FEATURE_INPUT_FIELDS,
     TELEMETRY_FEATURES,
     TabularFeatureConfig,
     samples_frame,
@@ -38,10 +40,12 @@ from twin_models.anomaly.features import (
 )
 from twin_models.anomaly.model import AnomalyModel, Evaluation
 from twin_models.anomaly.pipeline import evaluate_windows, score_table, train_table, window_rows
+from twin_models.anomaly.sensor_csv import SensorTable, parse_sensor_csv
 
 __all__ = [
     "ACTIONS",
     "DETECTORS",
+    "FEATURE_INPUT_FIELDS",
     "TELEMETRY_FEATURES",
     "AlarmPolicy",
     "AlarmState",
@@ -64,14 +68,12 @@ __all__ = [
     "component_of",
     "diagnose",
     "evaluate_windows",
-    "load_model_dir",
-    "load_model_tar",
     "make_detector",
-    "pack_model_tar",
-    "read_sensor_csv",
+    "model_from_artifact",
+    "model_to_artifact",
+    "parse_sensor_csv",
     "run_alarm",
     "samples_frame",
-    "save_model_dir",
     "score_table",
     "severity_of",
     "tabular_features",

@@ -1,56 +1,60 @@
-"""Persist a model as a directory (``model.pkl`` + ``manifest.json``) or as SageMaker's ``model.tar.gz``.
+"""A model as an artifact: a JSON-ready manifest and a pickle blob, and back (no files here).
 
-The manifest carries the SHA-256 of the pickle, checked before unpickling, so a truncated or swapped
-file is refused. Only load artifacts you produced: a pickle can run code.
+The manifest describes the model (:meth:`AnomalyModel.manifest`) and carries the SHA-256 of the
+blob, checked before unpickling, so a truncated or swapped blob is refused. Only load artifacts you
+produced: a pickle can run code. Writing the two to a model directory or to SageMaker's
+``model.tar.gz`` is :mod:`twinledger.files.anomaly`'s job.
 
 Example:
-    >>> import tempfile, numpy as np, pandas as pd
+    >>> import numpy as np, pandas as pd
     >>> from twin_models.anomaly.model import AnomalyModel
     >>> model = AnomalyModel.fit(pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7}))
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = pack_model_tar(model, f"{tmp}/model.tar.gz")
-    ...     load_model_tar(path).feature_names
-    ('a', 'b')
+    >>> manifest, blob = model_to_artifact(model)
+    >>> manifest["format"].startswith("twinledger-anomaly/"), model_from_artifact(manifest, blob).feature_names
+    (True, ('a', 'b'))
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
-import tarfile
-import tempfile
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
 from twin_models.anomaly.errors import ModelArtifactError
 from twin_models.anomaly.model import AnomalyModel
 
-__all__ = ["MANIFEST_NAME", "MODEL_NAME", "load_model_dir", "load_model_tar", "pack_model_tar", "save_model_dir"]
+__all__ = ["ARTIFACT_FORMAT_PREFIX", "model_from_artifact", "model_to_artifact"]
 
-MODEL_NAME = "model.pkl"
-MANIFEST_NAME = "manifest.json"
+#: Every manifest's ``format`` starts with this (the rest is the format version).
+ARTIFACT_FORMAT_PREFIX = "twinledger-anomaly/"
 
 
-def save_model_dir(model: AnomalyModel, directory: str | Path) -> Path:
-    """Write ``model.pkl`` and ``manifest.json`` into ``directory`` (created if needed)."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+def model_to_artifact(model: AnomalyModel) -> tuple[dict[str, Any], bytes]:
+    """The model's manifest (with the blob's ``sha256``) and its pickle blob.
+
+    Example:
+        >>> import pandas as pd
+        >>> manifest, blob = model_to_artifact(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})))
+        >>> import hashlib; manifest["sha256"] == hashlib.sha256(blob).hexdigest()
+        True
+    """
     blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    (out / MODEL_NAME).write_bytes(blob)
-    manifest = {**model.manifest(), "sha256": hashlib.sha256(blob).hexdigest()}
-    (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-    return out
+    return {**model.manifest(), "sha256": hashlib.sha256(blob).hexdigest()}, blob
 
 
-def load_model_dir(directory: str | Path) -> AnomalyModel:
-    """Load a model written by :func:`save_model_dir`, checking its hash."""
-    src = Path(directory)
-    try:
-        manifest = json.loads((src / MANIFEST_NAME).read_text(encoding="utf-8"))
-        blob = (src / MODEL_NAME).read_bytes()
-    except (OSError, ValueError) as exc:
-        raise ModelArtifactError(f"no readable model in {src}: {exc}") from exc
-    if not str(manifest.get("format", "")).startswith("twinledger-anomaly/"):
+def model_from_artifact(manifest: Mapping[str, Any], blob: bytes) -> AnomalyModel:
+    """The model in ``blob`` once the manifest's format and hash check out (:class:`ModelArtifactError` if not).
+
+    Example:
+        >>> import pandas as pd
+        >>> manifest, blob = model_to_artifact(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})))
+        >>> model_from_artifact(manifest, blob[:-1])
+        Traceback (most recent call last):
+        ...
+        twin_models.anomaly.errors.ModelArtifactError: model.pkl does not match the hash in manifest.json
+    """
+    if not str(manifest.get("format", "")).startswith(ARTIFACT_FORMAT_PREFIX):
         raise ModelArtifactError(f"unknown model format {manifest.get('format')!r}")
     if hashlib.sha256(blob).hexdigest() != manifest.get("sha256"):
         raise ModelArtifactError("model.pkl does not match the hash in manifest.json")
@@ -58,34 +62,3 @@ def load_model_dir(directory: str | Path) -> AnomalyModel:
     if not isinstance(model, AnomalyModel):
         raise ModelArtifactError("model.pkl does not hold an AnomalyModel")
     return model
-
-
-def pack_model_tar(model: AnomalyModel, path: str | Path) -> Path:
-    """Write ``model.tar.gz`` with the two files at its root, as SageMaker expects."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        save_model_dir(model, tmp)
-        with tarfile.open(target, "w:gz") as tar:
-            for name in (MODEL_NAME, MANIFEST_NAME):
-                tar.add(Path(tmp) / name, arcname=name)
-    return target
-
-
-def load_model_tar(path: str | Path) -> AnomalyModel:
-    """Load a model from ``model.tar.gz`` without unpacking it to disk."""
-    try:
-        with tarfile.open(Path(path), "r:gz") as tar:
-            files = {}
-            for name in (MODEL_NAME, MANIFEST_NAME):
-                member = tar.extractfile(name)
-                if member is None:
-                    raise ModelArtifactError(f"{name} in {path} is not a file")
-                files[name] = member.read()
-    except (OSError, KeyError, tarfile.TarError) as exc:
-        raise ModelArtifactError(f"cannot read model archive {path}: {exc}") from exc
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, data in files.items():
-            with open(Path(tmp) / name, "wb") as fh:
-                fh.write(data)
-        return load_model_dir(tmp)

@@ -1,8 +1,9 @@
 """Evaluation on the public run-to-failure datasets (AI4I 2020, IMS bearings, NASA C-MAPSS FD001).
 
-Loaders read the files as published (``../shared/data`` in this project; never copied into the
-repository) and the experiments follow one rule: thresholds and models are fitted on healthy/training
-rows only; labels are used for scoring the result, never for fitting.
+The experiments take the datasets as frames (:mod:`twinledger.files.datasets` reads them from
+``../shared/data``, never copied into the repository; :func:`ims_frame` and :func:`cmapss_frame` turn
+the published tables into what the experiments read) and follow one rule: thresholds and models are
+fitted on healthy/training rows only; labels are used for scoring the result, never for fitting.
 
 Example:
     >>> lead_time_hours(pd.Series(pd.to_datetime(["2026-01-01 00:00", "2026-01-01 05:00"])), [False, True])
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,44 +28,47 @@ from twin_models.anomaly.model import AnomalyModel
 __all__ = [
     "AI4I_FAILURE_MODES",
     "AI4I_FEATURES",
+    "CMAPSS_COLUMNS",
     "CMAPSS_SENSORS",
     "ai4i_experiment",
     "ai4i_holdout",
     "cmapss_experiment",
+    "cmapss_frame",
     "cmapss_select",
     "ims_experiment",
+    "ims_frame",
     "lead_time_hours",
-    "load_ai4i",
-    "load_cmapss",
-    "load_ims",
 ]
 
 AI4I_FEATURES = ("Rotational speed [rpm]", "Torque [Nm]", "Tool wear [min]")
 AI4I_RAW = ("Air temperature [K]", "Process temperature [K]", *AI4I_FEATURES)
 AI4I_FAILURE_MODES = ("TWF", "HDF", "PWF", "OSF", "RNF")
 CMAPSS_SENSORS = ("s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21")
-_CMAPSS_COLUMNS = ("unit", "cycle", "set1", "set2", "set3", *(f"s{i}" for i in range(1, 22)))
+#: The 26 unnamed columns of the C-MAPSS text files, in order.
+CMAPSS_COLUMNS = ("unit", "cycle", "set1", "set2", "set3", *(f"s{i}" for i in range(1, 22)))
 
 
-def load_ai4i(data_dir: str | Path) -> pd.DataFrame:
-    """AI4I 2020 (10,000 rows, BOM-prefixed CSV)."""
-    return pd.read_csv(Path(data_dir) / "ai4i2020" / "ai4i2020.csv", encoding="utf-8-sig")
+def ims_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The IMS bearing features table as published, with its ``timestamp`` column parsed (in place).
+
+    Example:
+        >>> ims_frame(pd.DataFrame({"timestamp": ["2004-02-12 10:32:39"], "b1": [0.06]}))["timestamp"].dtype.kind
+        'M'
+    """
+    raw["timestamp"] = pd.to_datetime(raw["timestamp"])
+    return raw
 
 
-def load_ims(data_dir: str | Path) -> pd.DataFrame:
-    """IMS bearing test 2 features, one row per 10-minute snapshot, ``timestamp`` parsed."""
-    frame = pd.read_csv(Path(data_dir) / "ims_bearing" / "ims_bearing_test2_features.csv")
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
-    return frame
+def cmapss_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The C-MAPSS table (columns :data:`CMAPSS_COLUMNS`) with ``rul``, the cycles left to failure, per row
+    (added in place).
 
-
-def load_cmapss(data_dir: str | Path) -> pd.DataFrame:
-    """C-MAPSS FD001 training set with ``rul`` (cycles to failure) per row."""
-    frame = pd.read_csv(
-        Path(data_dir) / "cmapss" / "train_FD001.txt", sep=r"\s+", header=None, names=list(_CMAPSS_COLUMNS)
-    )
-    frame["rul"] = frame.groupby("unit")["cycle"].transform("max") - frame["cycle"]
-    return frame
+    Example:
+        >>> cmapss_frame(pd.DataFrame({"unit": [1, 1, 1, 2], "cycle": [1, 2, 3, 1]}))["rul"].tolist()
+        [2, 1, 0, 0]
+    """
+    raw["rul"] = raw.groupby("unit")["cycle"].transform("max") - raw["cycle"]
+    return raw
 
 
 def lead_time_hours(timestamps: pd.Series, alarm: Sequence[bool]) -> float | None:

@@ -36,6 +36,7 @@ import pandas as pd
 from twin_models.anomaly.errors import FeatureError
 
 __all__ = [
+    "FEATURE_INPUT_FIELDS",
     "TELEMETRY_FEATURES",
     "TabularFeatureConfig",
     "samples_frame",
@@ -58,7 +59,11 @@ TELEMETRY_FEATURES: tuple[str, ...] = (
     "power_kw",
 )
 
-_SAMPLE_FIELDS = (
+#: The telemetry sample fields the window features read (besides ``ts``): a sample sent to be scored
+#: needs only these. All are :class:`twin_models.telemetry.Sample` fields except ``spindle_torque_nm``,
+#: an optional extra some controllers report (power is derived from it where no power meter reports).
+#: :func:`samples_frame` keeps one column per field and nothing else.
+FEATURE_INPUT_FIELDS: tuple[str, ...] = (
     "spindle_speed_rpm",
     "spindle_load_pct",
     "spindle_current_a",
@@ -94,11 +99,11 @@ def samples_frame(samples: Iterable[Any]) -> pd.DataFrame:
     rows = [_as_mapping(s) for s in samples]
     if not rows:
         raise FeatureError("no samples")
-    data: dict[str, list[float]] = {name: [] for name in _SAMPLE_FIELDS}
+    data: dict[str, list[float]] = {name: [] for name in FEATURE_INPUT_FIELDS}
     stamps: list[Any] = []
     for row in rows:
         stamps.append(row.get("ts"))
-        for name in _SAMPLE_FIELDS:
+        for name in FEATURE_INPUT_FIELDS:
             value = row.get(name)
             data[name].append(float("nan") if value is None else float(value))
     frame = pd.DataFrame(data)
@@ -129,7 +134,7 @@ def _window_arrays(samples: Iterable[Any]) -> tuple[dict[str, np.ndarray], np.nd
         raise FeatureError("an empty window has no features")
     columns = {
         name: np.array([float("nan") if r.get(name) is None else float(r[name]) for r in rows], dtype=float)
-        for name in _SAMPLE_FIELDS
+        for name in FEATURE_INPUT_FIELDS
     }
     stamps = [r.get("ts") for r in rows]
     if any(s is None for s in stamps):
@@ -176,7 +181,7 @@ def window_features(
         frame = samples
         if frame.empty:
             raise FeatureError("an empty window has no features")
-        cols = {name: frame[name].to_numpy(dtype=float) for name in _SAMPLE_FIELDS if name in frame.columns}
+        cols = {name: frame[name].to_numpy(dtype=float) for name in FEATURE_INPUT_FIELDS if name in frame.columns}
         if isinstance(frame.index, pd.DatetimeIndex):
             seconds = (frame.index - frame.index[0]).total_seconds().to_numpy(dtype=float)
         else:

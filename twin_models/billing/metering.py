@@ -9,8 +9,8 @@ sample's state and power hold:
   of :mod:`twin_models.states`);
 * ``energy_kwh`` — ``power_kw`` times time;
 * ``parts`` / ``rejected_parts`` — increases of the cumulative ``part_count`` /
-  ``reject_count`` between consecutive samples; a counter that goes down was reset, and its new
-  value is counted;
+  ``reject_count`` between consecutive samples (:func:`twin_models.counters.counter_delta`: a
+  counter that goes down was reset, and its new value is counted);
 * ``crash_events`` / ``overload_events`` — one event per rising edge of a crash (state code
   604 or an alarm code in ``crash_alarm_codes``) or of an alarm in ``overload_alarm_codes``.
 
@@ -38,14 +38,16 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from twin_models.billing.errors import UsageError
 from twin_models.billing.money import round_quantity
 from twin_models.billing.usage import UsageEvent
+from twin_models.counters import counter_delta
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateCode, StateTaxonomy, UnknownStateError
+from twin_models.timestamps import TimestampError, from_micros, parse_utc, to_micros
 
 __all__ = ["MeteringConfig", "derive_usage_events"]
 
@@ -77,8 +79,6 @@ class _S:
 
 _US = 1_000_000
 _ZERO = Decimal(0)
-_ONE_US = timedelta(microseconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _view(sample: Any) -> _S:
@@ -91,7 +91,10 @@ def _view(sample: Any) -> _S:
         parts, rejects = getattr(sample, "part_count", 0), getattr(sample, "reject_count", 0)
         power, alarm = getattr(sample, "power_kw", 0.0), getattr(sample, "alarm_code", 0)
     if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts)
+        try:
+            ts = parse_utc(ts)
+        except TimestampError as exc:
+            raise UsageError(f"sample timestamp {ts!r} must be a timezone-aware datetime: {exc}") from None
     if not isinstance(ts, datetime) or ts.tzinfo is None:
         raise UsageError(f"sample timestamp {ts!r} must be a timezone-aware datetime")
     return _S(
@@ -109,10 +112,6 @@ def _category(taxonomy: StateTaxonomy, code: int) -> StateCategory:
         return taxonomy.category(code)
     except UnknownStateError:
         return StateCategory.UNKNOWN
-
-
-def _counter_delta(before: int, after: int) -> int:
-    return after - before if after >= before else after
 
 
 def derive_usage_events(
@@ -134,16 +133,13 @@ def derive_usage_events(
     counts: dict[tuple[str, int], int] = defaultdict(int)
     edges: list[tuple[str, datetime]] = []
 
-    def bucket_of(ts: datetime) -> int:
-        return int(ts.timestamp()) // bucket * bucket
-
     def is_crash(s: _S) -> bool:
         return s.state in cfg.crash_state_codes or s.alarm_code in cfg.crash_alarm_codes
 
     # time and energy: each sample's own interval, in integer microseconds (exact, and fast)
     bucket_us = bucket * _US
     period_us = round(cfg.sample_period_s * _US)
-    stamps = [(a.ts - _EPOCH) // _ONE_US for a in own]
+    stamps = [to_micros(a.ts) for a in own]
     micros: dict[tuple[str, int], int] = defaultdict(int)
     energy: dict[int, Decimal] = defaultdict(Decimal)
     running_of: dict[int, bool] = {}
@@ -172,9 +168,9 @@ def derive_usage_events(
     for index, (a, b) in enumerate(itertools.pairwise(chain), start=1):  # counters and edges
         start_b = chain_buckets[index] // bucket_us * bucket
         if b.part_count != a.part_count:
-            counts[("parts", start_b)] += _counter_delta(a.part_count, b.part_count)
+            counts[("parts", start_b)] += counter_delta(a.part_count, b.part_count)
         if b.reject_count != a.reject_count:
-            counts[("rejected_parts", start_b)] += _counter_delta(a.reject_count, b.reject_count)
+            counts[("rejected_parts", start_b)] += counter_delta(a.reject_count, b.reject_count)
         if is_crash(b) and not is_crash(a):
             edges.append(("crash_events", b.ts))
         if b.alarm_code in cfg.overload_alarm_codes and a.alarm_code != b.alarm_code:
@@ -190,11 +186,11 @@ def derive_usage_events(
     for (meter, start), value in seconds.items():
         quantity = round_quantity(value / _HOUR)
         if quantity > 0:
-            when = datetime.fromtimestamp(start, tz=UTC)
+            when = from_micros(start * _US)
             out.append(event(meter, when, quantity, when.strftime("%Y%m%dT%H%M")))
     for (meter, start), n in counts.items():
         if n > 0:
-            when = datetime.fromtimestamp(start, tz=UTC)
+            when = from_micros(start * _US)
             out.append(event(meter, when, Decimal(n), when.strftime("%Y%m%dT%H%M")))
     for meter, when in edges:
         out.append(event(meter, when, Decimal(1), when.strftime("%Y%m%dT%H%M%S.%f")))

@@ -38,7 +38,7 @@ from typing import Any
 from twin_models.billing.canonical import canonical_json, merkle_root, sha256_hex
 from twin_models.billing.errors import UsageConflictError, UsageError
 from twin_models.billing.lease import ID_PATTERN, METER_PATTERN, Aggregation
-from twin_models.telemetry import format_ts
+from twin_models.timestamps import TimestampError, format_utc, parse_utc
 
 __all__ = [
     "UsageEvent",
@@ -74,7 +74,7 @@ class UsageEvent:
             "id": self.id,
             "machine_id": self.machine_id,
             "meter": self.meter,
-            "ts": format_ts(self.ts),
+            "ts": format_utc(self.ts),
             "quantity": format(self.quantity, "f"),
         }
 
@@ -99,7 +99,7 @@ class UsageEvent:
         """The JSON-lines form (the inverse of :func:`parse_usage_event`)."""
         doc: dict[str, Any] = self.content()
         if self.received_at is not None:
-            doc["received_at"] = format_ts(self.received_at)
+            doc["received_at"] = format_utc(self.received_at)
         if self.lease_id is not None:
             doc["lease_id"] = self.lease_id
         return doc
@@ -114,12 +114,9 @@ def _ts(doc: dict[str, Any], name: str) -> datetime:
     if not isinstance(raw, str):
         raise UsageError(f"{name} must be an ISO 8601 string, got {raw!r}")
     try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise UsageError(f"{name} {raw!r} is not an ISO 8601 timestamp") from None
-    if value.tzinfo is None:
-        raise UsageError(f"{name} {raw!r} has no time zone (use Z for UTC)")
-    return value
+        return parse_utc(raw)
+    except TimestampError as exc:
+        raise UsageError(f"{name} {exc}") from None
 
 
 def parse_usage_event(doc: Any) -> UsageEvent:

@@ -4,12 +4,22 @@ Pure Python and numpy. The same API serves the scheduled OEE computation, the
 HTTP API and the ``twinledger oee`` command. Conventions are documented in
 ``docs/oee.md``.
 
+Pure: no file is read here (``twinledger.files.oee.load_scenario`` reads scenario files).
+
 Example:
-    >>> from twin_models.oee import load_scenario, evaluate_scenario
-    >>> report = evaluate_scenario(load_scenario("docs/examples/oee-worksheet.json"))
-    >>> [round(x, 4) for x in (report.total.availability, report.total.performance,
-    ...                        report.total.quality, report.total.oee)]
-    [0.8881, 0.8611, 0.978, 0.7479]
+    >>> from twin_models.oee import parse_scenario, evaluate_scenario
+    >>> report = evaluate_scenario(parse_scenario({
+    ...     "window": {"start": "2026-01-05T06:00:00Z", "end": "2026-01-05T14:00:00Z"},
+    ...     "shifts": [{"name": "early", "start": "06:00", "end": "14:00"}],
+    ...     "machines": [{"machine_id": "cnc-01", "ideal_cycle_time_s": 1.0,
+    ...                   "states": [{"start": "2026-01-05T06:00:00Z", "end": "2026-01-05T07:00:00Z",
+    ...                               "state": "breakdown"},
+    ...                              {"start": "2026-01-05T07:00:00Z", "end": "2026-01-05T14:00:00Z",
+    ...                               "state": "running"}],
+    ...                   "counts": [{"ts": "2026-01-05T13:59:00Z", "total": 22680, "reject": 567}]}]}))
+    >>> [round(x, 4) for x in (report.total.availability, report.total.performance,  # 7 of 8 h up,
+    ...                        report.total.quality, report.total.oee)]               # 22680 x 1 s in 7 h
+    [0.875, 0.9, 0.975, 0.7678]
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from twin_models.oee.results import (
     metrics_from_row,
 )
 from twin_models.oee.samples import StateIntervals, samples_to_intervals
-from twin_models.oee.scenario import evaluate_scenario, load_scenario, machine_data
+from twin_models.oee.scenario import evaluate_scenario, machine_data, parse_scenario
 
 __all__ = [
     "COLUMNS",
@@ -74,11 +84,11 @@ __all__ = [
     "concat_counts",
     "counters_to_counts",
     "evaluate_scenario",
-    "load_scenario",
     "machine_data",
     "machine_totals",
     "make_periods",
     "metrics_from_row",
+    "parse_scenario",
     "row_from_dict",
     "row_to_dict",
     "samples_to_intervals",

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from twin_models.oee.errors import CalendarError, OeeInputError
 from twin_models.oee.models import ShiftSpec
+from twin_models.timestamps import TimestampError, from_micros, to_micros
 
 __all__ = [
     "Period",
@@ -44,21 +45,25 @@ __all__ = [
 
 PeriodBy = Literal["shift", "day", "week"]
 _US = 1_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_S = 86_400
 
 
 def to_us(moment: datetime) -> int:
-    """Epoch microseconds of an aware datetime."""
-    if moment.tzinfo is None:
-        raise OeeInputError(f"naive datetime {moment.isoformat()}: give a time zone offset")
-    delta = moment - _EPOCH
-    return (delta.days * _DAY_S + delta.seconds) * _US + delta.microseconds
+    """Epoch microseconds of an aware datetime (:func:`twin_models.timestamps.to_micros`); a naive one is
+    refused with :class:`OeeInputError`, the error the engine's callers handle.
+
+    Example:
+        >>> to_us(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC))
+        1000000
+    """
+    try:
+        return to_micros(moment)
+    except TimestampError as exc:
+        raise OeeInputError(str(exc)) from exc
 
 
-def from_us(us: int) -> datetime:
-    """The aware UTC datetime of epoch microseconds."""
-    return _EPOCH + timedelta(microseconds=int(us))
+#: The aware UTC datetime of epoch microseconds (:func:`twin_models.timestamps.from_micros`).
+from_us = from_micros
 
 
 def _local_us(day: date, at: time, tz: ZoneInfo) -> int:

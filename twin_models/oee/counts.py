@@ -1,9 +1,9 @@
 """Part counts as arrays: increments, and cumulative counters turned into increments.
 
 ``total`` includes every reject; good parts are ``total - reject - startup_reject``.
-Cumulative counters are differenced; a counter that goes down was reset, and the
-reading after the reset counts from zero (its value is the increment). The first
-reading of each counter is the baseline and adds nothing.
+Cumulative counters are differenced with the reset rule of :mod:`twin_models.counters`: a counter
+that goes down was reset, and the reading after the reset counts from zero (its value is the
+increment). The first reading of each counter is the baseline and adds nothing.
 
 Example:
     >>> import numpy as np
@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from twin_models.counters import counter_delta, counter_reset
 from twin_models.oee.errors import OeeInputError
-from twin_models.oee.timeline import MAX_WARNINGS, iso, seconds_to_us
+from twin_models.oee.timeline import MAX_WARNINGS
+from twin_models.timestamps import format_utc, from_micros, seconds_to_micros
 
 __all__ = ["CountSeries", "concat_counts", "counters_to_counts"]
 
@@ -87,15 +89,14 @@ class CountSeries:
 
 
 def _increments(name: str, ts_us: NDArray[np.int64], values: NDArray[np.int64], notes: list[str]) -> NDArray[np.int64]:
-    inc = np.diff(values)
-    reset = np.flatnonzero(inc < 0)
-    if reset.size:
-        inc[reset] = values[reset + 1]
-        for i in reset[:MAX_WARNINGS]:
-            notes.append(f"counter {name} reset at {iso(int(ts_us[i + 1]))} ({values[i]} -> {values[i + 1]})")
-        if reset.size > MAX_WARNINGS:
-            notes.append(f"... and {reset.size - MAX_WARNINGS} more resets of counter {name}")
-    return inc
+    before, after = values[:-1], values[1:]
+    reset = np.flatnonzero(counter_reset(before, after))
+    for i in reset[:MAX_WARNINGS]:
+        at = format_utc(from_micros(int(ts_us[i + 1])))
+        notes.append(f"counter {name} reset at {at} ({values[i]} -> {values[i + 1]})")
+    if reset.size > MAX_WARNINGS:
+        notes.append(f"... and {reset.size - MAX_WARNINGS} more resets of counter {name}")
+    return counter_delta(before, after)
 
 
 def counters_to_counts(
@@ -116,7 +117,7 @@ def counters_to_counts(
         return CountSeries.empty()
     order = np.argsort(ts, kind="stable")
     ts = ts[order]
-    ts_us = seconds_to_us(ts)
+    ts_us = seconds_to_micros(ts)
     notes: list[str] = []
     columns: dict[str, NDArray[np.int64]] = {}
     for name, raw in (("total", total), ("reject", reject), ("startup_reject", startup_reject)):

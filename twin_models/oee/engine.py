@@ -40,8 +40,9 @@ from numpy.typing import NDArray
 from twin_models.oee.counts import CountSeries
 from twin_models.oee.errors import OeeInputError
 from twin_models.oee.samples import StateIntervals
-from twin_models.oee.timeline import Timeline, iso, resolve_states, seconds_to_us
+from twin_models.oee.timeline import Timeline, resolve_states
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateTaxonomy
+from twin_models.timestamps import format_utc, from_micros, seconds_to_micros
 
 __all__ = [
     "BUCKETS",
@@ -162,7 +163,7 @@ def _ideal_per_count(
         k = np.searchsorted(timeline.start[named], ts[todo], side="right") - 1
         attributable = k >= 0
         if fallback is None and not attributable.all():
-            first = iso(int(ts[todo][~attributable][0]))
+            first = format_utc(from_micros(int(ts[todo][~attributable][0])))
             raise OeeInputError(
                 f"machine {machine.machine_id}: the count at {first} cannot be given a program "
                 f"(no state interval with a program starts at or before it); name its program "
@@ -228,7 +229,7 @@ def machine_totals(
     counts = machine.counts
     warnings += counts.warnings
     if len(counts):
-        ts_all = seconds_to_us(counts.ts_s)
+        ts_all = seconds_to_micros(counts.ts_s)
         keep = (ts_all >= w0) & (ts_all < w1)
         ts = ts_all[keep]
         if len(ts):

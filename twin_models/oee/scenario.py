@@ -1,16 +1,24 @@
-"""Scenario files: load, convert to engine input, evaluate.
+"""Scenario documents: validate, convert to engine input, evaluate.
+
+A scenario arrives as JSON text or an already decoded dict (reading a scenario *file* is
+:func:`twinledger.files.oee.load_scenario`'s job); the format is documented in ``docs/oee.md``.
 
 Example:
-    >>> from pathlib import Path
-    >>> report = evaluate_scenario(load_scenario(Path("docs/examples/oee-worksheet.json")))
+    >>> report = evaluate_scenario(parse_scenario('''{
+    ...     "window": {"start": "2026-01-05T06:00:00Z", "end": "2026-01-05T07:00:00Z"},
+    ...     "machines": [{"machine_id": "cnc-01", "ideal_cycle_time_s": 1.0,
+    ...                   "states": [{"start": "2026-01-05T06:00:00Z", "end": "2026-01-05T07:00:00Z",
+    ...                               "state": "running"}],
+    ...                   "counts": [{"ts": "2026-01-05T06:59:00Z", "total": 3000, "reject": 60}]}]}'''))
     >>> round(report.total.oee, 4)
-    0.7479
+    0.8167
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -25,7 +33,7 @@ from twin_models.oee.results import OeeReport
 from twin_models.oee.samples import StateIntervals
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 
-__all__ = ["evaluate_scenario", "load_scenario", "machine_data"]
+__all__ = ["evaluate_scenario", "machine_data", "parse_scenario"]
 
 
 def _program_index(names: list[str | None]) -> tuple[np.ndarray | None, tuple[str, ...]]:
@@ -107,16 +115,27 @@ def evaluate_scenario(
     )
 
 
-def load_scenario(path: Path | str) -> Scenario:
-    """Read and validate a scenario file; a bad file raises :class:`OeeInputError` saying why."""
-    file = Path(path)
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise OeeInputError(f"cannot read scenario {file}: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise OeeInputError(f"{file} is not valid JSON: {exc}") from exc
+def parse_scenario(document: Mapping[str, Any] | str | bytes, source: str = "the scenario") -> Scenario:
+    """Validate a scenario given as JSON text or a decoded dict; a bad one raises :class:`OeeInputError`
+    saying why, naming it ``source`` (a file name, say).
+
+    Example:
+        >>> parse_scenario("{", source="plant.json")
+        Traceback (most recent call last):
+        ...
+        twin_models.oee.errors.OeeInputError: plant.json is not valid JSON: Expecting property name \
+enclosed in double quotes: line 1 column 2 (char 1)
+    """
+    if isinstance(document, str | bytes):
+        try:
+            raw: Any = json.loads(document)
+        except json.JSONDecodeError as exc:
+            raise OeeInputError(f"{source} is not valid JSON: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise OeeInputError(f"{source} is not UTF-8 text: {exc}") from exc
+    else:
+        raw = document
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise OeeInputError(f"{file} is not a valid OEE scenario:\n{exc}") from exc
+        raise OeeInputError(f"{source} is not a valid OEE scenario:\n{exc}") from exc

@@ -24,25 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from twin_models.oee.calendar import from_us
 from twin_models.oee.samples import StateIntervals
+from twin_models.timestamps import format_utc, from_micros, seconds_to_micros
 
-__all__ = ["Timeline", "iso", "resolve_states", "seconds_to_us"]
+__all__ = ["Timeline", "resolve_states"]
 
 MAX_WARNINGS = 10
-
-
-def seconds_to_us(values: NDArray[np.floating] | NDArray[np.integer]) -> NDArray[np.int64]:
-    """Epoch seconds (float or int) to integer epoch microseconds, rounded to the microsecond."""
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64) * 1_000_000
-    return np.rint(arr.astype(np.float64) * 1e6).astype(np.int64)
-
-
-def iso(us: int) -> str:
-    """Compact ISO 8601 UTC text of epoch microseconds (``Z`` suffix)."""
-    return from_us(us).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -88,11 +75,12 @@ def _paint(
                 loser = -active[0]
                 overlaps += 1
                 if len(notes) < MAX_WARNINGS:
+                    at = format_utc(from_micros(t))
                     notes.append(
                         f"state intervals overlap: {_describe(int(code[nxt]), int(program[nxt]), programs)} "
-                        f"starting {iso(t)} (starts later) wins over "
-                        f"{_describe(int(code[loser]), int(program[loser]), programs)} from {iso(t)} "
-                        f"to {iso(min(ends[nxt], ends[loser]))}"
+                        f"starting {at} (starts later) wins over "
+                        f"{_describe(int(code[loser]), int(program[loser]), programs)} from {at} "
+                        f"to {format_utc(from_micros(min(ends[nxt], ends[loser])))}"
                     )
             heapq.heappush(active, -nxt)
             nxt += 1
@@ -119,8 +107,8 @@ def _paint(
 
 def resolve_states(intervals: StateIntervals) -> Timeline:
     """Sort intervals, drop empty ones and resolve overlaps (later start wins)."""
-    start = seconds_to_us(intervals.start_s)
-    end = seconds_to_us(intervals.end_s)
+    start = seconds_to_micros(intervals.start_s)
+    end = seconds_to_micros(intervals.end_s)
     code = intervals.code.astype(np.int64, copy=False)
     n = len(start)
     program = (

@@ -38,8 +38,8 @@ def _rpc(args: argparse.Namespace) -> str:
 def _reader(args: argparse.Namespace, registry: str | None) -> Any:
     """A read-only registry client (no key is loaded: checking needs none)."""
     ensure_functions_importable()
-    from chalicelib.chain.config import ChainSettings, connect, get_chain_settings
-    from chalicelib.chain.registry import AnchorClient
+    from chalicelib.adapters.chain.config import ChainSettings, connect, get_chain_settings
+    from chalicelib.adapters.chain.registry import AnchorClient
 
     if not registry:
         raise TwinModelsError("no registry address: pass --registry (or use a bundle that names its contract)")
@@ -58,8 +58,8 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"error: cannot read a proof bundle from {args.record}: {exc}", file=sys.stderr)
         return 2
     ensure_functions_importable()
-    from chalicelib.chain.errors import ChainError
-    from chalicelib.chain.service import verify_bundle
+    from chalicelib.ports.chain import ChainError
+    from chalicelib.anchoring.service import verify_bundle
 
     try:
         result = verify_bundle(bundle, _reader(args, args.registry or bundle.contract))
@@ -82,9 +82,9 @@ def _hash(args: argparse.Namespace) -> int:
 
 def _deploy(args: argparse.Namespace) -> int:
     ensure_functions_importable()
-    from chalicelib.chain.config import connect, get_chain_settings, load_signer
-    from chalicelib.chain.errors import ChainError
-    from chalicelib.chain.registry import deploy_anchor_registry
+    from chalicelib.adapters.chain.config import connect, get_chain_settings, load_signer
+    from chalicelib.ports.chain import ChainError
+    from chalicelib.adapters.chain.registry import deploy_anchor_registry
 
     settings = replace(get_chain_settings(), rpc_url=_rpc(args))
     try:
@@ -105,11 +105,11 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _drain(args: argparse.Namespace) -> int:
     ensure_functions_importable()
-    from chalicelib.chain.errors import ChainError
-    from chalicelib.chain.wiring import get_anchoring_service
+    from chalicelib.ports.chain import ChainError
+    from chalicelib import wiring
 
     try:
-        report = get_anchoring_service().run_once(max_batches=args.max_batches)
+        report = wiring.services().anchoring.run_once(max_batches=args.max_batches)
     except ChainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -125,7 +125,7 @@ def _log_check(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     ensure_functions_importable()
-    from chalicelib.chain.errors import ChainError
+    from chalicelib.ports.chain import ChainError
 
     try:
         client = _reader(args, args.registry)

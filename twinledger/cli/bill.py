@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from twin_models.billing import BillingError, Invoice, compute_invoice, load_lease, read_usage_lines
+from twin_models.timestamps import TimestampError, parse_utc
 from twinledger.paths import ensure_functions_importable
 
 __all__ = ["register"]
@@ -60,10 +61,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (for example Z)")
-    return value.astimezone(UTC)
+    try:
+        return parse_utc(text)
+    except TimestampError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _service() -> Any:

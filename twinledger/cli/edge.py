@@ -1,5 +1,8 @@
 """``twinledger edge``: run a gateway outside Greengrass, provision device credentials.
 
+The commands live with the gateway, in :mod:`edge_greengrass.cli` (the edge package stands alone and
+``python -m edge_greengrass`` runs them without this command line); this module only plugs them in.
+
 Example:
     $ twinledger edge provision --thing cnc-01 --out .twinledger/pki --local-ca .twinledger/pki/ca
     $ twinledger edge run --config gateway.yaml --duration 60
@@ -7,91 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from edge_greengrass.cli import main, register
 
 __all__ = ["main", "register"]
-
-
-def _run(args: argparse.Namespace) -> int:
-    from edge_greengrass.config import load_config
-    from edge_greengrass.errors import EdgeError
-    from edge_greengrass.runner import Gateway
-
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
-    try:
-        gateway = Gateway.from_config(load_config(args.config))
-    except EdgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    gateway.install_signal_handlers()
-    try:
-        code = gateway.run(duration_s=args.duration)
-        if args.drain:
-            gateway.publisher.flush()
-            gateway.publisher.drain(args.drain)
-        print(json.dumps(gateway.status()))
-        return code
-    finally:
-        gateway.close()
-
-
-def _provision(args: argparse.Namespace) -> int:
-    from edge_greengrass.errors import EdgeError
-    from edge_greengrass.pki import LocalCertificateAuthority, provision_device
-
-    try:
-        ca = LocalCertificateAuthority.create(args.local_ca) if args.local_ca else None
-        creds = [provision_device(args.out, thing, ca=ca) for thing in args.thing]
-    except EdgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for c in creds:
-        print(
-            json.dumps(
-                {
-                    "thing": c.name,
-                    "private_key": str(c.private_key),
-                    "csr": str(c.csr),
-                    "certificate": str(c.certificate) if ca else None,
-                    "ca_certificate": str(c.ca_certificate) if c.ca_certificate else None,
-                }
-            )
-        )
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``edge run`` and ``edge provision``."""
-    edge = subparsers.add_parser("edge", help="gateway: run outside Greengrass, provision credentials")
-    _add_actions(edge)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The edge commands alone (``python -m edge_greengrass run ...``): starts without the other areas' imports."""
-    parser = argparse.ArgumentParser(prog="python -m edge_greengrass", description=__doc__.splitlines()[0])
-    _add_actions(parser)
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
-
-
-def _add_actions(edge: argparse.ArgumentParser) -> None:
-    sub = edge.add_subparsers(dest="edge_command", metavar="ACTION", required=True)
-
-    run = sub.add_parser("run", help="run the gateway (source -> spool -> MQTT5/mTLS) from a config file")
-    run.add_argument("--config", type=Path, required=True, help="gateway configuration (YAML or JSON)")
-    run.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    run.add_argument("--drain", type=float, default=0.0, help="at the end, seal open batches and publish for up to S s")
-    run.add_argument("-v", "--verbose", action="store_true")
-    run.set_defaults(handler=_run)
-
-    prov = sub.add_parser("provision", help="create a device key and CSR (and sign it with a local CA)")
-    prov.add_argument("--thing", action="append", required=True, help="thing name (repeatable)")
-    prov.add_argument("--out", type=Path, required=True, help="folder for <thing>.key/.csr/.crt")
-    prov.add_argument("--local-ca", type=Path, default=None, help="sign with (or create) the local CA in this folder")
-    prov.set_defaults(handler=_provision)

@@ -1,4 +1,5 @@
-"""``twinledger oee``: evaluate an OEE scenario file (wiring only; the logic is in ``twin_models.oee``).
+"""``twinledger oee``: evaluate an OEE scenario file (wiring only: ``twinledger.files.oee`` reads the file,
+``twin_models.oee`` computes).
 
 Example:
     $ twinledger oee --scenario docs/examples/oee-worksheet.json --json
@@ -10,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from twin_models.oee import OeeError, OeeMetrics, evaluate_scenario, load_scenario
+from twin_models.oee import OeeError, OeeMetrics, evaluate_scenario
+from twinledger.files.oee import load_scenario
 
 __all__ = ["register"]
 

@@ -2,8 +2,9 @@
 
 Steps:
 
-1. :func:`build_source_bundle` packs ``train.py``/``inference.py`` launchers, ``twinledger/sagemaker_entry``
-   and ``twin_models.anomaly`` (with the two modules it needs) into ``sourcedir.tar.gz``; they need only
+1. :func:`build_source_bundle` packs ``train.py``/``inference.py`` launchers, ``twinledger/sagemaker_entry``,
+   ``twinledger.files.anomaly`` (model directories and CSV files) and ``twin_models.anomaly`` (with the two
+   modules it needs) into ``sourcedir.tar.gz``; they need only
    numpy, pandas and scikit-learn, which the framework container has. It is uploaded with
    ``sagemaker.core.s3.S3Uploader``, together with the training CSVs.
 2. :func:`train`: ``sagemaker.core.resources.TrainingJob`` in script mode on the scikit-learn framework
@@ -102,7 +103,8 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def build_source_bundle(out: str | Path | None = None) -> bytes:
-    """``sourcedir.tar.gz``: the two launchers at the root, ``twin_models.anomaly`` and the entry package.
+    """``sourcedir.tar.gz``: the two launchers at the root, ``twin_models.anomaly``, the entry package and
+    ``twinledger.files.anomaly``.
 
     Only ``.py`` files and ``py.typed`` go in; byte-for-byte reproducible (fixed mtimes, sorted names).
     """
@@ -118,6 +120,8 @@ def build_source_bundle(out: str | Path | None = None) -> bytes:
                 _REPO_ROOT / "twin_models" / "errors.py",
                 *(_REPO_ROOT / "twin_models" / "anomaly").glob("*.py"),
                 *(_REPO_ROOT / "twinledger" / "sagemaker_entry").glob("*.py"),
+                _REPO_ROOT / "twinledger" / "files" / "__init__.py",
+                _REPO_ROOT / "twinledger" / "files" / "anomaly.py",
             ]
         )
         for path in files:

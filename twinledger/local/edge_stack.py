@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from edge_greengrass.pki import provision_device
+from edge_greengrass.pki import load_private_key, provision_device
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity
-from twin_models.signing import load_private_key, public_key_pem, verify_envelope
+from twin_models.signing import public_key_pem, verify_envelope
 from twin_models.telemetry import EnvelopeError, parse_envelope
 from twinledger.local.bridge import IngestHandler, MqttIngestBridge
 from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, free_port
@@ -75,11 +75,11 @@ class LoggingIngest:
                 _log.warning("quarantined %s: %s", record["messageId"], exc)
                 continue
             with self.lock:
-                key = (envelope.thing_name, envelope.seq)
+                key = (envelope.machine_id, envelope.seq)
                 if key in self.seen:
                     continue
                 self.seen.add(key)
-            summary[envelope.thing_name] = summary.get(envelope.thing_name, 0) + len(envelope.samples)
+            summary[envelope.machine_id] = summary.get(envelope.machine_id, 0) + len(envelope.samples)
         if summary:
             _log.warning("ingest: %s", json.dumps(summary, sort_keys=True))
         return {"batchItemFailures": failures}

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twin_models.anomaly import ACTIONS, AlarmState, AnomalyModel, FeatureError, load_model_dir, window_rows
+from twin_models.anomaly import ACTIONS, AlarmState, AnomalyModel, FeatureError, window_rows
+from twinledger.files.anomaly import load_model_dir
 
 __all__ = ["InferenceRequest", "input_fn", "model_fn", "output_fn", "predict_fn"]
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from twin_models.anomaly import AnomalyError, read_sensor_csv, save_model_dir, train_table
+from twin_models.anomaly import AnomalyError, train_table
+from twinledger.files.anomaly import read_sensor_csv, save_model_dir
 
 __all__ = ["main", "parse_args", "read_channel"]
 

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -33,28 +34,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.billing.anchor import LeaseAnchor, get_anchor
-from chalicelib.billing.dal import (
-    InvoiceArchive,
-    InvoiceRecord,
-    InvoiceStore,
-    LeaseRecord,
-    LeaseStore,
-    PutReport,
-    UsageShadow,
-    UsageStore,
-)
 from chalicelib.errors import BadInputError, ConflictingStateError, NotAllowedError, NotVisibleError
-from chalicelib.twins.dal import DeviceRegistry
+from chalicelib.ports.billing import InvoiceArchive, InvoiceRecord, Invoices, LeaseRecord, Leases, PutReport, Usage
+from chalicelib.ports.chain import LeaseContracts
+from chalicelib.ports.twins import Devices, Shadows
 from twin_models.billing import (
     BillingError,
     Lease,
-    MeteringConfig,
     Period,
     UsageEvent,
     compute_invoice,
     dedupe,
-    derive_usage_events,
     invoice_id,
     load_lease,
     merkle_proof,
@@ -62,14 +52,13 @@ from twin_models.billing import (
     select_usage,
     split_invoice_id,
 )
-from twin_models.tenancy import Principal
+from twin_models.tenancy import Principal, party_to
 
 __all__ = ["BillingService", "LeaseOutcome", "RunReport"]
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-_UNSET: Any = object()
 MAX_USAGE_RANGE = timedelta(days=93)
 
 
@@ -134,31 +123,33 @@ def _summary(record: InvoiceRecord) -> dict[str, Any]:
 
 
 class BillingService:
-    """Billing over the stores; every adapter can be replaced (tests pass fakes or a chain)."""
+    """Billing over its ports (built by :mod:`chalicelib.wiring`); ``contracts`` posts invoices on chain."""
 
     SETTLE = timedelta(minutes=10)
 
     def __init__(
         self,
         *,
-        leases: LeaseStore | None = None,
-        usage: UsageStore | None = None,
-        invoices: InvoiceStore | None = None,
-        archive: InvoiceArchive | None = None,
-        shadow: UsageShadow | None = None,
-        devices: DeviceRegistry | None = None,
-        anchor: LeaseAnchor | None = _UNSET,
+        leases: Leases,
+        usage: Usage,
+        invoices: Invoices,
+        archive: InvoiceArchive,
+        shadows: Shadows,
+        devices: Devices,
+        contracts: Callable[[], LeaseContracts | None] | None = None,
         clock: Clock = _utcnow,
         settle: timedelta = SETTLE,
         anchor_claim_s: int = 300,
     ) -> None:
-        self.leases = leases or LeaseStore()
-        self.usage = usage or UsageStore()
-        self.invoices = invoices or InvoiceStore()
-        self.archive = archive or InvoiceArchive()
-        self.shadow = shadow or UsageShadow()
-        self.devices = devices or DeviceRegistry()
-        self._anchor = anchor
+        self.leases = leases
+        self.usage = usage
+        self.invoices = invoices
+        self.archive = archive
+        self.shadows = shadows
+        self.devices = devices
+        self._contracts = contracts
+        self._contracts_built = False
+        self._contracts_value: LeaseContracts | None = None
         self.clock = clock
         self.settle = settle
         self.anchor_claim_s = anchor_claim_s
@@ -184,19 +175,6 @@ class BillingService:
             report.conflicts += one.conflicts
         return report
 
-    def record_telemetry(
-        self,
-        machine_id: str,
-        samples: Iterable[Any],
-        *,
-        source: str,
-        previous: Any | None = None,
-        config: MeteringConfig | None = None,
-    ) -> PutReport:
-        """Derive usage events from one telemetry batch and store them (the ingest path calls this)."""
-        events = derive_usage_events(samples, machine_id, previous=previous, source=source, config=config)
-        return self.record_usage(events)
-
     def _usage_for(self, lease: Lease, period: Period) -> list[UsageEvent]:
         """What :func:`compute_invoice` needs for ``period``: its events, late arrivals and their periods."""
         close, previous_close = lease.close_at(period), lease.close_at(period.previous())
@@ -214,15 +192,19 @@ class BillingService:
 
     # -- the scheduled run ----------------------------------------------------------------------------
 
-    def _anchor_port(self) -> LeaseAnchor | None:
-        if self._anchor is _UNSET:
-            try:
-                self._anchor = get_anchor()
-            except Exception as exc:
-                logger.warning("anchoring unavailable this run: %s", exc)
-                return None
-        anchor: LeaseAnchor | None = self._anchor
-        return anchor
+    def _anchor_port(self) -> LeaseContracts | None:
+        """The lease contracts, built on first use; None when posting is off or the chain is unreachable."""
+        if self._contracts_built:
+            return self._contracts_value
+        if self._contracts is None:
+            return None
+        try:
+            self._contracts_value = self._contracts()
+        except Exception as exc:
+            logger.warning("anchoring unavailable this run: %s", exc)
+            return None
+        self._contracts_built = True
+        return self._contracts_value
 
     def run(self, now: datetime | None = None, time_budget_s: float | None = None) -> RunReport:
         """Close every due period of every lease (the scheduled Lambda).
@@ -298,8 +280,12 @@ class BillingService:
             "hash": inv.hash,
             "usage_root": inv.usage.root,
         }
-        for machine in lease.machine_ids:
-            self.shadow.report(machine, summary)
+        payload = json.dumps({"state": {"reported": {"billing": summary}}}).encode()
+        for machine in lease.machine_ids:  # the twin shows the lease's last invoice; advisory, never fatal
+            try:
+                self.shadows.update(machine, "usage", payload)
+            except Exception as exc:
+                logger.warning("usage shadow of %s not updated: %s", machine, exc)
 
     def _anchor_issued(self, record: LeaseRecord, now: datetime, outcome: LeaseOutcome) -> None:
         lease = record.lease
@@ -334,7 +320,7 @@ class BillingService:
 
     def _visible(self, principal: Principal, lease_id: str) -> LeaseRecord:
         record = self.leases.get(lease_id)
-        if record is None or principal.tenant not in (record.lease.lessor, record.lease.lessee):
+        if record is None or not party_to(principal, (record.lease.lessor, record.lease.lessee)):
             raise NotVisibleError(f"no lease {lease_id!r}")
         return record
 

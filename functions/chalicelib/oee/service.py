@@ -9,8 +9,7 @@ computed from the state history on the fly. Either way the report comes from
 from __future__ import annotations
 
 import bisect
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,8 +18,10 @@ import numpy as np
 from aws_lambda_powertools import Logger
 
 from chalicelib.errors import BadInputError, NotVisibleError
-from chalicelib.oee.dal import CalendarStore, OeeResultStore, StoredPeriod, list_devices
-from chalicelib.twins.dal import DeviceRegistry, HistoryStore, ShadowStore
+from chalicelib.ports.anchoring import AnchorQueue, RecordConflictError
+from chalicelib.ports.oee import Calendars, OeeResults, StoredPeriod
+from chalicelib.ports.twins import Devices, History, Shadows
+from twin_models.anchoring import record_hash
 from twin_models.history import oee_input
 from twin_models.oee import (
     COLUMNS,
@@ -39,17 +40,14 @@ from twin_models.oee import (
 )
 from twin_models.oee.calendar import Period, from_us, to_us
 from twin_models.shadow import update_payload
-from twin_models.tenancy import Device, Principal, can_see
+from twin_models.telemetry import format_ts
+from twin_models.tenancy import Device, Principal, can_see, parties
 
-__all__ = ["MAX_RANGE_DAYS", "OeeService"]
+__all__ = ["MAX_RANGE_DAYS", "OeeService", "parse_by", "period_record", "period_record_id"]
 
 MAX_RANGE_DAYS = 400
 logger = Logger(service="twinledger-oee")
 _BY: dict[str, PeriodBy | None] = {"": None, "shift": "shift", "day": "day", "week": "week"}
-
-
-def _lookback() -> timedelta:
-    return timedelta(hours=float(os.environ.get("TWINLEDGER_OEE_LOOKBACK_H", "48")))
 
 
 def parse_by(raw: str | None) -> PeriodBy | None:
@@ -62,7 +60,7 @@ def parse_by(raw: str | None) -> PeriodBy | None:
 
 def _ideal(device: Device) -> dict[str, float]:
     if not device.ideal_cycle_times_s:
-        raise BadInputError(f"machine {device.thing_name!r} has no ideal cycle time configured")
+        raise BadInputError(f"machine {device.machine_id!r} has no ideal cycle time configured")
     return dict(device.ideal_cycle_times_s)
 
 
@@ -72,8 +70,8 @@ def _shadow_summary(period: Period, row: np.ndarray[Any, np.dtype[np.float64]]) 
     doc.update(
         period=period.label,
         shift=period.shift,
-        start=from_us(period.start_us).isoformat().replace("+00:00", "Z"),
-        end=from_us(period.end_us).isoformat().replace("+00:00", "Z"),
+        start=format_ts(from_us(period.start_us)),
+        end=format_ts(from_us(period.end_us)),
     )
     return doc
 
@@ -83,19 +81,24 @@ class OeeService:
 
     def __init__(
         self,
-        results: OeeResultStore | None = None,
-        calendars: CalendarStore | None = None,
-        history: HistoryStore | None = None,
-        registry: DeviceRegistry | None = None,
-        shadows: ShadowStore | None = None,
-        devices: Callable[[], list[Device]] = list_devices,
+        *,
+        results: OeeResults,
+        calendars: Calendars,
+        history: History,
+        devices: Devices,
+        shadows: Shadows,
+        anchors: AnchorQueue | None = None,
+        lookback: timedelta = timedelta(hours=48),
+        anchor_after: timedelta = timedelta(hours=2),
     ) -> None:
-        self.results = results or OeeResultStore()
-        self.calendars = calendars or CalendarStore()
-        self.history = history or HistoryStore()
-        self.registry = registry or DeviceRegistry()
-        self.shadows = shadows or ShadowStore()
+        self.results = results
+        self.calendars = calendars
+        self.history = history
         self.devices = devices
+        self.shadows = shadows
+        self.anchors = anchors
+        self.lookback = lookback
+        self.anchor_after = anchor_after
 
     # -- inputs ---------------------------------------------------------------------------------
     def calendar(self, device: Device) -> PlantCalendar:
@@ -104,8 +107,8 @@ class OeeService:
 
     def machine_data(self, device: Device, start: datetime, end: datetime) -> MachineData:
         """The engine's input for one machine from its stored history."""
-        segments = self.history.segments(device.thing_name, start, end)
-        return oee_input(device.thing_name, segments, start, end, _ideal(device), line=device.line or None)
+        segments = self.history.segments(device.machine_id, start, end)
+        return oee_input(device.machine_id, segments, start, end, _ideal(device), line=device.line or None)
 
     # -- totals: stored where possible, computed otherwise --------------------------------------
     def totals(
@@ -120,7 +123,7 @@ class OeeService:
         notes: list[list[str]] = []
         source = {"stored": 0, "computed": 0}
         for i, device in enumerate(devices):
-            stored = self.results.between(device.thing_name, w0, w1)
+            stored = self.results.between(device.machine_id, w0, w1)
             missing = self._fill_from_store(periods, stored, cube[:, i, :])
             machine_notes = sorted({n for p in stored for n in p.notes})
             source["stored"] += len(periods) - len(missing)
@@ -141,7 +144,7 @@ class OeeService:
             timezone=calendar.timezone,
             by=by,
             periods=periods,
-            machine_ids=[d.thing_name for d in devices],
+            machine_ids=[d.machine_id for d in devices],
             lines=[d.line or None for d in devices],
             cube=cube,
             notes=notes,
@@ -198,7 +201,7 @@ class OeeService:
         self, principal: Principal, machine_id: str, start: datetime, end: datetime, by: PeriodBy | None
     ) -> dict[str, Any]:
         """OEE of one machine the caller may see."""
-        device = self.registry.get(machine_id)
+        device = self.devices.get(machine_id)
         if device is None or not can_see(principal, device):
             raise NotVisibleError(f"no machine {machine_id!r}")
         return {"machine_id": machine_id, **self._report([device], start, end, by)}
@@ -207,10 +210,19 @@ class OeeService:
         self, principal: Principal, line_id: str, start: datetime, end: datetime, by: PeriodBy | None
     ) -> dict[str, Any]:
         """OEE of a line, over the line's machines the caller may see."""
-        devices = [d for d in self.registry.for_tenant(principal.tenant) if d.line == line_id]
+        devices = [d for d in self.devices.for_tenant(principal.tenant) if d.line == line_id]
         if not devices:
             raise NotVisibleError(f"no line {line_id!r}")
         return {"line": line_id, **self._report(devices, start, end, by)}
+
+    def fleet_oee(
+        self, principal: Principal, start: datetime, end: datetime, by: PeriodBy | None
+    ) -> dict[str, Any]:
+        """OEE of every machine the caller may see (one site), per machine, per line and in total."""
+        devices = self.devices.for_tenant(principal.tenant)
+        if not devices:
+            raise NotVisibleError("no machines")
+        return self._report(devices, start, end, by)
 
     # -- schedule ---------------------------------------------------------------------------------
     def run_schedule(self, now: datetime) -> dict[str, Any]:
@@ -221,22 +233,29 @@ class OeeService:
         default 48 h) recomputes recent periods so late-arriving history is taken in.
         """
         now = now.astimezone(UTC)
-        start = now - _lookback()
-        summary: dict[str, Any] = {"machines": 0, "periods_stored": 0, "shadows_updated": 0, "failed": []}
-        for device in self.devices():
+        start = now - self.lookback
+        summary: dict[str, Any] = {
+            "machines": 0,
+            "periods_stored": 0,
+            "shadows_updated": 0,
+            "periods_anchored": 0,
+            "failed": [],
+        }
+        for device in self.devices.all():
             try:
-                stored, updated = self._run_machine(device, start, now)
+                stored, updated, anchored = self._run_machine(device, start, now)
             except (OeeError, BadInputError) as exc:
-                logger.warning("oee not computed", machine_id=device.thing_name, error=str(exc))
-                summary["failed"].append({"machine_id": device.thing_name, "error": str(exc)})
+                logger.warning("oee not computed", machine_id=device.machine_id, error=str(exc))
+                summary["failed"].append({"machine_id": device.machine_id, "error": str(exc)})
                 continue
             summary["machines"] += 1
             summary["periods_stored"] += stored
             summary["shadows_updated"] += int(updated)
+            summary["periods_anchored"] += anchored
         logger.info("oee schedule done", **{k: v for k, v in summary.items() if k != "failed"})
         return summary
 
-    def _run_machine(self, device: Device, start: datetime, now: datetime) -> tuple[int, bool]:
+    def _run_machine(self, device: Device, start: datetime, now: datetime) -> tuple[int, bool, int]:
         calendar = self.calendar(device)
         by: PeriodBy = "shift" if calendar.shifts else "day"
         totals = compute_totals(
@@ -251,7 +270,7 @@ class OeeService:
         complete = [k for k, p in enumerate(totals.periods) if p.start_us > w0 and p.end_us < w1]
         periods = [
             StoredPeriod(
-                machine_id=device.thing_name,
+                machine_id=device.machine_id,
                 start_us=totals.periods[k].start_us,
                 end_us=totals.periods[k].end_us,
                 label=totals.periods[k].label,
@@ -263,13 +282,69 @@ class OeeService:
         ]
         written = self.results.put(periods, now)
         shifts = [k for k in complete if totals.periods[k].shift is not None or by == "day"]
-        reported: dict[str, Any] = {"schema": 1, "computed_at": now.isoformat().replace("+00:00", "Z"), "by": by}
+        reported: dict[str, Any] = {"schema": 1, "computed_at": format_ts(now), "by": by}
         if shifts:
             reported["latest"] = _shadow_summary(totals.periods[shifts[-1]], totals.cube[shifts[-1], 0])
         current = totals.periods[-1]
         reported["current"] = _shadow_summary(current, totals.cube[-1, 0])
-        self.shadows.update(device.thing_name, "oee", update_payload(reported))
-        return written, True
+        self.shadows.update(device.machine_id, "oee", update_payload(reported))
+        closed = [p for p in periods if from_us(p.end_us) <= now - self.anchor_after]
+        return written, True, self._anchor_closed(device, closed)
+
+    def _anchor_closed(self, device: Device, periods: Sequence[StoredPeriod]) -> int:
+        """Queue each closed period's result for anchoring, so both parties can prove it later.
+
+        The record is the period's summary (:func:`period_record`), its id ``oee/<machine>/<period start>``. A
+        period recomputed with the same figures is queued once; one whose figures changed after it was queued
+        (history that arrived very late) is queued again under ``...#<hash prefix>``, so every version that
+        was reported stays provable.
+        """
+        if self.anchors is None:
+            return 0
+        queued = 0
+        for period in periods:
+            record = period_record(period)
+            digest = record_hash(record)
+            record_id = period_record_id(device.machine_id, from_us(period.start_us))
+            try:
+                fresh = self.anchors.submit(record_id, digest, kind="oee-period", tenants=parties(device))
+            except RecordConflictError:
+                fresh = self.anchors.submit(
+                    f"{record_id}#{digest.hex()[:12]}", digest, kind="oee-period", tenants=parties(device)
+                )
+            queued += int(fresh)
+        return queued
+
+
+def period_record_id(machine_id: str, start: datetime) -> str:
+    """The anchoring record id of one machine's period result: ``oee/<machine>/<period start, UTC>``.
+
+    Example:
+        >>> period_record_id("cnc-01", datetime(2026, 1, 5, 5, tzinfo=UTC))
+        'oee/cnc-01/2026-01-05T05:00:00Z'
+    """
+    return f"oee/{machine_id}/{format_ts(start)}"
+
+
+def period_record(period: StoredPeriod) -> dict[str, Any]:
+    """The anchored form of one machine's result for one closed period: bounds, label and KPIs.
+
+    Example:
+        >>> from twin_models.oee import COLUMNS
+        >>> row = dict.fromkeys(COLUMNS, 0.0)
+        >>> period_record(StoredPeriod("cnc-01", 0, 3_600_000_000, "early", "early", row, []))["end"]
+        '1970-01-01T01:00:00Z'
+    """
+    m = metrics_from_row(row_from_dict(period.row))
+    return {
+        "kind": "oee-period",
+        "machine_id": period.machine_id,
+        "label": period.label,
+        "shift": period.shift,
+        "start": format_ts(from_us(period.start_us)),
+        "end": format_ts(from_us(period.end_us)),
+        "metrics": m.model_dump(mode="json", exclude={"warnings"}),
+    }
 
 
 def _spans(indexes: list[int]) -> list[tuple[int, int]]:

@@ -1,1 +1,1 @@
-"""The digital twin: ingest of signed telemetry, history, named shadows and the twin API."""
+"""The digital twin: named shadows, history queries and the twin API (ingest is :mod:`chalicelib.ingest`)."""

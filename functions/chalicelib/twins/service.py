@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError
-from chalicelib.twins.dal import DeviceRegistry, HistoryStore, ShadowStore
+from chalicelib.ports.twins import Devices, History, Shadows
 from twin_models.history import state_at, timeline
 from twin_models.shadow import SHADOW_NAMES, DesiredConfig
 from twin_models.states import DEFAULT_TAXONOMY
@@ -21,36 +21,31 @@ MAX_TIMELINE_DAYS = 93
 
 
 class TwinQueries:
-    """Tenant-scoped twin queries."""
+    """Tenant-scoped twin queries over the devices, history and shadows ports."""
 
-    def __init__(
-        self,
-        registry: DeviceRegistry | None = None,
-        history: HistoryStore | None = None,
-        shadows: ShadowStore | None = None,
-    ) -> None:
-        self.registry = registry or DeviceRegistry()
-        self.history = history or HistoryStore()
-        self.shadows = shadows or ShadowStore()
+    def __init__(self, *, devices: Devices, history: History, shadows: Shadows) -> None:
+        self.devices = devices
+        self.history = history
+        self.shadows = shadows
 
-    def device(self, principal: Principal, thing_name: str) -> Device:
+    def device(self, principal: Principal, machine_id: str) -> Device:
         """The device if the caller may see it; otherwise it does not exist for them (404)."""
-        device = self.registry.get(thing_name)
+        device = self.devices.get(machine_id)
         if device is None or not can_see(principal, device):
-            raise NotVisibleError(f"no machine {thing_name!r}")
+            raise NotVisibleError(f"no machine {machine_id!r}")
         return device
 
     def machines(self, principal: Principal) -> list[dict[str, Any]]:
         """The caller's machines with their site, line and lease parties."""
-        return [_summary(d) for d in self.registry.for_tenant(principal.tenant)]
+        return [_summary(d) for d in self.devices.for_tenant(principal.tenant)]
 
-    def twin(self, principal: Principal, thing_name: str, at: datetime | None = None) -> dict[str, Any]:
+    def twin(self, principal: Principal, machine_id: str, at: datetime | None = None) -> dict[str, Any]:
         """The live twin (every named shadow), or, with ``at``, the state the history shows at that time."""
-        device = self.device(principal, thing_name)
+        device = self.device(principal, machine_id)
         if at is not None:
-            found = state_at(self.history.latest_before(thing_name, at), at)
+            found = state_at(self.history.latest_before(machine_id, at), at)
             if found is None:
-                raise NotVisibleError(f"no history for {thing_name!r} at {format_ts(at)}")
+                raise NotVisibleError(f"no history for {machine_id!r} at {format_ts(at)}")
             code = int(str(found["state"]))
             return {
                 **_summary(device),
@@ -69,7 +64,7 @@ class TwinQueries:
             }
         shadows: dict[str, Any] = {}
         for name in SHADOW_NAMES:
-            doc = self.shadows.document(thing_name, name)
+            doc = self.shadows.document(machine_id, name)
             if doc is not None:
                 shadows[name] = {
                     "reported": doc.get("state", {}).get("reported", {}),
@@ -82,8 +77,8 @@ class TwinQueries:
     def fleet_at(self, principal: Principal, at: datetime) -> dict[str, Any]:
         """Every machine of the caller as its history shows it at ``at`` (one index query per machine)."""
         machines = []
-        for device in self.registry.for_tenant(principal.tenant):
-            found = state_at(self.history.latest_before(device.thing_name, at), at)
+        for device in self.devices.for_tenant(principal.tenant):
+            found = state_at(self.history.latest_before(device.machine_id, at), at)
             code = int(str(found["state"])) if found else 0
             machines.append(
                 {
@@ -96,9 +91,9 @@ class TwinQueries:
             )
         return {"at": format_ts(at), "machines": machines}
 
-    def set_desired(self, principal: Principal, thing_name: str, body: Any) -> dict[str, Any]:
+    def set_desired(self, principal: Principal, machine_id: str, body: Any) -> dict[str, Any]:
         """Push configuration to the edge (desired section of the ``config`` shadow)."""
-        self.device(principal, thing_name)
+        self.device(principal, machine_id)
         try:
             config = DesiredConfig.model_validate(body)
         except ValidationError as exc:
@@ -108,20 +103,20 @@ class TwinQueries:
         forbidden = config.forbidden_for(principal.role)
         if forbidden:
             raise NotAllowedError(f"a {principal.role} may not set {', '.join(forbidden)}")
-        version = self.shadows.update(thing_name, "config", config.payload())
-        return {"machine_id": thing_name, "desired": config.fields_set(), "version": version}
+        version = self.shadows.update(machine_id, "config", config.payload())
+        return {"machine_id": machine_id, "desired": config.fields_set(), "version": version}
 
-    def timeline(self, principal: Principal, thing_name: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def timeline(self, principal: Principal, machine_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """State intervals between ``start`` and ``end``; uncovered time is reported as gaps."""
-        self.device(principal, thing_name)
+        self.device(principal, machine_id)
         if end <= start:
             raise BadInputError("'to' must be after 'from'")
         if (end - start).days > MAX_TIMELINE_DAYS:
             raise BadInputError(f"a timeline spans at most {MAX_TIMELINE_DAYS} days")
-        intervals = timeline(self.history.segments(thing_name, start, end), start, end)
+        intervals = timeline(self.history.segments(machine_id, start, end), start, end)
         covered = sum(i.seconds for i in intervals)
         return {
-            "machine_id": thing_name,
+            "machine_id": machine_id,
             "from": format_ts(start),
             "to": format_ts(end),
             "covered_s": covered,
@@ -141,7 +136,7 @@ class TwinQueries:
 
 def _summary(device: Device) -> dict[str, Any]:
     return {
-        "machine_id": device.thing_name,
+        "machine_id": device.machine_id,
         "site": device.site,
         "line": device.line,
         "lessor": device.lessor,

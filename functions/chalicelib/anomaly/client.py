@@ -1,0 +1,138 @@
+"""Score a machine's feature windows on the anomaly endpoint: ``score_windows(machine_id, windows) -> AnomalyResult``.
+
+One call per machine per ingest batch; windows are oldest first. The alarm state returned in the result
+goes back in with the next call (the health shadow keeps it), so persistence and hysteresis span batches.
+
+Example (in-process model, as in the embedded demo):
+    >>> result = score_windows("mill-01", [{"samples": samples}], state=previous["alarm_state"], endpoint=ep)  # doctest: +SKIP
+    >>> result.severity, result.action, result.contributions                                    # doctest: +SKIP
+    ('warning', 'spindle_bearings', {'vibration_rms': 0.81, 'vibration_trend': 0.12, ...})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.anomaly.errors import AnomalyServiceError, ScoringFailedError
+from chalicelib.ports.anomaly import AnomalyEndpoint, EndpointError
+from twin_models.telemetry import Sample, format_ts
+
+__all__ = ["AnomalyResult", "score_windows", "windows_from_samples"]
+
+
+@dataclass(frozen=True)
+class AnomalyResult:
+    """The endpoint's verdict on one machine's batch of windows.
+
+    ``severity``/``score``/``action``/``contributions`` describe the worst window; ``alarm`` is whether
+    the persistent alarm is active after the last window; ``state`` is the alarm state to store;
+    ``windows`` has the per-window results in request order.
+    """
+
+    machine_id: str
+    severity: str
+    score: float
+    alarm: bool
+    action: str
+    contributions: dict[str, float]
+    threshold: float
+    critical: float
+    state: dict[str, Any]
+    action_text: str = ""
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+#: The sample fields the model's window features read (the rest of a sample need not travel).
+_WIRE_FIELDS = (
+    "state",
+    "spindle_speed_rpm",
+    "spindle_load_pct",
+    "spindle_current_a",
+    "vibration_rms_mm_s",
+    "temperature_c",
+    "power_kw",
+    "tool_wear_pct",
+    "spindle_torque_nm",
+)
+
+
+def _sample_dict(sample: Any) -> dict[str, Any]:
+    if isinstance(sample, Mapping):
+        return dict(sample)
+    if isinstance(sample, Sample):  # the hot path: only what the features read, JSON-ready
+        row: dict[str, Any] = {"ts": format_ts(sample.ts)}
+        for name in _WIRE_FIELDS:
+            value = getattr(sample, name, None)
+            if value is not None:
+                row[name] = value
+        return row
+    dump = getattr(sample, "model_dump", None)
+    if callable(dump):
+        return dict(dump(mode="json"))
+    raise AnomalyServiceError(f"a sample must be a mapping or a pydantic model, not {type(sample).__name__}")
+
+
+def windows_from_samples(samples: Sequence[Any], window: int = 60, min_samples: int = 30) -> list[dict[str, Any]]:
+    """Cut one machine's samples (oldest first; ``Sample`` models or dicts) into ``{"samples": [...]}``
+    windows of ``window`` samples; a shorter tail is kept when it has at least ``min_samples``.
+
+    Example:
+        >>> [len(w["samples"]) for w in windows_from_samples([{"temperature_c": 30.0}] * 150)]
+        [60, 60, 30]
+    """
+    if window < 1 or min_samples < 1:
+        raise AnomalyServiceError("window and min_samples must be positive")
+    rows = [_sample_dict(s) for s in samples]
+    out = []
+    for start in range(0, len(rows), window):
+        chunk = rows[start : start + window]
+        if len(chunk) == window or len(chunk) >= min_samples:
+            out.append({"samples": chunk})
+    return out
+
+
+def score_windows(
+    machine_id: str,
+    windows: Sequence[Mapping[str, Any]],
+    *,
+    state: Mapping[str, Any] | None = None,
+    baseline_temperature: float | None = None,
+    endpoint: AnomalyEndpoint,
+) -> AnomalyResult:
+    """Send one machine's windows (``{"samples": [...]}`` or feature dicts) to the endpoint."""
+    if not windows:
+        raise AnomalyServiceError("no windows to score")
+    request: dict[str, Any] = {"thing": machine_id, "windows": [dict(w) for w in windows]}
+    if state:
+        request["state"] = dict(state)
+    if baseline_temperature is not None:
+        request["baseline"] = {"temperature_c": baseline_temperature}
+    body = json.dumps(request, default=str, separators=(",", ":")).encode()
+    try:
+        raw = endpoint.invoke(body, "application/json")
+    except EndpointError as exc:
+        raise ScoringFailedError(str(exc)) from exc
+    try:
+        data = json.loads(raw)
+        summary = data["summary"]
+        model = data.get("model", {})
+        return AnomalyResult(
+            machine_id=machine_id,
+            severity=str(summary["severity"]),
+            score=float(summary["score"]),
+            alarm=bool(summary["alarm"]),
+            action=str(summary["action"]),
+            contributions={str(k): float(v) for k, v in summary.get("contributions", {}).items()},
+            threshold=float(model.get("threshold", float("nan"))),
+            critical=float(model.get("critical", float("nan"))),
+            state=dict(data["state"]),
+            action_text=str(summary.get("action_text", "")),
+            windows=list(data["results"]),
+            model=dict(model),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ScoringFailedError(f"unreadable endpoint response: {exc}") from exc

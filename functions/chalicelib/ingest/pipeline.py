@@ -1,0 +1,187 @@
+"""Telemetry ingest as a pipeline: an SQS batch of signed envelopes in; history, shadows, usage, health and
+queued tickets out.
+
+The steps (:mod:`chalicelib.ingest.steps`), each over its ports: **verify** (strict parse, time window, the
+machine's registered key, the signature) -> **store** (history, one conditional write on ``(machine, seq)``;
+bad records to the quarantine with their reason, never failing the batch) -> per machine and batch:
+**shadow** (one coalesced, version-locked ``state`` update) -> **meter** (usage events, idempotent by id)
+-> **score** (the new samples on the anomaly endpoint, the ``health`` shadow; advisory) -> **queue** (the
+tickets scoring opened, archived and queued for anchoring).
+
+A transient error fails only that record, which SQS delivers again (partial batch response); a failed
+shadow or metering step fails that machine's records of the batch, whose redelivery completes the twin
+without double counting (history deduplicates, the shadow merge only moves forward, usage events are
+idempotent by id).
+
+Example:
+    >>> BatchOutcome(accepted=2).response()
+    {'batchItemFailures': []}
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, VerifyStep
+from twin_models.history import Segment
+from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope
+
+__all__ = ["BatchOutcome", "IngestPipeline", "logger", "metrics"]
+
+logger = Logger(service="twinledger-ingest")
+metrics = Metrics(namespace="twinledger", service="ingest")
+
+Outcome = Literal["accepted", "duplicate", "quarantined"]
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did: counts by outcome, quarantine reasons, and the SQS partial-batch response."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    samples: int = 0
+    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    shadow_updates: int = 0
+    health_updates: int = 0
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+    failed_message_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: BatchOutcome) -> None:
+        """Add another batch's counts (a service keeps running totals)."""
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.samples += other.samples
+        self.shadow_updates += other.shadow_updates
+        self.health_updates += other.health_updates
+        self.tickets.extend(other.tickets)
+        for reason, count in other.reasons.items():
+            self.reasons[reason] += count
+
+    def response(self) -> dict[str, Any]:
+        """The Lambda response SQS reads (``ReportBatchItemFailures``)."""
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed_message_ids]}
+
+
+class IngestPipeline:
+    """The ingest use case: its steps are passed in (the wiring builds them; tests pass failing ones)."""
+
+    def __init__(
+        self,
+        *,
+        verify: VerifyStep,
+        store: StoreStep,
+        shadow: ShadowStep,
+        meter: MeterStep,
+        score: ScoreStep | None = None,
+        queue: QueueStep | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.verify = verify
+        self.store = store
+        self.shadow = shadow
+        self.meter = meter
+        self.score = score
+        self.queue = queue
+        self.clock = clock
+        self.totals = BatchOutcome()
+
+    # -- one record ---------------------------------------------------------------------------
+    def ingest_record(
+        self, message_id: str, body: str, outcome: BatchOutcome
+    ) -> tuple[Outcome, Segment | None, TelemetryEnvelope | None, tuple[str, ...]]:
+        """Verify and store one SQS record; quarantines bad input, raises only on transient failures."""
+        now = self.clock()
+        try:
+            segment, envelope, tenants = self.verify.run(body, now)
+        except EnvelopeError as exc:
+            self.store.reject(message_id, exc, body, now)
+            outcome.quarantined += 1
+            outcome.reasons[exc.reason] += 1
+            with single_metric(name="QuarantinedByReason", unit=MetricUnit.Count, value=1, namespace="twinledger") as m:
+                m.add_dimension(name="reason", value=exc.reason)
+            logger.warning("quarantined", extra={"message_id": message_id, "reason": exc.reason, "detail": exc.detail})
+            return "quarantined", None, None, ()
+        if self.store.run(segment, now):
+            outcome.accepted += 1
+            outcome.samples += segment.sample_count
+            return "accepted", segment, envelope, tenants
+        outcome.duplicates += 1
+        return "duplicate", segment, envelope, tenants
+
+    # -- per machine: score and queue ------------------------------------------------------------
+    def _score(
+        self, new_samples: dict[str, list[Sample]], tenants: dict[str, tuple[str, ...]], outcome: BatchOutcome
+    ) -> None:
+        if self.score is None:
+            return
+        for machine_id, samples in new_samples.items():
+            try:
+                ticket = self.score.run(machine_id, sorted(samples, key=lambda s: s.ts))
+                if ticket is not None and self.queue is not None:
+                    self.queue.run(machine_id, tenants.get(machine_id, ()), ticket)
+            except Exception:
+                logger.exception("health scoring failed", extra={"machine_id": machine_id})
+                metrics.add_metric(name="HealthScoringFailures", unit=MetricUnit.Count, value=1)
+                continue
+            outcome.health_updates += 1
+            if ticket is not None:
+                outcome.tickets.append(ticket)
+
+    # -- a whole batch ------------------------------------------------------------------------
+    def handle_batch(self, event: dict[str, Any]) -> BatchOutcome:
+        """Process an SQS event; see the module doc for the guarantees."""
+        outcome = BatchOutcome()
+        by_machine: dict[str, list[Segment]] = defaultdict(list)
+        ids_by_machine: dict[str, list[str]] = defaultdict(list)
+        new_samples: dict[str, list[Sample]] = defaultdict(list)
+        envelopes: dict[str, dict[int, TelemetryEnvelope]] = defaultdict(dict)
+        tenants: dict[str, tuple[str, ...]] = {}
+
+        def record_handler(record: SQSRecord) -> str:
+            result, segment, envelope, parties = self.ingest_record(record.message_id, record.body, outcome)
+            if segment is not None:
+                by_machine[segment.machine_id].append(segment)
+                ids_by_machine[segment.machine_id].append(record.message_id)
+            if envelope is not None:
+                envelopes[envelope.machine_id][envelope.seq] = envelope
+                tenants[envelope.machine_id] = parties
+                if result == "accepted":
+                    new_samples[envelope.machine_id].extend(envelope.samples)
+            return result
+
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        with processor(records=event.get("Records", []), handler=record_handler):
+            processor.process()
+        failed = [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
+        for machine_id, segments in by_machine.items():
+            try:
+                if self.shadow.run(machine_id, segments):
+                    outcome.shadow_updates += 1
+                self.meter.run(envelopes[machine_id], {s.seq: s for s in segments})
+            except Exception:
+                logger.exception("shadow update or metering failed", extra={"machine_id": machine_id})
+                failed.extend(ids_by_machine[machine_id])
+        self._score(new_samples, tenants, outcome)
+        outcome.failed_message_ids = sorted(set(failed))
+        self.totals.add(outcome)
+        metrics.add_metric(name="EnvelopesAccepted", unit=MetricUnit.Count, value=outcome.accepted)
+        metrics.add_metric(name="EnvelopesDuplicate", unit=MetricUnit.Count, value=outcome.duplicates)
+        metrics.add_metric(name="EnvelopesQuarantined", unit=MetricUnit.Count, value=outcome.quarantined)
+        return outcome
+
+
+def count_shadow_conflict() -> None:
+    """The shadow step's conflict counter (a CloudWatch metric)."""
+    metrics.add_metric(name="ShadowVersionConflicts", unit=MetricUnit.Count, value=1)

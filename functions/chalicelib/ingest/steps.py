@@ -1,0 +1,250 @@
+"""The steps of the ingest pipeline, in order: verify -> store -> shadow -> meter -> score -> queue for anchoring.
+
+Each step takes the ports it needs and imports no other area; :mod:`chalicelib.wiring` builds them and
+:class:`chalicelib.ingest.pipeline.IngestPipeline` runs them.
+
+* :class:`VerifyStep` — strict parse, time window, the machine's registered key and site, the signature.
+* :class:`StoreStep` — the segment into history with one conditional write on ``(machine, seq)``; a
+  rejected record into the quarantine with its reason and raw payload.
+* :class:`ShadowStep` — one coalesced, version-locked ``state`` shadow update per machine and batch.
+* :class:`MeterStep` — usage events for pay-per-use billing, idempotent by event id.
+* :class:`ScoreStep` — the new samples on the anomaly endpoint; the ``health`` shadow.
+* :class:`QueueStep` — a maintenance ticket into the archive and its hash into the anchoring queue.
+
+Example:
+    >>> from chalicelib.adapters.memory import MemoryDevices
+    >>> VerifyStep(MemoryDevices()).max_future.total_seconds()
+    300.0
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.ports.anchoring import AnchorQueue
+from chalicelib.ports.archive import Archive
+from chalicelib.ports.billing import Usage
+from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, ShadowVersionConflictError
+from twin_models.billing import derive_usage_events
+from twin_models.history import Segment, segment_from_envelope
+from twin_models.shadow import merge_state, update_payload
+from twin_models.signing import load_public_key, verify_envelope
+from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, parse_envelope
+from twin_models.tenancy import parties
+
+__all__ = [
+    "MeterStep",
+    "QueueStep",
+    "ScoreOutcome",
+    "ScoreStep",
+    "Scorer",
+    "ShadowStep",
+    "ShadowUpdateError",
+    "StoreStep",
+    "VerifyStep",
+    "machine_hint",
+]
+
+
+class ShadowUpdateError(Exception):
+    """A machine's shadow could not be updated within the retry budget."""
+
+
+class VerifyStep:
+    """Parse, check and verify one record: the envelope and its segment, or :class:`EnvelopeError`."""
+
+    def __init__(self, devices: Devices, max_future: timedelta = timedelta(seconds=300)) -> None:
+        self.devices = devices
+        self.max_future = max_future
+
+    def run(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
+        """The segment, the envelope and the machine's parties; raises :class:`EnvelopeError` with the reason."""
+        envelope, document = parse_envelope(body, now=now, max_future=self.max_future)
+        device = self.devices.get(envelope.machine_id)
+        signature = envelope.signature
+        if device is None or signature is None:
+            raise EnvelopeError("unknown_key", f"machine {envelope.machine_id!r} is not registered")
+        pem = device.keys.get(signature.key_id)
+        if pem is None:
+            raise EnvelopeError("unknown_key", f"key {signature.key_id!r} is not registered for {device.machine_id}")
+        if envelope.site != device.site:
+            raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
+        verify_envelope(document, load_public_key(pem))
+        return segment_from_envelope(envelope), envelope, parties(device)
+
+
+class StoreStep:
+    """History (dedup on ``(machine, seq)`` in the same write as the data) and the quarantine."""
+
+    def __init__(self, history: History, quarantine: Quarantine) -> None:
+        self.history = history
+        self.quarantine = quarantine
+
+    def run(self, segment: Segment, received_at: datetime) -> bool:
+        """Store the segment; False when ``(machine, seq)`` was stored before (a duplicate)."""
+        return self.history.put_segment(segment, received_at)
+
+    def reject(self, record_id: str, error: EnvelopeError, body: str, received_at: datetime) -> str:
+        """Keep a rejected record with its reason; returns where its raw payload is kept."""
+        return self.quarantine.put(
+            record_id, error.reason, error.detail, body.encode(), machine_hint(body), received_at
+        )
+
+
+class ShadowStep:
+    """One coalesced ``state`` update per machine and batch, version-locked, retried on conflict.
+
+    Because the merge only moves forward in time, a redelivery after a crash between the history write
+    and this step completes the twin without counting anything twice.
+    """
+
+    def __init__(
+        self, shadows: Shadows, retries: int = 5, on_conflict: Callable[[], None] = lambda: None
+    ) -> None:
+        self.shadows = shadows
+        self.retries = retries
+        self.on_conflict = on_conflict
+
+    def run(self, machine_id: str, segments: Sequence[Segment]) -> bool:
+        """Merge the batch's segments into the ``state`` shadow; False when nothing was newer."""
+        for attempt in range(self.retries + 1):
+            current = self.shadows.get(machine_id, "state")
+            if current is None:
+                # create it first, so that every merge below is a version-locked update
+                self.shadows.update(machine_id, "state", update_payload({"schema": 1}))
+                continue
+            reported, version = current
+            merged = merge_state(reported, list(segments))
+            if merged is None:
+                return False
+            try:
+                self.shadows.update(machine_id, "state", update_payload(merged, version))
+                return True
+            except ShadowVersionConflictError:
+                self.on_conflict()
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise ShadowUpdateError(f"{machine_id}: shadow still conflicting after {self.retries} retries")
+
+
+class MeterStep:
+    """Usage events for pay-per-use billing from each envelope, idempotent by event id.
+
+    Called for new and redelivered envelopes alike (a redelivery after a crash must still meter; stored
+    events are deduplicated by id). The sample before an envelope's first makes the counter increment and
+    alarm edge across the boundary count: the envelope carries it (``previous``, set by the gateway), or
+    else it comes from envelope ``seq - 1`` in the same batch or in history.
+    """
+
+    def __init__(self, usage: Usage, history: History, clock: Callable[[], datetime]) -> None:
+        self.usage = usage
+        self.history = history
+        self.clock = clock
+
+    def run(self, envelopes: Mapping[int, TelemetryEnvelope], segments: Mapping[int, Segment]) -> int:
+        """Meter one machine's envelopes of a batch (by seq), stored in one go; returns the events stored."""
+        events = []
+        for seq in sorted(envelopes):
+            envelope = envelopes[seq]
+            events += derive_usage_events(
+                envelope.samples, envelope.machine_id, previous=self._previous(envelope, segments), source=f"seq-{seq}"
+            )
+        if not events:
+            return 0
+        return self.usage.put(events, self.clock()).stored
+
+    def _previous(self, envelope: TelemetryEnvelope, segments: Mapping[int, Segment]) -> Sample | None:
+        """The sample before this envelope's first: carried by the envelope, else from seq - 1."""
+        first = min(s.ts for s in envelope.samples)
+        if envelope.previous is not None and envelope.previous.ts < first:
+            return envelope.previous
+        if envelope.seq == 0:
+            return None
+        before = segments.get(envelope.seq - 1) or self.history.get_segment(envelope.machine_id, envelope.seq - 1)
+        return before.last if before else None
+
+
+class ScoreOutcome(Protocol):
+    """What scoring a machine's samples gives: the ``health`` shadow update and, maybe, a ticket."""
+
+    @property
+    def shadow(self) -> dict[str, Any]:
+        """The ``health`` named-shadow update document."""
+        ...
+
+    @property
+    def ticket(self) -> dict[str, Any] | None:
+        """The maintenance ticket a raised alarm opened (with ``ticket_id`` and ``content_hash``)."""
+        ...
+
+
+class Scorer(Protocol):
+    """The anomaly area's use case as ingest sees it (the wiring passes the anomaly service)."""
+
+    def handle_samples(
+        self, machine_id: str, samples: Sequence[Any], previous_reported: Mapping[str, Any] | None = None
+    ) -> ScoreOutcome | None:
+        """Score one machine's samples (oldest first); None when there are too few to score."""
+        ...
+
+
+class ScoreStep:
+    """Score a machine's new samples and write its ``health`` shadow; returns the ticket opened, if any.
+
+    Scoring is advisory: the pipeline logs and counts a failure and the batch still succeeds (the samples
+    are safe in history and can be scored again from there).
+    """
+
+    def __init__(self, scorer: Scorer, shadows: Shadows) -> None:
+        self.scorer = scorer
+        self.shadows = shadows
+
+    def run(self, machine_id: str, samples: Sequence[Sample]) -> dict[str, Any] | None:
+        """Score ``samples`` (oldest first) against the machine's previous health."""
+        found = self.shadows.get(machine_id, "health")
+        outcome = self.scorer.handle_samples(machine_id, samples, found[0] if found else None)
+        if outcome is None:
+            return None
+        self.shadows.update(machine_id, "health", json.dumps(outcome.shadow, separators=(",", ":")).encode())
+        return outcome.ticket
+
+
+class QueueStep:
+    """A maintenance ticket into the archive (``maintenance/<machine>/<ticket>.json``) and its hash into the
+    anchoring queue, shared with the machine's parties."""
+
+    def __init__(self, archive: Archive, anchors: AnchorQueue) -> None:
+        self.archive = archive
+        self.anchors = anchors
+
+    def run(self, machine_id: str, tenants: tuple[str, ...], ticket: Mapping[str, Any]) -> bool:
+        """Archive and queue one ticket; False when it was queued before."""
+        record_id = f"maintenance/{machine_id}/{ticket['ticket_id']}"
+        self.archive.put(f"{record_id}.json", json.dumps(ticket, separators=(",", ":")).encode())
+        return self.anchors.submit(
+            record_id, bytes.fromhex(str(ticket["content_hash"])[2:]), kind="maintenance", tenants=tenants
+        )
+
+
+def machine_hint(body: str) -> str | None:
+    """The machine id of an unreadable record, if one can be seen (for the quarantine index).
+
+    Example:
+        >>> machine_hint('{"v": 1, "machine_id": "cnc-01", "seq": "x"}')
+        'cnc-01'
+        >>> machine_hint("not json") is None
+        True
+    """
+    marker = '"machine_id":'
+    at = body.find(marker)
+    if at < 0:
+        return None
+    rest = body[at + len(marker) :].lstrip()
+    if not rest.startswith('"'):
+        return None
+    end = rest.find('"', 1)
+    return rest[1:end][:128] if end > 0 else None

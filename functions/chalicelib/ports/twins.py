@@ -1,0 +1,102 @@
+"""The twins' ports: the device registry, the telemetry history, the quarantine and the named shadows.
+
+Adapters: ``chalicelib.adapters.twins`` (DynamoDB, S3), ``chalicelib.adapters.shadows`` (IoT data plane),
+``chalicelib.adapters.memory`` (in process).
+
+Example:
+    >>> from chalicelib.adapters.memory import MemoryDevices
+    >>> isinstance(MemoryDevices(), Devices)
+    True
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from twin_models.history import Segment
+from twin_models.tenancy import Device
+
+__all__ = ["Devices", "History", "Quarantine", "ShadowVersionConflictError", "Shadows"]
+
+
+class ShadowVersionConflictError(Exception):
+    """The shadow moved on since it was read (HTTP 409): read again and retry."""
+
+
+@runtime_checkable
+class Devices(Protocol):
+    """Registered machines, their parties and their gateways' public keys."""
+
+    def put(self, device: Device) -> None:
+        """Register or update a machine."""
+        ...
+
+    def get(self, machine_id: str, max_age_s: float = 60.0) -> Device | None:
+        """The machine (an adapter may cache it for ``max_age_s``)."""
+        ...
+
+    def for_tenant(self, tenant: str) -> list[Device]:
+        """Machines the tenant owns or leases, by id."""
+        ...
+
+    def all(self) -> list[Device]:
+        """Every registered machine, by id (the scheduled runs visit them all)."""
+        ...
+
+
+@runtime_checkable
+class History(Protocol):
+    """One segment per ``(machine, seq)``: the stored, verified telemetry."""
+
+    def put_segment(self, segment: Segment, received_at: datetime) -> bool:
+        """Store a segment unless ``(machine, seq)`` exists; False for a duplicate (one conditional write)."""
+        ...
+
+    def get_segment(self, machine_id: str, seq: int) -> Segment | None:
+        """The stored segment of ``(machine, seq)``."""
+        ...
+
+    def segments(self, machine_id: str, start: datetime, end: datetime, lookback_s: float = 3600.0) -> list[Segment]:
+        """Segments overlapping ``[start, end)``, ordered by start."""
+        ...
+
+    def latest_before(self, machine_id: str, at: datetime, limit: int = 4) -> list[Segment]:
+        """Up to ``limit`` segments starting at or before ``at``, newest first."""
+        ...
+
+
+@runtime_checkable
+class Quarantine(Protocol):
+    """Rejected records: the reason and the raw payload. Nothing is dropped."""
+
+    def put(
+        self, record_id: str, reason: str, detail: str, raw: bytes, machine_id: str | None, received_at: datetime
+    ) -> str:
+        """Keep a rejected record; returns where its raw payload is kept."""
+        ...
+
+    def list_day(self, day: str) -> list[dict[str, str]]:
+        """The quarantined records of one UTC day (``YYYY-MM-DD``)."""
+        ...
+
+    def raw(self, key: str) -> bytes:
+        """The raw payload kept for a quarantined record."""
+        ...
+
+
+@runtime_checkable
+class Shadows(Protocol):
+    """Named shadows as AWS IoT keeps them: desired, reported, delta and a version."""
+
+    def get(self, machine_id: str, shadow: str) -> tuple[dict[str, Any], int] | None:
+        """``(reported, version)`` of a named shadow, or None if it does not exist."""
+        ...
+
+    def document(self, machine_id: str, shadow: str) -> dict[str, Any] | None:
+        """The whole shadow document (state with desired, reported, delta; metadata; version)."""
+        ...
+
+    def update(self, machine_id: str, shadow: str, payload: bytes) -> int:
+        """Apply an update document; raises :class:`ShadowVersionConflictError` on a version conflict."""
+        ...
