@@ -1,8 +1,9 @@
 """Ingest benchmark: the handler's own work per core, and AWS calls per 1,000 samples.
 
-Runs the real ingest service (parse, verify signatures, derive intervals, build coalesced
-shadow updates) over signed SQS batches, with the AWS adapters replaced by in-memory stores
-that count the calls they would make, so AWS latency is counted, not timed. In the same run,
+Runs the real ingest pipeline as the wiring builds it (parse, verify signatures, derive intervals,
+build coalesced shadow updates, meter usage) over signed SQS batches, on the in-memory adapters
+wrapped to count the AWS calls their DynamoDB/IoT/S3 twins would make, so AWS latency is counted,
+not timed. In the same run,
 a naive handler does the same parsing and verification but writes one history item and one
 shadow update per sample.
 
@@ -18,22 +19,18 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
-from chalicelib.adapters.twins import (
-    DeviceRegistry,
-    HistoryStore,
-    QuarantineStore,
-    ShadowStore,
-    ShadowVersionConflictError,
-)
-from chalicelib.ingest.pipeline import IngestService, MeteringStep
+from chalicelib import wiring
+from chalicelib.adapters.memory import MemoryShadows
+from chalicelib.settings import Settings
 from edge_greengrass.simulator import FleetSimulator
-from twin_models.history import Segment, segment_from_envelope
+from twin_models.history import segment_from_envelope
 from twin_models.shadow import state_reported, update_payload
 from twin_models.signing import generate_private_key, load_public_key, public_key_pem, seal, verify_envelope
 from twin_models.telemetry import parse_envelope
@@ -42,77 +39,51 @@ from twin_models.tenancy import Device
 CALLS: Counter[str] = Counter()
 
 
-class MemoryRegistry(DeviceRegistry):
-    """Registry in memory; a Lambda container caches devices, so one read per thing."""
+class Counted:
+    """Wraps an in-memory adapter and counts the AWS calls its DynamoDB/IoT/S3 twin would make."""
 
-    def __init__(self, devices: dict[str, Device]) -> None:
-        super().__init__()
-        self.devices = devices
+    def __init__(self, adapter: Any, calls: dict[str, Callable[..., dict[str, int]]]) -> None:
+        self._adapter = adapter
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._adapter, name)
+        count = self._calls.get(name)
+        if count is None:
+            return method
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            for operation, n in count(*args, **kwargs).items():
+                CALLS[operation] += n
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def _one(operation: str) -> Callable[..., dict[str, int]]:
+    return lambda *args, **kwargs: {operation: 1}
+
+
+class CachedDevices(Counted):
+    """A Lambda container caches devices (``DeviceRegistry.get``): one read per machine."""
+
+    def __init__(self, adapter: Any) -> None:
+        super().__init__(adapter, {})
+        self._seen: set[str] = set()
 
     def get(self, machine_id: str, max_age_s: float = 60.0) -> Device | None:
-        if machine_id not in self._cache:
+        if machine_id not in self._seen:
             CALLS["dynamodb.GetItem"] += 1
-            self._cache[machine_id] = (float("inf"), self.devices.get(machine_id))
-        return self._cache[machine_id][1]
+            self._seen.add(machine_id)
+        found: Device | None = self._adapter.get(machine_id)
+        return found
 
 
-class MemoryHistory(HistoryStore):
-    """Conditional put semantics in a dict; the item is serialised as DynamoDB would receive it."""
+class NoUsage:
+    """Metering switched off, to time the twin path alone."""
 
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, int], str] = {}
-
-    def put_segment(self, segment: Segment, received_at: datetime) -> bool:
-        CALLS["dynamodb.PutItem"] += 1
-        key = (segment.machine_id, segment.seq)
-        if key in self.items:
-            return False
-        self.items[key] = json.dumps(segment.to_item(), separators=(",", ":"))
-        return True
-
-    def get_segment(self, machine_id: str, seq: int) -> Segment | None:
-        CALLS["dynamodb.GetItem"] += 1
-        found = self.items.get((machine_id, seq))
-        return Segment.from_item(json.loads(found)) if found else None
-
-
-class MemoryQuarantine(QuarantineStore):
-    def put(self, *args: Any, **kwargs: Any) -> str:
-        CALLS["dynamodb.PutItem"] += 1
-        CALLS["s3.PutObject"] += 1
-        return "q"
-
-
-class MemoryBilling:
-    """Metering with the real derivation; the usage store's one conditional put per event is counted."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, Any] = {}
-
-    def record_usage(self, events: list[Any]) -> None:
-        for event in events:  # the usage store makes one conditional put per event
-            CALLS["dynamodb.PutItem"] += 1
-            self.events.setdefault(event.id, event)
-
-
-class MemoryShadows(ShadowStore):
-    """Named shadows with versions and 409s, in memory."""
-
-    def __init__(self) -> None:
-        self.docs: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
-
-    def get(self, machine_id: str, shadow: str) -> tuple[dict[str, Any], int] | None:
-        CALLS["iot-data.GetThingShadow"] += 1
-        return self.docs.get((machine_id, shadow))
-
-    def update(self, machine_id: str, shadow: str, payload: bytes) -> int:
-        CALLS["iot-data.UpdateThingShadow"] += 1
-        body = json.loads(payload)
-        reported, version = self.docs.get((machine_id, shadow), ({}, 0))
-        if "version" in body and body["version"] != version:
-            raise ShadowVersionConflictError(machine_id)
-        self.docs[(machine_id, shadow)] = ({**reported, **body["state"]["reported"]}, version + 1)
-        return version + 1
+    def put(self, events: Any, received_at: datetime) -> Any:
+        return type("Report", (), {"stored": 0})()
 
 
 def make_batches(things: int, envelopes: int, samples: int) -> tuple[list[dict[str, Any]], dict[str, Device], int]:
@@ -152,9 +123,7 @@ def make_batches(things: int, envelopes: int, samples: int) -> tuple[list[dict[s
     return batches, devices, things * envelopes * samples
 
 
-def naive_handler(
-    batch: dict[str, Any], devices: dict[str, Device], history: dict[Any, str], shadows: MemoryShadows
-) -> None:
+def naive_handler(batch: dict[str, Any], devices: dict[str, Device], history: dict[Any, str], shadows: Any) -> None:
     """One history write and one shadow update per sample: what not to do."""
     now = datetime(2026, 1, 6, tzinfo=UTC)
     for record in batch["Records"]:
@@ -171,11 +140,28 @@ def naive_handler(
         del segment
 
 
-class NoMetering(MeteringStep):
-    """Metering switched off, to time the twin path alone."""
-
-    def run(self, envelopes: dict[int, Any], segments: dict[int, Segment]) -> None:
-        return None
+def build_pipeline(devices: dict[str, Device], metering: bool) -> Any:
+    """The ingest pipeline as the wiring builds it, over counted in-memory adapters."""
+    built = wiring.build(Settings(adapters="memory"))
+    a = built.adapters
+    for device in devices.values():
+        a.devices.put(device)
+    counted = wiring.build(
+        Settings(adapters="memory"),
+        devices=CachedDevices(a.devices),
+        history=Counted(a.history, {"put_segment": _one("dynamodb.PutItem"), "get_segment": _one("dynamodb.GetItem")}),
+        quarantine=Counted(a.quarantine, {"put": lambda *x, **k: {"dynamodb.PutItem": 1, "s3.PutObject": 1}}),
+        shadows=Counted(
+            a.shadows, {"get": _one("iot-data.GetThingShadow"), "update": _one("iot-data.UpdateThingShadow")}
+        ),
+        usage=(  # the usage store makes one conditional put per event
+            Counted(a.usage, {"put": lambda events, *x, **k: {"dynamodb.PutItem": len(list(events))}})
+            if metering
+            else NoUsage()
+        ),
+        clock=lambda: datetime(2026, 1, 6, tzinfo=UTC),
+    )
+    return counted.ingest
 
 
 def run_ours(
@@ -183,17 +169,7 @@ def run_ours(
 ) -> tuple[float, int, dict[str, int], float]:
     """CPU seconds, AWS calls, calls by operation and max shadow updates per thing per batch."""
     CALLS.clear()
-    shadows = MemoryShadows()
-    history = MemoryHistory()
-    step = MeteringStep(history, MemoryBilling()) if metering else NoMetering(history, MemoryBilling())
-    service = IngestService(
-        registry=MemoryRegistry(devices),
-        history=history,
-        metering=step,
-        quarantine=MemoryQuarantine(),
-        shadows=shadows,
-        clock=lambda: datetime(2026, 1, 6, tzinfo=UTC),
-    )
+    service = build_pipeline(devices, metering)
     updates_per_thing_per_batch = 0.0
     seen: set[str] = set()
     cpu0 = time.process_time()
@@ -227,7 +203,7 @@ def main() -> None:
     naive_batches = batches[: max(1, len(batches) // 10)]
     naive_samples = sum(args.samples * len(b["Records"]) for b in naive_batches)
     cpu0 = time.process_time()
-    naive_shadows = MemoryShadows()
+    naive_shadows = Counted(MemoryShadows(), {"update": _one("iot-data.UpdateThingShadow")})
     naive_history: dict[Any, str] = {}
     for batch in naive_batches:
         naive_handler(batch, devices, naive_history, naive_shadows)

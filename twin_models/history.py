@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from twin_models.counters import counter_delta
 from twin_models.oee import MachineData, StateIntervals, counters_to_counts
 from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
+from twin_models.timestamps import from_seconds, to_seconds
 
 __all__ = [
     "CounterPoint",
@@ -95,12 +96,12 @@ class Segment(BaseModel):
             "machine_id": self.machine_id,
             "site": self.site,
             "seq": self.seq,
-            "start": self.start.timestamp(),
-            "end": self.end.timestamp(),
+            "start": to_seconds(self.start),
+            "end": to_seconds(self.end),
             "sample_count": self.sample_count,
-            "intervals": [[i.start.timestamp(), i.end.timestamp(), i.code, i.program] for i in self.intervals],
-            "counters": [[c.ts.timestamp(), c.part_count, c.reject_count] for c in self.counters],
-            "alarms": [[ts.timestamp(), code] for ts, code in self.alarms],
+            "intervals": [[to_seconds(i.start), to_seconds(i.end), i.code, i.program] for i in self.intervals],
+            "counters": [[to_seconds(c.ts), c.part_count, c.reject_count] for c in self.counters],
+            "alarms": [[to_seconds(ts), code] for ts, code in self.alarms],
             "energy_kwh": self.energy_kwh,
             "vibration_max": self.vibration_max,
             "temperature_max": self.temperature_max,
@@ -110,22 +111,21 @@ class Segment(BaseModel):
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Segment:
         """Inverse of :meth:`to_item`."""
-
-        def ts(value: Any) -> datetime:
-            return datetime.fromtimestamp(float(value), UTC)
-
         return cls(
             machine_id=item["machine_id"],
             site=item["site"],
             seq=int(item["seq"]),
-            start=ts(item["start"]),
-            end=ts(item["end"]),
+            start=from_seconds(item["start"]),
+            end=from_seconds(item["end"]),
             sample_count=int(item["sample_count"]),
             intervals=[
-                StateInterval(start=ts(a), end=ts(b), code=int(c), program=str(p)) for a, b, c, p in item["intervals"]
+                StateInterval(start=from_seconds(a), end=from_seconds(b), code=int(c), program=str(p))
+                for a, b, c, p in item["intervals"]
             ],
-            counters=[CounterPoint(ts=ts(t), part_count=int(p), reject_count=int(r)) for t, p, r in item["counters"]],
-            alarms=[(ts(t), int(c)) for t, c in item["alarms"]],
+            counters=[
+                CounterPoint(ts=from_seconds(t), part_count=int(p), reject_count=int(r)) for t, p, r in item["counters"]
+            ],
+            alarms=[(from_seconds(t), int(c)) for t, c in item["alarms"]],
             energy_kwh=float(item["energy_kwh"]),
             vibration_max=float(item["vibration_max"]),
             temperature_max=float(item["temperature_max"]),
@@ -300,15 +300,15 @@ def oee_input(
     programs = tuple(sorted({i.program for i in intervals if i.program}))
     index = {name: n for n, name in enumerate(programs)}
     states = StateIntervals.from_arrays(
-        [i.start.timestamp() for i in intervals],
-        [i.end.timestamp() for i in intervals],
+        [to_seconds(i.start) for i in intervals],
+        [to_seconds(i.end) for i in intervals],
         [i.code for i in intervals],
         [index.get(i.program, -1) for i in intervals] if programs else None,
         programs,
     )
     points = sorted({p.ts: p for s in segs for p in s.counters}.values(), key=lambda p: p.ts)
     counts = counters_to_counts(
-        [p.ts.timestamp() for p in points],
+        [to_seconds(p.ts) for p in points],
         [p.part_count for p in points],
         [p.reject_count for p in points],
     )

@@ -9,6 +9,8 @@ The rules, stated once:
 * **Numbers** are integer microseconds since the Unix epoch, the time base of the numeric kernels
   (OEE engine, metering): exact, so sums and differences never drift. :func:`to_micros` and
   :func:`from_micros` convert one instant; :func:`seconds_to_micros` converts arrays of epoch seconds.
+  Float epoch seconds (:func:`to_seconds`, :func:`from_seconds`) are what stored history segments and
+  the OEE engine's input arrays carry.
 * A datetime without a time zone (*naive*) is never guessed at: every function here refuses it with
   :class:`TimestampError` (a ``ValueError``).
 
@@ -34,7 +36,16 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["TimestampError", "format_utc", "from_micros", "parse_utc", "seconds_to_micros", "to_micros"]
+__all__ = [
+    "TimestampError",
+    "format_utc",
+    "from_micros",
+    "from_seconds",
+    "parse_utc",
+    "seconds_to_micros",
+    "to_micros",
+    "to_seconds",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -86,15 +97,17 @@ def parse_utc(text: str) -> datetime:
         ...
         twin_models.timestamps.TimestampError: 'yesterday' is not an ISO 8601 timestamp
     """
-    if not isinstance(text, str):
-        raise TimestampError(f"a timestamp is ISO 8601 text, got {type(text).__name__}")
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise TimestampError(f"{text!r} is not an ISO 8601 timestamp") from None
+    except TypeError:
+        raise TimestampError(f"a timestamp is ISO 8601 text, got {type(text).__name__}") from None
+    if value.tzinfo is UTC:  # ``Z`` and ``+00:00`` parse to UTC itself
+        return value
     if value.utcoffset() is None:
         raise TimestampError(f"{text!r} has no time zone (use Z for UTC)")
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
+    return value.astimezone(UTC)
 
 
 def to_micros(value: datetime) -> int:
@@ -118,6 +131,30 @@ def from_micros(micros: int) -> datetime:
         datetime.datetime(2026, 1, 5, 6, 0, tzinfo=datetime.timezone.utc)
     """
     return _EPOCH + timedelta(microseconds=int(micros))
+
+
+def to_seconds(value: datetime) -> float:
+    """Float seconds since the Unix epoch of an aware datetime (``datetime.timestamp`` without its
+    local-time guess for naive values).
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> to_seconds(datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=timezone.utc))
+        1.5
+    """
+    if value.tzinfo is not UTC and value.utcoffset() is None:
+        raise _naive(value)
+    return value.timestamp()
+
+
+def from_seconds(seconds: float) -> datetime:
+    """The aware UTC datetime of float epoch seconds (inverse of :func:`to_seconds`, to the microsecond).
+
+    Example:
+        >>> from_seconds(1_767_592_800.25)
+        datetime.datetime(2026, 1, 5, 6, 0, 0, 250000, tzinfo=datetime.timezone.utc)
+    """
+    return datetime.fromtimestamp(float(seconds), UTC)
 
 
 def seconds_to_micros(values: ArrayLike) -> NDArray[np.int64]:

@@ -224,7 +224,8 @@ def _commission_model(model_dir: Path, seed: int) -> None:
     import pandas as pd
 
     from edge_greengrass.simulator import FleetSimulator, default_profiles
-    from twin_models.anomaly import AnomalyModel, save_model_dir, telemetry_features
+    from twin_models.anomaly import AnomalyModel, telemetry_features
+    from twinledger.files.anomaly import save_model_dir
 
     healthy = [dataclasses.replace(p, failure_mode=None) for p in default_profiles(4, seed + 1000)]
     start = datetime(2025, 12, 29, 5, tzinfo=UTC)  # a commissioning shift, a week before

@@ -4,8 +4,7 @@ same in the cloud.
 
 Each port has a fixture that builds its adapter for the ``backend`` parameter. A behaviour moto does not
 reproduce faithfully (AWS IoT shadows: ``"desired": null``, the nested delta, the 8 KB and depth limits,
-``version`` on a new shadow) is tested on the memory adapter alone, and its docstring says why; a
-behaviour where an AWS adapter breaks its port's promise is marked ``xfail(strict=True)`` for ``aws``.
+``version`` on a new shadow) is tested on the memory adapter alone, and its docstring says why.
 """
 
 from __future__ import annotations
@@ -815,17 +814,7 @@ def test_lease_cursor_moves_only_from_the_value_it_was_read_at(leases: Leases) -
         leases.advance("lease-7", "paid_through", None, "2026-10")
 
 
-def test_lease_cursor_of_an_unknown_lease_does_not_move(
-    backend: str, leases: Leases, request: pytest.FixtureRequest
-) -> None:
-    if backend == "aws":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="LeaseStore.advance is an UpdateItem, which creates the item: with old=None it answers "
-                "True for a lease that does not exist and leaves a stub without a body that get() cannot read",
-            )
-        )
+def test_lease_cursor_of_an_unknown_lease_does_not_move(leases: Leases) -> None:
     assert leases.advance("lease-x", "billed_through", None, "2026-10") is False
     assert leases.get("lease-x") is None
 

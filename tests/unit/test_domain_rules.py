@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 
 from twin_models.budget import time_budget_s
 from twin_models.counters import counter_delta, counter_reset
-from twin_models.timestamps import TimestampError, format_utc, from_micros, parse_utc, seconds_to_micros, to_micros
+from twin_models.timestamps import (
+    TimestampError,
+    format_utc,
+    from_micros,
+    from_seconds,
+    parse_utc,
+    seconds_to_micros,
+    to_micros,
+    to_seconds,
+)
 
 MODULES = [
     "twin_models.budget",
@@ -63,6 +72,8 @@ def test_text_and_micros_round_trip(moment: datetime) -> None:
     assert from_micros(to_micros(moment)) == moment
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)  # exact, unlike total_seconds() * 1e6
     assert to_micros(moment) == (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    assert abs(from_seconds(to_seconds(moment)) - moment) <= timedelta(microseconds=1)  # floats: to the microsecond
+    assert from_seconds(to_seconds(moment)).tzinfo is UTC
 
 
 def test_text_drops_only_a_needless_fraction() -> None:
@@ -77,6 +88,7 @@ def test_text_drops_only_a_needless_fraction() -> None:
     [
         (lambda: format_utc(datetime(2026, 1, 5)), "naive datetime"),
         (lambda: to_micros(datetime(2026, 1, 5)), "naive datetime"),
+        (lambda: to_seconds(datetime(2026, 1, 5)), "naive datetime"),
         (lambda: parse_utc("2026-01-05T06:00:00"), "has no time zone"),
         (lambda: parse_utc("06:00 on Monday"), "is not an ISO 8601 timestamp"),
         (lambda: parse_utc(1767592800), "is ISO 8601 text"),  # type: ignore[arg-type]

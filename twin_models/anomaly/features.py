@@ -114,6 +114,8 @@ def samples_frame(samples: Iterable[Any]) -> pd.DataFrame:
 
 
 def _epoch_seconds(stamp: Any) -> float:
+    # Deliberately not twin_models.timestamps: a window's stamps may be naive (read as UTC, as pandas'
+    # utc=True reads them), and the SageMaker bundle carries twin_models.anomaly alone.
     if isinstance(stamp, str):
         stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     if not isinstance(stamp, datetime):

@@ -32,6 +32,7 @@ from twin_models.oee.report import compute_oee
 from twin_models.oee.results import OeeReport
 from twin_models.oee.samples import StateIntervals
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
+from twin_models.timestamps import to_seconds
 
 __all__ = ["evaluate_scenario", "machine_data", "parse_scenario"]
 
@@ -48,8 +49,8 @@ def machine_data(machine: MachineScenario, taxonomy: StateTaxonomy = DEFAULT_TAX
     """Engine input of one scenario machine."""
     program, programs = _program_index([s.program for s in machine.states])
     states = StateIntervals.from_arrays(
-        [s.start.timestamp() for s in machine.states],
-        [s.end.timestamp() for s in machine.states],
+        [to_seconds(s.start) for s in machine.states],
+        [to_seconds(s.end) for s in machine.states],
         [taxonomy.code(s.state) for s in machine.states],
         program,
         programs,
@@ -59,7 +60,7 @@ def machine_data(machine: MachineScenario, taxonomy: StateTaxonomy = DEFAULT_TAX
         c_prog, c_programs = _program_index([c.program for c in machine.counts])
         parts.append(
             CountSeries.from_arrays(
-                [c.ts.timestamp() for c in machine.counts],
+                [to_seconds(c.ts) for c in machine.counts],
                 [c.total for c in machine.counts],
                 [c.reject for c in machine.counts],
                 [c.startup_reject for c in machine.counts],
@@ -82,7 +83,7 @@ def machine_data(machine: MachineScenario, taxonomy: StateTaxonomy = DEFAULT_TAX
 
         parts.append(
             counters_to_counts(
-                [r.ts.timestamp() for r in readings],
+                [to_seconds(r.ts) for r in readings],
                 [r.total for r in readings],
                 carried([r.reject for r in readings]),
                 carried([r.startup_reject for r in readings]),

@@ -120,7 +120,7 @@ class LeaseStore:
         """Move ``cursor`` (``billed_through`` or ``anchored_through``) from ``old`` to ``new``; False if moved."""
         if cursor not in ("billed_through", "anchored_through"):
             raise ValueError(f"unknown cursor {cursor}")
-        condition = "attribute_not_exists(#c)" if old is None else "#c = :old"
+        condition = "attribute_exists(lease_id) AND " + ("attribute_not_exists(#c)" if old is None else "#c = :old")
         values: dict[str, Any] = {":new": {"S": new}}
         if old is not None:
             values[":old"] = {"S": old}

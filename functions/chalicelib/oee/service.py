@@ -28,6 +28,7 @@ from twin_models.oee import (
     MachineData,
     OeeError,
     OeeTotals,
+    Period,
     PeriodBy,
     PlantCalendar,
     build_report,
@@ -38,9 +39,9 @@ from twin_models.oee import (
     row_to_dict,
     shift_instances,
 )
-from twin_models.oee.calendar import Period, from_us, to_us
 from twin_models.shadow import update_payload
 from twin_models.telemetry import format_ts
+from twin_models.timestamps import from_micros, to_micros
 from twin_models.tenancy import Device, Principal, can_see, parties
 
 __all__ = ["MAX_RANGE_DAYS", "OeeService", "parse_by", "period_record", "period_record_id"]
@@ -70,8 +71,8 @@ def _shadow_summary(period: Period, row: np.ndarray[Any, np.dtype[np.float64]]) 
     doc.update(
         period=period.label,
         shift=period.shift,
-        start=format_ts(from_us(period.start_us)),
-        end=format_ts(from_us(period.end_us)),
+        start=format_ts(from_micros(period.start_us)),
+        end=format_ts(from_micros(period.end_us)),
     )
     return doc
 
@@ -115,7 +116,7 @@ class OeeService:
         self, devices: Sequence[Device], start: datetime, end: datetime, by: PeriodBy | None, calendar: PlantCalendar
     ) -> tuple[OeeTotals, dict[str, int]]:
         """Per-period totals of ``devices`` over ``[start, end)`` and how many periods were stored/computed."""
-        w0, w1 = to_us(start), to_us(end)
+        w0, w1 = to_micros(start), to_micros(end)
         tz = ZoneInfo(calendar.timezone)
         instances = shift_instances(calendar.shifts, tz, w0, w1)
         periods = make_periods(by, w0, w1, tz, instances if calendar.shifts else None)
@@ -129,7 +130,7 @@ class OeeService:
             source["stored"] += len(periods) - len(missing)
             source["computed"] += len(missing)
             for lo, hi in _spans(missing):
-                a, b = from_us(periods[lo].start_us), from_us(periods[hi].end_us)
+                a, b = from_micros(periods[lo].start_us), from_micros(periods[hi].end_us)
                 fresh = compute_totals(
                     [self.machine_data(device, a, b)], a, b, shifts=calendar.shifts, timezone=calendar.timezone, by=by
                 )
@@ -288,11 +289,12 @@ class OeeService:
         current = totals.periods[-1]
         reported["current"] = _shadow_summary(current, totals.cube[-1, 0])
         self.shadows.update(device.machine_id, "oee", update_payload(reported))
-        closed = [p for p in periods if from_us(p.end_us) <= now - self.anchor_after]
+        closed = [p for p in periods if from_micros(p.end_us) <= now - self.anchor_after and _observed(p)]
         return written, True, self._anchor_closed(device, closed)
 
     def _anchor_closed(self, device: Device, periods: Sequence[StoredPeriod]) -> int:
-        """Queue each closed period's result for anchoring, so both parties can prove it later.
+        """Queue each closed period's result for anchoring, so both parties can prove it later (periods the
+        machine reported nothing in are left out).
 
         The record is the period's summary (:func:`period_record`), its id ``oee/<machine>/<period start>``. A
         period recomputed with the same figures is queued once; one whose figures changed after it was queued
@@ -305,7 +307,7 @@ class OeeService:
         for period in periods:
             record = period_record(period)
             digest = record_hash(record)
-            record_id = period_record_id(device.machine_id, from_us(period.start_us))
+            record_id = period_record_id(device.machine_id, from_micros(period.start_us))
             try:
                 fresh = self.anchors.submit(record_id, digest, kind="oee-period", tenants=parties(device))
             except RecordConflictError:
@@ -314,6 +316,12 @@ class OeeService:
                 )
             queued += int(fresh)
         return queued
+
+
+def _observed(period: StoredPeriod) -> bool:
+    """True when history covered some of the period (a period the machine reported nothing in proves nothing)."""
+    m = metrics_from_row(row_from_dict(period.row))
+    return m.all_time_s - m.losses_s.unknown > 0
 
 
 def period_record_id(machine_id: str, start: datetime) -> str:
@@ -341,8 +349,8 @@ def period_record(period: StoredPeriod) -> dict[str, Any]:
         "machine_id": period.machine_id,
         "label": period.label,
         "shift": period.shift,
-        "start": format_ts(from_us(period.start_us)),
-        "end": format_ts(from_us(period.end_us)),
+        "start": format_ts(from_micros(period.start_us)),
+        "end": format_ts(from_micros(period.end_us)),
         "metrics": m.model_dump(mode="json", exclude={"warnings"}),
     }
 
