@@ -47,8 +47,9 @@ def _ingest(monkeypatch: pytest.MonkeyPatch) -> Any:
     if functions not in sys.path:
         sys.path.append(functions)
     import app
+    from chalicelib import wiring
 
-    monkeypatch.setattr(app, "_ingest", None)  # a fresh container: no device cache from earlier tests
+    wiring.reset()  # a fresh container: no device cache from earlier tests
     return app.ingest
 
 

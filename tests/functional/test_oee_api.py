@@ -11,13 +11,17 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.auth import issue_token
+from chalicelib import wiring
 from chalicelib.adapters.oee import CalendarStore, OeeResultStore
 from chalicelib.adapters.twins import DeviceRegistry, ShadowStore
+from chalicelib.auth import issue_token
+from chalicelib.oee.service import period_record, period_record_id
 from tests.functional.conftest import JWT_SECRET, T0, ingest_service, register, services, sqs_event, wire
+from twin_models.anchoring import record_hash
 from twin_models.oee import PlantCalendar, ShiftSpec, compute_oee
 from twin_models.oee.calendar import to_us
 from twin_models.telemetry import Sample
+from twin_models.timestamps import to_micros
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 
@@ -199,3 +203,51 @@ def test_schedule_reports_a_machine_it_cannot_evaluate_and_carries_on(plant: dic
     assert "ideal cycle time" in summary["failed"][0]["error"]
     assert ShadowStore().get("cnc-02", "oee") is None
     assert ShadowStore().get("cnc-01", "oee") is not None
+
+
+def test_the_schedule_anchors_each_closed_shift_once_and_its_proof_checks(
+    plant: dict[str, list[Sample]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the in-memory anchoring queue and the in-process chain
+    monkeypatch.setenv("TWINLEDGER_ANCHOR_STORE", "memory")
+    built = services()
+    with wiring.override(anchor_store=built.adapters.anchor_store):
+        oee = wiring.services().oee
+        # When the schedule runs at T0 + 3 h (shift a ended two hours before), at T0 + 5 h and again after
+        early = oee.run_schedule(T0 + timedelta(hours=3))
+        later = oee.run_schedule(T0 + timedelta(hours=5))
+        again = oee.run_schedule(T0 + timedelta(hours=5, minutes=30))
+        anchoring = wiring.services().anchoring
+        # Then shift a (06-07Z) is anchored at the first run, shift b (07-08Z) at the second, nothing twice,
+        # and the time between shifts is not anchored
+        assert early["periods_anchored"] == 3  # shift a of the three machines
+        assert later["periods_anchored"] == 3 and again["periods_anchored"] == 0
+        record = period_record_id("cnc-01", T0)
+        assert anchoring.store.get(record) is not None
+        assert anchoring.store.get(period_record_id("cnc-01", T0 + timedelta(hours=2))) is None
+        # And the record's hash is the stored period's figures; its proof checks on chain
+        stored = OeeResultStore().between("cnc-01", to_micros(T0), to_micros(T0 + timedelta(hours=1)))
+        queued = anchoring.store.get(record)
+        assert queued is not None and queued.record_hash == record_hash(period_record(stored[0]))
+        assert queued.tenants == ("toolmaker", "factory-1")
+        assert anchoring.run_once().anchored == 6
+        assert anchoring.verify(anchoring.bundle(record)).ok
+
+
+def test_a_shift_recomputed_with_other_figures_is_anchored_again_under_a_revision(
+    plant: dict[str, list[Sample]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWINLEDGER_ANCHOR_STORE", "memory")
+    with wiring.override() as built:
+        assert built.oee.run_schedule(T0 + timedelta(hours=3))["periods_anchored"] == 3
+        # Given cnc-01's ideal cycle time was corrected after shift a was anchored: its figures change
+        device = DeviceRegistry().get("cnc-01", max_age_s=0)
+        assert device is not None
+        DeviceRegistry().put(device.model_copy(update={"ideal_cycle_times_s": {"*": IDEAL_S / 2}}))
+        # When the schedule recomputes it
+        rerun = built.oee.run_schedule(T0 + timedelta(hours=3, minutes=10))
+        # Then the new version is queued under a revision id; the first stays as it was
+        assert rerun["periods_anchored"] == 1
+        first = period_record_id("cnc-01", T0)
+        queued = sorted(r.record_id for r in built.anchoring.store.pending(100) if r.record_id.startswith(first))
+        assert len(queued) == 2 and queued[0] == first and queued[1].startswith(first + "#")

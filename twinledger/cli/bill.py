@@ -69,9 +69,9 @@ def _instant(text: str) -> datetime:
 
 def _service() -> Any:
     ensure_functions_importable()
-    from chalicelib.billing.service import BillingService
+    from chalicelib import wiring
 
-    return BillingService()
+    return wiring.services().billing
 
 
 def _register(args: argparse.Namespace) -> int:

@@ -289,12 +289,18 @@ class OeeService:
         current = totals.periods[-1]
         reported["current"] = _shadow_summary(current, totals.cube[-1, 0])
         self.shadows.update(device.machine_id, "oee", update_payload(reported))
-        closed = [p for p in periods if from_micros(p.end_us) <= now - self.anchor_after and _observed(p)]
+        closed = [
+            p
+            for p in periods
+            if (p.shift is not None or by == "day")  # shifts, or days where the site has no calendar
+            and from_micros(p.end_us) <= now - self.anchor_after
+            and _observed(p)
+        ]
         return written, True, self._anchor_closed(device, closed)
 
     def _anchor_closed(self, device: Device, periods: Sequence[StoredPeriod]) -> int:
-        """Queue each closed period's result for anchoring, so both parties can prove it later (periods the
-        machine reported nothing in are left out).
+        """Queue each closed shift's (or, without a calendar, day's) result for anchoring, so both parties
+        can prove it later; the time between shifts and periods the machine reported nothing in are left out.
 
         The record is the period's summary (:func:`period_record`), its id ``oee/<machine>/<period start>``. A
         period recomputed with the same figures is queued once; one whose figures changed after it was queued
