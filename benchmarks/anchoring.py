@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "functions"))
 from eth_account import Account  # noqa: E402
 
 from chalicelib.adapters.chain import AnchorClient, deploy_anchor_registry  # noqa: E402
-from chalicelib.anchoring.service import AnchoringService  # noqa: E402
 from chalicelib.adapters.memory import InMemoryAnchorStore  # noqa: E402
+from chalicelib.anchoring.service import AnchoringService  # noqa: E402
 from twin_models.merkle import MerkleTree  # noqa: E402
 from twinledger.local.ganache import DETERMINISTIC_KEYS, Ganache  # noqa: E402
 

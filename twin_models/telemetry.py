@@ -29,6 +29,7 @@ from twin_models.errors import TwinModelsError
 from twin_models.timestamps import format_utc
 
 __all__ = [
+    "FEATURE_INPUT_FIELDS",
     "MAX_ENVELOPE_BYTES",
     "MAX_SAMPLES",
     "NAME_PATTERN",
@@ -38,7 +39,6 @@ __all__ = [
     "Signature",
     "TelemetryEnvelope",
     "UtcDatetime",
-    "format_ts",
     "parse_envelope",
     "topic_for",
 ]
@@ -62,9 +62,20 @@ QuarantineReason = Literal[
 ]
 
 
-#: ISO 8601 in UTC with a ``Z`` and no needless fraction (``2026-01-05T06:00:00Z``): the wire form of every
-#: timestamp, :func:`twin_models.timestamps.format_utc` under the name the envelope code has always used.
-format_ts = format_utc
+#: The sample fields anomaly scoring reads (besides ``ts``): what a sample sent to the anomaly endpoint
+#: needs, and the columns of the window features (:func:`twin_models.anomaly.samples_frame`). All are
+#: :class:`Sample` fields except ``spindle_torque_nm``, an optional extra some controllers report (power is
+#: derived from it where no power meter reports).
+FEATURE_INPUT_FIELDS: tuple[str, ...] = (
+    "spindle_speed_rpm",
+    "spindle_load_pct",
+    "spindle_current_a",
+    "vibration_rms_mm_s",
+    "temperature_c",
+    "power_kw",
+    "tool_wear_pct",
+    "spindle_torque_nm",
+)
 
 
 def _require_aware_utc(value: datetime) -> datetime:
@@ -77,7 +88,7 @@ def _require_aware_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[
     datetime,
     AfterValidator(_require_aware_utc),
-    PlainSerializer(format_ts, return_type=str, when_used="json"),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
 
 
@@ -204,5 +215,5 @@ def parse_envelope(
     limit = (now or datetime.now(UTC)) + max_future
     latest = max(envelope.last_ts, envelope.sent_at)
     if latest > limit:
-        raise EnvelopeError("future_timestamp", f"timestamp {format_ts(latest)} is after {format_ts(limit)}")
+        raise EnvelopeError("future_timestamp", f"timestamp {format_utc(latest)} is after {format_utc(limit)}")
     return envelope, doc

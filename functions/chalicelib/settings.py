@@ -174,4 +174,3 @@ def get_settings() -> Settings:
         settings = Settings.from_environ(dict(snapshot))
         _cached = (snapshot, settings)
         return settings
-

@@ -14,8 +14,8 @@ from moto import mock_aws
 
 from chalicelib import wiring
 from chalicelib.adapters import aws
-from chalicelib.adapters.tables import create_resources
 from chalicelib.adapters.chain.config import reset_chain
+from chalicelib.adapters.tables import create_resources
 from chalicelib.adapters.twins import DeviceRegistry
 from chalicelib.billing.service import BillingService
 from chalicelib.ingest.pipeline import IngestPipeline

@@ -10,8 +10,8 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.auth import issue_token
 from chalicelib import wiring
+from chalicelib.auth import issue_token
 from tests.functional.conftest import JWT_SECRET, reset_services
 from twin_models.anchoring import record_hash
 
@@ -34,7 +34,8 @@ def headers(tenant: str, role: str = "lessee") -> dict[str, str]:
 
 
 def anchor_summary() -> None:
-    wiring.services().anchoring.submit("summary/cnc-07/2026-11-21", record_hash(SUMMARY), "daily-summary", ("oem", "factory-7"))
+    anchoring = wiring.services().anchoring
+    anchoring.submit("summary/cnc-07/2026-11-21", record_hash(SUMMARY), "daily-summary", ("oem", "factory-7"))
 
 
 def test_scheduled_lambda_anchors_and_the_tenant_reads_a_proof_that_verifies(client: Client) -> None:

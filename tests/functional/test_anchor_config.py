@@ -13,9 +13,9 @@ from web3 import Web3
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.chain.config import get_anchor_client, get_chain_settings, load_signer, reset_chain
-from chalicelib.ports.chain import ChainConfigurationError
 from chalicelib.adapters.chain.registry import _registry_abi
 from chalicelib.adapters.chain.reverts import decode_revert
+from chalicelib.ports.chain import ChainConfigurationError
 
 KEY = "0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d"
 ADDRESS = "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"

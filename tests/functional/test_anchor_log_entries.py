@@ -11,8 +11,8 @@ import pytest
 from web3 import EthereumTesterProvider, Web3
 
 from chalicelib.adapters.chain import AnchorClient, SenderOptions, deploy_anchor_registry
-from chalicelib.anchoring.service import AnchoringService, verify_bundle
 from chalicelib.adapters.memory import InMemoryAnchorStore
+from chalicelib.anchoring.service import AnchoringService, verify_bundle
 from twin_models.anchoring import record_hash
 from twin_models.hashchain import chain_heads, first_mismatch, machine_key
 

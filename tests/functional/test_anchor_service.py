@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from web3 import EthereumTesterProvider, Web3
 
-from chalicelib.adapters.chain import AnchorClient, SenderOptions, deploy_anchor_registry
 from chalicelib.adapters.anchoring import DynamoAnchorStore
+from chalicelib.adapters.chain import AnchorClient, SenderOptions, deploy_anchor_registry
 from chalicelib.adapters.memory import InMemoryAnchorStore
 from chalicelib.anchoring.service import AnchoringService, NotAnchoredError, verify_bundle
 from chalicelib.ports.anchoring import (

@@ -18,13 +18,13 @@ from chalicelib.adapters.anomaly import CooldownStore
 from chalicelib.anomaly import AnomalyService, maintenance_ticket, score_windows
 from chalicelib.anomaly.errors import ScoringFailedError as EndpointError
 from tests.functional.conftest import services
-from twinledger.local.inprocess_endpoint import InProcessEndpoint
 from twin_models.anomaly import AnomalyModel, telemetry_features
 from twin_models.anomaly.synthetic import synthetic_samples
 from twin_models.merkle import keccak256
 from twin_models.signing import canonical_bytes
 from twin_models.telemetry import Sample
 from twinledger.files.anomaly import save_model_dir
+from twinledger.local.inprocess_endpoint import InProcessEndpoint
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from web3 import EthereumTesterProvider, Web3
 
-from chalicelib.adapters.chain.lease_anchor import ContractLeaseAnchor
 from chalicelib.adapters.billing import InvoiceStore, LeaseStore
-from chalicelib.billing.service import BillingService
 from chalicelib.adapters.chain import LeaseClient, LeaseTerms, PeriodStatus, deploy_lease
+from chalicelib.adapters.chain.lease_anchor import ContractLeaseAnchor
+from chalicelib.billing.service import BillingService
 from tests.functional.conftest import billing_service
 from tests.functional.test_billing_service import AFTER_NOV, AFTER_OCT, LEASE_DOC, ev
 from twin_models.billing import Lease, load_lease, merkle_proof, select_usage
@@ -150,9 +150,7 @@ def test_after_the_lease_ended_a_late_invoice_is_posted_over_the_empty_periods(c
     billing_service().record_usage([ev("z1", "cnc-01", october, "10")], received_at=october)
     chain.at_least(datetime(2027, 1, 5, tzinfo=UTC))
     assert "lease-9@2026-10" in service(chain).run(AFTER_NOV).anchored  # November: nothing late, no invoice
-    billing_service().record_usage(
-        [ev("z2", "cnc-01", october, "5")], received_at=datetime(2026, 12, 20, tzinfo=UTC)
-    )
+    billing_service().record_usage([ev("z2", "cnc-01", october, "5")], received_at=datetime(2026, 12, 20, tzinfo=UTC))
     report = service(chain).run(datetime(2027, 1, 3, tzinfo=UTC))
     assert "lease-9@2026-12" in report.anchored and report.errors == []
     december = chain.client(contract).periods()[-1]

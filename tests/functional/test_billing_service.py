@@ -13,12 +13,12 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.adapters import aws
-from chalicelib.auth import issue_token
 from chalicelib import wiring
+from chalicelib.adapters import aws
 from chalicelib.adapters.billing import InvoiceArchive, InvoiceStore, LeaseStore, UsageStore
-from chalicelib.billing.service import BillingService
 from chalicelib.adapters.tables import bucket_name
+from chalicelib.auth import issue_token
+from chalicelib.billing.service import BillingService
 from tests.functional.conftest import JWT_SECRET, billing_service, register
 from twin_models.billing import Invoice, UsageEvent, derive_usage_events, load_lease, verify_proof
 from twin_models.telemetry import Sample

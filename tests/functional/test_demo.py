@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-from twinledger.demo import run_demo
+from twinledger.local.demo import run_demo
 
 
 def test_three_machines_one_day_end_to_end() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.adapters import aws
 from chalicelib.adapters.tables import bucket_name
 from chalicelib.adapters.twins import ShadowStore
 from chalicelib.ports.anomaly import EndpointError
-from chalicelib import wiring
 from tests.functional.conftest import Gateway, register, reset_services, sqs_event, wire
 from twin_models.anomaly import AnomalyModel, telemetry_features
 from twin_models.anomaly.synthetic import synthetic_samples

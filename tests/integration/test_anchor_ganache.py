@@ -16,6 +16,7 @@ from moto import mock_aws
 from web3 import Web3
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.anchoring import DynamoAnchorStore
 from chalicelib.adapters.chain import (
     ANCHORER_ROLE,
     AnchorClient,
@@ -29,11 +30,10 @@ from chalicelib.adapters.chain import (
     deploy_lease,
     load_artifact,
 )
-from chalicelib.adapters.anchoring import DynamoAnchorStore
-from chalicelib.anchoring.service import AnchoringService, verify_bundle
 from chalicelib.adapters.memory import InMemoryAnchorStore
-from chalicelib.ports.anchoring import AnchorStore
 from chalicelib.adapters.tables import create_resources
+from chalicelib.anchoring.service import AnchoringService, verify_bundle
+from chalicelib.ports.anchoring import AnchorStore
 from twin_models.anchoring import record_hash
 from twin_models.hashchain import machine_key
 from twin_models.merkle import MerkleTree, keccak256

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib import wiring
 from chalicelib.adapters.anomaly import SageMakerEndpoint
 from chalicelib.anomaly import score_windows
 from twin_models.anomaly import AnomalyModel, telemetry_features, train_table
@@ -104,8 +105,10 @@ def test_errors_come_back_as_service_errors(runtime: Any) -> None:
 
 
 def test_health_client_over_http(endpoint_url: str, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWINLEDGER_ANOMALY_ENDPOINT", "twinledger-anomaly")
     monkeypatch.setenv("TWINLEDGER_SAGEMAKER_ENDPOINT_URL", endpoint_url)
-    endpoint = SageMakerEndpoint("twinledger-anomaly")
+    endpoint = wiring.build().adapters.endpoint  # the wiring picks the runtime endpoint from the settings
+    assert isinstance(endpoint, SageMakerEndpoint) and endpoint.endpoint_url == endpoint_url
     healthy = score_windows("mill-02", _windows(None, 3, seed=2), endpoint=endpoint)
     assert (healthy.severity, healthy.alarm) == ("ok", False)
     faulty = score_windows("mill-02", _windows("cooling", 4, seed=3), state=healthy.state, endpoint=endpoint)

@@ -59,15 +59,15 @@ def _history(thing: str) -> list[int]:
 def test_gateway_to_history_through_broker_bridge_and_ingest(
     moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app
     from app import ingest
+    from chalicelib import wiring
     from chalicelib.adapters import aws
     from chalicelib.adapters.tables import table_name
     from chalicelib.adapters.twins import DeviceRegistry
     from twin_models.tenancy import Device
     from twinledger.local.edge_stack import LocalEdgeStack
 
-    monkeypatch.setattr(app, "_ingest", None)  # a fresh container: no device cache from earlier tests
+    wiring.reset()  # a fresh container
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
     stack = LocalEdgeStack(tmp_path / "edge", ingest=ingest, port=free_port(), machines=2, speed=240, start=start)
     registry = DeviceRegistry()

@@ -13,9 +13,9 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.adapters import aws
-from chalicelib.auth import issue_token
 from chalicelib.adapters.tables import create_resources
 from chalicelib.adapters.twins import AWS_CALLS
+from chalicelib.auth import issue_token
 from tests.functional.conftest import T0, ingest_service, register, samples, sqs_event, wire
 from tests.integration.aws_servers import chalice_local, moto_server
 

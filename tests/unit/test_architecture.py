@@ -117,9 +117,12 @@ def env_reads(source: str) -> Iterator[int]:
         if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "environb"}:
             if isinstance(node.value, ast.Name) and node.value.id == "os":
                 yield node.lineno
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(a.name in {"environ", "getenv", "environb"} for a in node.names):
-                yield node.lineno
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(a.name in {"environ", "getenv", "environb"} for a in node.names)
+        ):
+            yield node.lineno
 
 
 def sources(root: Path) -> Iterator[tuple[Path, str, str]]:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from twin_models.anomaly.errors import FeatureError
+from twin_models.telemetry import FEATURE_INPUT_FIELDS
 
 __all__ = [
     "FEATURE_INPUT_FIELDS",
@@ -59,20 +60,6 @@ TELEMETRY_FEATURES: tuple[str, ...] = (
     "power_kw",
 )
 
-#: The telemetry sample fields the window features read (besides ``ts``): a sample sent to be scored
-#: needs only these. All are :class:`twin_models.telemetry.Sample` fields except ``spindle_torque_nm``,
-#: an optional extra some controllers report (power is derived from it where no power meter reports).
-#: :func:`samples_frame` keeps one column per field and nothing else.
-FEATURE_INPUT_FIELDS: tuple[str, ...] = (
-    "spindle_speed_rpm",
-    "spindle_load_pct",
-    "spindle_current_a",
-    "vibration_rms_mm_s",
-    "temperature_c",
-    "power_kw",
-    "tool_wear_pct",
-    "spindle_torque_nm",
-)
 
 _TWO_PI_OVER_60 = 2.0 * math.pi / 60.0
 

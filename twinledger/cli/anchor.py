@@ -58,8 +58,8 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"error: cannot read a proof bundle from {args.record}: {exc}", file=sys.stderr)
         return 2
     ensure_functions_importable()
-    from chalicelib.ports.chain import ChainError
     from chalicelib.anchoring.service import verify_bundle
+    from chalicelib.ports.chain import ChainError
 
     try:
         result = verify_bundle(bundle, _reader(args, args.registry or bundle.contract))
@@ -83,8 +83,8 @@ def _hash(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     ensure_functions_importable()
     from chalicelib.adapters.chain.config import connect, get_chain_settings, load_signer
-    from chalicelib.ports.chain import ChainError
     from chalicelib.adapters.chain.registry import deploy_anchor_registry
+    from chalicelib.ports.chain import ChainError
 
     settings = replace(get_chain_settings(), rpc_url=_rpc(args))
     try:
@@ -105,8 +105,8 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _drain(args: argparse.Namespace) -> int:
     ensure_functions_importable()
-    from chalicelib.ports.chain import ChainError
     from chalicelib import wiring
+    from chalicelib.ports.chain import ChainError
 
     try:
         report = wiring.services().anchoring.run_once(max_batches=args.max_batches)

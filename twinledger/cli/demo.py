@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from twinledger.demo import run_demo
+    from twinledger.local.demo import run_demo
 
     result = run_demo(
         machines=args.machines,
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "demo",
         help="one plant day of a leased fleet through the whole platform (in-process, no account)",
-        description="Runs in-process: moto for AWS, eth-tester for the chain. No account, no servers.",
+        description="Runs in-process: in-memory stores for AWS, eth-tester for the chain. No account, no servers.",
     )
     parser.add_argument("--machines", type=int, default=8, help="fleet size (default 8)")
     parser.add_argument("--days", type=int, default=1, help="simulated days (default 1)")

@@ -22,7 +22,6 @@ from botocore.exceptions import ClientError
 from chalicelib.adapters import aws
 from chalicelib.adapters.dynamodb import conditional_failed
 from chalicelib.adapters.tables import table_name
-
 from chalicelib.ports.anchoring import (
     AnchoredProof,
     AnchorStore,
@@ -33,7 +32,7 @@ from chalicelib.ports.anchoring import (
     RecordStatus,
 )
 
-__all__ = ["DynamoAnchorStore", "read_secret"]
+__all__ = ["DynamoAnchorStore"]
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()

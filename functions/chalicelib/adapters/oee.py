@@ -107,4 +107,3 @@ class CalendarStore:
         if "Item" not in found:
             return None
         return PlantCalendar.model_validate_json(found["Item"]["body"]["S"])
-

@@ -6,12 +6,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.anchoring.service import AnchoringService
 from chalicelib.errors import BadInputError, NotVisibleError, ServiceError
+from chalicelib.ports.chain import ChainUnavailableError
 from twin_models.anchoring import ProofBundle
 from twin_models.tenancy import Principal, party_to
-
-from chalicelib.anchoring.service import AnchoringService
-from chalicelib.ports.chain import ChainUnavailableError
 
 __all__ = ["ChainDownError", "ProofPendingError", "ProofQueries"]
 

@@ -28,10 +28,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from twin_models.anchoring import ProofBundle
-from twin_models.hashchain import machine_key
-from twin_models.merkle import HASH_SIZE, MerkleTree
-
 from chalicelib.ports.anchoring import AnchoredProof, AnchorStore, Batch, BatchState, QueuedRecord, RecordStatus
 from chalicelib.ports.chain import (
     AnchorChain,
@@ -40,6 +36,9 @@ from chalicelib.ports.chain import (
     ContractRevertError,
     RootAlreadyAnchoredError,
 )
+from twin_models.anchoring import ProofBundle
+from twin_models.hashchain import machine_key
+from twin_models.merkle import HASH_SIZE, MerkleTree
 
 __all__ = [
     "LOG_KIND_PREFIX",

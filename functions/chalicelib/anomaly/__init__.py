@@ -14,11 +14,11 @@ from chalicelib.anomaly.errors import AnomalyServiceError, ScoringFailedError
 from chalicelib.anomaly.service import AnomalyOutcome, AnomalyService, health_shadow, maintenance_ticket
 
 __all__ = [
-    "AnomalyServiceError",
-    "ScoringFailedError",
     "AnomalyOutcome",
     "AnomalyResult",
     "AnomalyService",
+    "AnomalyServiceError",
+    "ScoringFailedError",
     "health_shadow",
     "maintenance_ticket",
     "score_windows",

@@ -4,7 +4,7 @@ One call per machine per ingest batch; windows are oldest first. The alarm state
 goes back in with the next call (the health shadow keeps it), so persistence and hysteresis span batches.
 
 Example (in-process model, as in the embedded demo):
-    >>> result = score_windows("mill-01", [{"samples": samples}], state=previous["alarm_state"], endpoint=ep)  # doctest: +SKIP
+    >>> result = score_windows("mill-01", [{"samples": samples}], state=alarm_state, endpoint=ep)  # doctest: +SKIP
     >>> result.severity, result.action, result.contributions                                    # doctest: +SKIP
     ('warning', 'spindle_bearings', {'vibration_rms': 0.81, 'vibration_trend': 0.12, ...})
 """
@@ -18,7 +18,8 @@ from typing import Any
 
 from chalicelib.anomaly.errors import AnomalyServiceError, ScoringFailedError
 from chalicelib.ports.anomaly import AnomalyEndpoint, EndpointError
-from twin_models.telemetry import Sample, format_ts
+from twin_models.telemetry import FEATURE_INPUT_FIELDS, Sample
+from twin_models.timestamps import format_utc
 
 __all__ = ["AnomalyResult", "score_windows", "windows_from_samples"]
 
@@ -46,25 +47,15 @@ class AnomalyResult:
     model: dict[str, Any] = field(default_factory=dict)
 
 
-#: The sample fields the model's window features read (the rest of a sample need not travel).
-_WIRE_FIELDS = (
-    "state",
-    "spindle_speed_rpm",
-    "spindle_load_pct",
-    "spindle_current_a",
-    "vibration_rms_mm_s",
-    "temperature_c",
-    "power_kw",
-    "tool_wear_pct",
-    "spindle_torque_nm",
-)
+#: What a sample sends to the endpoint: its state and the fields the window features read.
+_WIRE_FIELDS = ("state", *FEATURE_INPUT_FIELDS)
 
 
 def _sample_dict(sample: Any) -> dict[str, Any]:
     if isinstance(sample, Mapping):
         return dict(sample)
     if isinstance(sample, Sample):  # the hot path: only what the features read, JSON-ready
-        row: dict[str, Any] = {"ts": format_ts(sample.ts)}
+        row: dict[str, Any] = {"ts": format_utc(sample.ts)}
         for name in _WIRE_FIELDS:
             value = getattr(sample, name, None)
             if value is not None:

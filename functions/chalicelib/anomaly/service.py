@@ -27,9 +27,9 @@ from typing import Any
 
 from chalicelib.anomaly.client import AnomalyResult, score_windows, windows_from_samples
 from chalicelib.ports.anomaly import AlertPublisher, AnomalyEndpoint, Cooldowns
-from twin_models.telemetry import format_ts
 from twin_models.merkle import keccak256
 from twin_models.signing import canonical_bytes
+from twin_models.timestamps import format_utc
 
 __all__ = ["AnomalyOutcome", "AnomalyService", "health_shadow", "maintenance_ticket"]
 
@@ -38,7 +38,8 @@ _NAMES = {rank: name for name, rank in _RANK.items()}
 
 
 def _iso(moment: datetime) -> str:
-    return format_ts(moment.replace(microsecond=0))
+    """Whole seconds: a ticket's hash covers its time, so the same alarm at the same second hashes alike."""
+    return format_utc(moment.replace(microsecond=0))
 
 
 def _round_map(values: Mapping[str, float]) -> dict[str, float]:
@@ -157,7 +158,9 @@ class AnomalyService:
         baseline = baseline_temperature
         if baseline is None and isinstance(previous.get("baseline_temperature_c"), int | float):
             baseline = float(previous["baseline_temperature_c"])
-        result = score_windows(machine_id, windows, state=prev_state, baseline_temperature=baseline, endpoint=self._endpoint)
+        result = score_windows(
+            machine_id, windows, state=prev_state, baseline_temperature=baseline, endpoint=self._endpoint
+        )
         outcome = self.outcome(result, previous)
         learnt = _learn_baseline(baseline, windows, result.severity)
         if learnt is not None:

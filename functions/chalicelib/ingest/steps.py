@@ -103,9 +103,7 @@ class ShadowStep:
     and this step completes the twin without counting anything twice.
     """
 
-    def __init__(
-        self, shadows: Shadows, retries: int = 5, on_conflict: Callable[[], None] = lambda: None
-    ) -> None:
+    def __init__(self, shadows: Shadows, retries: int = 5, on_conflict: Callable[[], None] = lambda: None) -> None:
         self.shadows = shadows
         self.retries = retries
         self.on_conflict = on_conflict

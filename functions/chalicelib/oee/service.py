@@ -40,9 +40,8 @@ from twin_models.oee import (
     shift_instances,
 )
 from twin_models.shadow import update_payload
-from twin_models.telemetry import format_ts
-from twin_models.timestamps import from_micros, to_micros
 from twin_models.tenancy import Device, Principal, can_see, parties
+from twin_models.timestamps import format_utc, from_micros, to_micros
 
 __all__ = ["MAX_RANGE_DAYS", "OeeService", "parse_by", "period_record", "period_record_id"]
 
@@ -71,8 +70,8 @@ def _shadow_summary(period: Period, row: np.ndarray[Any, np.dtype[np.float64]]) 
     doc.update(
         period=period.label,
         shift=period.shift,
-        start=format_ts(from_micros(period.start_us)),
-        end=format_ts(from_micros(period.end_us)),
+        start=format_utc(from_micros(period.start_us)),
+        end=format_utc(from_micros(period.end_us)),
     )
     return doc
 
@@ -216,9 +215,7 @@ class OeeService:
             raise NotVisibleError(f"no line {line_id!r}")
         return {"line": line_id, **self._report(devices, start, end, by)}
 
-    def fleet_oee(
-        self, principal: Principal, start: datetime, end: datetime, by: PeriodBy | None
-    ) -> dict[str, Any]:
+    def fleet_oee(self, principal: Principal, start: datetime, end: datetime, by: PeriodBy | None) -> dict[str, Any]:
         """OEE of every machine the caller may see (one site), per machine, per line and in total."""
         devices = self.devices.for_tenant(principal.tenant)
         if not devices:
@@ -259,8 +256,9 @@ class OeeService:
     def _run_machine(self, device: Device, start: datetime, now: datetime) -> tuple[int, bool, int]:
         calendar = self.calendar(device)
         by: PeriodBy = "shift" if calendar.shifts else "day"
+        data = self.machine_data(device, start, now)
         totals = compute_totals(
-            [self.machine_data(device, start, now)],
+            [data],
             start,
             now,
             shifts=calendar.shifts,
@@ -283,7 +281,7 @@ class OeeService:
         ]
         written = self.results.put(periods, now)
         shifts = [k for k in complete if totals.periods[k].shift is not None or by == "day"]
-        reported: dict[str, Any] = {"schema": 1, "computed_at": format_ts(now), "by": by}
+        reported: dict[str, Any] = {"schema": 1, "computed_at": format_utc(now), "by": by}
         if shifts:
             reported["latest"] = _shadow_summary(totals.periods[shifts[-1]], totals.cube[shifts[-1], 0])
         current = totals.periods[-1]
@@ -294,7 +292,7 @@ class OeeService:
             for p in periods
             if (p.shift is not None or by == "day")  # shifts, or days where the site has no calendar
             and from_micros(p.end_us) <= now - self.anchor_after
-            and _observed(p)
+            and _reported_in(data, p)
         ]
         return written, True, self._anchor_closed(device, closed)
 
@@ -324,10 +322,12 @@ class OeeService:
         return queued
 
 
-def _observed(period: StoredPeriod) -> bool:
-    """True when history covered some of the period (a period the machine reported nothing in proves nothing)."""
-    m = metrics_from_row(row_from_dict(period.row))
-    return m.all_time_s - m.losses_s.unknown > 0
+def _reported_in(data: MachineData, period: StoredPeriod) -> bool:
+    """True when the machine's history covers some of the period (a period it reported nothing in proves
+    nothing)."""
+    states = data.states
+    lo, hi = period.start_us / 1e6, period.end_us / 1e6
+    return bool(np.any((states.start_s < hi) & (states.end_s > lo)))
 
 
 def period_record_id(machine_id: str, start: datetime) -> str:
@@ -337,7 +337,7 @@ def period_record_id(machine_id: str, start: datetime) -> str:
         >>> period_record_id("cnc-01", datetime(2026, 1, 5, 5, tzinfo=UTC))
         'oee/cnc-01/2026-01-05T05:00:00Z'
     """
-    return f"oee/{machine_id}/{format_ts(start)}"
+    return f"oee/{machine_id}/{format_utc(start)}"
 
 
 def period_record(period: StoredPeriod) -> dict[str, Any]:
@@ -355,8 +355,8 @@ def period_record(period: StoredPeriod) -> dict[str, Any]:
         "machine_id": period.machine_id,
         "label": period.label,
         "shift": period.shift,
-        "start": format_ts(from_micros(period.start_us)),
-        "end": format_ts(from_micros(period.end_us)),
+        "start": format_utc(from_micros(period.start_us)),
+        "end": format_utc(from_micros(period.end_us)),
         "metrics": m.model_dump(mode="json", exclude={"warnings"}),
     }
 

@@ -35,4 +35,3 @@ Example:
     >>> Devices.__name__, Shadows.__name__
     ('Devices', 'Shadows')
 """
-

@@ -22,11 +22,11 @@ from typing import Protocol, runtime_checkable
 from chalicelib.ports.chain import ChainError
 
 __all__ = [
+    "AnchorQueue",
     "AnchorStore",
     "AnchoredProof",
     "Batch",
     "BatchState",
-    "AnchorQueue",
     "QueuedRecord",
     "RecordConflictError",
     "RecordStatus",

@@ -210,4 +210,3 @@ class AnchorChain(Protocol):
     def block_time(self, block_number: int) -> datetime:
         """When a block was made (UTC)."""
         ...
-

@@ -12,8 +12,8 @@ from chalicelib.ports.twins import Devices, History, Shadows
 from twin_models.history import state_at, timeline
 from twin_models.shadow import SHADOW_NAMES, DesiredConfig
 from twin_models.states import DEFAULT_TAXONOMY
-from twin_models.telemetry import format_ts
 from twin_models.tenancy import Device, Principal, can_see
+from twin_models.timestamps import format_utc
 
 __all__ = ["TwinQueries"]
 
@@ -45,17 +45,17 @@ class TwinQueries:
         if at is not None:
             found = state_at(self.history.latest_before(machine_id, at), at)
             if found is None:
-                raise NotVisibleError(f"no history for {machine_id!r} at {format_ts(at)}")
+                raise NotVisibleError(f"no history for {machine_id!r} at {format_utc(at)}")
             code = int(str(found["state"]))
             return {
                 **_summary(device),
-                "at": format_ts(at),
+                "at": format_utc(at),
                 "source": "history",
                 "state": {
                     "state": code,
                     "category": DEFAULT_TAXONOMY.category(code).value,
                     "program": found["program"],
-                    "since": format_ts(found["since"]) if isinstance(found["since"], datetime) else None,
+                    "since": format_utc(found["since"]) if isinstance(found["since"], datetime) else None,
                     "covered": found["covered"],
                     "counters": {
                         "controller": {"parts": found["controller_parts"], "rejects": found["controller_rejects"]}
@@ -89,7 +89,7 @@ class TwinQueries:
                     "covered": bool(found and found["covered"]),
                 }
             )
-        return {"at": format_ts(at), "machines": machines}
+        return {"at": format_utc(at), "machines": machines}
 
     def set_desired(self, principal: Principal, machine_id: str, body: Any) -> dict[str, Any]:
         """Push configuration to the edge (desired section of the ``config`` shadow)."""
@@ -117,14 +117,14 @@ class TwinQueries:
         covered = sum(i.seconds for i in intervals)
         return {
             "machine_id": machine_id,
-            "from": format_ts(start),
-            "to": format_ts(end),
+            "from": format_utc(start),
+            "to": format_utc(end),
             "covered_s": covered,
             "unknown_s": (end - start).total_seconds() - covered,
             "intervals": [
                 {
-                    "start": format_ts(i.start),
-                    "end": format_ts(i.end),
+                    "start": format_utc(i.start),
+                    "end": format_utc(i.end),
                     "state": i.code,
                     "category": DEFAULT_TAXONOMY.category(i.code).value,
                     "program": i.program,

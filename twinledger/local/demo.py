@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from twin_models.telemetry import format_ts
+from twin_models.timestamps import format_utc
 from twinledger.paths import ensure_functions_importable
 
 __all__ = ["DemoResult", "MachineLine", "run_demo"]
@@ -187,8 +187,7 @@ def _gateways(
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     from edge_greengrass.simulator import FleetSimulator, ShiftCalendar
-    from twin_models.signing import sign_document
-    from twin_models.telemetry import TelemetryEnvelope
+    from twin_models.signing import seal_wire
 
     keys = {mid: load_pem_private_key(pem, password=None) for mid, pem in pems.items()}
     fleet = FleetSimulator(machines, seed, start, calendar=ShiftCalendar(timezone=PLANT_TZ))
@@ -200,20 +199,13 @@ def _gateways(
         for machine_id, samples in fleet.advance(min(3600, remaining)).items():
             for first in range(0, len(samples), batch_samples):
                 chunk = samples[first : first + batch_samples]
-                envelope = TelemetryEnvelope(
-                    machine_id=machine_id,
-                    site=SITE,
-                    seq=seqs[machine_id],
-                    sent_at=chunk[-1].ts,
-                    samples=chunk,
-                    previous=last.get(machine_id),
-                )
-                last[machine_id] = chunk[-1]
                 key = keys[machine_id]
                 assert isinstance(key, ec.EllipticCurvePrivateKey)
-                wire = sign_document(envelope.to_wire(), key, f"{machine_id}/1")
+                seq, previous = seqs[machine_id], last.get(machine_id)
+                wire = seal_wire(machine_id, SITE, seq, chunk, key, f"{machine_id}/1", chunk[-1].ts, previous)
+                last[machine_id] = chunk[-1]
                 seqs[machine_id] += 1
-                published.append(json.dumps(wire, separators=(",", ":")))
+                published.append(wire.decode())
         hours.put(published)
         remaining -= 3600
     hours.put(None)
@@ -437,7 +429,7 @@ def run_demo(
             # billing closes the days after their grace time; anchoring drains the queue in one batch
             billing_run = client.lambda_.invoke("billing_close_periods", _scheduled_event(clock.now)).payload
             anchor_run = client.lambda_.invoke("anchor", _scheduled_event(clock.now)).payload
-            window = {"from": format_ts(window_start), "to": format_ts(window_end)}
+            window = {"from": format_utc(window_start), "to": format_utc(window_end)}
             report = _get(client, "/fleet/oee", lessee, {**window, "by": "shift"})
             invoices = _get(client, f"/leases/{LEASE_ID}/invoices", lessee).get("invoices") or []
             invoice: dict[str, Any] = {"run": billing_run}
