@@ -29,7 +29,6 @@ from twin_models.errors import TwinModelsError
 from twin_models.timestamps import format_utc
 
 __all__ = [
-    "FEATURE_INPUT_FIELDS",
     "MAX_ENVELOPE_BYTES",
     "MAX_SAMPLES",
     "NAME_PATTERN",
@@ -60,22 +59,6 @@ QuarantineReason = Literal[
     "future_timestamp",
     "thing_mismatch",
 ]
-
-
-#: The sample fields anomaly scoring reads (besides ``ts``): what a sample sent to the anomaly endpoint
-#: needs, and the columns of the window features (:func:`twin_models.anomaly.samples_frame`). All are
-#: :class:`Sample` fields except ``spindle_torque_nm``, an optional extra some controllers report (power is
-#: derived from it where no power meter reports).
-FEATURE_INPUT_FIELDS: tuple[str, ...] = (
-    "spindle_speed_rpm",
-    "spindle_load_pct",
-    "spindle_current_a",
-    "vibration_rms_mm_s",
-    "temperature_c",
-    "power_kw",
-    "tool_wear_pct",
-    "spindle_torque_nm",
-)
 
 
 def _require_aware_utc(value: datetime) -> datetime:

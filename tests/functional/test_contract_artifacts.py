@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACT_DIRS = [ROOT / "contracts" / "artifacts", ROOT / "functions" / "chalicelib" / "chain" / "artifacts"]
+ARTIFACT_DIRS = [
+    ROOT / "contracts" / "artifacts",
+    ROOT / "functions" / "chalicelib" / "adapters" / "chain" / "artifacts",
+]
 
 
 def _node() -> str:

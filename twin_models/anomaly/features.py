@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from twin_models.anomaly.errors import FeatureError
-from twin_models.telemetry import FEATURE_INPUT_FIELDS
+from twin_models.sample_fields import FEATURE_INPUT_FIELDS
 
 __all__ = [
     "FEATURE_INPUT_FIELDS",

@@ -118,6 +118,7 @@ def build_source_bundle(out: str | Path | None = None) -> bytes:
             [
                 _REPO_ROOT / "twin_models" / "__init__.py",
                 _REPO_ROOT / "twin_models" / "errors.py",
+                _REPO_ROOT / "twin_models" / "sample_fields.py",
                 *(_REPO_ROOT / "twin_models" / "anomaly").glob("*.py"),
                 *(_REPO_ROOT / "twinledger" / "sagemaker_entry").glob("*.py"),
                 _REPO_ROOT / "twinledger" / "files" / "__init__.py",

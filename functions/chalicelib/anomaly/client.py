@@ -18,7 +18,8 @@ from typing import Any
 
 from chalicelib.anomaly.errors import AnomalyServiceError, ScoringFailedError
 from chalicelib.ports.anomaly import AnomalyEndpoint, EndpointError
-from twin_models.telemetry import FEATURE_INPUT_FIELDS, Sample
+from twin_models.sample_fields import FEATURE_INPUT_FIELDS
+from twin_models.telemetry import Sample
 from twin_models.timestamps import format_utc
 
 __all__ = ["AnomalyResult", "score_windows", "windows_from_samples"]
