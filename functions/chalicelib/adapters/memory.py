@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import bisect
-import copy
 import hashlib
 import itertools
 import json
@@ -310,6 +309,15 @@ class ShadowDocumentTooDeepError(InvalidShadowUpdateError):
     """The update nests objects deeper than AWS IoT's 6 levels (HTTP 400)."""
 
 
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars): what ``copy.deepcopy`` does, several times faster."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
+
+
 def _json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
@@ -332,28 +340,26 @@ def _metadata_of(value: Any, ts: int) -> Any:
     return {"timestamp": ts}
 
 
-def _merge(state: dict[str, Any], metadata: dict[str, Any], update: dict[str, Any], ts: int) -> None:
-    """Merge ``update`` into ``state`` as AWS does: objects merge, arrays and scalars replace, null deletes."""
+def _merged(
+    state: dict[str, Any], metadata: dict[str, Any], update: dict[str, Any], ts: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``update`` merged into ``state`` as AWS does (objects merge, arrays and scalars replace, null deletes),
+    with its metadata; new dicts along the changed paths only, the stored ones are never modified (they are
+    shared with the previous version, which stays intact if the update is refused)."""
+    state, metadata = dict(state), dict(metadata)
     for key, value in update.items():
         if value is None:
             state.pop(key, None)
             metadata.pop(key, None)
         elif isinstance(value, dict):
-            current = state.get(key)
-            if isinstance(current, dict):
-                sub = metadata.get(key)
-                if not isinstance(sub, dict):
-                    sub = metadata[key] = {}
-                _merge(current, sub, value, ts)
-            else:
-                fresh: dict[str, Any] = {}
-                fresh_metadata: dict[str, Any] = {}
-                _merge(fresh, fresh_metadata, value, ts)
-                state[key] = fresh
-                metadata[key] = fresh_metadata
+            current, sub = state.get(key), metadata.get(key)
+            state[key], metadata[key] = _merged(
+                current if isinstance(current, dict) else {}, sub if isinstance(sub, dict) else {}, value, ts
+            )
         else:
-            state[key] = copy.deepcopy(value)
+            state[key] = _copy_json(value)
             metadata[key] = _metadata_of(value, ts)
+    return state, metadata
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -374,7 +380,7 @@ def _delta(desired: dict[str, Any], reported: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, want in desired.items():
         if key not in reported:
-            out[key] = copy.deepcopy(want)
+            out[key] = _copy_json(want)
             continue
         have = reported[key]
         if _same(want, have):
@@ -384,7 +390,7 @@ def _delta(desired: dict[str, Any], reported: dict[str, Any]) -> dict[str, Any]:
             if sub:
                 out[key] = sub
         else:
-            out[key] = copy.deepcopy(want)
+            out[key] = _copy_json(want)
     return out
 
 
@@ -432,7 +438,7 @@ class MemoryShadows:
             found = self._shadows.get((machine_id, shadow))
             if found is None:
                 return None
-            return copy.deepcopy(found.state["reported"]), found.version
+            return _copy_json(found.state["reported"]), found.version
 
     def document(self, machine_id: str, shadow: str) -> dict[str, Any] | None:
         """The whole document: ``state`` (non-empty sections and the delta), ``metadata``, ``version``."""
@@ -444,8 +450,8 @@ class MemoryShadows:
             metadata: dict[str, Any] = {}
             for section in _SECTIONS:
                 if found.state[section]:
-                    state[section] = copy.deepcopy(found.state[section])
-                    metadata[section] = copy.deepcopy(found.metadata[section])
+                    state[section] = _copy_json(found.state[section])
+                    metadata[section] = _copy_json(found.metadata[section])
             delta = _delta(found.state["desired"], found.state["reported"])
             version = found.version
         if delta:
@@ -496,9 +502,9 @@ class MemoryShadows:
                 elif request[section] is None:
                     continue  # "desired": null / "reported": null clears the section
                 else:
-                    new.state[section] = copy.deepcopy(base.state[section])
-                    new.metadata[section] = copy.deepcopy(base.metadata[section])
-                    _merge(new.state[section], new.metadata[section], request[section], ts)
+                    new.state[section], new.metadata[section] = _merged(
+                        base.state[section], base.metadata[section], request[section], ts
+                    )
             if _json_size({k: v for k, v in new.state.items() if v}) > MAX_SHADOW_STATE_BYTES:
                 raise ShadowDocumentTooLargeError(
                     f"{machine_id}/{shadow}: the state would exceed {MAX_SHADOW_STATE_BYTES} bytes"
