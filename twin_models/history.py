@@ -89,6 +89,7 @@ class Segment(BaseModel):
     vibration_max: float
     temperature_max: float
     last: Sample
+    content_hash: str = ""  # the envelope's signed-content digest (twin_models.signing.verify_envelope)
 
     def to_item(self) -> dict[str, Any]:
         """A compact, JSON-ready form for storage (epoch seconds, lists instead of objects)."""
@@ -106,6 +107,7 @@ class Segment(BaseModel):
             "vibration_max": self.vibration_max,
             "temperature_max": self.temperature_max,
             "last": self.last.model_dump(mode="json", exclude_none=True),
+            "content_hash": self.content_hash,
         }
 
     @classmethod
@@ -130,11 +132,15 @@ class Segment(BaseModel):
             vibration_max=float(item["vibration_max"]),
             temperature_max=float(item["temperature_max"]),
             last=Sample.model_validate(item["last"]),
+            content_hash=str(item.get("content_hash", "")),
         )
 
 
-def segment_from_envelope(envelope: TelemetryEnvelope, sample_interval_s: float = 1.0) -> Segment:
-    """Run-length encode an envelope's samples (sorted by time) into a :class:`Segment`."""
+def segment_from_envelope(
+    envelope: TelemetryEnvelope, sample_interval_s: float = 1.0, content_hash: str = ""
+) -> Segment:
+    """Run-length encode an envelope's samples (sorted by time) into a :class:`Segment`; ``content_hash`` is
+    the envelope's signed-content digest, which tells a redelivery from a conflicting duplicate."""
     step = timedelta(seconds=sample_interval_s)
     samples = sorted(envelope.samples, key=lambda s: s.ts)
     intervals: list[StateInterval] = []
@@ -179,6 +185,7 @@ def segment_from_envelope(envelope: TelemetryEnvelope, sample_interval_s: float 
         vibration_max=max(s.vibration_rms_mm_s for s in samples),
         temperature_max=max(s.temperature_c for s in samples),
         last=samples[-1],
+        content_hash=content_hash,
     )
 
 

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -189,8 +190,13 @@ def sign_envelope(envelope: TelemetryEnvelope, key: ec.EllipticCurvePrivateKey, 
     return envelope.model_copy(update={"signature": Signature.model_validate(block)})
 
 
-def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> None:
-    """Check the signature of a decoded envelope; raise :class:`EnvelopeError` if it does not hold."""
+def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublicKey) -> str:
+    """Check the signature of a decoded envelope; raise :class:`EnvelopeError` if it does not hold.
+
+    Returns the content digest: ``sha256:`` and the hex SHA-256 of the signed canonical form. Two envelopes
+    with the same digest carry the same signed content, whatever their (randomised) signatures; a
+    redelivery has the digest of the stored envelope, a conflicting duplicate another.
+    """
     block = document.get("signature")
     if not isinstance(block, dict) or "sig" not in block:
         raise EnvelopeError("unsigned", "envelope carries no signature block")
@@ -203,10 +209,12 @@ def verify_envelope(document: dict[str, Any], public_key: ec.EllipticCurvePublic
     if len(raw) != 64:
         raise EnvelopeError("bad_signature", f"signature is {len(raw)} bytes, expected 64")
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    message = canonical_bytes(document)
     try:
-        public_key.verify(der, canonical_bytes(document), _ECDSA)
+        public_key.verify(der, message, _ECDSA)
     except InvalidSignature as exc:
         raise EnvelopeError("bad_signature", "signature does not match the envelope") from exc
+    return "sha256:" + hashlib.sha256(message).hexdigest()
 
 
 def sample_wire_bytes(sample: Sample) -> bytes:

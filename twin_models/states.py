@@ -149,6 +149,15 @@ class StateTaxonomy:
             raise UnknownStateError(f"state code {code} is outside 0..999 and has no plant mapping")
         return _BY_HUNDRED[code // 100]
 
+    def knows(self, code: int) -> bool:
+        """True when ``code`` has a category in this taxonomy.
+
+        Example:
+            >>> DEFAULT_TAXONOMY.knows(100), DEFAULT_TAXONOMY.knows(1500)
+            (True, False)
+        """
+        return code in self.overrides or 0 <= code <= 999
+
     def code(self, state: str | int) -> int:
         """A numeric code for a state given as a code, a numeric string, a category or a known name."""
         if isinstance(state, bool):

@@ -26,12 +26,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
 from twin_models.errors import TwinModelsError
+from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.timestamps import format_utc
 
 __all__ = [
     "MAX_ENVELOPE_BYTES",
     "MAX_SAMPLES",
     "NAME_PATTERN",
+    "U64_MAX",
     "EnvelopeError",
     "QuarantineReason",
     "Sample",
@@ -39,6 +41,7 @@ __all__ = [
     "TelemetryEnvelope",
     "UtcDatetime",
     "parse_envelope",
+    "strict_json",
     "topic_for",
 ]
 
@@ -58,13 +61,20 @@ QuarantineReason = Literal[
     "bad_signature",
     "future_timestamp",
     "thing_mismatch",
+    "conflicting_duplicate",
 ]
+
+#: Counters and ``seq`` are unsigned 64-bit on every controller and store we know; a larger value is refused.
+U64_MAX = 2**64 - 1
 
 
 def _require_aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a time zone (use Z for UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC form
+        raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
 #: A timezone-aware datetime, normalised to UTC, serialised as ``...Z``.
@@ -98,12 +108,12 @@ class Sample(BaseModel):
     vibration_rms_mm_s: Annotated[float, Field(ge=0)] = 0.0
     temperature_c: Annotated[float, Field(ge=-50, le=400)] = 20.0
     power_kw: Annotated[float, Field(ge=0)] = 0.0
-    part_count: Annotated[int, Field(ge=0)] = 0
-    reject_count: Annotated[int, Field(ge=0)] = 0
+    part_count: Annotated[int, Field(ge=0, le=U64_MAX)] = 0
+    reject_count: Annotated[int, Field(ge=0, le=U64_MAX)] = 0
     tool_id: Annotated[str, Field(max_length=64)] = ""
     tool_wear_pct: Annotated[float, Field(ge=0, le=200)] = 0.0
     program: Annotated[str, Field(max_length=64)] = ""
-    alarm_code: Annotated[int, Field(ge=0)] = 0
+    alarm_code: Annotated[int, Field(ge=0, le=U64_MAX)] = 0
 
 
 class Signature(BaseModel):
@@ -124,7 +134,7 @@ class TelemetryEnvelope(BaseModel):
     v: Literal[1] = 1
     machine_id: Annotated[str, Field(pattern=NAME_PATTERN)]
     site: Annotated[str, Field(pattern=NAME_PATTERN)]
-    seq: Annotated[int, Field(ge=0, description="per-thing monotonic batch number")]
+    seq: Annotated[int, Field(ge=0, le=U64_MAX, description="per-machine monotonic batch number")]
     sent_at: UtcDatetime
     samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES)]
     previous: Sample | None = Field(
@@ -160,17 +170,79 @@ def topic_for(site: str, machine_id: str) -> str:
     return f"dt/twinledger/{site}/{machine_id}/telemetry"
 
 
+class _NotRepresentable(ValueError):
+    """A JSON value the envelope cannot carry (raised from inside the decoder's hooks)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:  # a signature over an ambiguous document must not verify
+            raise _NotRepresentable(f"duplicate key {key!r}")
+        found[key] = value
+    return found
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotRepresentable(f"number {text[:40]} is not finite")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value <= U64_MAX:
+        raise _NotRepresentable(f"integer {text[:40]}... does not fit in 64 bits")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotRepresentable(f"{name} is not a JSON number")
+
+
+def strict_json(raw: bytes | str) -> Any:
+    """Decode JSON refusing what an envelope cannot represent: duplicate keys, non-finite numbers
+    (``NaN``, ``Infinity``, ``1e999``), integers beyond 64 bits and nesting deeper than the decoder allows.
+
+    Raises ``ValueError`` (a :class:`json.JSONDecodeError` for bad syntax) with the reason.
+
+    Example:
+        >>> strict_json('{"seq": 1, "seq": 2}')
+        Traceback (most recent call last):
+        ...
+        twin_models.telemetry._NotRepresentable: duplicate key 'seq'
+        >>> strict_json('[1e999]')
+        Traceback (most recent call last):
+        ...
+        twin_models.telemetry._NotRepresentable: number 1e999 is not finite
+    """
+    try:
+        return json.loads(
+            raw,
+            object_pairs_hook=_unique_keys,
+            parse_float=_finite,
+            parse_int=_bounded_int,
+            parse_constant=_no_constant,
+        )
+    except RecursionError:
+        raise _NotRepresentable("nested too deeply") from None
+
+
 def parse_envelope(
     raw: bytes | str,
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
     max_bytes: int = MAX_ENVELOPE_BYTES,
+    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
 ) -> tuple[TelemetryEnvelope, dict[str, Any]]:
     """Parse and validate one envelope; raise :class:`EnvelopeError` with the quarantine reason.
 
     Returns the model and the decoded JSON object (the signature is checked over the latter,
-    so what was signed is what is verified, independent of model defaults).
+    so what was signed is what is verified, independent of model defaults). The JSON is decoded strictly
+    (:func:`strict_json`); a sample whose state code the plant's ``taxonomy`` does not know is a
+    ``schema_violation`` (the record is quarantined, never half-ingested).
     Signature checks are :func:`twin_models.signing.verify_envelope`'s job.
 
     Example:
@@ -182,7 +254,7 @@ def parse_envelope(
     if size > max_bytes:
         raise EnvelopeError("oversized", f"{size} bytes exceeds the {max_bytes}-byte limit")
     try:
-        doc = json.loads(raw)
+        doc = strict_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EnvelopeError("malformed_json", str(exc)) from exc
     if not isinstance(doc, dict):
@@ -193,6 +265,11 @@ def parse_envelope(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)") from exc
+    for index, sample in enumerate(envelope.samples):
+        if not taxonomy.knows(sample.state):
+            raise EnvelopeError(
+                "schema_violation", f"samples.{index}.state: {sample.state} is not a state code of the taxonomy"
+            )
     if envelope.signature is None:
         raise EnvelopeError("unsigned", "envelope carries no signature block")
     limit = (now or datetime.now(UTC)) + max_future

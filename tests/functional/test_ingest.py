@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("moto_aws")
 
 
 def snapshot(thing: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The twin's state shadow (reported) and its history, without the thing's name."""
+    """The twin's state shadow (reported) and its history, without the machine's name."""
     found = ShadowStore().get(thing, "state")
     reported = found[0] if found else {}
     page = aws.client("dynamodb").query(
@@ -31,6 +31,7 @@ def snapshot(thing: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     for item in page["Items"]:
         body = json.loads(item["body"]["S"])
         body.pop("machine_id")
+        body.pop("content_hash")  # the signed-content digest covers the machine's name too
         history.append(body)
     return reported, sorted(history, key=lambda b: b["seq"])
 

@@ -113,10 +113,28 @@ class IngestPipeline:
                 m.add_dimension(name="reason", value=exc.reason)
             logger.warning("quarantined", extra={"message_id": message_id, "reason": exc.reason, "detail": exc.detail})
             return "quarantined", None, None, ()
-        if self.store.run(segment, now):
+        stored = self.store.run(segment, now)
+        if stored == "accepted":
             outcome.accepted += 1
             outcome.samples += segment.sample_count
             return "accepted", segment, envelope, tenants
+        if stored == "conflicting":
+            # the same (machine, seq) with other, validly signed content: a faulty gateway or a cloned key.
+            # The stored envelope stays in history; this one is kept in the quarantine; shadow and metering
+            # never see it; operators are alerted.
+            detail = (
+                f"({segment.machine_id}, seq {segment.seq}) is stored with other signed content; "
+                f"this envelope's digest {segment.content_hash}; the stored one is in history"
+            )
+            self.store.reject(message_id, EnvelopeError("conflicting_duplicate", detail), body, now, segment.machine_id)
+            outcome.quarantined += 1
+            outcome.reasons["conflicting_duplicate"] += 1
+            metrics.add_metric(name="ConflictingDuplicates", unit=MetricUnit.Count, value=1)
+            logger.error(
+                "conflicting duplicate: faulty gateway or cloned key",
+                extra={"message_id": message_id, "machine_id": segment.machine_id, "seq": segment.seq},
+            )
+            return "quarantined", None, None, ()
         outcome.duplicates += 1
         return "duplicate", segment, envelope, tenants
 

@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from chalicelib.ports.anchoring import AnchorQueue
 from chalicelib.ports.archive import Archive
@@ -46,9 +46,14 @@ __all__ = [
     "ShadowStep",
     "ShadowUpdateError",
     "StoreStep",
+    "Stored",
     "VerifyStep",
     "machine_hint",
 ]
+
+
+#: What storing a segment found: new, the same content again, or other content under the same key.
+Stored = Literal["accepted", "duplicate", "conflicting"]
 
 
 class ShadowUpdateError(Exception):
@@ -64,7 +69,12 @@ class VerifyStep:
 
     def run(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
         """The segment, the envelope and the machine's parties; raises :class:`EnvelopeError` with the reason."""
-        envelope, document = parse_envelope(body, now=now, max_future=self.max_future)
+        try:
+            envelope, document = parse_envelope(body, now=now, max_future=self.max_future)
+        except EnvelopeError:
+            raise
+        except Exception as exc:  # nothing a parser raises may escape the quarantine
+            raise EnvelopeError("schema_violation", f"unreadable envelope: {type(exc).__name__}: {exc}") from exc
         device = self.devices.get(envelope.machine_id)
         signature = envelope.signature
         if device is None or signature is None:
@@ -74,8 +84,8 @@ class VerifyStep:
             raise EnvelopeError("unknown_key", f"key {signature.key_id!r} is not registered for {device.machine_id}")
         if envelope.site != device.site:
             raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
-        verify_envelope(document, load_public_key(pem))
-        return segment_from_envelope(envelope), envelope, parties(device)
+        digest = verify_envelope(document, load_public_key(pem))
+        return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
 
 class StoreStep:
@@ -85,14 +95,23 @@ class StoreStep:
         self.history = history
         self.quarantine = quarantine
 
-    def run(self, segment: Segment, received_at: datetime) -> bool:
-        """Store the segment; False when ``(machine, seq)`` was stored before (a duplicate)."""
-        return self.history.put_segment(segment, received_at)
+    def run(self, segment: Segment, received_at: datetime) -> Stored:
+        """Store the segment: ``accepted``; ``duplicate`` when ``(machine, seq)`` holds the same signed content
+        (a redelivery); ``conflicting`` when it holds other content under the same ``(machine, seq)`` (a faulty
+        gateway or a cloned key: the stored envelope stays, this one must be quarantined)."""
+        if self.history.put_segment(segment, received_at):
+            return "accepted"
+        stored = self.history.get_segment(segment.machine_id, segment.seq)
+        if stored is not None and stored.content_hash and segment.content_hash != stored.content_hash:
+            return "conflicting"
+        return "duplicate"
 
-    def reject(self, record_id: str, error: EnvelopeError, body: str, received_at: datetime) -> str:
+    def reject(
+        self, record_id: str, error: EnvelopeError, body: str, received_at: datetime, machine_id: str | None = None
+    ) -> str:
         """Keep a rejected record with its reason; returns where its raw payload is kept."""
         return self.quarantine.put(
-            record_id, error.reason, error.detail, body.encode(), machine_hint(body), received_at
+            record_id, error.reason, error.detail, body.encode(), machine_id or machine_hint(body), received_at
         )
 
 
