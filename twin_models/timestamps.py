@@ -107,7 +107,10 @@ def parse_utc(text: str) -> datetime:
         return value
     if value.utcoffset() is None:
         raise TimestampError(f"{text!r} has no time zone (use Z for UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC form
+        raise TimestampError(f"{text!r} is out of range once converted to UTC") from None
 
 
 def to_micros(value: datetime) -> int:

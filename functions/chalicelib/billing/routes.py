@@ -8,22 +8,27 @@ Every route is scoped to the caller's tenant: a lease is visible to its lessor a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from chalice.app import Blueprint, Rate, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.auth import principal_of
-from chalicelib.http import query_param, query_time, remaining_ms
+from chalicelib.http import body_model, json_object, query_param, query_time, remaining_ms
 from chalicelib.wiring import services
 from twin_models.budget import time_budget_s
 
-__all__ = ["blueprint"]
+__all__ = ["Dispute", "blueprint"]
 
 blueprint = Blueprint(__name__)
 
 
-def _body() -> Any:
-    return blueprint.current_request.json_body or {}
+class Dispute(BaseModel):
+    """``POST /invoices/{id}/dispute``: why the lessee disputes the invoice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 @blueprint.schedule(Rate(1, unit=Rate.HOURS), name="billing_close_periods")
@@ -39,7 +44,9 @@ def list_leases() -> dict[str, Any]:
 
 @blueprint.route("/leases", methods=["POST"])
 def create_lease() -> Response:
-    lease = services().billing.create_lease(principal_of(blueprint.current_request), _body())
+    request = blueprint.current_request
+    principal = principal_of(request)
+    lease = services().billing.create_lease(principal, json_object(request))
     return Response(status_code=201, body=lease)
 
 
@@ -73,5 +80,7 @@ def acknowledge_invoice(invoice_id: str) -> dict[str, Any]:
 
 @blueprint.route("/invoices/{invoice_id}/dispute", methods=["POST"])
 def dispute_invoice(invoice_id: str) -> dict[str, Any]:
-    reason = _body().get("reason")
-    return services().billing.answer(principal_of(blueprint.current_request), invoice_id, "disputed", reason)
+    request = blueprint.current_request
+    principal = principal_of(request)  # who asks comes before what they send
+    reason = body_model(request, Dispute).reason
+    return services().billing.answer(principal, invoice_id, "disputed", reason)

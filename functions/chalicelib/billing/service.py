@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_USAGE_RANGE = timedelta(days=93)
+#: The years a lease may run in (its periods are computed in the plant's zone; no calendar edge is reached).
+LEASE_YEARS = (1970, 9000)
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def _utcnow() -> datetime:
@@ -330,10 +334,15 @@ class BillingService:
             raise BadInputError("send the lease document as a JSON object")
         doc = dict(body)
         contract = doc.pop("contract_address", None)
+        if contract is not None and not (isinstance(contract, str) and _ADDRESS.fullmatch(contract)):
+            raise BadInputError("contract_address: an Ethereum address, 0x and 40 hex digits")
         try:
             lease = load_lease(doc)
-        except BillingError as exc:
-            raise BadInputError(str(exc)) from exc
+        except (BillingError, ValueError, OverflowError) as exc:
+            raise BadInputError(str(exc)[:500]) from exc
+        low, high = LEASE_YEARS
+        if not (low <= lease.start.year and (lease.end is None or lease.end.year < high)):
+            raise BadInputError(f"start, end: a lease runs between the years {low} and {high}")
         if principal.role != "lessor" or principal.tenant != lease.lessor:
             raise NotAllowedError("only the lessor named in the lease can register it")
         for machine in lease.machine_ids:  # a lease must not open another owner's machine data
