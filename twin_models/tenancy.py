@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twin_models.telemetry import NAME_PATTERN
 
-__all__ = ["Device", "Principal", "Role", "can_see", "parties", "party_to"]
+__all__ = ["Device", "Principal", "Role", "acting_role", "can_see", "parties", "party_to"]
 
 Role = Literal["lessor", "lessee", "technician", "service"]
 
@@ -74,6 +74,27 @@ def parties(device: Device) -> tuple[str, ...]:
         ('toolmaker',)
     """
     return tuple(t for t in (device.lessor, device.lessee) if t)
+
+
+def acting_role(principal: Principal, device: Device) -> Role | None:
+    """The role the caller may act in on this machine: its claimed role, when the relationship backs it.
+
+    A role claim alone is not enough: a lessor-only action needs the caller's tenant to be *this machine's*
+    lessor, a lessee action its current lessee. Technicians and service accounts act for a tenant that is a
+    party to the machine. ``None``: the caller may not act on the machine at all.
+
+    Example:
+        >>> d = Device(machine_id="cnc-01", site="a", lessor="toolmaker", lessee="factory-1")
+        >>> acting_role(Principal(subject="u", tenant="toolmaker", role="lessor"), d)
+        'lessor'
+        >>> acting_role(Principal(subject="u", tenant="factory-1", role="lessor"), d) is None
+        True
+    """
+    if principal.role == "lessor":
+        return "lessor" if principal.tenant == device.lessor else None
+    if principal.role == "lessee":
+        return "lessee" if device.lessee is not None and principal.tenant == device.lessee else None
+    return principal.role if can_see(principal, device) else None
 
 
 def can_see(principal: Principal, device: Device) -> bool:

@@ -116,6 +116,10 @@ def test_desired_configuration_goes_to_the_shadow_with_role_rules() -> None:
         assert client.http.put("/machines/cnc-01/desired", headers=lessor, body=bad).status_code == 400
         other = {**auth("factory-2"), "Content-Type": "application/json"}
         assert client.http.put("/machines/cnc-01/desired", headers=other, body=lock).status_code == 404
+        # a "lessor" role claim from the machine's lessee is not the machine's lessor: lease_lock stays refused
+        posing = {**auth("factory-1", "lessor"), "Content-Type": "application/json"}
+        refused = client.http.put("/machines/cnc-01/desired", headers=posing, body=lock)
+        assert refused.status_code == 403 and "factory-1" in json.loads(refused.body)["Message"]
 
 
 @pytest.mark.usefixtures("fleet")

@@ -12,7 +12,7 @@ from chalicelib.ports.twins import Devices, History, Shadows
 from twin_models.history import state_at, timeline
 from twin_models.shadow import SHADOW_NAMES, DesiredConfig
 from twin_models.states import DEFAULT_TAXONOMY
-from twin_models.tenancy import Device, Principal, can_see
+from twin_models.tenancy import Device, Principal, acting_role, can_see
 from twin_models.timestamps import format_utc
 
 __all__ = ["TwinQueries"]
@@ -93,16 +93,18 @@ class TwinQueries:
 
     def set_desired(self, principal: Principal, machine_id: str, body: Any) -> dict[str, Any]:
         """Push configuration to the edge (desired section of the ``config`` shadow)."""
-        self.device(principal, machine_id)
+        device = self.device(principal, machine_id)
         try:
             config = DesiredConfig.model_validate(body)
         except ValidationError as exc:
             raise BadInputError(f"invalid configuration: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
         if not config.fields_set():
             raise BadInputError("nothing to change")
-        forbidden = config.forbidden_for(principal.role)
+        role = acting_role(principal, device)  # the role claim must be backed by the relationship
+        forbidden = config.forbidden_for(role or "service")
         if forbidden:
-            raise NotAllowedError(f"a {principal.role} may not set {', '.join(forbidden)}")
+            who = f"a {role}" if role else f"tenant {principal.tenant!r} as {principal.role} of {machine_id!r}"
+            raise NotAllowedError(f"{who} may not set {', '.join(forbidden)}")
         version = self.shadows.update(machine_id, "config", config.payload())
         return {"machine_id": machine_id, "desired": config.fields_set(), "version": version}
 
