@@ -36,7 +36,7 @@ from chalicelib.adapters.chain.config import connect, get_anchor_client, get_cha
 from chalicelib.adapters.chain.lease import LeaseClient
 from chalicelib.adapters.chain.lease_anchor import ContractLeaseAnchor
 from chalicelib.adapters.oee import CalendarStore, OeeResultStore
-from chalicelib.adapters.twins import DeviceRegistry, HistoryStore, QuarantineStore, ShadowStore
+from chalicelib.adapters.twins import BacklogStore, DeviceRegistry, HistoryStore, QuarantineStore, ShadowStore
 from chalicelib.anchoring.proofs import ProofQueries
 from chalicelib.anchoring.service import AnchoringService
 from chalicelib.anomaly.service import AnomalyService
@@ -50,7 +50,7 @@ from chalicelib.ports.archive import Archive
 from chalicelib.ports.billing import InvoiceArchive, Invoices, Leases, Usage
 from chalicelib.ports.chain import AnchorChain, ChainConfigurationError, LeaseContracts
 from chalicelib.ports.oee import Calendars, OeeResults
-from chalicelib.ports.twins import Devices, History, Quarantine, Shadows
+from chalicelib.ports.twins import Backlog, Devices, History, Quarantine, Shadows
 from chalicelib.settings import Settings, get_settings
 from chalicelib.twins.service import TwinQueries
 
@@ -69,6 +69,7 @@ class Adapters:
 
     devices: Devices
     history: History
+    backlog: Backlog
     quarantine: Quarantine
     shadows: Shadows
     archive: Archive
@@ -122,6 +123,7 @@ def aws_adapters(settings: Settings | None = None) -> Adapters:
     return Adapters(
         devices=DeviceRegistry(),
         history=HistoryStore(),
+        backlog=BacklogStore(),
         quarantine=QuarantineStore(),
         shadows=ShadowStore(),
         archive=S3Archive(),
@@ -147,6 +149,7 @@ def memory_adapters(settings: Settings | None = None) -> Adapters:
     return Adapters(
         devices=memory.MemoryDevices(),
         history=memory.MemoryHistory(),
+        backlog=memory.MemoryBacklog(),
         quarantine=memory.MemoryQuarantine(),
         shadows=memory.MemoryShadows(),
         archive=memory.MemoryArchive(),
@@ -211,6 +214,7 @@ class Services:
             store=StoreStep(a.history, a.quarantine),
             shadow=ShadowStep(a.shadows, self.settings.shadow_retries, on_conflict=count_shadow_conflict),
             meter=MeterStep(a.usage, a.history, a.clock),
+            backlog=a.backlog,
             score=ScoreStep(scorer, a.shadows) if scorer is not None else None,
             queue=QueueStep(a.archive, self.anchoring),
             clock=a.clock,

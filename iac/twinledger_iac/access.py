@@ -51,7 +51,7 @@ ACCESS: dict[str, FunctionAccess] = {
     # payload archived, coalesced shadow updates, anomaly scoring and critical alerts.
     ids.INGEST_FUNCTION: FunctionAccess(
         read_tables=("devices",),
-        write_tables=("history", "quarantine", "alert_cooldown"),
+        write_tables=("history", "backlog", "quarantine", "usage", "anchors", "alert_cooldown"),
         write_buckets=("archive",),
         shadows=True,
         anomaly_endpoint=True,
@@ -60,8 +60,12 @@ ACCESS: dict[str, FunctionAccess] = {
     ),
     # Anchoring schedule: drain queued record hashes into a Merkle batch and anchor its root.
     "Anchor": FunctionAccess(write_tables=("anchors",), chain_signer=True),
-    # OEE schedule: per-shift results from devices and history; the oee shadow.
-    "OeeShifts": FunctionAccess(read_tables=("devices", "history"), write_tables=("oee",), shadows=True),
+    # OEE schedule: per-shift results from devices and history; the oee shadow; closed shifts queued for anchoring.
+    "OeeShifts": FunctionAccess(read_tables=("devices", "history"), write_tables=("oee", "anchors"), shadows=True),
+    # Ingest catch-up: shadow and metering for envelopes in the backlog (already in history).
+    "IngestCatchUp": FunctionAccess(
+        read_tables=("devices", "history"), write_tables=("backlog", "usage"), shadows=True
+    ),
     # Billing schedule: close lease periods into invoices, anchor them, update the usage shadow.
     "BillingClosePeriods": FunctionAccess(
         write_tables=("leases", "usage", "invoices", "anchors"),

@@ -10,7 +10,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.twins import AWS_CALLS, HistoryStore, QuarantineStore, ShadowStore
+from chalicelib.adapters.billing import UsageStore
+from chalicelib.adapters.twins import AWS_CALLS, BacklogStore, HistoryStore, QuarantineStore, ShadowStore
 from tests.functional.conftest import T0, Gateway, ingest_service, register, samples, sqs_event, wire
 from twin_models.signing import generate_private_key, seal
 from twin_models.telemetry import Sample
@@ -171,19 +172,66 @@ class CrashingShadows(ShadowStore):
         return super().update(machine_id, shadow, payload)
 
 
-def test_crash_between_history_write_and_shadow_update_then_redelivery(
+def test_crash_between_history_write_and_shadow_update_is_caught_up_from_the_backlog(
     reference: tuple[dict[str, Any], list[Any]],
 ) -> None:
     gw = register("cnc-01")
     bodies = four_envelopes(gw)
     service = ingest_service(shadows=CrashingShadows())
     crashed = service.handle_batch(sqs_event(bodies))
-    assert crashed.accepted == 4
-    assert crashed.failed_message_ids == ["msg-0", "msg-1", "msg-2", "msg-3"]  # SQS will deliver them again
+    # the envelopes are in history: they are not failed back to SQS (whose retries end in the dead-letter
+    # queue) but kept in the backlog
+    assert (crashed.accepted, crashed.deferred, crashed.failed_message_ids) == (4, 4, [])
     assert ShadowStore().get("cnc-01", "state") is None
+    assert [seq for seq, _ in BacklogStore().entries("cnc-01")] == [0, 1, 2, 3]
+    # the scheduled catch-up completes them; a redelivery after that changes nothing
+    assert service.catch_up() == {"machines": 1, "caught_up": 4, "still_failing": []}
+    assert BacklogStore().machines() == []
     redelivered = service.handle_batch(sqs_event(bodies))
-    assert (redelivered.duplicates, redelivered.shadow_updates, redelivered.failed_message_ids) == (4, 1, [])
+    assert (redelivered.duplicates, redelivered.shadow_updates, redelivered.failed_message_ids) == (4, 0, [])
     assert snapshot("cnc-01") == reference
+
+
+class DownFor(ShadowStore):
+    """The shadow service refuses one machine's updates until it is told to recover."""
+
+    def __init__(self, machine_id: str) -> None:
+        self.machine_id = machine_id
+        self.down = True
+
+    def update(self, machine_id: str, shadow: str, payload: bytes) -> int:
+        if self.down and machine_id == self.machine_id:
+            raise RuntimeError("ThrottlingException: rate exceeded for this thing")
+        return super().update(machine_id, shadow, payload)
+
+
+def _usage(machine_id: str) -> list[tuple[str, str, str]]:
+    events = UsageStore().between(machine_id, T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    return sorted((e.meter, e.ts.isoformat(), format(e.quantity, "f")) for e in events)
+
+
+def test_a_failing_step_for_one_machine_holds_up_no_other_and_catches_up_to_a_clean_run() -> None:
+    # Given two machines in one batch; the clean run of the same telemetry on a third machine's history
+    sick, well, clean = register("cnc-01"), register("cnc-02"), register("ref-01")
+    bodies = {gw.device.machine_id: four_envelopes(gw) for gw in (sick, well, clean)}
+    ingest_service().handle_batch(sqs_event(bodies["ref-01"]))
+    shadows = DownFor("cnc-01")
+    service = ingest_service(shadows=shadows)
+    # When the shadow service refuses cnc-01 for three batches in a row
+    for attempt in range(3):
+        mixed = [b for pair in zip(bodies["cnc-01"], bodies["cnc-02"], strict=True) for b in pair]
+        outcome = service.handle_batch(sqs_event(mixed, ids=[f"{attempt}-{i}" for i in range(8)]))
+        # Then nothing is failed back to SQS (so nothing reaches the dead-letter queue)
+        assert outcome.failed_message_ids == []
+        assert service.catch_up()["still_failing"] == ["cnc-01"]
+    # And cnc-02 was never held up
+    assert snapshot("cnc-02")[0] == snapshot("ref-01")[0]
+    assert _usage("cnc-02") == _usage("ref-01")
+    # When the service recovers, the next catch-up completes cnc-01: its twin and usage equal the clean run
+    shadows.down = False
+    assert service.catch_up() == {"machines": 1, "caught_up": 4, "still_failing": []}
+    assert snapshot("cnc-01") == snapshot("ref-01")
+    assert _usage("cnc-01") == _usage("ref-01")
 
 
 def test_out_of_order_envelopes_are_placed_by_time(reference: tuple[dict[str, Any], list[Any]]) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "InvalidShadowUpdateError",
     "MemoryAlerts",
     "MemoryArchive",
+    "MemoryBacklog",
     "MemoryCalendars",
     "MemoryCooldowns",
     "MemoryDevices",
@@ -235,6 +236,45 @@ class MemoryHistory:
         found = self._starting_between(machine_id, 0.0, at.timestamp())
         found.reverse()
         return found[:limit] if limit else found
+
+
+class MemoryBacklog:
+    """Envelopes waiting for catch-up, by ``(machine, seq)``; the first record of a pair stays.
+
+    Example:
+        >>> backlog = MemoryBacklog()
+        >>> backlog.put("cnc-01", 4, b"{}", "shadow down", datetime(2026, 1, 5, tzinfo=UTC))
+        >>> backlog.machines(), backlog.entries("cnc-01")
+        (['cnc-01'], [(4, b'{}')])
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, int], tuple[bytes, str, datetime]] = {}
+
+    def put(self, machine_id: str, seq: int, body: bytes, reason: str, since: datetime) -> None:
+        """Keep one envelope (a second put of the same pair keeps the first)."""
+        with self._lock:
+            self._items.setdefault((machine_id, seq), (bytes(body), reason[:500], _utc(since)))
+
+    def machines(self, limit: int = 100) -> list[str]:
+        """Machines with envelopes waiting, oldest first."""
+        with self._lock:
+            first: dict[str, datetime] = {}
+            for (machine, _), (_, _, since) in self._items.items():
+                first[machine] = min(first.get(machine, since), since)
+        return sorted(first, key=lambda m: (first[m], m))[:limit]
+
+    def entries(self, machine_id: str) -> list[tuple[int, bytes]]:
+        """The machine's waiting envelopes by seq."""
+        with self._lock:
+            return sorted((seq, body) for (m, seq), (body, _, _) in self._items.items() if m == machine_id)
+
+    def remove(self, machine_id: str, seqs: list[int]) -> None:
+        """Forget caught-up envelopes."""
+        with self._lock:
+            for seq in seqs:
+                self._items.pop((machine_id, seq), None)
 
 
 class MemoryQuarantine:

@@ -107,9 +107,16 @@ _TABLES: list[TableSpec] = [
         partition_key=("day", "S"),
         sort_key=("record_id", "S"),
     ),
-    # OEE: per-machine totals of completed periods (pk M#<thing>, sk P#<start µs>) and site calendars (pk S#<site>).
+    # Ingest catch-up: envelopes in history whose shadow or metering step failed, raw, until caught up.
+    TableSpec(
+        key="backlog",
+        env="TWINLEDGER_BACKLOG_TABLE",
+        partition_key=("machine_id", "S"),
+        sort_key=("seq", "N"),
+    ),
+    # OEE: per-machine totals of completed periods (pk M#<machine>, sk P#<start µs>) and site calendars (pk S#<site>).
     TableSpec(key="oee", env="TWINLEDGER_OEE_TABLE", partition_key=("pk", "S"), sort_key=("sk", "S")),
-    # Critical-alert cooldown per fault (``<thing>#<action>``): one page per fault per cooldown (health).
+    # Critical-alert cooldown per fault (``<machine>#<action>``): one page per fault per cooldown (health).
     TableSpec(
         key="alert_cooldown",
         env="TWINLEDGER_ALERT_COOLDOWN_TABLE",

@@ -24,6 +24,7 @@ from twin_models.tenancy import Device
 
 __all__ = [
     "AWS_CALLS",
+    "BacklogStore",
     "DeviceRegistry",
     "HistoryStore",
     "QuarantineStore",
@@ -252,3 +253,61 @@ class ShadowStore:
                 raise ShadowVersionConflictError(f"{machine_id}/{shadow}: version conflict") from exc
             raise
         return int(json.loads(found["payload"].read()).get("version", 0))
+
+
+class BacklogStore:
+    """Table ``backlog``: one item per ``(machine_id, seq)`` waiting for catch-up, the raw body inline
+    (an envelope is at most 128 KiB, a DynamoDB item 400 KB)."""
+
+    def put(self, machine_id: str, seq: int, body: bytes, reason: str, since: datetime) -> None:
+        """Keep one envelope (conditional: a second failure keeps the first record)."""
+        AWS_CALLS["dynamodb.PutItem"] += 1
+        try:
+            _ddb().put_item(
+                TableName=table_name("backlog"),
+                Item={
+                    "machine_id": {"S": machine_id},
+                    "seq": {"N": str(seq)},
+                    "body": {"B": body},
+                    "reason": {"S": reason[:500]},
+                    "since": {"S": since.astimezone(UTC).isoformat()},
+                },
+                ConditionExpression="attribute_not_exists(seq)",
+            )
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
+
+    def machines(self, limit: int = 100) -> list[str]:
+        """Machines with envelopes waiting (a scan: the backlog is small and usually empty)."""
+        found: dict[str, str] = {}
+        for page in _ddb().get_paginator("scan").paginate(TableName=table_name("backlog")):
+            AWS_CALLS["dynamodb.Scan"] += 1
+            for item in page["Items"]:
+                machine, since = item["machine_id"]["S"], item["since"]["S"]
+                found[machine] = min(found.get(machine, since), since)
+        return sorted(found, key=lambda m: (found[m], m))[:limit]
+
+    def entries(self, machine_id: str) -> list[tuple[int, bytes]]:
+        """The machine's waiting envelopes by seq."""
+        out: list[tuple[int, bytes]] = []
+        for page in (
+            _ddb()
+            .get_paginator("query")
+            .paginate(
+                TableName=table_name("backlog"),
+                KeyConditionExpression="machine_id = :m",
+                ExpressionAttributeValues={":m": {"S": machine_id}},
+            )
+        ):
+            AWS_CALLS["dynamodb.Query"] += 1
+            out += [(int(item["seq"]["N"]), bytes(item["body"]["B"])) for item in page["Items"]]
+        return sorted(out)
+
+    def remove(self, machine_id: str, seqs: list[int]) -> None:
+        """Delete the caught-up envelopes."""
+        for seq in seqs:
+            AWS_CALLS["dynamodb.DeleteItem"] += 1
+            _ddb().delete_item(
+                TableName=table_name("backlog"), Key={"machine_id": {"S": machine_id}, "seq": {"N": str(seq)}}
+            )

@@ -8,10 +8,11 @@ bad records to the quarantine with their reason, never failing the batch) -> per
 -> **score** (the new samples on the anomaly endpoint, the ``health`` shadow; advisory) -> **queue** (the
 tickets scoring opened, archived and queued for anchoring).
 
-A transient error fails only that record, which SQS delivers again (partial batch response); a failed
-shadow or metering step fails that machine's records of the batch, whose redelivery completes the twin
-without double counting (history deduplicates, the shadow merge only moves forward, usage events are
-idempotent by id).
+A transient error before the history write fails only that record, which SQS delivers again (partial
+batch response). Written history is never failed back: when a machine's shadow or metering step fails,
+its envelopes of the batch go to the backlog (``Backlog`` port) and the scheduled catch-up
+(:meth:`IngestPipeline.catch_up`) completes them later; other machines are not held up, and the result
+equals a clean run (the shadow merge only moves forward, usage events are idempotent by id).
 
 Example:
     >>> BatchOutcome(accepted=2).response()
@@ -32,6 +33,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, VerifyStep
+from chalicelib.ports.twins import Backlog
 from twin_models.history import Segment
 from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope
 
@@ -54,6 +56,7 @@ class BatchOutcome:
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     shadow_updates: int = 0
     health_updates: int = 0
+    deferred: int = 0
     tickets: list[dict[str, Any]] = field(default_factory=list)
     failed_message_ids: list[str] = field(default_factory=list)
 
@@ -65,6 +68,7 @@ class BatchOutcome:
         self.samples += other.samples
         self.shadow_updates += other.shadow_updates
         self.health_updates += other.health_updates
+        self.deferred += other.deferred
         self.tickets.extend(other.tickets)
         for reason, count in other.reasons.items():
             self.reasons[reason] += count
@@ -84,6 +88,7 @@ class IngestPipeline:
         store: StoreStep,
         shadow: ShadowStep,
         meter: MeterStep,
+        backlog: Backlog,
         score: ScoreStep | None = None,
         queue: QueueStep | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -92,6 +97,7 @@ class IngestPipeline:
         self.store = store
         self.shadow = shadow
         self.meter = meter
+        self.backlog = backlog
         self.score = score
         self.queue = queue
         self.clock = clock
@@ -138,6 +144,60 @@ class IngestPipeline:
         outcome.duplicates += 1
         return "duplicate", segment, envelope, tenants
 
+    # -- per machine: a failed later step goes to the backlog, and is caught up from there ---------------
+    def _defer(
+        self, machine_id: str, records: list[tuple[str, int, str]], error: Exception, outcome: BatchOutcome
+    ) -> list[str]:
+        """Keep a machine's verified envelopes of this batch for catch-up; the ids SQS must redeliver.
+
+        The envelopes are in history already: SQS redelivering them would only end in the dead-letter
+        queue if the step keeps failing. Only if the backlog itself cannot be written are they failed back.
+        """
+        failed: list[str] = []
+        for message_id, seq, body in records:
+            try:
+                self.backlog.put(machine_id, seq, body.encode(), f"{type(error).__name__}: {error}", self.clock())
+                outcome.deferred += 1
+            except Exception:
+                logger.exception("backlog write failed", extra={"machine_id": machine_id, "seq": seq})
+                failed.append(message_id)
+        metrics.add_metric(name="IngestDeferred", unit=MetricUnit.Count, value=len(records) - len(failed))
+        return failed
+
+    def catch_up(self, limit: int = 100) -> dict[str, Any]:
+        """Complete the later steps of backlogged envelopes, machine by machine (the scheduled catch-up).
+
+        The envelopes are verified again, merged into the shadow and metered; the ones done leave the backlog.
+        A machine whose step still fails stays for the next run and holds up no other machine. Scoring is not
+        repeated: it is advisory, and the samples stay in history.
+        """
+        report: dict[str, Any] = {"machines": 0, "caught_up": 0, "still_failing": []}
+        now = self.clock()
+        for machine_id in self.backlog.machines(limit):
+            report["machines"] += 1
+            entries = self.backlog.entries(machine_id)
+            segments: list[Segment] = []
+            envelopes: dict[int, TelemetryEnvelope] = {}
+            for _, body in entries:
+                try:
+                    segment, envelope, _ = self.verify.run(body.decode(), now)
+                except EnvelopeError:  # cannot happen for a stored envelope unless its key was revoked
+                    logger.warning("backlogged envelope no longer verifies", extra={"machine_id": machine_id})
+                    continue
+                segments.append(segment)
+                envelopes[envelope.seq] = envelope
+            try:
+                if segments:
+                    self.shadow.run(machine_id, segments)
+                    self.meter.run(envelopes, {s.seq: s for s in segments})
+            except Exception:
+                logger.exception("catch-up still failing", extra={"machine_id": machine_id})
+                report["still_failing"].append(machine_id)
+                continue
+            self.backlog.remove(machine_id, [seq for seq, _ in entries])
+            report["caught_up"] += len(entries)
+        return report
+
     # -- per machine: score and queue ------------------------------------------------------------
     def _score(
         self, new_samples: dict[str, list[Sample]], tenants: dict[str, tuple[str, ...]], outcome: BatchOutcome
@@ -162,16 +222,16 @@ class IngestPipeline:
         """Process an SQS event; see the module doc for the guarantees."""
         outcome = BatchOutcome()
         by_machine: dict[str, list[Segment]] = defaultdict(list)
-        ids_by_machine: dict[str, list[str]] = defaultdict(list)
         new_samples: dict[str, list[Sample]] = defaultdict(list)
         envelopes: dict[str, dict[int, TelemetryEnvelope]] = defaultdict(dict)
         tenants: dict[str, tuple[str, ...]] = {}
+        bodies_by_machine: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
 
         def record_handler(record: SQSRecord) -> str:
             result, segment, envelope, parties = self.ingest_record(record.message_id, record.body, outcome)
             if segment is not None:
                 by_machine[segment.machine_id].append(segment)
-                ids_by_machine[segment.machine_id].append(record.message_id)
+                bodies_by_machine[segment.machine_id].append((record.message_id, segment.seq, record.body))
             if envelope is not None:
                 envelopes[envelope.machine_id][envelope.seq] = envelope
                 tenants[envelope.machine_id] = parties
@@ -188,9 +248,9 @@ class IngestPipeline:
                 if self.shadow.run(machine_id, segments):
                     outcome.shadow_updates += 1
                 self.meter.run(envelopes[machine_id], {s.seq: s for s in segments})
-            except Exception:
+            except Exception as exc:
                 logger.exception("shadow update or metering failed", extra={"machine_id": machine_id})
-                failed.extend(ids_by_machine[machine_id])
+                failed += self._defer(machine_id, bodies_by_machine[machine_id], exc, outcome)
         self._score(new_samples, tenants, outcome)
         outcome.failed_message_ids = sorted(set(failed))
         self.totals.add(outcome)

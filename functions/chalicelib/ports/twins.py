@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from twin_models.history import Segment
 from twin_models.tenancy import Device
 
-__all__ = ["Devices", "History", "Quarantine", "ShadowVersionConflictError", "Shadows"]
+__all__ = ["Backlog", "Devices", "History", "Quarantine", "ShadowVersionConflictError", "Shadows"]
 
 
 class ShadowVersionConflictError(Exception):
@@ -99,4 +99,27 @@ class Shadows(Protocol):
 
     def update(self, machine_id: str, shadow: str, payload: bytes) -> int:
         """Apply an update document; raises :class:`ShadowVersionConflictError` on a version conflict."""
+        ...
+
+
+@runtime_checkable
+class Backlog(Protocol):
+    """Envelopes already in history whose later steps (shadow, metering) failed: kept here, raw, until a
+    catch-up run completes them, so nothing stored is ever sent back to SQS (and on to its dead-letter
+    queue) because a later step failed."""
+
+    def put(self, machine_id: str, seq: int, body: bytes, reason: str, since: datetime) -> None:
+        """Keep one envelope for catch-up (the same ``(machine, seq)`` again replaces nothing)."""
+        ...
+
+    def machines(self, limit: int = 100) -> list[str]:
+        """Machines with envelopes waiting, oldest first."""
+        ...
+
+    def entries(self, machine_id: str) -> list[tuple[int, bytes]]:
+        """A machine's waiting envelopes, ``(seq, raw body)`` by seq."""
+        ...
+
+    def remove(self, machine_id: str, seqs: list[int]) -> None:
+        """Forget envelopes whose catch-up is done."""
         ...
