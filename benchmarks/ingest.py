@@ -178,6 +178,7 @@ def build_pipeline(devices: dict[str, Device], metering: bool) -> Any:
         store=pipeline.store,
         shadow=pipeline.shadow,
         meter=NoMetering(a.usage, a.history, pipeline.clock),
+        backlog=pipeline.backlog,
         clock=pipeline.clock,
     )
 
