@@ -38,12 +38,18 @@ from twin_models.timestamps import format_utc, parse_utc
 __all__ = [
     "MAX_DEPTH",
     "MAX_SHADOW_BYTES",
+    "MAX_SHADOW_DEPTH",
+    "MAX_SHADOW_STATE_BYTES",
     "SHADOW_NAMES",
     "DesiredConfig",
+    "ShadowDocumentError",
+    "check_shadow_state",
     "document_size",
     "fit_to_limits",
     "merge_state",
+    "state_depth",
     "state_reported",
+    "state_size",
     "update_payload",
 ]
 
@@ -205,6 +211,62 @@ def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict
     return {"schema": 1, **merged}
 
 
+#: AWS IoT's limit on a shadow's state (``desired`` and ``reported``, metadata excluded), in bytes.
+MAX_SHADOW_STATE_BYTES = 8 * 1024
+#: AWS IoT's limit on the levels of nesting under ``desired`` / ``reported``.
+MAX_SHADOW_DEPTH = 6
+
+
+class ShadowDocumentError(ValueError):
+    """A shadow state AWS IoT would refuse: over :data:`MAX_SHADOW_STATE_BYTES` or too deeply nested."""
+
+    def __init__(self, message: str, *, too_large: bool) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+def state_depth(value: Any) -> int:
+    """Levels of object keys in a JSON value (arrays add no level), as AWS IoT counts them.
+
+    Example:
+        >>> state_depth({"a": {"b": [1, {"c": 2}]}})
+        3
+    """
+    if isinstance(value, dict):
+        return 1 + max((state_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return max((state_depth(v) for v in value), default=0)
+    return 0
+
+
+def state_size(value: Any) -> int:
+    """Bytes of a JSON value in its compact UTF-8 form (what AWS IoT measures against the 8 KB limit)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def check_shadow_state(sections: dict[str, Any]) -> None:
+    """The one rule for a shadow state, desired and reported alike: at most 8 KB, at most 6 levels deep.
+
+    Example:
+        >>> check_shadow_state({"desired": {"a": 1}})
+        >>> check_shadow_state({"desired": {"a": "x" * 9000}})
+        Traceback (most recent call last):
+        ...
+        twin_models.shadow.ShadowDocumentError: the shadow state is 9020 bytes; at most 8192 are allowed
+    """
+    for section, value in sections.items():
+        if value is not None and state_depth(value) > MAX_SHADOW_DEPTH:
+            raise ShadowDocumentError(
+                f"{section}: JSON nested {state_depth(value)} levels deep; at most {MAX_SHADOW_DEPTH}",
+                too_large=False,
+            )
+    size = state_size({k: v for k, v in sections.items() if v})
+    if size > MAX_SHADOW_STATE_BYTES:
+        raise ShadowDocumentError(
+            f"the shadow state is {size} bytes; at most {MAX_SHADOW_STATE_BYTES} are allowed", too_large=True
+        )
+
+
 class DesiredConfig(BaseModel):
     """Configuration a plant may push to a machine's edge through the ``config`` shadow's desired section.
 
@@ -236,14 +298,23 @@ class DesiredConfig(BaseModel):
     }
 
     def fields_set(self) -> dict[str, Any]:
-        """The fields given, as JSON-ready values."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The fields given, as JSON-ready values; a field given as ``null`` is ``None`` (delete it).
+
+        Example:
+            >>> DesiredConfig.model_validate({"maintenance_mode": None, "lease_lock": True}).fields_set()
+            {'lease_lock': True, 'maintenance_mode': None}
+        """
+        values = self.model_dump(mode="json")
+        return {k: values[k] for k in sorted(self.model_fields_set)}
 
     def forbidden_for(self, role: str) -> list[str]:
-        """Fields this role may not set."""
+        """Fields this role may not set (or delete)."""
         allowed = self._ALLOWED.get(role, frozenset())
         return sorted(k for k in self.fields_set() if k not in allowed)
 
     def payload(self) -> bytes:
-        """The ``UpdateThingShadow`` payload that sets these fields as desired."""
-        return json.dumps({"state": {"desired": self.fields_set()}}, separators=(",", ":")).encode()
+        """The ``UpdateThingShadow`` payload: the fields given as desired, ``null`` deleting a desired key
+        (AWS IoT semantics); :class:`ShadowDocumentError` when AWS IoT would refuse the state."""
+        desired = self.fields_set()
+        check_shadow_state({"desired": desired})
+        return json.dumps({"state": {"desired": desired}}, separators=(",", ":")).encode()

@@ -15,7 +15,14 @@ from typing import Any
 
 from chalice.app import ChaliceViewError
 
-__all__ = ["BadInputError", "ConflictingStateError", "NotAllowedError", "NotVisibleError", "ServiceError"]
+__all__ = [
+    "BadInputError",
+    "ConflictingStateError",
+    "NotAllowedError",
+    "NotVisibleError",
+    "PayloadTooLargeError",
+    "ServiceError",
+]
 
 
 class ServiceError(ChaliceViewError):
@@ -39,6 +46,12 @@ class BadInputError(ServiceError):
     """A request parameter that cannot be understood."""
 
     status = 400
+
+
+class PayloadTooLargeError(ServiceError):
+    """A request (or the document it would write) over its size limit."""
+
+    status = 413
 
 
 class NotAllowedError(ServiceError):

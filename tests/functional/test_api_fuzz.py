@@ -184,3 +184,30 @@ def test_a_lease_at_the_calendars_edge_or_with_a_huge_address_is_a_400(
     body = json.dumps(dict(LEASE, lease_id="lease-edge", **change))
     response = api.http.post("/leases", headers=_headers("lessor"), body=body)
     assert response.status_code == 400 and field in json.loads(response.body)["Message"]
+
+
+# -- the config shadow as AWS IoT defines it -------------------------------------------------------------------
+
+
+def _desired(api: Client) -> dict[str, Any]:
+    twin = json.loads(api.http.get("/machines/cnc-01/twin", headers=_headers("lessee")).body)
+    return dict(twin["shadows"]["config"].get("desired", {}))
+
+
+def test_null_in_desired_deletes_the_key(api: Client) -> None:
+    put = api.http.put
+    body = json.dumps({"maintenance_mode": True, "ideal_cycle_times_s": {"P1": 4.0, "P2": 6.0}})
+    assert put("/machines/cnc-01/desired", headers=_headers("lessee"), body=body).status_code == 200
+    assert _desired(api)["maintenance_mode"] is True
+    deleted = put("/machines/cnc-01/desired", headers=_headers("lessee"), body='{"maintenance_mode": null}')
+    assert deleted.status_code == 200 and json.loads(deleted.body)["desired"] == {"maintenance_mode": None}
+    assert "maintenance_mode" not in _desired(api)
+    assert _desired(api)["ideal_cycle_times_s"] == {"P1": 4.0, "P2": 6.0}  # the rest stays
+
+
+def test_desired_is_bounded_by_the_shadow_size_rule(api: Client) -> None:
+    programs = {f"P{'x' * 250}{i}": 4.0 for i in range(50)}  # 50 programs with long names: about 13 KB
+    response = api.http.put(
+        "/machines/cnc-01/desired", headers=_headers("lessee"), body=json.dumps({"ideal_cycle_times_s": programs})
+    )
+    assert response.status_code == 413 and "8192" in json.loads(response.body)["Message"]

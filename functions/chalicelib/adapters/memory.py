@@ -46,6 +46,7 @@ from chalicelib.ports.twins import ShadowVersionConflictError
 from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json
 from twin_models.history import Segment
 from twin_models.oee import PlantCalendar
+from twin_models.shadow import MAX_SHADOW_DEPTH, MAX_SHADOW_STATE_BYTES, state_depth, state_size
 from twin_models.tenancy import Device
 
 __all__ = [
@@ -330,10 +331,6 @@ class MemoryQuarantine:
 
 # -- shadows -----------------------------------------------------------------------------------------------
 
-#: AWS IoT's limit on a shadow's state (``desired`` and ``reported``, metadata excluded), in bytes.
-MAX_SHADOW_STATE_BYTES = 8 * 1024
-#: AWS IoT's limit on the levels of nesting under ``desired`` / ``reported``.
-MAX_SHADOW_DEPTH = 6
 _SECTIONS = ("desired", "reported")
 
 
@@ -356,19 +353,6 @@ def _copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy_json(v) for v in value]
     return value
-
-
-def _json_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def _depth(value: Any) -> int:
-    """Levels of object keys in ``value`` (arrays add no level)."""
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return max((_depth(v) for v in value), default=0)
-    return 0
 
 
 def _metadata_of(value: Any, ts: int) -> Any:
@@ -514,11 +498,11 @@ class MemoryShadows:
                 raise InvalidShadowUpdateError("State contains an invalid node")
             if value is not None and not isinstance(value, dict):
                 raise InvalidShadowUpdateError(f"{node.capitalize()} node must be an object")
-            if value is not None and _depth(value) > MAX_SHADOW_DEPTH:
+            if value is not None and state_depth(value) > MAX_SHADOW_DEPTH:
                 raise ShadowDocumentTooDeepError(
                     f"JSON contains too many levels of nesting; maximum is {MAX_SHADOW_DEPTH}"
                 )
-        if _json_size(state) > MAX_SHADOW_STATE_BYTES:
+        if state_size(state) > MAX_SHADOW_STATE_BYTES:
             raise ShadowDocumentTooLargeError("The payload exceeds the maximum size allowed")
         version = body.get("version")
         if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
@@ -545,7 +529,7 @@ class MemoryShadows:
                     new.state[section], new.metadata[section] = _merged(
                         base.state[section], base.metadata[section], request[section], ts
                     )
-            if _json_size({k: v for k, v in new.state.items() if v}) > MAX_SHADOW_STATE_BYTES:
+            if state_size({k: v for k, v in new.state.items() if v}) > MAX_SHADOW_STATE_BYTES:
                 raise ShadowDocumentTooLargeError(
                     f"{machine_id}/{shadow}: the state would exceed {MAX_SHADOW_STATE_BYTES} bytes"
                 )

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError
+from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError, PayloadTooLargeError
 from chalicelib.ports.twins import Devices, History, Shadows
 from twin_models.history import state_at, timeline
-from twin_models.shadow import SHADOW_NAMES, DesiredConfig
+from twin_models.shadow import SHADOW_NAMES, DesiredConfig, ShadowDocumentError
 from twin_models.states import DEFAULT_TAXONOMY
 from twin_models.tenancy import Device, Principal, acting_role, can_see
 from twin_models.timestamps import format_utc
@@ -105,7 +105,11 @@ class TwinQueries:
         if forbidden:
             who = f"a {role}" if role else f"tenant {principal.tenant!r} as {principal.role} of {machine_id!r}"
             raise NotAllowedError(f"{who} may not set {', '.join(forbidden)}")
-        version = self.shadows.update(machine_id, "config", config.payload())
+        try:
+            payload = config.payload()
+        except ShadowDocumentError as exc:
+            raise (PayloadTooLargeError if exc.too_large else BadInputError)(str(exc)) from exc
+        version = self.shadows.update(machine_id, "config", payload)
         return {"machine_id": machine_id, "desired": config.fields_set(), "version": version}
 
     def timeline(self, principal: Principal, machine_id: str, start: datetime, end: datetime) -> dict[str, Any]:
