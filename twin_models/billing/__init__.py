@@ -28,7 +28,14 @@ from twin_models.billing.canonical import (
     sha256_hex,
     verify_proof,
 )
-from twin_models.billing.errors import BillingError, LeaseError, PeriodError, UsageConflictError, UsageError
+from twin_models.billing.errors import (
+    BillingError,
+    LeaseError,
+    PeriodError,
+    UsageConflictError,
+    UsageError,
+    usage_location,
+)
 from twin_models.billing.invoice import (
     INVOICE_SCHEMA,
     Invoice,
@@ -44,10 +51,18 @@ from twin_models.billing.invoice import (
 )
 from twin_models.billing.lease import KNOWN_METERS, Aggregation, Component, Lease, Pricing, Tariff, Tier, load_lease
 from twin_models.billing.metering import MeteringConfig, derive_usage_events
-from twin_models.billing.money import minor_unit, round_money
+from twin_models.billing.money import Rounding, minor_unit, round_money
 from twin_models.billing.periods import BillingInterval, Period, parse_period, period_of, periods_between
 from twin_models.billing.rating import InvoiceLine, price_component, rate_period
-from twin_models.billing.usage import UsageEvent, aggregate, dedupe, parse_usage_event, read_usage_lines, usage_root
+from twin_models.billing.usage import (
+    UsageEvent,
+    aggregate,
+    dedupe,
+    parse_usage_event,
+    read_usage_lines,
+    read_usage_text,
+    usage_root,
+)
 
 __all__ = [
     "EMPTY_ROOT",
@@ -65,6 +80,7 @@ __all__ = [
     "Period",
     "PeriodError",
     "Pricing",
+    "Rounding",
     "Tariff",
     "Tier",
     "UsageConflictError",
@@ -92,10 +108,12 @@ __all__ = [
     "price_component",
     "rate_period",
     "read_usage_lines",
+    "read_usage_text",
     "round_money",
     "select_usage",
     "sha256_hex",
     "split_invoice_id",
+    "usage_location",
     "usage_root",
     "verify_proof",
 ]

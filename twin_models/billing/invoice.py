@@ -13,6 +13,10 @@ The invoice for period *P* bills
 Because the invoice depends only on events received by its close, computing it again later
 (with more late events stored) gives the same invoice, byte for byte, with the same hash.
 
+A lease that rounds ``half_up`` gets ``"rounding": "half_up"`` in its invoices (and so in their
+hash: a verifier recomputing the tax from the lines needs the mode). The default ``half_even``
+is not written, so invoices of leases without the setting keep their bytes and hashes.
+
 Example:
     >>> from twin_models.billing.lease import Lease
     >>> from twin_models.billing.usage import read_usage_lines
@@ -26,6 +30,12 @@ Example:
     >>> inv = compute_invoice(lease, lease.period("2026-10"), usage)
     >>> str(inv.subtotal), str(inv.tax), str(inv.total)
     ('150.00', '28.50', '178.50')
+    >>> "rounding" in inv.to_json()
+    False
+    >>> up = compute_invoice(Lease.model_validate({**lease.model_dump(), "rounding": "half_up"}),
+    ...                      lease.period("2026-10"), usage)
+    >>> up.to_json()["rounding"], up.hash != inv.hash, up.total == inv.total
+    ('half_up', True, True)
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from pydantic import BaseModel, ConfigDict
 from twin_models.billing.canonical import canonical_json, merkle_root, sha256_hex
 from twin_models.billing.errors import PeriodError
 from twin_models.billing.lease import Lease
-from twin_models.billing.money import mul, round_money
+from twin_models.billing.money import Rounding, mul, round_money
 from twin_models.billing.periods import Period
 from twin_models.billing.rating import TARIFF_COMPONENT, Dec, InvoiceLine, rate_period
 from twin_models.billing.usage import UsageEvent, aggregate, dedupe
@@ -110,14 +120,16 @@ class Invoice(BaseModel):
     lines: tuple[InvoiceLine, ...]
     subtotal: Dec
     tax_rate: Dec
+    #: The lease's rounding mode when it is not the default ``half_even`` (``None``: not written).
+    rounding: Rounding | None = None
     tax: Dec
     total: Dec
     usage: UsageSummary
     hash: str = ""
 
     def body(self) -> dict[str, Any]:
-        """The JSON document the hash covers (everything but ``hash``)."""
-        doc = self.model_dump(mode="json", exclude={"hash"})
+        """The JSON document the hash covers (everything but ``hash``; ``rounding`` only when set)."""
+        doc = self.model_dump(mode="json", exclude={"hash", "rounding"} if self.rounding is None else {"hash"})
         doc["schema"] = doc.pop("schema_")
         return doc
 
@@ -162,8 +174,8 @@ def assemble_invoice(
     """Totals, tax and hash around a list of lines (rounding rule in :mod:`~twin_models.billing.money`)."""
     lines = tuple(lines)
     subtotal = sum((ln.amount for ln in lines), Decimal(0))
-    subtotal = round_money(subtotal, lease.currency)
-    tax = round_money(mul(subtotal, lease.tax_rate), lease.currency)
+    subtotal = round_money(subtotal, lease.currency, lease.rounding)
+    tax = round_money(mul(subtotal, lease.tax_rate), lease.currency, lease.rounding)
     invoice = Invoice(
         invoice_id=invoice_id(lease.lease_id, period.key),
         lease_id=lease.lease_id,
@@ -179,6 +191,7 @@ def assemble_invoice(
         lines=lines,
         subtotal=subtotal,
         tax_rate=lease.tax_rate,
+        rounding=None if lease.rounding == Rounding.HALF_EVEN else lease.rounding,
         tax=tax,
         total=subtotal + tax,
         usage=usage,

@@ -10,6 +10,8 @@ Base fees, minimums and caps are prorated by elapsed time when the lease starts 
 period (``prorate``); tier boundaries are not.
 
 Amounts, prices and rates are decimal strings in JSON (``"12.50"``); binary floats are refused.
+``rounding`` (``half_even``, the default, or ``half_up``) is how the lease's invoice lines and
+tax are rounded to the currency's minor unit.
 
 Example:
     >>> lease = Lease.model_validate({
@@ -22,6 +24,8 @@ Example:
     ...         {"id": "spindle", "meter": "spindle_hours", "unit_price": "12.00"}]}})
     >>> lease.period("2026-10").key, lease.close_at(lease.period("2026-10")).isoformat()
     ('2026-10', '2026-11-02T23:00:00+00:00')
+    >>> lease.rounding.value, Lease.model_validate({**lease.model_dump(), "rounding": "half_up"}).rounding.value
+    ('half_even', 'half_up')
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from twin_models.billing.errors import LeaseError
-from twin_models.billing.money import MINOR_UNITS
+from twin_models.billing.money import MINOR_UNITS, Rounding
 from twin_models.billing.periods import BillingInterval, Period, parse_period, period_of, periods_between, zone
 from twin_models.telemetry import UtcDatetime
 
@@ -212,6 +216,8 @@ class Lease(BaseModel):
     tax_rate: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=1)]
     #: How long after a period ends its usage still counts as on time (ISO 8601 duration in JSON).
     grace_period: timedelta = timedelta(days=2)
+    #: How line amounts and tax are rounded to the minor unit (:mod:`~twin_models.billing.money`).
+    rounding: Rounding = Rounding.HALF_EVEN
     tariff: Tariff
 
     @model_validator(mode="after")

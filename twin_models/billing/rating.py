@@ -1,11 +1,11 @@
 """Rating: from one period's quantities to priced invoice lines.
 
-Each line amount is rounded once, half-even, to the currency's minor unit
-(:mod:`twin_models.billing.money`). Graduated tiers give one line per tier the quantity
-reaches (the upper bound ``up_to`` belongs to its tier); volume pricing gives one line at the
-price of the tier the whole quantity falls in. Limits come after the usage lines: a
-component's ``minimum`` adds a top-up line, its ``cap`` a negative line; the tariff's
-``minimum_charge`` and ``cap`` do the same over all components (component id ``tariff``).
+Each line amount is rounded once, in the lease's rounding mode (half-even unless the lease
+says ``half_up``), to the currency's minor unit (:mod:`twin_models.billing.money`). Graduated
+tiers give one line per tier the quantity reaches (the upper bound ``up_to`` belongs to its
+tier); volume pricing gives one line at the price of the tier the whole quantity falls in.
+Limits come after the usage lines: a component's ``minimum`` adds a top-up line, its ``cap``
+a negative line; the tariff's ``minimum_charge`` and ``cap`` do the same over all components (component id ``tariff``).
 Base fees, minimums and caps are multiplied by the covered share of the period
 (``covered seconds / period seconds``) when prorated; the share is exact, only the
 resulting amount is rounded.
@@ -17,6 +17,9 @@ Example:
     ...               tiers=[{"up_to": "100", "unit_price": "10"}, {"unit_price": "8"}])
     >>> [(str(l.quantity), str(l.amount)) for l in price_component(c, Decimal("150"), "EUR")]
     [('100', '1000.00'), ('50', '400.00')]
+    >>> half = Component(id="energy", meter="energy_kwh", unit_price="0.25")
+    >>> [str(price_component(half, Decimal("0.1"), "EUR", rounding=r)[0].amount) for r in ("half_even", "half_up")]
+    ['0.02', '0.03']
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from twin_models.billing.lease import Component, Lease, Pricing, Tariff
-from twin_models.billing.money import div, money_str, mul, round_money, round_quantity
+from twin_models.billing.money import Rounding, div, money_str, mul, round_money, round_quantity
 from twin_models.billing.periods import Period
 
 __all__ = [
@@ -69,8 +72,15 @@ def _fmt_tier(lo: Decimal, hi: Decimal | None, unit: str) -> str:
     return f"{money_str(lo)}-{money_str(hi)} {unit}" if hi is not None else f"over {money_str(lo)} {unit}"
 
 
-def price_component(component: Component, quantity: Decimal, currency: str, *, period: str = "") -> list[InvoiceLine]:
-    """Usage lines of one metered component for ``quantity`` (no limits applied)."""
+def price_component(
+    component: Component,
+    quantity: Decimal,
+    currency: str,
+    *,
+    period: str = "",
+    rounding: Rounding | str = Rounding.HALF_EVEN,
+) -> list[InvoiceLine]:
+    """Usage lines of one metered component for ``quantity`` (no limits applied), amounts rounded by ``rounding``."""
     unit = component.display_unit
     name = component.description or component.id
 
@@ -84,7 +94,7 @@ def price_component(component: Component, quantity: Decimal, currency: str, *, p
             quantity=q,
             unit=unit,
             unit_price=price,
-            amount=round_money(mul(q, price), currency),
+            amount=round_money(mul(q, price), currency, rounding),
         )
 
     if component.pricing is Pricing.FLAT:
@@ -119,12 +129,13 @@ def _limit_lines(
     cap: Decimal | None,
     share: tuple[int, int] | None,
     currency: str,
+    rounding: Rounding,
     period: str,
 ) -> list[InvoiceLine]:
     def scaled(value: Decimal) -> Decimal:
         if share is None:
             return value
-        return round_money(div(mul(value, Decimal(share[0])), Decimal(share[1])), currency)
+        return round_money(div(mul(value, Decimal(share[0])), Decimal(share[1])), currency, rounding)
 
     def adjustment(kind: str, description: str, target: Decimal) -> InvoiceLine:
         return InvoiceLine(
@@ -158,7 +169,7 @@ def rate_period(lease: Lease, period: Period, quantities: Mapping[str, Decimal])
         return []
     share = None if covered == total else (covered, total)
     tariff: Tariff = lease.tariff
-    currency = lease.currency
+    currency, rounding = lease.currency, lease.rounding
     lines: list[InvoiceLine] = []
     for comp in tariff.components:
         name = comp.description or comp.id
@@ -166,7 +177,7 @@ def rate_period(lease: Lease, period: Period, quantities: Mapping[str, Decimal])
             assert comp.amount is not None
             prorated = share is not None and comp.prorate
             fraction = Decimal(1) if not prorated or share is None else div(Decimal(share[0]), Decimal(share[1]))
-            amount = comp.amount if not prorated else round_money(mul(comp.amount, fraction), currency)
+            amount = comp.amount if not prorated else round_money(mul(comp.amount, fraction), currency, rounding)
             lines.append(
                 InvoiceLine(
                     component=comp.id,
@@ -177,11 +188,13 @@ def rate_period(lease: Lease, period: Period, quantities: Mapping[str, Decimal])
                     quantity=round_quantity(fraction) if prorated else Decimal(1),
                     unit=comp.display_unit,
                     unit_price=comp.amount,
-                    amount=round_money(amount, currency),
+                    amount=round_money(amount, currency, rounding),
                 )
             )
             continue
-        usage = price_component(comp, quantities.get(comp.id, Decimal(0)), currency, period=period.key)
+        usage = price_component(
+            comp, quantities.get(comp.id, Decimal(0)), currency, period=period.key, rounding=rounding
+        )
         lines.extend(usage)
         lines.extend(
             _limit_lines(
@@ -193,6 +206,7 @@ def rate_period(lease: Lease, period: Period, quantities: Mapping[str, Decimal])
                 cap=comp.cap,
                 share=share if comp.prorate else None,
                 currency=currency,
+                rounding=rounding,
                 period=period.key,
             )
         )
@@ -206,6 +220,7 @@ def rate_period(lease: Lease, period: Period, quantities: Mapping[str, Decimal])
             cap=tariff.cap,
             share=share if tariff.prorate_limits else None,
             currency=currency,
+            rounding=rounding,
             period=period.key,
         )
     )

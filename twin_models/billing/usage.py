@@ -28,31 +28,44 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 from twin_models.billing.canonical import canonical_json, merkle_root, sha256_hex
 from twin_models.billing.errors import UsageConflictError, UsageError
 from twin_models.billing.lease import ID_PATTERN, METER_PATTERN, Aggregation
+from twin_models.billing.money import add
+from twin_models.telemetry import U64_MAX
 from twin_models.timestamps import TimestampError, format_utc, parse_utc
 
 __all__ = [
+    "MAX_QUANTITY",
+    "MAX_QUANTITY_PLACES",
     "UsageEvent",
     "aggregate",
+    "conflict_detail",
     "dedupe",
     "parse_usage_event",
     "read_usage_lines",
+    "read_usage_text",
     "usage_root",
 ]
 
 _ID = re.compile(ID_PATTERN)
 _METER = re.compile(METER_PATTERN)
 _PLAIN = re.compile(r"^[A-Za-z0-9_:.+\-]*$")
-_FIELDS = {"id", "machine_id", "meter", "ts", "quantity", "received_at", "lease_id"}
+_REQUIRED = frozenset({"id", "machine_id", "meter", "ts", "quantity"})
+_FIELDS = _REQUIRED | {"received_at", "lease_id"}
+
+#: The largest quantity a usage event may carry (the 64-bit bound of the telemetry counters).
+MAX_QUANTITY: Final = Decimal(U64_MAX)
+#: The most decimals a usage quantity may carry (derived meters carry six).
+MAX_QUANTITY_PLACES: Final = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,40 +125,63 @@ class UsageEvent:
 def _ts(doc: dict[str, Any], name: str) -> datetime:
     raw = doc[name]
     if not isinstance(raw, str):
-        raise UsageError(f"{name} must be an ISO 8601 string, got {raw!r}")
+        raise UsageError(f"{name} must be an ISO 8601 string, got {raw!r}", field=name)
     try:
         return parse_utc(raw)
     except TimestampError as exc:
-        raise UsageError(f"{name} {exc}") from None
+        raise UsageError(f"{name} {exc}", field=name) from None
+
+
+def _quantity(raw: Any) -> Decimal:
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise UsageError(f"quantity {raw!r} must be a finite number >= 0", field="quantity")
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise UsageError(
+            f"quantity {raw!r} must be a decimal string or an integer (no binary floats)", field="quantity"
+        )
+    try:
+        quantity = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise UsageError(f"quantity {raw!r} is not a decimal number", field="quantity") from None
+    if not quantity.is_finite() or quantity < 0:
+        raise UsageError(f"quantity {raw!r} must be a finite number >= 0", field="quantity")
+    if quantity > MAX_QUANTITY:
+        raise UsageError(f"quantity {raw!r} is out of range (at most {MAX_QUANTITY})", field="quantity")
+    exponent = quantity.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_QUANTITY_PLACES:
+        raise UsageError(f"quantity {raw!r} is out of range (at most {MAX_QUANTITY_PLACES} decimals)", field="quantity")
+    return quantity
 
 
 def parse_usage_event(doc: Any) -> UsageEvent:
-    """Validate one usage event given as a JSON object; :class:`UsageError` says what is wrong."""
+    """Validate one usage event given as a JSON object; :class:`UsageError` says what is wrong.
+
+    The error's ``field`` names the offending field, and its message starts with it.
+
+    Example:
+        >>> parse_usage_event({"id": "e1", "machine_id": "cnc-01", "meter": "parts",
+        ...                    "ts": "2026-10-01T06:00:00", "quantity": 3})
+        Traceback (most recent call last):
+        ...
+        twin_models.billing.errors.UsageError: ts '2026-10-01T06:00:00' has no time zone (use Z for UTC)
+    """
     if not isinstance(doc, dict):
         raise UsageError(f"a usage event is a JSON object, got {type(doc).__name__}")
     unknown = set(doc) - _FIELDS
     if unknown:
-        raise UsageError(f"unknown fields {sorted(unknown)}")
-    missing = {"id", "machine_id", "meter", "ts", "quantity"} - set(doc)
+        raise UsageError(f"unknown fields {sorted(unknown)}", field=min(unknown))
+    missing = _REQUIRED - set(doc)
     if missing:
-        raise UsageError(f"missing fields {sorted(missing)}")
+        raise UsageError(f"missing fields {sorted(missing)}", field=min(missing))
     for name in ("id", "machine_id"):
         if not isinstance(doc[name], str) or not _ID.match(doc[name]):
-            raise UsageError(f"{name} {doc[name]!r} must match {ID_PATTERN}")
+            raise UsageError(f"{name} {doc[name]!r} must match {ID_PATTERN}", field=name)
     if not isinstance(doc["meter"], str) or not _METER.match(doc["meter"]):
-        raise UsageError(f"meter {doc['meter']!r} must match {METER_PATTERN}")
-    raw_q = doc["quantity"]
-    if isinstance(raw_q, bool) or not isinstance(raw_q, str | int):
-        raise UsageError(f"quantity {raw_q!r} must be a decimal string or an integer (no binary floats)")
-    try:
-        quantity = Decimal(raw_q)
-    except InvalidOperation:
-        raise UsageError(f"quantity {raw_q!r} is not a decimal number") from None
-    if not quantity.is_finite() or quantity < 0:
-        raise UsageError(f"quantity {raw_q!r} must be a finite number >= 0")
+        raise UsageError(f"meter {doc['meter']!r} must match {METER_PATTERN}", field="meter")
+    quantity = _quantity(doc["quantity"])
     lease_id = doc.get("lease_id")
     if lease_id is not None and not isinstance(lease_id, str):
-        raise UsageError(f"lease_id {lease_id!r} must be a string")
+        raise UsageError(f"lease_id {lease_id!r} must be a string", field="lease_id")
     return UsageEvent(
         id=doc["id"],
         machine_id=doc["machine_id"],
@@ -157,21 +193,98 @@ def parse_usage_event(doc: Any) -> UsageEvent:
     )
 
 
-def read_usage_lines(lines: Iterable[str]) -> list[UsageEvent]:
-    """Parse JSON lines (blank lines skipped); an error names the 1-based line number."""
+_BLANK: Final = object()
+
+
+class _DuplicateField(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"field {name!r} appears twice in the line")
+        self.name = name
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):  # which of the two values counts would be up to the parser
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateField(key)
+            seen.add(key)
+    return found
+
+
+def _decode(line: str | bytes, number: int, source: str | None) -> Any:
+    """One line's JSON; a :class:`UsageError` at ``source: line number`` when it is none."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"not UTF-8 text (byte {exc.start + 1})", source=source, lines=[number]) from None
+    if not text.strip():
+        return _BLANK
+    try:
+        return json.loads(text, object_pairs_hook=_unique_fields)
+    except json.JSONDecodeError as exc:
+        detail = f"not JSON: {exc.msg} at column {exc.colno}"
+        raise UsageError(detail, source=source, lines=[number]) from None
+    except _DuplicateField as exc:
+        raise UsageError(str(exc), source=source, lines=[number], field=exc.name) from None
+    except (ValueError, RecursionError) as exc:  # an integer of more than 4,300 digits, deep nesting
+        raise UsageError(f"not JSON: {exc or 'nested too deeply'}", source=source, lines=[number]) from None
+
+
+def read_usage_lines(lines: Iterable[str | bytes], source: str | None = None) -> list[UsageEvent]:
+    """Parse JSON lines (blank lines skipped), every event, duplicates included, in file order.
+
+    ``source`` is the file's name for messages (nothing is read here). A line that is not a
+    valid event, or an event whose id an earlier line used with different content, raises
+    :class:`UsageError` (:class:`UsageConflictError`) naming the source, the 1-based line(s)
+    and the field (:func:`~twin_models.billing.errors.usage_location` is the format).
+
+    Example:
+        >>> e = '{"id": "e-42", "machine_id": "cnc-01", "meter": "parts", "ts": "2026-10-01T06:00:00Z", "quantity": %s}'
+        >>> len(read_usage_lines([e % 3, "", e % 3], "usage.jsonl"))
+        2
+        >>> read_usage_lines([e % 3, "", e % 4], "usage.jsonl")
+        Traceback (most recent call last):
+        ...
+        twin_models.billing.errors.UsageConflictError: usage.jsonl: lines 1 and 3: event 'e-42' appears twice ...
+        >>> read_usage_lines([e % '"-1"'], "usage.jsonl")
+        Traceback (most recent call last):
+        ...
+        twin_models.billing.errors.UsageError: usage.jsonl: line 1: quantity '-1' must be a finite number >= 0
+    """
     events: list[UsageEvent] = []
+    first: dict[str, tuple[UsageEvent, int]] = {}
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        doc = _decode(line, number, source)
+        if doc is _BLANK:
             continue
         try:
-            doc = json.loads(line)
-        except ValueError as exc:
-            raise UsageError(f"line {number}: not JSON: {exc}") from exc
-        try:
-            events.append(parse_usage_event(doc))
+            event = parse_usage_event(doc)
         except UsageError as exc:
-            raise UsageError(f"line {number}: {exc}") from exc
+            raise UsageError(exc.detail, source=source, lines=[number], field=exc.field) from None
+        seen = first.setdefault(event.id, (event, number))
+        if seen[1] != number and not _same(seen[0], event):
+            raise UsageConflictError(conflict_detail(event.id), source=source, lines=[seen[1], number])
+        events.append(event)
     return events
+
+
+def read_usage_text(data: str | bytes, source: str | None = None) -> list[UsageEvent]:
+    """:func:`read_usage_lines` over a whole usage file's content (lines end in LF, CRLF or CR).
+
+    Example:
+        >>> read_usage_text(b'\\n{"id": "e1"}\\n', "usage.jsonl")
+        Traceback (most recent call last):
+        ...
+        twin_models.billing.errors.UsageError: usage.jsonl: line 2: missing fields ['machine_id', 'meter', ...]
+    """
+    return read_usage_lines(data.splitlines(), source)
+
+
+def conflict_detail(event_id: str) -> str:
+    """What a conflicting duplicate is called (with the lines or machines in front of it)."""
+    return f"event {event_id!r} appears twice with different content"
 
 
 def _same(a: UsageEvent, b: UsageEvent) -> bool:
@@ -190,7 +303,7 @@ def dedupe(events: Iterable[UsageEvent]) -> list[UsageEvent]:
             seen[ev.id] = ev
             continue
         if not _same(old, ev):
-            raise UsageConflictError(f"usage event {ev.id!r} was sent twice with different content")
+            raise UsageConflictError(conflict_detail(ev.id))
         # no received_at means "on time", which is earlier than any stamp
         if old.received_at is not None and (ev.received_at is None or ev.received_at < old.received_at):
             seen[ev.id] = ev
@@ -200,7 +313,7 @@ def dedupe(events: Iterable[UsageEvent]) -> list[UsageEvent]:
 def aggregate(events: Sequence[UsageEvent], how: Aggregation) -> Decimal:
     """One quantity from a meter's events: per machine by ``how``, then summed over machines."""
     if how is Aggregation.SUM:
-        return sum((e.quantity for e in events), Decimal(0))
+        return add(e.quantity for e in events)
     if how is Aggregation.COUNT:
         return Decimal(len(events))
     per_machine: dict[str, UsageEvent] = {}
@@ -213,7 +326,7 @@ def aggregate(events: Sequence[UsageEvent], how: Aggregation) -> Decimal:
                 per_machine[ev.machine_id] = ev
         elif (ev.ts, ev.id) > (best.ts, best.id):
             per_machine[ev.machine_id] = ev
-    return sum((e.quantity for e in per_machine.values()), Decimal(0))
+    return add(e.quantity for e in per_machine.values())
 
 
 def usage_root(events: Iterable[UsageEvent]) -> str:

@@ -21,7 +21,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from twin_models.billing import BillingError, Invoice, compute_invoice, load_lease, read_usage_lines
+from twin_models.billing import (
+    BillingError,
+    Invoice,
+    Rounding,
+    UsageEvent,
+    compute_invoice,
+    load_lease,
+    read_usage_text,
+)
 from twin_models.timestamps import TimestampError, parse_utc
 from twinledger.paths import ensure_functions_importable
 
@@ -85,12 +93,16 @@ def _register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_usage(path: Path) -> list[UsageEvent]:
+    """The events of a usage file; a refused line's :class:`UsageError` names ``path`` and the line."""
+    return read_usage_text(path.read_bytes(), source=str(path))
+
+
 def _record(args: argparse.Namespace) -> int:
     try:
-        with args.usage.open(encoding="utf-8") as handle:
-            events = read_usage_lines(handle)
+        events = _read_usage(args.usage)
     except (OSError, BillingError) as exc:
-        print(f"error: {args.usage}: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     report = _service().record_usage(events, args.received_at, keep_stamps=True)
     print(json.dumps({"stored": report.stored, "duplicates": report.duplicates, "conflicts": report.conflicts}))
@@ -112,10 +124,11 @@ def _render(invoice: Invoice) -> str:
     for ln in invoice.lines:
         price = "" if ln.unit_price is None else f"x {ln.unit_price}"
         rows.append(f"  {ln.description[:48]:<48} {ln.quantity:>14} {ln.unit:<6} {price:>12} {ln.amount:>12}")
+    rounding = "" if invoice.rounding in (None, Rounding.HALF_EVEN) else f" (rounded {invoice.rounding})"
     rows += [
         "",
         f"  {'subtotal':<84}{invoice.subtotal:>12}",
-        f"  {'tax ' + str(invoice.tax_rate):<84}{invoice.tax:>12}",
+        f"  {'tax ' + str(invoice.tax_rate) + rounding:<84}{invoice.tax:>12}",
         f"  {'total ' + invoice.currency:<84}{invoice.total:>12}",
         f"  usage events {invoice.usage.events} (late {invoice.usage.late_events}), root {invoice.usage.root}",
         f"  invoice hash {invoice.hash}",
@@ -124,17 +137,17 @@ def _render(invoice: Invoice) -> str:
 
 
 def _bill(args: argparse.Namespace) -> int:
-    source = args.lease
     try:
-        lease = load_lease(args.lease.read_text(encoding="utf-8"))
-        source = args.usage
-        with args.usage.open(encoding="utf-8") as handle:
-            events = read_usage_lines(handle)
-        source = None
+        lease = load_lease(args.lease.read_bytes())
+    except (OSError, BillingError) as exc:
+        where = "" if isinstance(exc, OSError) else f"{args.lease}: "
+        print(f"error: {where}{exc}", file=sys.stderr)
+        return 1
+    try:  # usage errors name the file and line themselves (twin_models.billing.usage_location)
+        events = _read_usage(args.usage)
         invoice = compute_invoice(lease, lease.period(args.period), events)
     except (OSError, BillingError) as exc:
-        where = f"{source}: " if source is not None and not isinstance(exc, OSError) else ""
-        print(f"error: {where}{exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(invoice.to_json(), indent=2))
