@@ -2,8 +2,11 @@
 
 :class:`OpcUaSource` connects to a machine's OPC UA server, subscribes to the nodes of a configurable
 node map (``{thing: {sample_field: node_id}}``), keeps the latest value of each, and every sampling
-interval emits one :class:`Sample` per thing. When the connection drops it reconnects (after
-``reconnect_delay_s``) and subscribes again; samples are only emitted while values are fresh.
+interval emits one :class:`Sample` per thing, built by
+:func:`~edge_greengrass.readings.sample_from_readings`: a value the model cannot take (``NaN``, out of
+range, wrong type) is left out of the sample and counted per field in ``readings``. When the connection
+drops it reconnects (after ``reconnect_delay_s``) and subscribes again; samples are only emitted while
+values are fresh.
 
 :class:`SimulatorOpcUaServer` publishes the fleet simulator's machines as OPC UA objects
 (``ns=2;s=<thing>.<field>``) so the adapter reads them over the wire exactly as it reads a real CNC;
@@ -17,15 +20,13 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from edge_greengrass.errors import SourceError
+from edge_greengrass.readings import REQUIRED_FIELDS, ReadingCounters, sample_from_readings, utc_now_ms
 from edge_greengrass.sources import Emit, SimulatorSource
 from twin_models.telemetry import Sample
 
@@ -92,6 +93,7 @@ class OpcUaSource:
         *,
         sampling_interval_s: float = 1.0,
         reconnect_delay_s: float = 2.0,
+        readings: ReadingCounters | None = None,
     ) -> None:
         unknown = {name for fields in node_map.values() for name in fields} - set(Sample.model_fields) - {"ts"}
         if unknown:
@@ -101,7 +103,9 @@ class OpcUaSource:
         self.sampling_interval_s = sampling_interval_s
         self.reconnect_delay_s = reconnect_delay_s
         self.connections = 0
+        #: readings dropped whole (their state or timestamp unusable); bad single values are in ``readings``
         self.invalid_samples = 0
+        self.readings = readings if readings is not None else ReadingCounters(source=f"OPC UA {url}")
         self._intervals: dict[str, float] = {}
 
     def things(self) -> list[str]:
@@ -170,15 +174,12 @@ class OpcUaSource:
     def _sample(self, thing: str, values: dict[str, Any] | None) -> Sample | None:
         if not values or "state" not in values:
             return None
-        fields = {k: v for k, v in values.items() if v is not None}
-        now = dt.datetime.now(dt.UTC)
-        fields.setdefault("ts", now.replace(microsecond=now.microsecond // 1000 * 1000))
-        try:
-            return Sample.model_validate(fields)
-        except ValidationError as exc:
+        readings = {k: v for k, v in values.items() if k not in REQUIRED_FIELDS}
+        ts = values.get("ts")
+        sample = sample_from_readings(utc_now_ms() if ts is None else ts, values["state"], readings, self.readings)
+        if sample is None:
             self.invalid_samples += 1
-            _log.warning("dropping an invalid sample of %s: %s", thing, exc.errors()[0])
-            return None
+        return sample
 
 
 class SimulatorOpcUaServer:
@@ -233,14 +234,23 @@ class SimulatorOpcUaServer:
 class SimulatorOpcUaSource:
     """Serve the simulator over OPC UA in a thread and read it back through :class:`OpcUaSource`."""
 
-    def __init__(self, simulator: SimulatorSource, *, port: int = 4840, sampling_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        simulator: SimulatorSource,
+        *,
+        port: int = 4840,
+        sampling_interval_s: float = 1.0,
+        readings: ReadingCounters | None = None,
+    ) -> None:
         self.server = SimulatorOpcUaServer(simulator, port=port)
         self.adapter = OpcUaSource(
             self.server.url,
             default_node_map(simulator.things()),
             sampling_interval_s=sampling_interval_s,
             reconnect_delay_s=0.5,
+            readings=readings,
         )
+        self.readings = self.adapter.readings
 
     def things(self) -> list[str]:
         """The simulated things."""

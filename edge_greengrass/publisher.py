@@ -37,21 +37,49 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import TypeAdapter, ValidationError
 
 from edge_greengrass.errors import PublishError, SpoolFullError
-from edge_greengrass.spool import Spool
+from edge_greengrass.spool import Spool, per_item
 from twin_models.signing import sample_wire_bytes, seal_wire
 from twin_models.telemetry import MAX_ENVELOPE_BYTES, MAX_SAMPLES, Sample, topic_for
 
-__all__ = ["EnvelopeSigner", "PublisherMetrics", "TelemetryPublisher"]
+__all__ = ["EnvelopeSigner", "PublisherMetrics", "TelemetryPublisher", "unloadable_samples"]
 
 _log = logging.getLogger(__name__)
+
+_SAMPLE_LIST = TypeAdapter(list[Sample])
+_each_sample = per_item(Sample.model_validate_json)
+
+
+def unloadable_samples(items: Sequence[bytes]) -> list[tuple[int, str]]:
+    """``(index, error)`` of every staged item that does not load again with ``Sample.model_validate_json``.
+
+    The common case (all load) is one validation of the whole batch; only a batch with a bad item is
+    checked item by item, so the result is exactly the per-item round trip.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> good = sample_wire_bytes(Sample(ts=datetime(2026, 1, 5, tzinfo=timezone.utc), state=100))
+        >>> unloadable_samples([good, good])
+        []
+        >>> [i for i, _ in unloadable_samples([good, good.replace(b'"state":100', b'"state":null')])]
+        [1]
+    """
+    if not items:
+        return []
+    try:
+        if len(_SAMPLE_LIST.validate_json(b"[" + b",".join(items) + b"]")) == len(items):
+            return []
+    except ValidationError:
+        pass
+    return _each_sample(items)
 
 
 def _utc_now() -> dt.datetime:
@@ -139,6 +167,8 @@ class PublisherMetrics:
     lane_restarts: int = 0
     rejected_full: int = 0
     split_batches: int = 0
+    #: samples whose staged bytes would not load again: refused before staging, never published
+    rejected_invalid: int = 0
 
 
 class _TooLarge(Exception):
@@ -195,6 +225,10 @@ class TelemetryPublisher:
         # things that may have unacknowledged envelopes (read once; then kept up to date in memory)
         self._backlog: set[str] = set(spool.pending_things())
         self._full_until = 0.0
+        # (seq, last sample) of each thing's newest sealed envelope, once read from the spool
+        self._sealed: dict[str, tuple[int, Sample] | None] = {}
+        for thing, error in spool.reject_staged(unloadable_samples):
+            _log.warning("a staged sample of %s does not load (%s): moved to staged_rejects", thing, error)
         now = monotonic()
         for thing in spool.staged_things():
             self._open[thing] = [Sample.model_validate_json(item) for item in spool.staged(thing)]
@@ -208,15 +242,21 @@ class TelemetryPublisher:
 
     def add_many(self, pairs: Iterable[tuple[str, Sample]]) -> None:
         """Stage several ``(thing, sample)`` pairs in one transaction; seal full batches."""
-        rows: list[tuple[str, bytes]] = []
-        accepted: list[tuple[str, Sample]] = []
-        last: dict[str, Sample] = {}
-        for thing, sample in pairs:
-            rows.append((thing, self.signer.stage_bytes(sample)))
-            accepted.append((thing, sample))
-            last[thing] = sample
-        if not rows:
+        accepted = list(pairs)
+        if not accepted:
             return
+        rows = [(thing, self.signer.stage_bytes(sample)) for thing, sample in accepted]
+        refused = unloadable_samples([item for _, item in rows])
+        if refused:  # a row that would not load again must never reach the spool
+            out = {index for index, _ in refused}
+            for index, error in refused:
+                _log.warning("refusing a sample of %s that would not load again: %s", rows[index][0], error)
+            self.metrics.rejected_invalid += len(refused)
+            rows = [row for index, row in enumerate(rows) if index not in out]
+            accepted = [pair for index, pair in enumerate(accepted) if index not in out]
+            if not rows:
+                return
+        last = {thing: sample for thing, sample in accepted}
         self.spool.stage_many(rows, state={f"last_ts/{t}": s.ts.isoformat() for t, s in last.items()})
         now = self._monotonic()
         for thing, sample in accepted:
@@ -236,17 +276,24 @@ class TelemetryPublisher:
 
     def _last_sealed(self, thing: str) -> tuple[int, Sample] | None:
         """``(seq, last sample)`` of the newest envelope sealed for ``thing``, if known."""
+        if thing in self._sealed:
+            return self._sealed[thing]
         value = self.spool.get_state(f"sealed_last/{thing}")
-        if not value:
-            return None
-        stored = json.loads(value)
-        return int(stored["seq"]), Sample.model_validate(stored["sample"])
+        known: tuple[int, Sample] | None = None
+        if value:
+            try:
+                stored = json.loads(value)
+                known = int(stored["seq"]), Sample.model_validate(stored["sample"])
+            except (ValueError, TypeError, KeyError) as exc:  # the next envelope carries no ``previous``
+                _log.warning("ignoring the unreadable last sealed sample of %s: %s", thing, exc)
+        self._sealed[thing] = known
+        return known
 
-    def _remember_sealed(self, thing: str, seq: int, sample: Sample) -> None:
-        # Written after the seal commits: a crash in between leaves the seq before, and the next
-        # envelope then carries no ``previous`` (ingest looks it up) rather than a wrong one.
-        record = {"seq": seq, "sample": sample.model_dump(mode="json", exclude_none=True)}
-        self.spool.set_state(f"sealed_last/{thing}", json.dumps(record, separators=(",", ":")))
+    @staticmethod
+    def _sealed_state(thing: str, seq: int, items: list[bytes]) -> dict[str, str]:
+        # Stored in the seal's own transaction: the envelope and its "last sealed sample" commit together.
+        # The staged bytes are the sample's wire JSON, so the record is assembled, not serialised again.
+        return {f"sealed_last/{thing}": f'{{"seq":{seq},"sample":{items[-1].decode()}}}'}
 
     def _seal(self, thing: str) -> bool:
         if self._monotonic() < self._full_until:
@@ -273,7 +320,13 @@ class TelemetryPublisher:
         limit = self._limit.get(thing, self.batch_size)
         while True:
             try:
-                entry = self.spool.seal(thing, self.signer.topic(thing), build, limit=limit)
+                entry = self.spool.seal(
+                    thing,
+                    self.signer.topic(thing),
+                    build,
+                    limit=limit,
+                    state=lambda seq, items: self._sealed_state(thing, seq, items),
+                )
                 break
             except _TooLarge:  # IoT Core takes 128 KB: seal fewer samples (the rest stay staged)
                 limit = max(1, limit // 2)
@@ -291,7 +344,7 @@ class TelemetryPublisher:
             return False
         del open_samples[:taken]
         if sealed_last is not None:
-            self._remember_sealed(thing, entry.seq, sealed_last)
+            self._sealed[thing] = (entry.seq, sealed_last)
         self._backlog.add(thing)
         self.metrics.envelopes_sealed += 1
         left = max(0, self._staged.get(thing, 0) - taken)

@@ -32,6 +32,7 @@ from edge_greengrass.config import (
 from edge_greengrass.errors import ConfigurationError
 from edge_greengrass.pki import load_private_key
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
+from edge_greengrass.readings import ReadingCounters
 from edge_greengrass.shadow import DeviceSettings, ShadowSync
 from edge_greengrass.sources import ReplaySource, SampleSource, SimulatorSource
 from edge_greengrass.spool import Spool
@@ -54,8 +55,14 @@ def build_spool(config: GatewayConfig) -> Spool:
     )
 
 
-def build_source(config: GatewayConfig, publisher: TelemetryPublisher) -> SampleSource:
-    """The configured machine data source, resuming where the spool left off."""
+def build_source(
+    config: GatewayConfig, publisher: TelemetryPublisher, readings: ReadingCounters | None = None
+) -> SampleSource:
+    """The configured machine data source, resuming where the spool left off.
+
+    Sources that build samples from raw values (replay, OPC UA) count their bad readings in
+    ``readings`` (the gateway reports them in its status).
+    """
     src = config.source
     if isinstance(src, SimulatorSourceConfig):
         sim = SimulatorSource(
@@ -65,7 +72,7 @@ def build_source(config: GatewayConfig, publisher: TelemetryPublisher) -> Sample
             return sim
         from edge_greengrass.opcua import SimulatorOpcUaSource
 
-        return SimulatorOpcUaSource(sim, port=src.opcua_port)
+        return SimulatorOpcUaSource(sim, port=src.opcua_port, readings=readings)
     if isinstance(src, ReplaySourceConfig):
         return ReplaySource(
             src.path,
@@ -75,6 +82,7 @@ def build_source(config: GatewayConfig, publisher: TelemetryPublisher) -> Sample
             rows_per_sample=src.rows_per_sample,
             loop=src.loop,
             resume=publisher.resume_point,
+            readings=readings,
         )
     if isinstance(src, OpcUaSourceConfig):
         from edge_greengrass.opcua import OpcUaSource
@@ -84,6 +92,7 @@ def build_source(config: GatewayConfig, publisher: TelemetryPublisher) -> Sample
             src.node_map,
             sampling_interval_s=src.sampling_interval_s,
             reconnect_delay_s=src.reconnect_delay_s,
+            readings=readings,
         )
     raise ConfigurationError(f"unknown source {src!r}")  # pragma: no cover - the model is a closed union
 
@@ -124,7 +133,9 @@ class Gateway:
             max_batch_age=dt.timedelta(seconds=config.publisher.max_batch_age_s),
             window=config.publisher.window,
         )
-        self.source = build_source(config, self.publisher)
+        #: bad readings per field and readings dropped whole, counted by the source
+        self.readings = ReadingCounters(source=f"source {config.source.type}")
+        self.source = build_source(config, self.publisher, self.readings)
         self.shadow: ShadowSync | None = None
         self.in_maintenance: set[str] = set()
         if config.shadow.enabled:
@@ -218,11 +229,22 @@ class Gateway:
         return len(batch)
 
     def status(self) -> dict[str, Any]:
-        """Metrics of the publisher and the spool, JSON-ready."""
+        """Metrics of the publisher and the spool, and the source's bad readings, JSON-ready.
+
+        ``readings.bad_fields`` counts dropped values per sample field, ``readings.dropped_samples``
+        readings dropped whole per reason (``<field>:<error type>``); ``spool.staged_rejected`` the
+        unreadable staged rows moved to ``staged_rejects`` at start-up, ``publisher.rejected_invalid``
+        the samples refused before staging.
+
+        Example:
+            >>> gateway.status()["readings"]  # doctest: +SKIP
+            {'bad_fields': {'spindle_speed_rpm': 3}, 'dropped_samples': {}}
+        """
         return {
             "at": dt.datetime.now(dt.UTC).isoformat(),
             "publisher": dataclasses.asdict(self.publisher.metrics),
             "spool": dataclasses.asdict(self.spool.stats()),
+            "readings": self.readings.snapshot(),
             "inflight": self.publisher.inflight,
             "next_seq": {thing: self.spool.next_seq(thing) for thing in self.source.things()},
         }

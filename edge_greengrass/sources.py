@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from edge_greengrass.errors import ReplayError
+from edge_greengrass.readings import ReadingCounters, Unreadable, sample_from_readings
 from edge_greengrass.simulator import MachineSimulator, default_profiles
 from twin_models.states import StateCode
 from twin_models.telemetry import Sample
@@ -184,38 +186,88 @@ def read_cnc_csv(path: Path) -> Iterator[dict[str, str]]:
         raise ReplayError(f"cannot read {path}: {exc}") from exc
 
 
-def _num(row: dict[str, str], column: str, line: int, path: Path) -> float:
-    value = row.get(column)
-    if value is None:
+def _cell(row: dict[str, str], column: str, line: int, path: Path) -> float | Unreadable:
+    """One numeric cell: a finite float, or :class:`Unreadable` (empty, short row, text, not finite).
+
+    A column the file does not have at all is a file that is not CNC data: :class:`ReplayError`.
+    """
+    if column not in row:
         raise ReplayError(f"{path}: column {column!r} is missing")
+    value = row[column]
+    if value is None or not value.strip():
+        return Unreadable(value, f"{path.name}:{line}: {column} is empty")
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise ReplayError(f"{path}:{line}: {column}={value!r} is not a number") from None
+        return Unreadable(value, f"{path.name}:{line}: {column}={value!r} is not a number")
+    if not math.isfinite(number):
+        return Unreadable(value, f"{path.name}:{line}: {column}={value!r} is not finite")
+    return number
 
 
-def fold_rows(rows: list[dict[str, str]], ts: dt.datetime, *, path: Path, line: int) -> Sample:
-    """One 1 Hz sample from consecutive 100 ms rows: means of the signals, the last row's state."""
+def fold_rows(
+    rows: list[dict[str, str]],
+    ts: dt.datetime,
+    *,
+    path: Path,
+    line: int,
+    counters: ReadingCounters | None = None,
+) -> Sample | None:
+    """One 1 Hz sample from consecutive 100 ms rows: means of the signals, the last row's state.
 
-    def mean(column: str, scale: float = 1.0) -> float:
-        return abs(sum(_num(r, column, line + i, path) for i, r in enumerate(rows)) / len(rows)) * scale
+    A field whose rows hold a bad cell (empty, text, ``inf``/``nan``, ``1e999``) is left out of the
+    sample and counted in ``counters`` (:func:`~edge_greengrass.readings.sample_from_readings`).
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> cols = ("S1_ActualVelocity", "S1_CurrentFeedback", "X1_OutputPower", "Y1_OutputPower",
+        ...         "S1_OutputPower", "M1_CURRENT_FEEDRATE", "M1_CURRENT_PROGRAM_NUMBER", "Machining_Process")
+        >>> row = dict(zip(cols, ["10", "2", "0", "0", "0.5", "inf", "1", "Layer 1 Up"]))
+        >>> c = ReadingCounters()
+        >>> s = fold_rows([row], datetime(2026, 1, 5, tzinfo=timezone.utc), path=Path("r.csv"), line=2, counters=c)
+        >>> s.spindle_speed_rpm, s.feed_rate_mm_min, s.program, c.snapshot()["bad_fields"]
+        (600.0, 0.0, 'P1', {'feed_rate_mm_min': 1})
+    """
+
+    def mean(column: str) -> float | Unreadable:
+        total = 0.0
+        for i, r in enumerate(rows):
+            value = _cell(r, column, line + i, path)
+            if isinstance(value, Unreadable):
+                return value
+            total += value
+        return abs(total / len(rows))
+
+    def scaled(value: float | Unreadable, factor: float, digits: int) -> float | Unreadable:
+        return value if isinstance(value, Unreadable) else round(value * factor, digits)
 
     last = rows[-1]
-    power = sum(mean(f"{axis}1_OutputPower") for axis in ("X", "Y", "S"))  # Z1 reports no power
-    program = int(_num(last, "M1_CURRENT_PROGRAM_NUMBER", line, path))
-    return Sample(
-        ts=ts,
-        state=_state_of(last.get("Machining_Process", "")),
-        spindle_speed_rpm=round(mean("S1_ActualVelocity", 60.0), 2),
-        feed_rate_mm_min=round(mean("M1_CURRENT_FEEDRATE", 60.0), 2),
-        spindle_current_a=round(mean("S1_CurrentFeedback"), 3),
-        power_kw=round(power, 4),
-        program=f"P{program}",
+    powers = [mean(f"{axis}1_OutputPower") for axis in ("X", "Y", "S")]  # Z1 reports no power
+    bad_power = next((p for p in powers if isinstance(p, Unreadable)), None)
+    power: float | Unreadable = bad_power or round(sum(p for p in powers if not isinstance(p, Unreadable)), 4)
+    number = _cell(last, "M1_CURRENT_PROGRAM_NUMBER", line + len(rows) - 1, path)
+    program: str | Unreadable = number if isinstance(number, Unreadable) else f"P{int(number)}"
+    return sample_from_readings(
+        ts,
+        _state_of(last.get("Machining_Process") or ""),
+        {
+            "spindle_speed_rpm": scaled(mean("S1_ActualVelocity"), 60.0, 2),
+            "feed_rate_mm_min": scaled(mean("M1_CURRENT_FEEDRATE"), 60.0, 2),
+            "spindle_current_a": scaled(mean("S1_CurrentFeedback"), 1.0, 3),
+            "power_kw": power,
+            "program": program,
+        },
+        counters if counters is not None else ReadingCounters(),
     )
 
 
 class ReplaySource:
-    """Replays a recorded CNC CSV as one thing; ``speed=10`` plays ten seconds of data per second."""
+    """Replays a recorded CNC CSV as one thing; ``speed=10`` plays ten seconds of data per second.
+
+    A bad cell never stops the replay: the field it feeds is left out of that second's sample and
+    counted in :attr:`readings`; only a file that cannot be read, or lacks a column, raises
+    :class:`~edge_greengrass.errors.ReplayError`.
+    """
 
     def __init__(
         self,
@@ -227,6 +279,7 @@ class ReplaySource:
         rows_per_sample: int = 10,
         loop: bool = False,
         resume: ResumePoint = _no_resume,
+        readings: ReadingCounters | None = None,
     ) -> None:
         self.path = path
         self.thing = thing
@@ -235,6 +288,8 @@ class ReplaySource:
         self.rows_per_sample = rows_per_sample
         self.loop = loop
         self.resume = resume
+        #: bad readings per field (and readings dropped whole), as the gateway's status reports them
+        self.readings = readings if readings is not None else ReadingCounters(source=f"replay {thing}")
 
     def things(self) -> list[str]:
         """The one replayed thing."""
@@ -250,7 +305,9 @@ class ReplaySource:
                 group.append(row)
                 if len(group) == self.rows_per_sample:
                     ts = self.start + dt.timedelta(seconds=second)
-                    yield fold_rows(group, ts, path=self.path, line=line)
+                    sample = fold_rows(group, ts, path=self.path, line=line, counters=self.readings)
+                    if sample is not None:
+                        yield sample
                     line += len(group)
                     group, second = [], second + 1
             if second == 0:

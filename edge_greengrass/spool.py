@@ -16,7 +16,10 @@ Bounds and the policy when full (documented in ``docs/edge.md``):
   :class:`SpoolFullError` and keeps the samples staged, so the source is back-pressured.
 
 Every drop is metered: counters ``dropped_age`` / ``dropped_full`` (envelopes) and the dropped
-``(thing, seq)`` ranges in the ``gaps`` table, so the loss is visible, never silent.
+``(thing, seq)`` ranges in the ``gaps`` table, so the loss is visible, never silent. A staged row that
+could not be loaded again is refused before it is written (``stage_many(check=...)``, ``staged_refused``),
+and one found at start-up is moved to the ``staged_rejects`` table (``reject_staged``, ``staged_rejected``)
+instead of stopping the gateway.
 
 Example:
     >>> import tempfile, pathlib
@@ -42,7 +45,7 @@ from pathlib import Path
 
 from edge_greengrass.errors import SpoolError, SpoolFullError
 
-__all__ = ["OverflowPolicy", "Spool", "SpoolEntry", "SpoolStats"]
+__all__ = ["ItemsCheck", "OverflowPolicy", "Spool", "SpoolEntry", "SpoolStats", "per_item"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS staged (
@@ -70,7 +73,39 @@ CREATE TABLE IF NOT EXISTS gaps (
     reason TEXT NOT NULL, at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staged_rejects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    thing TEXT NOT NULL,
+    item BLOB NOT NULL,
+    error TEXT NOT NULL,
+    at REAL NOT NULL
+);
 """
+
+ItemsCheck = Callable[[Sequence[bytes]], list[tuple[int, str]]]
+"""``(index, error)`` of every item of a batch that could not be loaded again (see :func:`per_item`)."""
+
+
+def per_item(load: Callable[[bytes], object]) -> ItemsCheck:
+    """An :data:`ItemsCheck` from a loader of one item that raises (any ``Exception``) when it cannot load.
+
+    Example:
+        >>> import json
+        >>> per_item(json.loads)([b"1", b"{", b"[]"])
+        [(1, 'Expecting property name enclosed in double quotes: line 1 column 2 (char 1)')]
+    """
+
+    def check(items: Sequence[bytes]) -> list[tuple[int, str]]:
+        refused: list[tuple[int, str]] = []
+        for index, item in enumerate(items):
+            try:
+                load(item)
+            except Exception as exc:  # whatever the loader raises, the item is refused
+                refused.append((index, str(exc)))
+        return refused
+
+    return check
+
 
 Clock = Callable[[], dt.datetime]
 
@@ -121,6 +156,10 @@ class SpoolStats:
     acked: int
     dropped_age: int
     dropped_full: int
+    #: staged rows refused before they were written (``stage_many(check=...)``)
+    staged_refused: int = 0
+    #: unreadable staged rows moved to the ``staged_rejects`` table (``reject_staged``)
+    staged_rejected: int = 0
 
 
 def _create_private(path: Path) -> None:
@@ -191,8 +230,35 @@ class Spool:
         """Durably record one sample (serialised) for ``thing``'s open batch."""
         self.stage_many(((thing, item),))
 
-    def stage_many(self, items: Iterable[tuple[str, bytes]], state: Mapping[str, str] | None = None) -> None:
-        """Durably record several ``(thing, sample)`` pairs, and ``state`` values, in one transaction."""
+    def stage_many(
+        self,
+        items: Iterable[tuple[str, bytes]],
+        state: Mapping[str, str] | None = None,
+        *,
+        check: ItemsCheck | None = None,
+    ) -> list[tuple[int, str]]:
+        """Durably record several ``(thing, sample)`` pairs, and ``state`` values, in one transaction.
+
+        With ``check``, an item it raises for is not written (a row that could not be loaded again must
+        never reach the spool); the ``(index, error)`` of each refused item is returned and metered as
+        ``staged_refused``.
+
+        Example:
+            >>> import json, tempfile, pathlib
+            >>> spool = Spool(pathlib.Path(tempfile.mkdtemp()) / "spool.db")
+            >>> spool.stage_many([("m1", b'{"a": 1}'), ("m1", b"{oops")], check=per_item(json.loads))
+            [(1, 'Expecting property name enclosed in double quotes: line 1 column 2 (char 1)')]
+            >>> spool.staged("m1"), spool.stats().staged_refused
+            ([b'{"a": 1}'], 1)
+        """
+        refused: list[tuple[int, str]] = []
+        if check is not None:
+            rows = list(items)
+            refused = check([item for _, item in rows])
+            if refused:
+                out = {index for index, _ in refused}
+                rows = [row for index, row in enumerate(rows) if index not in out]
+            items = rows
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -203,10 +269,56 @@ class Spool:
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                         state.items(),
                     )
+                self._bump("staged_refused", len(refused))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
                 raise SpoolError(f"cannot stage samples: {exc}") from exc
+        return refused
+
+    def reject_staged(self, check: ItemsCheck) -> list[tuple[str, str]]:
+        """Move every staged row ``check`` raises for into ``staged_rejects`` (the raw bytes, the error,
+        the time), in one transaction; returns ``(thing, error)`` per row moved (metered as
+        ``staged_rejected``). Run at start-up, so a row that cannot be loaded never stops the gateway.
+
+        Example:
+            >>> import json, tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "spool.db"
+            >>> spool = Spool(path)
+            >>> spool.stage_many([("m1", b'{"a": 1}'), ("m1", b"null?")])
+            []
+            >>> spool.reject_staged(per_item(json.loads))
+            [('m1', 'Extra data: line 1 column 5 (char 4)')]
+            >>> spool.staged("m1"), spool.staged_rejects()[0][:2]
+            ([b'{"a": 1}'], ('m1', b'null?'))
+        """
+        with self._lock:
+            rows = [
+                (r[0], r[1], bytes(r[2])) for r in self._db.execute("SELECT id, thing, item FROM staged ORDER BY id")
+            ]
+            rejects = [(*rows[index], error) for index, error in check([item for _, _, item in rows])]
+            if not rejects:
+                return []
+            now = self._now()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO staged_rejects(thing, item, error, at) VALUES(?, ?, ?, ?)",
+                    [(thing, item, error, now) for _, thing, item, error in rejects],
+                )
+                self._db.executemany("DELETE FROM staged WHERE id = ?", [(r[0],) for r in rejects])
+                self._bump("staged_rejected", len(rejects))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise SpoolError(f"cannot move unreadable staged rows aside: {exc}") from exc
+        return [(thing, error) for _, thing, _, error in rejects]
+
+    def staged_rejects(self) -> list[tuple[str, bytes, str, dt.datetime]]:
+        """The staged rows moved aside as unreadable: ``(thing, raw bytes, error, when)``, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT thing, item, error, at FROM staged_rejects ORDER BY id").fetchall()
+        return [(r[0], bytes(r[1]), r[2], dt.datetime.fromtimestamp(r[3], dt.UTC)) for r in rows]
 
     def staged(self, thing: str) -> list[bytes]:
         """The samples staged for ``thing``, oldest first (recovered after a restart)."""
@@ -232,10 +344,12 @@ class Spool:
         build: Callable[[int, list[bytes]], bytes],
         *,
         limit: int | None = None,
+        state: Callable[[int, list[bytes]], Mapping[str, str]] | None = None,
     ) -> SpoolEntry | None:
         """Turn (up to ``limit`` of) ``thing``'s staged samples into one envelope, atomically.
 
-        ``build(seq, items)`` returns the signed envelope bytes. Returns ``None`` when nothing is staged.
+        ``build(seq, items)`` returns the signed envelope bytes; ``state(seq, items)``, if given, the
+        state values to store in the same transaction. Returns ``None`` when nothing is staged.
         Raises :class:`SpoolFullError` under ``REJECT_NEW`` when the envelope does not fit; the samples
         then stay staged.
         """
@@ -252,7 +366,8 @@ class Spool:
                     self._db.execute("ROLLBACK")
                     return None
                 seq = self._scalar("SELECT next_seq FROM sequences WHERE thing = ?", (thing,))
-                payload = build(seq, [bytes(r[1]) for r in rows])
+                items = [bytes(r[1]) for r in rows]
+                payload = build(seq, items)
                 freed, evicted = self._make_room(len(payload))
                 now = self._now()
                 cursor = self._db.execute(
@@ -265,6 +380,12 @@ class Spool:
                     (thing, seq + 1),
                 )
                 self._db.execute("DELETE FROM staged WHERE thing = ? AND id <= ?", (thing, rows[-1][0]))
+                if state is not None:
+                    self._db.executemany(
+                        "INSERT INTO state(key, value) VALUES(?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        state(seq, items).items(),
+                    )
                 self._bump("appended", 1)
                 self._db.execute("COMMIT")
             except SpoolFullError:
@@ -422,6 +543,8 @@ class Spool:
             acked=int(counters.get("acked", 0)),
             dropped_age=int(counters.get("dropped_age", 0)),
             dropped_full=int(counters.get("dropped_full", 0)),
+            staged_refused=int(counters.get("staged_refused", 0)),
+            staged_rejected=int(counters.get("staged_rejected", 0)),
         )
 
     def close(self) -> None:

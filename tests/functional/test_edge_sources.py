@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -60,12 +61,23 @@ def test_replay_reads_cr_only_files(tmp_path: Path) -> None:
     assert samples[0].state == 100 and samples[0].feed_rate_mm_min == 360 and samples[0].program == "P1"
 
 
-def test_replay_rejects_a_bad_value_naming_file_and_line(tmp_path: Path) -> None:
+def test_replay_counts_a_bad_value_naming_file_and_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "bad.csv"
     header = "S1_ActualVelocity,S1_CurrentFeedback,X1_OutputPower,Y1_OutputPower,S1_OutputPower,"
     header += "M1_CURRENT_FEEDRATE,M1_CURRENT_PROGRAM_NUMBER,Machining_Process"
     path.write_text("\n".join([header, *["1,1,0,0,0,6,1,Prep"] * 9, "oops,1,0,0,0,6,1,Prep"]) + "\n")
-    with pytest.raises(ReplayError, match=r"bad.csv:\d+: S1_ActualVelocity='oops'"):
+    source = ReplaySource(path, thing="cnc-r", start=T0)
+    with caplog.at_level(logging.WARNING, logger="edge_greengrass.readings"):
+        (sample,) = source.samples()
+    assert sample.spindle_speed_rpm == 0.0 and sample.feed_rate_mm_min == 360 and sample.state == 500
+    assert source.readings.snapshot()["bad_fields"] == {"spindle_speed_rpm": 1}
+    assert any("bad.csv:11: S1_ActualVelocity='oops'" in r.getMessage() for r in caplog.records)
+
+
+def test_replay_without_a_column_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("\n".join(["S1_ActualVelocity,Machining_Process", *["1,Prep"] * 10]) + "\n")
+    with pytest.raises(ReplayError, match=r"short.csv: column '\w+' is missing"):
         list(ReplaySource(path, thing="cnc-r", start=T0).samples())
 
 
