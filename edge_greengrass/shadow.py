@@ -2,7 +2,8 @@
 
 The named shadow ``config`` of each machine carries what the cloud wants the gateway to do:
 
-* ``sampling_interval_s`` — how often the source samples (0.1 .. 3600 s);
+* ``sampling_interval_s`` — how often the source samples (0.1 .. 60 s, the range the cloud accepts: both
+  check with :class:`twin_models.device_config.DesiredConfig`);
 * ``ideal_cycle_times_s`` — ideal cycle time per program (``{"P100": 30.0}``), used by OEE;
 * ``maintenance_mode`` — while true, the machine's samples carry state 702 (planned maintenance).
 
@@ -16,7 +17,7 @@ Example:
     >>> settings = DeviceSettings()
     >>> applied, rejected = settings.apply({"sampling_interval_s": 5, "maintenance_mode": "yes"})
     >>> applied, rejected
-    ({'sampling_interval_s': 5.0}, {'maintenance_mode': 'must be true or false'})
+    ({'sampling_interval_s': 5.0}, {'maintenance_mode': 'Input should be a valid boolean'})
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from edge_greengrass.transport import MessageCallback
+from twin_models.device_config import DesiredConfig
 
 __all__ = ["DeviceSettings", "ShadowSync", "shadow_topic"]
 
@@ -65,34 +69,44 @@ class DeviceSettings:
         }
 
     def apply(self, desired: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """Apply valid keys; returns ``(applied, rejected-with-reason)``."""
+        """Apply a delta (or a whole desired section) as AWS IoT defines it; ``(applied, rejected-with-reason)``.
+
+        A nested object merges recursively onto the current value (a delta carries only the changed path:
+        ``{"ideal_cycle_times_s": {"P300": 40}}`` adds one program and keeps the others); ``null`` deletes
+        (a program, or a whole setting, which falls back to its default). Every value is checked by the one
+        settings model the cloud checks with (:class:`twin_models.device_config.DesiredConfig`, same ranges).
+        """
         applied: dict[str, Any] = {}
         rejected: dict[str, str] = {}
         for key, value in desired.items():
-            if key == "sampling_interval_s":
-                if isinstance(value, int | float) and not isinstance(value, bool) and 0.1 <= value <= 3600:
-                    self.sampling_interval_s = float(value)
-                    applied[key] = self.sampling_interval_s
-                else:
-                    rejected[key] = "must be a number of seconds within 0.1..3600"
-            elif key == "ideal_cycle_times_s":
-                if isinstance(value, dict) and all(
-                    isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-                    for k, v in value.items()
-                ):
-                    self.ideal_cycle_times_s = {k: float(v) for k, v in value.items()}
-                    applied[key] = dict(self.ideal_cycle_times_s)
-                else:
-                    rejected[key] = "must map program names to positive seconds"
-            elif key == "maintenance_mode":
-                if isinstance(value, bool):
-                    self.maintenance_mode = value
-                    applied[key] = value
-                else:
-                    rejected[key] = "must be true or false"
+            if key not in _APPLIED:
+                rejected[key] = (
+                    "not enforced by this gateway" if key in DesiredConfig.model_fields else "unknown setting"
+                )
+                continue
+            current = getattr(self, key)
+            if value is None:
+                wanted = _DEFAULTS[key]
+            elif isinstance(value, dict) and isinstance(current, dict):
+                wanted = {k: v for k, v in {**current, **value}.items() if v is not None}
             else:
-                rejected[key] = "unknown setting"
+                wanted = value
+            try:
+                checked = DesiredConfig.model_validate({key: wanted}, strict=True)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"][1:])
+                rejected[key] = f"{where}: {first['msg']}" if where else str(first["msg"])
+                continue
+            new = getattr(checked, key)
+            setattr(self, key, dict(new) if isinstance(new, dict) else new)
+            applied[key] = getattr(self, key) if not isinstance(new, dict) else dict(new)
         return applied, rejected
+
+
+#: The settings this gateway applies (``lease_lock`` is known to the model but not enforced here yet).
+_APPLIED = ("sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode")
+_DEFAULTS: dict[str, Any] = {"sampling_interval_s": 1.0, "ideal_cycle_times_s": {}, "maintenance_mode": False}
 
 
 Listener = Callable[[str, DeviceSettings], None]

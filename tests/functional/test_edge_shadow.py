@@ -72,7 +72,7 @@ def test_deltas_apply_in_version_order_and_report_rejections() -> None:
             "sampling_interval_s": 1.0,
             "ideal_cycle_times_s": {},
             "maintenance_mode": True,
-            "rejected": {"sampling_interval_s": "must be a number of seconds within 0.1..3600"},
+            "rejected": {"sampling_interval_s": "Input should be greater than or equal to 0.1"},
         }
     ]
 
@@ -80,4 +80,28 @@ def test_deltas_apply_in_version_order_and_report_rejections() -> None:
 def test_settings_validate_cycle_times() -> None:
     settings = DeviceSettings()
     applied, rejected = settings.apply({"ideal_cycle_times_s": {"P100": 30, "P200": -1}})
-    assert applied == {} and "positive" in rejected["ideal_cycle_times_s"]
+    assert applied == {} and rejected["ideal_cycle_times_s"] == "P200: Input should be greater than 0"
+
+
+def test_a_nested_delta_merges_onto_the_current_settings_and_null_deletes() -> None:
+    settings = DeviceSettings()
+    settings.apply({"ideal_cycle_times_s": {"P100": 30, "P200": 45}, "maintenance_mode": True})
+    # a delta on a nested object carries only the changed path (AWS IoT): one program added
+    applied, rejected = settings.apply({"ideal_cycle_times_s": {"P300": 40}})
+    assert rejected == {} and settings.ideal_cycle_times_s == {"P100": 30.0, "P200": 45.0, "P300": 40.0}
+    assert applied == {"ideal_cycle_times_s": {"P100": 30.0, "P200": 45.0, "P300": 40.0}}
+    # null deletes a program, and a whole setting (back to its default)
+    settings.apply({"ideal_cycle_times_s": {"P200": None}, "maintenance_mode": None})
+    assert settings.ideal_cycle_times_s == {"P100": 30.0, "P300": 40.0} and settings.maintenance_mode is False
+
+
+def test_the_edge_checks_with_the_clouds_settings_model() -> None:
+    settings = DeviceSettings()
+    # the cloud accepts 0.1..60 s (twin_models.device_config.DesiredConfig); so does the edge now
+    applied, rejected = settings.apply({"sampling_interval_s": 120, "lease_lock": True, "speed": 3})
+    assert applied == {} and settings.sampling_interval_s == 1.0
+    assert rejected == {
+        "sampling_interval_s": "Input should be less than or equal to 60",
+        "lease_lock": "not enforced by this gateway",
+        "speed": "unknown setting",
+    }

@@ -27,6 +27,10 @@ from twin_models.timestamps import (
 
 MODULES = [
     "twin_models.budget",
+    "twin_models.device_config",
+    "twin_models.sample_fields",
+    "twin_models.tenancy",
+    "twin_models.telemetry",
     "twin_models.counters",
     "twin_models.timestamps",
     "twin_models.anomaly.artifact",

@@ -44,9 +44,9 @@ from chalicelib.ports.billing import InvoiceRecord, LeaseRecord, PutReport
 from chalicelib.ports.oee import StoredPeriod
 from chalicelib.ports.twins import ShadowVersionConflictError
 from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json
+from twin_models.device_config import MAX_SHADOW_DEPTH, MAX_SHADOW_STATE_BYTES, state_depth, state_size
 from twin_models.history import Segment
 from twin_models.oee import PlantCalendar
-from twin_models.shadow import MAX_SHADOW_DEPTH, MAX_SHADOW_STATE_BYTES, state_depth, state_size
 from twin_models.tenancy import Device
 
 __all__ = [

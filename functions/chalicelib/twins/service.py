@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError, PayloadTooLargeError
 from chalicelib.ports.twins import Devices, History, Shadows
+from twin_models.device_config import DesiredConfig, ShadowDocumentError
 from twin_models.history import state_at, timeline
-from twin_models.shadow import SHADOW_NAMES, DesiredConfig, ShadowDocumentError
+from twin_models.shadow import SHADOW_NAMES
 from twin_models.states import DEFAULT_TAXONOMY
 from twin_models.tenancy import Device, Principal, acting_role, can_see
 from twin_models.timestamps import format_utc
