@@ -207,10 +207,33 @@ def strict_json(raw: bytes | str) -> Any:
         ...
         twin_models.telemetry._NotRepresentable: NaN is not a JSON number
     """
+    data = raw.encode() if isinstance(raw, str) else raw
+    if _nesting_exceeds(data, MAX_JSON_DEPTH):  # checked before parsing: never up to the recursion limit
+        raise _NotRepresentable(f"nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        return json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        return json.loads(data, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except RecursionError:
         raise _NotRepresentable("nested too deeply") from None
+
+
+#: The deepest bracket nesting a document may have (an envelope nests 3 levels).
+MAX_JSON_DEPTH = 32
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def _nesting_exceeds(data: bytes, limit: int) -> bool:
+    """True when brackets nest deeper than ``limit`` (counted over the bytes, inside strings too: an
+    envelope never nests more than a few levels, so a string of brackets only makes its own record refused).
+    The check is independent of Python's recursion limit, which some libraries raise to 100,000."""
+    depth = 0
+    for c in data.translate(None, _NOT_BRACKETS):
+        if c == 91 or c == 123:  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def parse_envelope(
