@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.dynamodb import conditional_failed
+from chalicelib.adapters.dynamodb import write_if
 from chalicelib.adapters.tables import table_name
 from chalicelib.ports.anomaly import EndpointError
 from chalicelib.settings import get_settings
@@ -71,8 +71,8 @@ class CooldownStore:
 
     def try_acquire(self, alert_key: str, now_s: int, cooldown_s: int) -> bool:
         """True (and the cooldown is started) when no page was sent for this key in the last cooldown."""
-        try:
-            aws.client("dynamodb").put_item(
+        return write_if(
+            lambda: aws.client("dynamodb").put_item(
                 TableName=table_name("alert_cooldown"),
                 Item={
                     "alert_key": {"S": alert_key},
@@ -83,11 +83,7 @@ class CooldownStore:
                 ExpressionAttributeNames={"#until": "until"},
                 ExpressionAttributeValues={":now": {"N": str(now_s)}},
             )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        )
 
 
 class SnsAlertPublisher:

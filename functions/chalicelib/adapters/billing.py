@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.dynamodb import conditional_failed
+from chalicelib.adapters.dynamodb import conditional_failed, write_if
 from chalicelib.adapters.tables import bucket_name, table_name
 from chalicelib.ports.billing import InvoiceRecord, LeaseRecord, PutReport
 from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json, load_lease
@@ -51,13 +51,11 @@ def _s(item: dict[str, Any], name: str) -> str | None:
 
 def _put_new(table: str, item: dict[str, Any], key: str) -> bool:
     """Put ``item`` unless an item with its key exists; False when it did (written once, never replaced)."""
-    try:
-        _ddb().put_item(TableName=table_name(table), Item=item, ConditionExpression=f"attribute_not_exists({key})")
-    except ClientError as exc:
-        if conditional_failed(exc):
-            return False
-        raise
-    return True
+    return write_if(
+        lambda: _ddb().put_item(
+            TableName=table_name(table), Item=item, ConditionExpression=f"attribute_not_exists({key})"
+        )
+    )
 
 
 def _paginate(operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -124,8 +122,8 @@ class LeaseStore:
         values: dict[str, Any] = {":new": {"S": new}}
         if old is not None:
             values[":old"] = {"S": old}
-        try:
-            _ddb().update_item(
+        return write_if(
+            lambda: _ddb().update_item(
                 TableName=table_name("leases"),
                 Key={"lease_id": {"S": lease_id}},
                 UpdateExpression="SET #c = :new",
@@ -133,11 +131,7 @@ class LeaseStore:
                 ExpressionAttributeNames={"#c": cursor},
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        )
 
 
 # -- usage -------------------------------------------------------------------------------------------------
@@ -294,19 +288,15 @@ class InvoiceStore:
         return [self._record(item) for item in items]
 
     def _update(self, invoice_id: str, expression: str, condition: str, values: dict[str, Any]) -> bool:
-        try:
-            _ddb().update_item(
+        return write_if(
+            lambda: _ddb().update_item(
                 TableName=table_name("invoices"),
                 Key={"invoice_id": {"S": invoice_id}},
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        )
 
     def mark_archived(self, invoice_id: str) -> None:
         """Note that the document is in the invoices bucket."""
@@ -366,8 +356,8 @@ class InvoiceStore:
             expression += ", reason = :r, reason_hash = :rh"
             values[":r"] = {"S": reason}
             values[":rh"] = {"S": "0x" + hashlib.sha256(reason.encode()).hexdigest()}
-        try:
-            _ddb().update_item(
+        return write_if(
+            lambda: _ddb().update_item(
                 TableName=table_name("invoices"),
                 Key={"invoice_id": {"S": invoice_id}},
                 UpdateExpression=expression,
@@ -375,11 +365,7 @@ class InvoiceStore:
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        )
 
 
 # -- S3 -------------------------------------------------------------------------------------

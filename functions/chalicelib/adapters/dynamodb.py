@@ -16,9 +16,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from botocore.exceptions import ClientError
 
-__all__ = ["CONDITIONAL_FAILURES", "conditional_failed"]
+__all__ = ["CONDITIONAL_FAILURES", "conditional_failed", "write_if"]
 
 #: The error codes of a write whose condition did not hold.
 CONDITIONAL_FAILURES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -27,3 +29,15 @@ CONDITIONAL_FAILURES = frozenset({"ConditionalCheckFailedException", "Transactio
 def conditional_failed(exc: ClientError) -> bool:
     """True when ``exc`` says a conditional write's condition did not hold."""
     return str(exc.response.get("Error", {}).get("Code", "")) in CONDITIONAL_FAILURES
+
+
+def write_if(write: Callable[[], object]) -> bool:
+    """Run one conditional write: True when it was made, False when its condition did not hold; any other
+    error propagates (a throttle is retried by the caller's delivery, never taken for "already there")."""
+    try:
+        write()
+    except ClientError as exc:
+        if conditional_failed(exc):
+            return False
+        raise
+    return True

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.dynamodb import conditional_failed
+from chalicelib.adapters.dynamodb import write_if
 from chalicelib.adapters.tables import bucket_name, table_name
 from chalicelib.ports.twins import ShadowVersionConflictError
 from twin_models.history import Segment
@@ -114,17 +114,11 @@ class HistoryStore:
             "body": {"S": json.dumps(segment.to_item(), separators=(",", ":"))},
         }
         AWS_CALLS["dynamodb.PutItem"] += 1
-        try:
-            _ddb().put_item(
-                TableName=table_name("history"),
-                Item=item,
-                ConditionExpression="attribute_not_exists(seq)",
+        return write_if(
+            lambda: _ddb().put_item(
+                TableName=table_name("history"), Item=item, ConditionExpression="attribute_not_exists(seq)"
             )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        )
 
     def get_segment(self, machine_id: str, seq: int) -> Segment | None:
         """The stored segment of ``(thing, seq)``."""
@@ -262,8 +256,8 @@ class BacklogStore:
     def put(self, machine_id: str, seq: int, body: bytes, reason: str, since: datetime) -> None:
         """Keep one envelope (conditional: a second failure keeps the first record)."""
         AWS_CALLS["dynamodb.PutItem"] += 1
-        try:
-            _ddb().put_item(
+        write_if(
+            lambda: _ddb().put_item(
                 TableName=table_name("backlog"),
                 Item={
                     "machine_id": {"S": machine_id},
@@ -274,9 +268,7 @@ class BacklogStore:
                 },
                 ConditionExpression="attribute_not_exists(seq)",
             )
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
+        )
 
     def machines(self, limit: int = 100) -> list[str]:
         """Machines with envelopes waiting (a scan: the backlog is small and usually empty)."""
