@@ -84,6 +84,10 @@ class OpcUaSourceConfig(_Strict):
     url: str
     #: ``{thing: {sample_field: node_id}}``, e.g. ``{"cnc-01": {"spindle_speed_rpm": "ns=2;s=cnc-01.Spindle"}}``
     node_map: dict[ThingName, dict[str, str]]
+    #: ``{thing: node_id}``: the Boolean node the gateway writes the lessor's ``lease_lock`` to (the
+    #: controller's logic starts no new cycle while it is true); a thing without one is locked on its
+    #: samples only (state 710)
+    lock_nodes: dict[ThingName, str] = Field(default_factory=dict)
     sampling_interval_s: Annotated[float, Field(gt=0)] = 1.0
     reconnect_delay_s: Annotated[float, Field(gt=0)] = 2.0
 

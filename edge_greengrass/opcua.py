@@ -8,8 +8,12 @@ range, wrong type) is left out of the sample and counted per field in ``readings
 drops it reconnects (after ``reconnect_delay_s``) and subscribes again; samples are only emitted while
 values are fresh.
 
+The lessor's ``lease_lock`` is written to each thing's lock node (``lock_nodes``, a Boolean the
+controller's logic honours by starting no new cycle), again after every reconnect.
+
 :class:`SimulatorOpcUaServer` publishes the fleet simulator's machines as OPC UA objects
-(``ns=2;s=<thing>.<field>``) so the adapter reads them over the wire exactly as it reads a real CNC;
+(``ns=2;s=<thing>.<field>``, and a writable ``ns=2;s=<thing>.lease_lock`` the simulator honours) so the
+adapter reads and writes them over the wire exactly as it does with a real CNC;
 :class:`SimulatorOpcUaSource` runs both in one process for ``source: {type: simulator, opcua: true}``.
 
 Example:
@@ -36,6 +40,7 @@ __all__ = [
     "OpcUaSource",
     "SimulatorOpcUaServer",
     "SimulatorOpcUaSource",
+    "default_lock_nodes",
     "default_node_map",
 ]
 
@@ -63,6 +68,16 @@ SAMPLE_FIELDS = (
 def default_node_map(things: list[str], namespace_index: int = 2) -> dict[str, dict[str, str]]:
     """The node map of :class:`SimulatorOpcUaServer` (also a template for a real machine)."""
     return {thing: {name: f"ns={namespace_index};s={thing}.{name}" for name in SAMPLE_FIELDS} for thing in things}
+
+
+def default_lock_nodes(things: list[str], namespace_index: int = 2) -> dict[str, str]:
+    """The lock nodes of :class:`SimulatorOpcUaServer`: ``ns=2;s=<thing>.lease_lock``.
+
+    Example:
+        >>> default_lock_nodes(["cnc-01"])
+        {'cnc-01': 'ns=2;s=cnc-01.lease_lock'}
+    """
+    return {thing: f"ns={namespace_index};s={thing}.lease_lock" for thing in things}
 
 
 class _Latest:
@@ -94,6 +109,7 @@ class OpcUaSource:
         sampling_interval_s: float = 1.0,
         reconnect_delay_s: float = 2.0,
         readings: ReadingCounters | None = None,
+        lock_nodes: Mapping[str, str] | None = None,
     ) -> None:
         unknown = {name for fields in node_map.values() for name in fields} - set(Sample.model_fields) - {"ts"}
         if unknown:
@@ -107,6 +123,11 @@ class OpcUaSource:
         self.invalid_samples = 0
         self.readings = readings if readings is not None else ReadingCounters(source=f"OPC UA {url}")
         self._intervals: dict[str, float] = {}
+        self.lock_nodes = dict(lock_nodes or {})
+        #: the lock each thing should have, and what this connection has written (reset on reconnect)
+        self._locks: dict[str, bool] = {}
+        self._written: dict[str, bool] = {}
+        self.lock_writes = 0
 
     def things(self) -> list[str]:
         """The things in the node map."""
@@ -115,6 +136,21 @@ class OpcUaSource:
     def set_sampling_interval(self, thing: str, seconds: float) -> None:
         """Change one thing's sampling interval (applied from the shadow)."""
         self._intervals[thing] = seconds
+
+    def set_lease_lock(self, thing: str, locked: bool) -> None:
+        """Write ``locked`` to the thing's lock node (on the adapter's loop, and again after a reconnect)."""
+        if thing not in self.lock_nodes:
+            _log.warning("%s has no lock node: the lease lock is stamped on its samples only", thing)
+        self._locks[thing] = locked
+
+    async def _write_locks(self, client: Any) -> None:
+        for thing, locked in list(self._locks.items()):
+            node_id = self.lock_nodes.get(thing)
+            if node_id is None or self._written.get(thing) is locked:
+                continue
+            await client.get_node(node_id).write_value(locked)
+            self._written[thing] = locked
+            self.lock_writes += 1
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         """Run the adapter's event loop in this thread until ``stop`` is set."""
@@ -140,6 +176,7 @@ class OpcUaSource:
 
         client = Client(self.url, timeout=5)
         await client.connect()
+        self._written = {}
         try:
             self.connections += 1
             fields_by_node = {
@@ -153,6 +190,7 @@ class OpcUaSource:
             while not stop.is_set():
                 await asyncio.sleep(0.05)
                 await client.check_connection()
+                await self._write_locks(client)
                 now = loop.time()
                 batch: list[tuple[str, Sample]] = []
                 for thing in self.node_map:
@@ -182,6 +220,15 @@ class OpcUaSource:
         return sample
 
 
+def _plain(value: Any) -> Any:
+    """The value as its plain type (an ``IntEnum`` state is an ``int``), so every write keeps the variable's
+    OPC UA type."""
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
 class SimulatorOpcUaServer:
     """The fleet simulator served over OPC UA (one object per machine, one variable per field)."""
 
@@ -203,6 +250,7 @@ class SimulatorOpcUaServer:
         idx = await server.register_namespace(NAMESPACE_URI)
         sims = self.simulator.machines()
         variables: dict[str, dict[str, Any]] = {}
+        locks: dict[str, Any] = {}
         for thing, sim in sims.items():
             obj = await server.nodes.objects.add_object(
                 ua.NodeId(ua.String(thing), ua.Int16(idx)), ua.QualifiedName(thing, idx)
@@ -210,19 +258,24 @@ class SimulatorOpcUaServer:
             first = sim.step()
             variables[thing] = {}
             for name in SAMPLE_FIELDS:
-                value = getattr(first, name)
+                value = _plain(getattr(first, name))
                 var = await obj.add_variable(
                     ua.NodeId(ua.String(f"{thing}.{name}"), ua.Int16(idx)), ua.QualifiedName(name, idx), value
                 )
                 variables[thing][name] = var
+            locks[thing] = await obj.add_variable(
+                ua.NodeId(ua.String(f"{thing}.lease_lock"), ua.Int16(idx)), ua.QualifiedName("lease_lock", idx), False
+            )
+            await locks[thing].set_writable()
         period = 1.0 / self.simulator.speed
         async with server:
             self.ready.set()
             while not stop.is_set():
                 for thing, sim in sims.items():
+                    sim.lease_lock = bool(await locks[thing].read_value())
                     sample = sim.step()
                     for name, var in variables[thing].items():
-                        await var.write_value(getattr(sample, name))
+                        await var.write_value(_plain(getattr(sample, name)))
                 self.ticks += 1
                 await asyncio.sleep(period)
 
@@ -249,6 +302,7 @@ class SimulatorOpcUaSource:
             sampling_interval_s=sampling_interval_s,
             reconnect_delay_s=0.5,
             readings=readings,
+            lock_nodes=default_lock_nodes(simulator.things()),
         )
         self.readings = self.adapter.readings
 
@@ -259,6 +313,10 @@ class SimulatorOpcUaSource:
     def set_sampling_interval(self, thing: str, seconds: float) -> None:
         """Forwarded to the adapter."""
         self.adapter.set_sampling_interval(thing, seconds)
+
+    def set_lease_lock(self, thing: str, locked: bool) -> None:
+        """Written to the simulator's lock node over OPC UA, which the simulator honours."""
+        self.adapter.set_lease_lock(thing, locked)
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         """Start the server thread, then run the adapter until ``stop``."""

@@ -93,6 +93,7 @@ def build_source(
             sampling_interval_s=src.sampling_interval_s,
             reconnect_delay_s=src.reconnect_delay_s,
             readings=readings,
+            lock_nodes=src.lock_nodes,
         )
     raise ConfigurationError(f"unknown source {src!r}")  # pragma: no cover - the model is a closed union
 
@@ -138,9 +139,19 @@ class Gateway:
         self.source = build_source(config, self.publisher, self.readings)
         self.shadow: ShadowSync | None = None
         self.in_maintenance: set[str] = set()
+        #: things under the lessor's lease lock (their samples carry state 710)
+        self.locked: set[str] = set()
+        #: the settings each thing's samples are stamped with (ideal cycle time in effect)
+        self.settings: dict[str, DeviceSettings] = {}
         if config.shadow.enabled:
-            self.shadow = ShadowSync(transport, self.source.things(), shadow_name=config.shadow.shadow_name)
+            self.shadow = ShadowSync(
+                transport,
+                self.source.things(),
+                shadow_name=config.shadow.shadow_name,
+                state_file=config.spool.path.with_name(config.spool.path.name + ".settings.json"),
+            )
             self.shadow.listeners.append(self._apply_settings)
+            self.shadow.restored()
         self._queue: queue.Queue[list[tuple[str, Sample]]] = queue.Queue(maxsize=10_000)
         self.stop_event = threading.Event()
         self._source_thread: threading.Thread | None = None
@@ -154,10 +165,21 @@ class Gateway:
         return cls(config, direct_transport(config, things))
 
     def _apply_settings(self, thing: str, settings: DeviceSettings) -> None:
+        self.settings[thing] = settings
         if settings.maintenance_mode:
             self.in_maintenance.add(thing)
         else:
             self.in_maintenance.discard(thing)
+        was_locked = thing in self.locked
+        if settings.lease_lock:
+            self.locked.add(thing)
+        else:
+            self.locked.discard(thing)
+        if was_locked != settings.lease_lock:
+            _log.warning("%s: lease lock %s", thing, "applied" if settings.lease_lock else "released")
+        set_lock = getattr(self.source, "set_lease_lock", None)
+        if callable(set_lock):
+            set_lock(thing, settings.lease_lock)
         set_interval = getattr(self.source, "set_sampling_interval", None)
         if callable(set_interval):
             set_interval(thing, settings.sampling_interval_s)
@@ -218,15 +240,27 @@ class Gateway:
                 batch.extend(self._queue.get_nowait())
             except queue.Empty:
                 break
-        if batch and self.in_maintenance:
-            maintenance = int(StateCode.PLANNED_MAINTENANCE)
-            batch = [
-                (thing, sample.model_copy(update={"state": maintenance}) if thing in self.in_maintenance else sample)
-                for thing, sample in batch
-            ]
+        if batch and (self.settings or self.in_maintenance or self.locked):
+            batch = [(thing, self._stamp(thing, sample)) for thing, sample in batch]
         if batch:
             self.publisher.add_many(batch)
         return len(batch)
+
+    def _stamp(self, thing: str, sample: Sample) -> Sample:
+        """The sample as the settings in effect make it: state 710 under a lease lock (which outranks
+        maintenance), 702 in maintenance mode, and the ideal cycle time of its program, unless the source
+        stated one."""
+        update: dict[str, Any] = {}
+        if thing in self.locked:
+            update["state"] = int(StateCode.LEASE_LOCKED)
+        elif thing in self.in_maintenance:
+            update["state"] = int(StateCode.PLANNED_MAINTENANCE)
+        settings = self.settings.get(thing)
+        if settings is not None and sample.ideal_cycle_time_s is None:
+            ideal = settings.ideal_cycle_time(sample.program)
+            if ideal is not None:
+                update["ideal_cycle_time_s"] = ideal
+        return sample.model_copy(update=update) if update else sample
 
     def status(self) -> dict[str, Any]:
         """Metrics of the publisher and the spool, and the source's bad readings, JSON-ready.
@@ -247,6 +281,8 @@ class Gateway:
             "readings": self.readings.snapshot(),
             "inflight": self.publisher.inflight,
             "next_seq": {thing: self.spool.next_seq(thing) for thing in self.source.things()},
+            "lease_locked": sorted(self.locked),
+            "in_maintenance": sorted(self.in_maintenance),
         }
 
     def _report_drops(self) -> None:

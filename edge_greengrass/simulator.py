@@ -164,6 +164,9 @@ class MachineSimulator:
         self._degradation = 0.0
         self._temp = profile.base_temperature
         self._vib_noise = 0.0
+        #: the lessor's lease lock: while set, no new cycle starts (a cycle in progress pauses) and the
+        #: machine reports state 710 (lease locked); a fault under repair stays a fault
+        self.lease_lock = False
 
     # -- randomness -------------------------------------------------------------------------
     def _draw(self, bounds: tuple[int, int]) -> int:
@@ -250,7 +253,9 @@ class MachineSimulator:
         p = self.profile
         ts = self.now
         planned = self.calendar.planned_state(ts)
-        if planned is not None and self._event not in _FAULTS:
+        if self.lease_lock and self._event not in _FAULTS:
+            state = int(StateCode.LEASE_LOCKED)
+        elif planned is not None and self._event not in _FAULTS:
             state = planned
         else:
             self._update_degradation()

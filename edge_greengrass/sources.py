@@ -107,6 +107,8 @@ class SimulatorSource:
         self.resume = resume
         self.limit_s = limit_s
         self._every: dict[str, int] = {}
+        self._locks: dict[str, bool] = {}
+        self._sims: dict[str, MachineSimulator] = {}
 
     def things(self) -> list[str]:
         """``cnc-01`` .. ``cnc-NN``."""
@@ -115,6 +117,13 @@ class SimulatorSource:
     def set_sampling_interval(self, thing: str, seconds: float) -> None:
         """Emit every n-th simulated second of ``thing`` (the simulator's resolution is 1 s)."""
         self._every[thing] = max(1, round(seconds))
+
+    def set_lease_lock(self, thing: str, locked: bool) -> None:
+        """Hold ``thing`` (no new cycle starts, state 710) or release it; applied from the shadow."""
+        self._locks[thing] = locked
+        sim = self._sims.get(thing)
+        if sim is not None:
+            sim.lease_lock = locked
 
     def machines(self) -> dict[str, MachineSimulator]:
         """One simulator per machine, fast-forwarded past what the spool already holds."""
@@ -127,7 +136,9 @@ class SimulatorSource:
             sim = MachineSimulator(profile, self.seed, begin)
             while last is not None and sim.now <= last:
                 sim.step()
+            sim.lease_lock = self._locks.get(profile.machine_id, False)
             sims[profile.machine_id] = sim
+        self._sims = sims
         return sims
 
     def run(self, emit: Emit, stop: threading.Event) -> None:

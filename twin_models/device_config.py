@@ -103,9 +103,15 @@ class DesiredConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sampling_interval_s: Annotated[float, Field(ge=0.1, le=60)] | None = None
-    ideal_cycle_times_s: Annotated[dict[str, Annotated[float, Field(gt=0, le=86400)]], Field(max_length=50)] | None = (
-        None
-    )
+    #: ideal cycle time (s per part) per program, ``"*"`` for any other program; ``null`` for a program
+    #: deletes it (AWS IoT's rule for a desired key)
+    ideal_cycle_times_s: (
+        Annotated[
+            dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[float, Field(gt=0, le=86400)] | None],
+            Field(max_length=50),
+        ]
+        | None
+    ) = None
     maintenance_mode: bool | None = None
     lease_lock: bool | None = None
 

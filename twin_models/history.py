@@ -46,7 +46,8 @@ __all__ = [
 
 
 class StateInterval(BaseModel):
-    """``[start, end)`` in one state code and program."""
+    """``[start, end)`` in one state code and program, with the ideal cycle time the gateway applied then
+    (``None`` when the envelope did not say; OEE then uses the machine's registered value)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -54,6 +55,12 @@ class StateInterval(BaseModel):
     end: UtcDatetime
     code: int
     program: str = ""
+    ideal_cycle_time_s: float | None = None
+
+    @property
+    def key(self) -> tuple[int, str, float | None]:
+        """What makes two touching intervals one: state, program and ideal cycle time."""
+        return self.code, self.program, self.ideal_cycle_time_s
 
     @property
     def seconds(self) -> float:
@@ -100,7 +107,7 @@ class Segment(BaseModel):
             "start": to_seconds(self.start),
             "end": to_seconds(self.end),
             "sample_count": self.sample_count,
-            "intervals": [[to_seconds(i.start), to_seconds(i.end), i.code, i.program] for i in self.intervals],
+            "intervals": [_interval_item(i) for i in self.intervals],
             "counters": [[to_seconds(c.ts), c.part_count, c.reject_count] for c in self.counters],
             "alarms": [[to_seconds(ts), code] for ts, code in self.alarms],
             "energy_kwh": self.energy_kwh,
@@ -120,10 +127,7 @@ class Segment(BaseModel):
             start=from_seconds(item["start"]),
             end=from_seconds(item["end"]),
             sample_count=int(item["sample_count"]),
-            intervals=[
-                StateInterval(start=from_seconds(a), end=from_seconds(b), code=int(c), program=str(p))
-                for a, b, c, p in item["intervals"]
-            ],
+            intervals=[_interval_from_item(row) for row in item["intervals"]],
             counters=[
                 CounterPoint(ts=from_seconds(t), part_count=int(p), reject_count=int(r)) for t, p, r in item["counters"]
             ],
@@ -134,6 +138,33 @@ class Segment(BaseModel):
             last=Sample.model_validate(item["last"]),
             content_hash=str(item.get("content_hash", "")),
         )
+
+
+def _interval_item(interval: StateInterval) -> list[Any]:
+    row: list[Any] = [to_seconds(interval.start), to_seconds(interval.end), interval.code, interval.program]
+    if interval.ideal_cycle_time_s is not None:
+        row.append(interval.ideal_cycle_time_s)
+    return row
+
+
+def _interval_from_item(row: list[Any]) -> StateInterval:
+    """A stored interval: ``[start, end, code, program]`` and, when the gateway stated it, the ideal cycle time."""
+    ideal = float(row[4]) if len(row) > 4 and row[4] is not None else None
+    return StateInterval(
+        start=from_seconds(row[0]),
+        end=from_seconds(row[1]),
+        code=int(row[2]),
+        program=str(row[3]),
+        ideal_cycle_time_s=ideal,
+    )
+
+
+def _run_key(sample: Sample) -> tuple[int, str, float | None]:
+    return sample.state, sample.program, sample.ideal_cycle_time_s
+
+
+def _interval(start: datetime, end: datetime, key: tuple[int, str, float | None]) -> StateInterval:
+    return StateInterval(start=start, end=end, code=key[0], program=key[1], ideal_cycle_time_s=key[2])
 
 
 def segment_from_envelope(
@@ -148,7 +179,7 @@ def segment_from_envelope(
     alarms: list[tuple[datetime, int]] = []
     run_start = samples[0].ts
     run_end = run_start + step
-    run_key = (samples[0].state, samples[0].program)
+    run_key = _run_key(samples[0])
     last_alarm = 0
     energy = 0.0
     for index, sample in enumerate(samples):
@@ -164,13 +195,13 @@ def segment_from_envelope(
             counters.append(CounterPoint(ts=sample.ts, part_count=sample.part_count, reject_count=sample.reject_count))
         if index == 0:
             continue
-        key = (sample.state, sample.program)
+        key = _run_key(sample)
         if key == run_key and sample.ts <= run_end:
             run_end = sample.ts + step
             continue
-        intervals.append(StateInterval(start=run_start, end=run_end, code=run_key[0], program=run_key[1]))
+        intervals.append(_interval(run_start, run_end, run_key))
         run_start, run_end, run_key = sample.ts, sample.ts + step, key
-    intervals.append(StateInterval(start=run_start, end=run_end, code=run_key[0], program=run_key[1]))
+    intervals.append(_interval(run_start, run_end, run_key))
     return Segment(
         machine_id=envelope.machine_id,
         site=envelope.site,
@@ -239,7 +270,7 @@ def _merge(intervals: list[StateInterval], start: datetime, end: datetime) -> li
             if last.start < lo:
                 out.append(last.model_copy(update={"end": lo}))
                 break
-        if out and out[-1].end == lo and (out[-1].code, out[-1].program) == (interval.code, interval.program):
+        if out and out[-1].end == lo and out[-1].key == interval.key:
             out[-1] = out[-1].model_copy(update={"end": hi})
         else:
             out.append(interval.model_copy(update={"start": lo, "end": hi}))
@@ -289,7 +320,10 @@ def oee_input(
 
     State intervals come from :func:`timeline` (time no segment covers stays unknown); part
     counts are the reset-aware increments of the controller's cumulative counters, booked at
-    the time they were seen and attributed to the program running then.
+    the time they were seen and attributed to the program running then. A part is rated with the
+    ideal cycle time the gateway stated for that moment (the setting in effect then, see
+    :attr:`Sample.ideal_cycle_time_s`); where history states none, ``ideal_cycle_time_s`` (the
+    machine's registered value) applies.
 
     Example:
         >>> from datetime import timezone
@@ -312,6 +346,7 @@ def oee_input(
         [i.code for i in intervals],
         [index.get(i.program, -1) for i in intervals] if programs else None,
         programs,
+        _stated_ideals(intervals),
     )
     points = sorted({p.ts: p for s in segs for p in s.counters}.values(), key=lambda p: p.ts)
     counts = counters_to_counts(
@@ -322,3 +357,10 @@ def oee_input(
     return MachineData(
         machine_id=machine_id, ideal_cycle_time_s=ideal_cycle_time_s, states=states, counts=counts, line=line
     )
+
+
+def _stated_ideals(intervals: list[StateInterval]) -> list[float] | None:
+    """Per interval, the ideal cycle time the gateway stated (``NaN`` where not); ``None`` if none did."""
+    if all(i.ideal_cycle_time_s is None for i in intervals):
+        return None
+    return [float("nan") if i.ideal_cycle_time_s is None else i.ideal_cycle_time_s for i in intervals]

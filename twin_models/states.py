@@ -60,7 +60,12 @@ class StateCategory(StrEnum):
 
 
 class StateCode(IntEnum):
-    """The default state codes. The hundred of a code is its category."""
+    """The default state codes. The hundred of a code is its category.
+
+    ``LEASE_LOCKED`` (710) is the time the lessor's ``lease_lock`` held the machine: the gateway stamps it
+    on every sample while the lock is applied, and as a planned stop it is not planned production time for
+    the lessee (OEE leaves it out of availability).
+    """
 
     UNKNOWN = 0
     RUNNING = 100
@@ -80,6 +85,7 @@ class StateCode(IntEnum):
     PLANNED_BREAK = 700
     NO_SHIFT = 701
     PLANNED_MAINTENANCE = 702
+    LEASE_LOCKED = 710
     NO_ORDER = 800
 
 
@@ -117,6 +123,7 @@ _NAME_ALIASES: dict[str, int] = {
     "break": StateCode.PLANNED_BREAK,
     "planned_break": StateCode.PLANNED_BREAK,
     "planned_maintenance": StateCode.PLANNED_MAINTENANCE,
+    "lease_locked": StateCode.LEASE_LOCKED,
     "no_shift": StateCode.NO_SHIFT,
     "microstop": StateCode.MICRO_STOP,
 }

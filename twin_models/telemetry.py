@@ -115,6 +115,11 @@ class Sample(BaseModel):
     tool_wear_pct: Annotated[float, Field(ge=0, le=200)] = 0.0
     program: Annotated[str, Field(max_length=64)] = ""
     alarm_code: Annotated[int, Field(ge=0, le=U64_MAX)] = 0
+    ideal_cycle_time_s: Annotated[float, Field(gt=0, le=86400)] | None = Field(
+        default=None,
+        description="the ideal cycle time (s per part) in effect for this sample's program, as the gateway "
+        "applied it from the config shadow; OEE rates the parts made under it with this value",
+    )
 
 
 class Signature(BaseModel):

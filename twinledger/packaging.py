@@ -11,15 +11,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from twinledger.paths import FUNCTIONS_DIR, REPO_ROOT
 
-__all__ = ["VENDORED_PACKAGES", "package_functions", "vendor_domain"]
+__all__ = ["VENDORED_PACKAGES", "package_functions", "vendor_domain", "vendored_domain"]
 
 #: Top-level packages of this repository that the Lambdas import.
 VENDORED_PACKAGES = ("twin_models",)
@@ -36,12 +38,30 @@ def vendor_domain() -> Path:
     return vendor
 
 
+@contextlib.contextmanager
+def vendored_domain() -> Iterator[Path]:
+    """The domain vendored into ``functions/vendor`` for the duration of a packaging step, removed after:
+    a copy left behind would shadow the live code in ``chalice local`` and in tests.
+
+    Example:
+        >>> with vendored_domain() as vendor:  # doctest: +SKIP
+        ...     subprocess.run(["chalice", "package", "out"], cwd=FUNCTIONS_DIR, check=True)
+    """
+    vendor = vendor_domain()
+    try:
+        yield vendor
+    finally:
+        for name in VENDORED_PACKAGES:
+            shutil.rmtree(vendor / name, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            vendor.rmdir()  # only if nothing else is vendored
+
+
 def package_functions(out_dir: Path, stage: str = "dev", region: str | None = None) -> Path:
     """Run ``chalice package`` into ``out_dir``; returns the path of ``deployment.zip``.
 
     Needs no AWS credentials, only a region (taken from the environment, else ``eu-central-1``).
     """
-    vendor_domain()
     out_dir = out_dir.resolve()
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -49,7 +69,8 @@ def package_functions(out_dir: Path, stage: str = "dev", region: str | None = No
     env["AWS_DEFAULT_REGION"] = region or env.get("AWS_DEFAULT_REGION") or "eu-central-1"
     chalice = Path(sys.executable).with_name("chalice")
     command = [str(chalice)] if chalice.exists() else [sys.executable, "-m", "chalice.cli"]
-    subprocess.run([*command, "package", "--stage", stage, str(out_dir)], cwd=FUNCTIONS_DIR, env=env, check=True)
+    with vendored_domain():
+        subprocess.run([*command, "package", "--stage", stage, str(out_dir)], cwd=FUNCTIONS_DIR, env=env, check=True)
     bundle = out_dir / "deployment.zip"
     if not bundle.is_file():
         raise RuntimeError(f"chalice package wrote no {bundle}")

@@ -36,13 +36,14 @@ _ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/replaced-by-the-cdk-app"
 PACKAGE_DIR = REPO_ROOT / "build" / "cdk"
 
 
-def vendor_domain() -> Path:
-    """Copy ``twin_models`` into ``functions/vendor`` (Chalice bundles only what is under ``functions/``)."""
+def vendor_domain() -> contextlib.AbstractContextManager[Path]:
+    """``twin_models`` in ``functions/vendor`` while the app is packaged (Chalice bundles only what is under
+    ``functions/``), removed after."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from twinledger.packaging import vendor_domain as vendor
+    from twinledger.packaging import vendored_domain
 
-    return vendor()
+    return vendored_domain()
 
 
 def _drop_old_bundles(folder: Path, max_age_s: float = 3600.0) -> None:
@@ -85,7 +86,6 @@ class ChaliceFunctions(Construct):
         source_dir: Path = FUNCTIONS_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
-        vendor_domain()
         stage_config: dict[str, Any] = {
             "api_gateway_stage": stage.api_gateway_stage,
             "lambda_memory_size": stage.memory_size,
@@ -95,7 +95,7 @@ class ChaliceFunctions(Construct):
             "iam_role_arn": _ROLE_PLACEHOLDER,
             "environment_variables": dict(environment),
         }
-        with _working_dir(PACKAGE_DIR):
+        with vendor_domain(), _working_dir(PACKAGE_DIR):
             self.chalice = Chalice(self, ids.CHALICE_APP, source_dir=str(source_dir), stage_config=stage_config)
 
         by_logical_id = {to_cfn_resource_name(name): name for name in stage.functions}

@@ -72,6 +72,7 @@ def test_deltas_apply_in_version_order_and_report_rejections() -> None:
             "sampling_interval_s": 1.0,
             "ideal_cycle_times_s": {},
             "maintenance_mode": True,
+            "lease_lock": False,
             "rejected": {"sampling_interval_s": "Input should be greater than or equal to 0.1"},
         }
     ]
@@ -98,10 +99,35 @@ def test_a_nested_delta_merges_onto_the_current_settings_and_null_deletes() -> N
 def test_the_edge_checks_with_the_clouds_settings_model() -> None:
     settings = DeviceSettings()
     # the cloud accepts 0.1..60 s (twin_models.device_config.DesiredConfig); so does the edge now
-    applied, rejected = settings.apply({"sampling_interval_s": 120, "lease_lock": True, "speed": 3})
+    applied, rejected = settings.apply({"sampling_interval_s": 120, "lease_lock": "yes", "speed": 3})
     assert applied == {} and settings.sampling_interval_s == 1.0
     assert rejected == {
         "sampling_interval_s": "Input should be less than or equal to 60",
-        "lease_lock": "not enforced by this gateway",
+        "lease_lock": "Input should be a valid boolean",
         "speed": "unknown setting",
     }
+    applied, rejected = settings.apply({"lease_lock": True})
+    assert applied == {"lease_lock": True} and rejected == {} and settings.lease_lock is True
+
+
+def test_a_deleted_program_is_reported_as_null_so_the_shadow_forgets_it() -> None:
+    bus = PubSub()
+    sync = ShadowSync(bus, ["cnc-01"])
+    sync.start()
+    bus.send(
+        shadow_topic("cnc-01", "config", "get/accepted"),
+        {
+            "state": {
+                "desired": {"ideal_cycle_times_s": {"P100": 30, "P200": None}},
+                "reported": {"ideal_cycle_times_s": {"P100": 30, "P200": 45}, "lease_lock": False},
+            },
+            "version": 3,
+        },
+    )
+    sync.pump()
+    reported = bus.published[-1][1]["state"]["reported"]
+    assert reported["ideal_cycle_times_s"] == {"P100": 30.0, "P200": None}
+    bus.send(shadow_topic("cnc-01", "config", "update/delta"), {"state": {"lease_lock": True}, "version": 4})
+    sync.pump()
+    reported = bus.published[-1][1]["state"]["reported"]
+    assert reported["lease_lock"] is True and reported["ideal_cycle_times_s"] == {"P100": 30.0}

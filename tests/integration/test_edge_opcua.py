@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from edge_greengrass.errors import SourceError
-from edge_greengrass.opcua import OpcUaSource, SimulatorOpcUaServer, default_node_map
+from edge_greengrass.opcua import OpcUaSource, SimulatorOpcUaServer, default_lock_nodes, default_node_map
 from edge_greengrass.sources import SimulatorSource
 from twin_models.telemetry import Sample
 from twinledger.local.broker import free_port
@@ -73,6 +73,47 @@ def test_adapter_samples_the_simulator_over_opcua_and_reconnects() -> None:
     assert things == {"cnc-01", "cnc-02"}
     assert all(s.tool_id.startswith("T") and s.program in {"P100", "P200"} for _, s in got)
     assert {s.state for _, s in got} <= {100, 200, 300, 301, 400, 500, 501, 600, 601, 602, 700, 701}
+
+
+def test_the_lease_lock_is_written_to_the_lock_node_and_the_machine_honours_it() -> None:
+    # Given: the adapter on the simulator's server, with the simulator's lock nodes
+    port = free_port()
+    server, server_stop, server_thread = _serve(port)
+    adapter = OpcUaSource(
+        server.url,
+        default_node_map(["cnc-01", "cnc-02"]),
+        sampling_interval_s=0.2,
+        reconnect_delay_s=0.3,
+        lock_nodes=default_lock_nodes(["cnc-01", "cnc-02"]),
+    )
+    got: list[tuple[str, Sample]] = []
+    lock = threading.Lock()
+
+    def emit(batch: list[tuple[str, Sample]]) -> None:
+        with lock:
+            got.extend(batch)
+
+    stop = threading.Event()
+    reader = threading.Thread(target=adapter.run, args=(emit, stop), daemon=True)
+    reader.start()
+    try:
+        assert _wait(lambda: len(got) >= 4, 15), "no samples over OPC UA"
+        # When: the gateway applies the lessor's lock to cnc-01
+        adapter.set_lease_lock("cnc-01", True)
+        assert _wait(lambda: adapter.lock_writes >= 1, 10), "the lock node was not written"
+        mark = len(got)
+        # Then: the simulated controller holds cnc-01 (its own state node says 710), cnc-02 runs on
+        assert _wait(lambda: sum(1 for t, s in got[mark:] if t == "cnc-01" and s.state == 710) >= 5, 15)
+        with lock:
+            after = got[mark:]
+        late = [s for t, s in after if t == "cnc-01"][-3:]
+        assert all(s.state == 710 for s in late) and len({s.part_count for s in late}) == 1
+        assert all(s.state != 710 for t, s in after if t == "cnc-02")
+    finally:
+        stop.set()
+        server_stop.set()
+        reader.join(10)
+        server_thread.join(10)
 
 
 def test_node_map_with_unknown_fields_is_refused() -> None:

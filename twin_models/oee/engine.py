@@ -142,7 +142,29 @@ def _covering(
 def _ideal_per_count(
     machine: MachineData, timeline: Timeline, ts: NDArray[np.int64], counts: CountSeries, keep: NDArray[np.bool_]
 ) -> NDArray[np.float64]:
+    """The ideal cycle time of every count: the one stated for the state piece it was seen in (what the
+    gateway applied then), else the machine's value for its program."""
+    out = np.full(len(ts), np.nan)
+    if timeline.ideal is not None and len(timeline.start):
+        piece, covered = _covering(timeline.start, timeline.end, ts)
+        out = np.where(covered, timeline.ideal[piece], np.nan)
+    todo = np.isnan(out)
+    if todo.any():
+        out[todo] = _registered_ideal(machine, timeline, ts, counts, keep, todo)
+    return out
+
+
+def _registered_ideal(
+    machine: MachineData,
+    timeline: Timeline,
+    ts_all: NDArray[np.int64],
+    counts: CountSeries,
+    keep: NDArray[np.bool_],
+    need: NDArray[np.bool_],
+) -> NDArray[np.float64]:
+    """The machine's ideal cycle time (one value, or per program) for the counts ``ts_all[need]``."""
     ideal = machine.ideal_cycle_time_s
+    ts = ts_all[need]
     if not isinstance(ideal, Mapping):
         return np.full(len(ts), float(ideal))
     fallback = ideal.get(DEFAULT_PROGRAM)
@@ -150,13 +172,16 @@ def _ideal_per_count(
     def table(names: tuple[str, ...]) -> NDArray[np.float64]:
         missing = [n for n in names if n not in ideal and fallback is None]
         if missing:
-            raise OeeInputError(f"machine {machine.machine_id}: no ideal cycle time for program(s) {missing}")
+            raise OeeInputError(
+                f"machine {machine.machine_id}: no ideal cycle time for program(s) {missing} "
+                "(none stated in its history and none registered)"
+            )
         values = [float(ideal[n]) if n in ideal else float(fallback or np.nan) for n in names]
         return np.asarray([*values, np.nan], dtype=np.float64)
 
     out = np.full(len(ts), np.nan)
     if counts.program is not None:
-        out = table(counts.programs)[counts.program[keep]]
+        out = table(counts.programs)[counts.program[keep][need]]
     todo = np.isnan(out)
     if todo.any():
         named = np.flatnonzero(timeline.program >= 0)

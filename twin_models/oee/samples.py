@@ -37,7 +37,9 @@ class StateIntervals:
     """Machine state intervals as parallel arrays (epoch seconds, half-open ``[start, end)``).
 
     ``program`` holds, per interval, an index into ``programs`` (``-1`` = no program);
-    it may be ``None`` when no interval names a program.
+    it may be ``None`` when no interval names a program. ``ideal_s`` optionally holds,
+    per interval, the ideal cycle time in effect then (``NaN`` = not stated: the
+    machine's ideal cycle time for the program applies).
 
     Example:
         >>> import numpy as np
@@ -51,6 +53,7 @@ class StateIntervals:
     code: NDArray[np.int64]
     program: NDArray[np.int64] | None = None
     programs: tuple[str, ...] = field(default=())
+    ideal_s: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.start_s)
@@ -58,6 +61,10 @@ class StateIntervals:
             raise SamplesError("start_s, end_s and code must have the same length")
         if self.program is not None and len(self.program) != n:
             raise SamplesError("program must have one entry per interval")
+        if self.ideal_s is not None and len(self.ideal_s) != n:
+            raise SamplesError("ideal_s must have one entry per interval")
+        if self.ideal_s is not None and bool((self.ideal_s <= 0).any()):
+            raise SamplesError("ideal_s must be positive (NaN where not stated)")
 
     def __len__(self) -> int:
         return len(self.start_s)
@@ -70,6 +77,7 @@ class StateIntervals:
         code: ArrayLike,
         program: ArrayLike | None = None,
         programs: tuple[str, ...] = (),
+        ideal_s: ArrayLike | None = None,
     ) -> StateIntervals:
         """Build from array-likes, converting to the canonical dtypes."""
         return cls(
@@ -78,6 +86,7 @@ class StateIntervals:
             code=np.asarray(code, dtype=np.int64),
             program=None if program is None else np.asarray(program, dtype=np.int64),
             programs=programs,
+            ideal_s=None if ideal_s is None else np.asarray(ideal_s, dtype=np.float64),
         )
 
     @classmethod

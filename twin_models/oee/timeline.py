@@ -42,6 +42,8 @@ class Timeline:
     program: NDArray[np.int64]
     programs: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
+    #: per piece, the ideal cycle time in effect (``NaN`` = not stated); ``None`` when no interval stated one
+    ideal: NDArray[np.float64] | None = None
 
 
 def _describe(code: int, program: int, programs: tuple[str, ...]) -> str:
@@ -116,14 +118,26 @@ def resolve_states(intervals: StateIntervals) -> Timeline:
         if intervals.program is not None
         else np.full(n, -1, dtype=np.int64)
     )
+    ideal = intervals.ideal_s
     keep = end > start
     if not keep.all():
         start, end, code, program = start[keep], end[keep], code[keep], program[keep]
+        ideal = None if ideal is None else ideal[keep]
     if len(start) > 1 and (np.diff(start) < 0).any():
         order = np.argsort(start, kind="stable")
         start, end, code, program = start[order], end[order], code[order], program[order]
+        ideal = None if ideal is None else ideal[order]
     warnings: list[str] = []
     if len(start) > 1 and (end[:-1] > start[1:]).any():
         start, end, winner, warnings = _paint(start, end, code, program, intervals.programs)
         code, program = code[winner], program[winner]
-    return Timeline(start=start, end=end, code=code, program=program, programs=intervals.programs, warnings=warnings)
+        ideal = None if ideal is None else ideal[winner]
+    return Timeline(
+        start=start,
+        end=end,
+        code=code,
+        program=program,
+        programs=intervals.programs,
+        warnings=warnings,
+        ideal=ideal,
+    )

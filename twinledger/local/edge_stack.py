@@ -1,4 +1,5 @@
-"""The local edge stack: mosquitto (mTLS) + ingest bridge + one gateway process, in a state folder.
+"""The local edge stack: mosquitto (mTLS) + ingest bridge + one gateway process, in a state folder; with
+an ``iot-data`` client (moto), also the shadow relay, so desired configuration reaches the gateway.
 
 Everything generated (CA, certificates, device signing key, spool, broker persistence, inbox) lives
 under ``state_dir`` (``.twinledger/edge`` by default, git-ignored) and is reused on the next start, so
@@ -31,7 +32,8 @@ from edge_greengrass.transport import MqttEndpoint, MqttIdentity
 from twin_models.signing import public_key_pem, verify_envelope
 from twin_models.telemetry import EnvelopeError, parse_envelope
 from twinledger.local.bridge import IngestHandler, MqttIngestBridge
-from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, free_port
+from twinledger.local.broker import BRIDGE_IDENTITY, SHADOW_SERVICE_IDENTITY, MosquittoBroker, free_port
+from twinledger.local.shadow_relay import ShadowRelay
 
 __all__ = ["LocalEdgeStack", "LoggingIngest", "load_handler"]
 
@@ -101,6 +103,7 @@ class LocalEdgeStack:
         start: datetime | None = None,
         gateway: bool = True,
         opcua: bool = False,
+        shadows: Any | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.site = site
@@ -112,6 +115,9 @@ class LocalEdgeStack:
         self._machines, self._seed, self._speed, self._start = machines, seed, speed, start
         self._with_gateway = gateway
         self._opcua = opcua
+        #: an ``iot-data`` client (moto in server mode): the named shadows the relay serves over MQTT
+        self._shadows = shadows
+        self.relay: ShadowRelay | None = None
         self.bridge: MqttIngestBridge | None = None
         self.gateway: subprocess.Popen[bytes] | None = None
         self.config_path = state_dir / "gateway" / "gateway.yaml"
@@ -160,7 +166,15 @@ class LocalEdgeStack:
         for thing in self.things:
             self.broker.client_credentials(thing)
         bridge_creds = self.broker.client_credentials(BRIDGE_IDENTITY)
+        relay_creds = self.broker.client_credentials(SHADOW_SERVICE_IDENTITY)
         self.broker.start()
+        if self._shadows is not None:
+            self.relay = ShadowRelay(
+                self.endpoint(),
+                MqttIdentity(SHADOW_SERVICE_IDENTITY, relay_creds.certificate, relay_creds.private_key),
+                self._shadows,
+                things=self.things,
+            ).start()
         self.bridge = MqttIngestBridge(
             self.endpoint(),
             MqttIdentity("twinledger-bridge", bridge_creds.certificate, bridge_creds.private_key),
@@ -189,4 +203,6 @@ class LocalEdgeStack:
                 self.gateway.wait(5)
         if self.bridge is not None:
             self.bridge.stop()
+        if self.relay is not None:
+            self.relay.stop()
         self.broker.stop()

@@ -12,7 +12,7 @@ from chalicelib.ports.twins import Devices, History, Shadows
 from twin_models.device_config import DesiredConfig, ShadowDocumentError
 from twin_models.history import state_at, timeline
 from twin_models.shadow import SHADOW_NAMES
-from twin_models.states import DEFAULT_TAXONOMY
+from twin_models.states import DEFAULT_TAXONOMY, StateCode
 from twin_models.tenancy import Device, Principal, acting_role, can_see
 from twin_models.timestamps import format_utc
 
@@ -52,6 +52,7 @@ class TwinQueries:
                 **_summary(device),
                 "at": format_utc(at),
                 "source": "history",
+                "lease_locked": code == StateCode.LEASE_LOCKED,
                 "state": {
                     "state": code,
                     "category": DEFAULT_TAXONOMY.category(code).value,
@@ -73,7 +74,7 @@ class TwinQueries:
                     "delta": doc.get("state", {}).get("delta", {}),
                     "version": doc.get("version"),
                 }
-        return {**_summary(device), "source": "shadow", "shadows": shadows}
+        return {**_summary(device), "source": "shadow", "lease_lock": _lease_lock(shadows), "shadows": shadows}
 
     def fleet_at(self, principal: Principal, at: datetime) -> dict[str, Any]:
         """Every machine of the caller as its history shows it at ``at`` (one index query per machine)."""
@@ -135,6 +136,7 @@ class TwinQueries:
                     "state": i.code,
                     "category": DEFAULT_TAXONOMY.category(i.code).value,
                     "program": i.program,
+                    **({"ideal_cycle_time_s": i.ideal_cycle_time_s} if i.ideal_cycle_time_s is not None else {}),
                 }
                 for i in intervals
             ],
@@ -148,4 +150,20 @@ def _summary(device: Device) -> dict[str, Any]:
         "line": device.line,
         "lessor": device.lessor,
         "lessee": device.lessee,
+    }
+
+
+def _lease_lock(shadows: dict[str, Any]) -> dict[str, Any]:
+    """The lessor's lease lock as the twin shows it: what the lessor wants (``config`` desired), what the
+    gateway applied (``config`` reported), whether the delta is still open, and whether the machine's last
+    state is the locked one (710)."""
+    config = shadows.get("config", {})
+    desired = config.get("desired", {}).get("lease_lock")
+    reported = config.get("reported", {}).get("lease_lock")
+    state = shadows.get("state", {}).get("reported", {}).get("state")
+    return {
+        "desired": desired,
+        "reported": reported,
+        "pending": "lease_lock" in config.get("delta", {}),
+        "machine_locked": state == StateCode.LEASE_LOCKED,
     }
