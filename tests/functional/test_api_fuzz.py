@@ -25,11 +25,13 @@ from chalicelib import wiring
 from chalicelib.auth import issue_token
 from chalicelib.settings import Settings
 from tests.functional.conftest import JWT_SECRET
-from twin_models.billing import load_lease
+from twin_models.billing import load_lease, qualified_lease_id
+from twin_models.device_config import ShadowDocumentError, check_shadow_state
 from twin_models.tenancy import Device
 
 LEASE = json.loads((Path(__file__).parents[2] / "docs" / "examples" / "lease-daily.json").read_text())
 LESSOR, LESSEE = LEASE["lessor"], LEASE["lessee"]
+LEASE_ID = qualified_lease_id(LESSOR, LEASE["lease_id"])  # the id the lease is stored and routed under
 
 ROUTES = sorted((path, method) for path, methods in app.routes.items() for method in methods)
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -44,7 +46,9 @@ _EDGE_TIMES = [
     "",
     "now",
 ]
-_TEXT = st.text(max_size=30) | st.sampled_from(["cnc-01", LEASE["lease_id"], f"{LEASE['lease_id']}@2026-10", "x" * 600])
+_TEXT = st.text(max_size=30) | st.sampled_from(
+    ["cnc-01", LEASE["lease_id"], LEASE_ID, f"{LEASE_ID}@2026-10", "x" * 600]
+)
 _QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event"]
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), _TEXT,
@@ -138,7 +142,7 @@ _YEAR_9999 = quote("9999-12-31T23:59:59-14:00")
         f"/machines/cnc-01/twin?at={_YEAR_1}",
         f"/fleet?at={_YEAR_9999}",
         f"/machines/cnc-01/timeline?from={_YEAR_1}&to=2026-01-05T06:00:00Z",
-        f"/leases/{LEASE['lease_id']}/usage?from=2026-10-01T00:00:00Z&to={_YEAR_9999}",
+        f"/leases/{LEASE_ID}/usage?from=2026-10-01T00:00:00Z&to={_YEAR_9999}",
         f"/machines/cnc-01/oee?from={_YEAR_1}&to=2026-01-05T06:00:00Z",
         f"/machines/cnc-01/oee?to={_YEAR_1}",
         f"/lines/line-a/oee?from=2026-01-05T06:00:00Z&to={_YEAR_9999}",
@@ -161,12 +165,12 @@ def test_time_parameters_at_the_calendars_edge_are_a_400_naming_the_parameter(ap
     ],
 )
 def test_a_dispute_body_that_is_not_a_reason_is_a_400(api: Client, body: str, field: str) -> None:
-    response = api.http.post(f"/invoices/{LEASE['lease_id']}@2026-10/dispute", headers=_headers("lessee"), body=body)
+    response = api.http.post(f"/invoices/{LEASE_ID}@2026-10/dispute", headers=_headers("lessee"), body=body)
     assert response.status_code == 400 and field in json.loads(response.body)["Message"]
 
 
 def test_the_caller_is_authenticated_before_the_body_is_read(api: Client) -> None:
-    for path in (f"/invoices/{LEASE['lease_id']}@2026-10/dispute", "/leases"):
+    for path in (f"/invoices/{LEASE_ID}@2026-10/dispute", "/leases"):
         response = api.http.post(path, headers={"Content-Type": "application/json"}, body="[1]")
         assert response.status_code == 401, (path, response.body)
 
@@ -205,9 +209,20 @@ def test_null_in_desired_deletes_the_key(api: Client) -> None:
     assert _desired(api)["ideal_cycle_times_s"] == {"P1": 4.0, "P2": 6.0}  # the rest stays
 
 
-def test_desired_is_bounded_by_the_shadow_size_rule(api: Client) -> None:
-    programs = {f"P{'x' * 250}{i}": 4.0 for i in range(50)}  # 50 programs with long names: about 13 KB
+def test_desired_is_bounded_by_the_model_within_the_shadow_size_rule(api: Client) -> None:
+    # 50 programs with the longest names a sample can carry (64 characters) fit in the 8 KB shadow state
+    programs = {f"P{i:02d}{'x' * 61}": 4.0 for i in range(50)}
     response = api.http.put(
         "/machines/cnc-01/desired", headers=_headers("lessee"), body=json.dumps({"ideal_cycle_times_s": programs})
     )
-    assert response.status_code == 413 and "8192" in json.loads(response.body)["Message"]
+    assert response.status_code == 200
+    check_shadow_state({"desired": {"ideal_cycle_times_s": programs}})  # raises when over the limit
+    # a longer name (about 13 KB in all, as a hostile client sent) is refused by the model, naming the field
+    longer = {f"P{'x' * 250}{i}": 4.0 for i in range(50)}
+    response = api.http.put(
+        "/machines/cnc-01/desired", headers=_headers("lessee"), body=json.dumps({"ideal_cycle_times_s": longer})
+    )
+    assert response.status_code == 400 and "ideal_cycle_times_s" in json.loads(response.body)["Message"]
+    # and the size rule itself still answers for any state beyond 8 KB
+    with pytest.raises(ShadowDocumentError, match="8192"):
+        check_shadow_state({"desired": {"ideal_cycle_times_s": longer}})

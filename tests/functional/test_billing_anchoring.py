@@ -75,8 +75,8 @@ def service(chain: Chain, **kwargs: Any) -> BillingService:
 def test_an_invoice_is_posted_once_and_its_usage_is_provable_on_chain(chain: Chain, contract: str) -> None:
     chain.at_least(AFTER_OCT)
     report = service(chain).run(AFTER_OCT)
-    assert report.anchored == ["lease-7@2026-10"] and report.errors == []
-    record = InvoiceStore().get("lease-7@2026-10")
+    assert report.anchored == ["toolmaker:lease-7@2026-10"] and report.errors == []
+    record = InvoiceStore().get("toolmaker:lease-7@2026-10")
     assert record is not None and record.anchor_status == "posted" and record.anchor["index"] == 0
     period = chain.client(contract).period(0)
     invoice = record.invoice
@@ -114,32 +114,32 @@ def test_a_crash_after_posting_is_recognised_not_posted_twice(chain: Chain, cont
     crashed = service(chain, invoices=CrashAfterPosting()).run(AFTER_OCT)
     assert "Lambda timed out" in crashed.errors[0]
     assert chain.client(contract).period_count() == 1
-    assert InvoiceStore().get("lease-7@2026-10").anchor_status == "posting"  # type: ignore[union-attr]
+    assert InvoiceStore().get("toolmaker:lease-7@2026-10").anchor_status == "posting"  # type: ignore[union-attr]
     # within the claim's lifetime another run keeps its hands off
     assert service(chain).run(AFTER_OCT + timedelta(minutes=1)).anchored == []
     recovered = service(chain).run(AFTER_OCT + timedelta(minutes=10))
-    assert recovered.anchored == ["lease-7@2026-10"] and recovered.errors == []
+    assert recovered.anchored == ["toolmaker:lease-7@2026-10"] and recovered.errors == []
     assert chain.client(contract).period_count() == 1
-    record = InvoiceStore().get("lease-7@2026-10")
+    record = InvoiceStore().get("toolmaker:lease-7@2026-10")
     assert record is not None and record.anchor_status == "posted" and record.anchor["index"] == 0
 
 
 def test_periods_are_posted_in_order_and_the_lessee_answers_on_chain(chain: Chain, contract: str) -> None:
     # October is invoiced while the chain is down, November when it is back: both go up, in order
-    assert billing_service().run(AFTER_OCT).issued == ["lease-7@2026-10"]
+    assert billing_service().run(AFTER_OCT).issued == ["toolmaker:lease-7@2026-10"]
     billing_service().record_usage(
         [ev("n1", "cnc-01", datetime(2026, 11, 3, tzinfo=UTC), "7")], received_at=datetime(2026, 11, 3, tzinfo=UTC)
     )
     chain.at_least(AFTER_NOV)
     report = service(chain).run(AFTER_NOV)
-    assert report.issued == ["lease-7@2026-11"]
-    assert report.anchored == ["lease-7@2026-10", "lease-7@2026-11"]
+    assert report.issued == ["toolmaker:lease-7@2026-11"]
+    assert report.anchored == ["toolmaker:lease-7@2026-10", "toolmaker:lease-7@2026-11"]
     periods = chain.client(contract).periods()
     assert [p.amount for p in periods] == [119_000, 20_230]  # (100.00 + 7 x 10.00) x 1.19 = 202.30
     assert periods[1].starts_at == periods[0].ends_at
     answered = chain.client(contract, chain.lessee).acknowledge(1)
     assert answered.status is PeriodStatus.ACKNOWLEDGED
-    assert Decimal(periods[1].amount) / 100 == InvoiceStore().get("lease-7@2026-11").invoice.total  # type: ignore[union-attr]
+    assert Decimal(periods[1].amount) / 100 == InvoiceStore().get("toolmaker:lease-7@2026-11").invoice.total  # type: ignore[union-attr]
 
 
 def test_after_the_lease_ended_a_late_invoice_is_posted_over_the_empty_periods(chain: Chain, moto_aws: None) -> None:
@@ -149,10 +149,10 @@ def test_after_the_lease_ended_a_late_invoice_is_posted_over_the_empty_periods(c
     october = datetime(2026, 10, 10, 8, tzinfo=UTC)
     billing_service().record_usage([ev("z1", "cnc-01", october, "10")], received_at=october)
     chain.at_least(datetime(2027, 1, 5, tzinfo=UTC))
-    assert "lease-9@2026-10" in service(chain).run(AFTER_NOV).anchored  # November: nothing late, no invoice
+    assert "toolmaker:lease-9@2026-10" in service(chain).run(AFTER_NOV).anchored  # November: nothing late, no invoice
     billing_service().record_usage([ev("z2", "cnc-01", october, "5")], received_at=datetime(2026, 12, 20, tzinfo=UTC))
     report = service(chain).run(datetime(2027, 1, 3, tzinfo=UTC))
-    assert "lease-9@2026-12" in report.anchored and report.errors == []
+    assert "toolmaker:lease-9@2026-12" in report.anchored and report.errors == []
     december = chain.client(contract).periods()[-1]
     # the posted period runs from October's end over the invoice-less November to December's end
     assert (december.starts_at, december.ends_at) == (

@@ -26,7 +26,7 @@ def test_register_record_close_issues_the_invoices_the_bill_command_computes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert json.loads(run(capsys, "billing", "register", "--lease", LEASE)[1]) == {
-        "lease_id": "lease-0042",
+        "lease_id": "acme-machine-tools:lease-0042",
         "created": True,
     }
     assert json.loads(run(capsys, "billing", "register", "--lease", LEASE)[1])["created"] is False
@@ -34,10 +34,13 @@ def test_register_record_close_issues_the_invoices_the_bill_command_computes(
     # 316 lines, one of them a redelivered copy
     assert code == 0 and json.loads(out) == {"stored": 315, "duplicates": 1, "conflicts": []}
     code, out = run(capsys, "billing", "close", "--now", "2026-12-05T00:00:00Z")
-    assert code == 0 and json.loads(out)["issued"] == ["lease-0042@2026-10", "lease-0042@2026-11"]
+    assert code == 0 and json.loads(out)["issued"] == [
+        "acme-machine-tools:lease-0042@2026-10",
+        "acme-machine-tools:lease-0042@2026-11",
+    ]
     for period in ("2026-10", "2026-11"):
         code, out = run(capsys, "bill", "--lease", LEASE, "--usage", USAGE, "--period", period, "--json")
-        stored = InvoiceStore().get(f"lease-0042@{period}")
+        stored = InvoiceStore().get(f"acme-machine-tools:lease-0042@{period}")
         assert stored is not None and stored.invoice.hash == json.loads(out)["hash"]
 
 

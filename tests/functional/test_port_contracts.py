@@ -787,36 +787,40 @@ def test_leases_create_once_get_and_list(leases: Leases) -> None:
     assert leases.create(lease("lease-7", lessee="somebody-else"), contract_address="0xother") is False
     assert leases.create(lease("lease-3", lessor="other-maker")) is True
     assert leases.create(lease("lease-5", lessee="factory-2")) is True
-    record = leases.get("lease-7")
+    record = leases.get("toolmaker:lease-7")
     assert record is not None
     assert (record.lease, record.contract_address) == (lease("lease-7"), "0xabc")
     assert (record.billed_through, record.anchored_through) == (None, None)
-    assert leases.get("lease-9") is None
-    assert [r.lease.lease_id for r in leases.for_tenant("toolmaker")] == ["lease-5", "lease-7"]
-    assert [r.lease.lease_id for r in leases.for_tenant("factory-1")] == ["lease-3", "lease-7"]
-    assert [r.lease.lease_id for r in leases.for_tenant("factory-2")] == ["lease-5"]
+    assert leases.get("toolmaker:lease-9") is None
+    assert [r.lease.lease_id for r in leases.for_tenant("toolmaker")] == ["toolmaker:lease-5", "toolmaker:lease-7"]
+    assert [r.lease.lease_id for r in leases.for_tenant("factory-1")] == ["other-maker:lease-3", "toolmaker:lease-7"]
+    assert [r.lease.lease_id for r in leases.for_tenant("factory-2")] == ["toolmaker:lease-5"]
     assert leases.for_tenant("nobody") == []
-    assert sorted(r.lease.lease_id for r in leases.all()) == ["lease-3", "lease-5", "lease-7"]
+    assert sorted(r.lease.lease_id for r in leases.all()) == [
+        "other-maker:lease-3",
+        "toolmaker:lease-5",
+        "toolmaker:lease-7",
+    ]
 
 
 def test_lease_cursor_moves_only_from_the_value_it_was_read_at(leases: Leases) -> None:
     leases.create(lease())
-    assert leases.advance("lease-7", "billed_through", None, "2026-10") is True
-    assert leases.advance("lease-7", "billed_through", None, "2026-11") is False  # somebody moved it first
-    assert leases.advance("lease-7", "billed_through", "2026-09", "2026-11") is False
-    assert leases.advance("lease-7", "billed_through", "2026-10", "2026-11") is True
-    assert leases.advance("lease-7", "anchored_through", None, "2026-10") is True  # cursors are independent
-    record = leases.get("lease-7")
+    assert leases.advance("toolmaker:lease-7", "billed_through", None, "2026-10") is True
+    assert leases.advance("toolmaker:lease-7", "billed_through", None, "2026-11") is False  # somebody moved it first
+    assert leases.advance("toolmaker:lease-7", "billed_through", "2026-09", "2026-11") is False
+    assert leases.advance("toolmaker:lease-7", "billed_through", "2026-10", "2026-11") is True
+    assert leases.advance("toolmaker:lease-7", "anchored_through", None, "2026-10") is True  # cursors are independent
+    record = leases.get("toolmaker:lease-7")
     assert record is not None
     assert (record.billed_through, record.anchored_through) == ("2026-11", "2026-10")
     assert record.lease == lease()
     with pytest.raises(ValueError):
-        leases.advance("lease-7", "paid_through", None, "2026-10")
+        leases.advance("toolmaker:lease-7", "paid_through", None, "2026-10")
 
 
 def test_lease_cursor_of_an_unknown_lease_does_not_move(leases: Leases) -> None:
-    assert leases.advance("lease-x", "billed_through", None, "2026-10") is False
-    assert leases.get("lease-x") is None
+    assert leases.advance("toolmaker:lease-x", "billed_through", None, "2026-10") is False
+    assert leases.get("toolmaker:lease-x") is None
 
 
 # -- invoices ----------------------------------------------------------------------------------------------
@@ -831,18 +835,21 @@ def test_invoices_put_once_and_list_by_period(invoices: Invoices) -> None:
     assert invoices.put_new(october, ISSUED) is True
     assert invoices.put_new(other, ISSUED) is True
     assert invoices.put_new(october, ISSUED + timedelta(hours=1)) is False
-    record = invoices.get("lease-7@2026-10")
+    record = invoices.get("toolmaker:lease-7@2026-10")
     assert record is not None
     assert record.invoice.to_json() == october.to_json()
     assert (record.status, record.issued_at, record.archived) == ("issued", ISSUED, False)
     assert (record.anchor_status, record.anchor, record.answer) == ("pending", {}, {})
-    assert invoices.get("lease-7@2026-12") is None
-    assert [r.invoice.invoice_id for r in invoices.for_lease("lease-7")] == ["lease-7@2026-10", "lease-7@2026-11"]
-    assert [r.invoice.invoice_id for r in invoices.for_lease("lease-3")] == ["lease-3@2026-10"]
-    assert invoices.for_lease("lease-9") == []
-    invoices.mark_archived("lease-7@2026-10")
-    invoices.mark_archived("lease-7@2026-12")  # unknown: nothing happens
-    archived = invoices.get("lease-7@2026-10")
+    assert invoices.get("toolmaker:lease-7@2026-12") is None
+    assert [r.invoice.invoice_id for r in invoices.for_lease("toolmaker:lease-7")] == [
+        "toolmaker:lease-7@2026-10",
+        "toolmaker:lease-7@2026-11",
+    ]
+    assert [r.invoice.invoice_id for r in invoices.for_lease("toolmaker:lease-3")] == ["toolmaker:lease-3@2026-10"]
+    assert invoices.for_lease("toolmaker:lease-9") == []
+    invoices.mark_archived("toolmaker:lease-7@2026-10")
+    invoices.mark_archived("toolmaker:lease-7@2026-12")  # unknown: nothing happens
+    archived = invoices.get("toolmaker:lease-7@2026-10")
     assert archived is not None and archived.archived
 
 
@@ -910,7 +917,7 @@ def test_invoice_answer_only_from_issued(invoices: Invoices) -> None:
 def test_invoice_archive_writes_the_same_bytes(invoice_archive: InvoiceArchive) -> None:
     inv = invoice("2026-10", events=(ev("a1", "cnc-01", OCT, "12.5"),))
     key = invoice_archive.put(inv)
-    assert key == "invoices/lease-7/2026-10.json"
+    assert key == "invoices/toolmaker:lease-7/2026-10.json"
     body = invoice_archive.get(inv)
     assert Invoice.from_json(json.loads(body)).hash == inv.hash
     assert invoice_archive.put(inv) == key

@@ -106,12 +106,12 @@ def test_two_billing_processes_at_once_issue_and_post_each_invoice_once(env: dic
     reports = [finish(p) for p in runs]
     # Then each invoice was issued by one of them, and posted on chain once, in order
     issued = sorted(i for r in reports for i in r["issued"])  # type: ignore[attr-defined]
-    assert issued == ["lease-0042@2026-10", "lease-0042@2026-11"]
+    assert issued == ["acme-machine-tools:lease-0042@2026-10", "acme-machine-tools:lease-0042@2026-11"]
     settle = finish(cli(env, "billing", "close", "--now", "2026-12-05T01:00:00Z"))
     assert settle["issued"] == [] and settle["errors"] == []
     chain = LeaseClient(w3, contract)
     periods = chain.periods()
-    stored = [InvoiceStore().get(f"lease-0042@{p}") for p in ("2026-10", "2026-11")]
+    stored = [InvoiceStore().get(f"acme-machine-tools:lease-0042@{p}") for p in ("2026-10", "2026-11")]
     assert [p.invoice_hash.hex() for p in periods] == [r.invoice.hash[2:] for r in stored if r]
     assert [p.amount for p in periods] == [1339050, 1239641]  # 13390.50 and 12396.41 EUR in cents
-    assert LeaseStore().get("lease-0042").anchored_through == "2026-11"  # type: ignore[union-attr]
+    assert LeaseStore().get("acme-machine-tools:lease-0042").anchored_through == "2026-11"  # type: ignore[union-attr]

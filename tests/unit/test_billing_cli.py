@@ -24,7 +24,7 @@ def test_bill_prints_the_invoice_as_json(capsys: pytest.CaptureFixture[str]) -> 
     code, out, _ = bill("2026-11", capsys, "--json")
     assert code == 0
     invoice = json.loads(out)
-    assert (invoice["invoice_id"], invoice["currency"]) == ("lease-0042@2026-11", "EUR")
+    assert (invoice["invoice_id"], invoice["currency"]) == ("acme-machine-tools:lease-0042@2026-11", "EUR")
     lines = {(ln["component"], ln["kind"]): ln for ln in invoice["lines"]}
     # the late 3.75 h of October re-rated in the 11.50 tier: 448.03 x 11.50 = 5152.3450 -> 5152.34,
     # October billed 444.28 x 11.50 = 5109.22 -> adjustment 43.12
@@ -39,7 +39,7 @@ def test_bill_prints_the_invoice_as_json(capsys: pytest.CaptureFixture[str]) -> 
 def test_bill_prints_a_readable_invoice(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = bill("2026-10", capsys)
     assert code == 0
-    assert "Invoice lease-0042@2026-10" in out and "total EUR" in out
+    assert "Invoice acme-machine-tools:lease-0042@2026-10" in out and "total EUR" in out
 
 
 def test_bad_input_gets_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -49,7 +49,17 @@ from twin_models.billing.invoice import (
     select_usage,
     split_invoice_id,
 )
-from twin_models.billing.lease import KNOWN_METERS, Aggregation, Component, Lease, Pricing, Tariff, Tier, load_lease
+from twin_models.billing.lease import (
+    KNOWN_METERS,
+    Aggregation,
+    Component,
+    Lease,
+    Pricing,
+    Tariff,
+    Tier,
+    load_lease,
+    qualified_lease_id,
+)
 from twin_models.billing.metering import MeteringConfig, derive_usage_events
 from twin_models.billing.money import Rounding, minor_unit, round_money
 from twin_models.billing.periods import BillingInterval, Period, parse_period, period_of, periods_between
@@ -106,6 +116,7 @@ __all__ = [
     "period_quantities",
     "periods_between",
     "price_component",
+    "qualified_lease_id",
     "rate_period",
     "read_usage_lines",
     "read_usage_text",

@@ -84,7 +84,12 @@ def split_invoice_id(value: str) -> tuple[str, str]:
 
 
 def invoice_id(lease_id: str, period_key: str) -> str:
-    """The deterministic id of the invoice of one lease and period: ``lease-1@2026-10``."""
+    """The deterministic id of the invoice of one lease and period: ``<lease_id>@<period>``.
+
+    Example:
+        >>> invoice_id("toolmaker:lease-1", "2026-10")
+        'toolmaker:lease-1@2026-10'
+    """
     return f"{lease_id}@{period_key}"
 
 
@@ -200,7 +205,7 @@ def assemble_invoice(
 
 
 def _belongs(lease: Lease, ev: UsageEvent, machines: frozenset[str]) -> bool:
-    if ev.machine_id not in machines or (ev.lease_id is not None and ev.lease_id != lease.lease_id):
+    if ev.machine_id not in machines or (ev.lease_id is not None and not lease.is_named(ev.lease_id)):
         return False
     return ev.ts >= lease.start and (lease.end is None or ev.ts < lease.end)
 

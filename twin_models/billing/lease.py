@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -52,6 +53,7 @@ __all__ = [
     "Tariff",
     "Tier",
     "load_lease",
+    "qualified_lease_id",
 ]
 
 #: Meters derived from telemetry (:mod:`twin_models.billing.metering`) and their units.
@@ -66,6 +68,59 @@ KNOWN_METERS: dict[str, str] = {
 
 ID_PATTERN = r"^[A-Za-z0-9_:.\-]{1,128}$"
 METER_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+#: A tenant id that can qualify a lease id: the id characters without ``:`` (the separator).
+_TENANT = re.compile(r"[A-Za-z0-9_.\-]+")
+_ID = re.compile(ID_PATTERN)
+
+
+def qualified_lease_id(lessor: str, lease_id: str) -> str:
+    """The id a lease is stored, billed, invoiced and anchored under: ``<lessor>:<reference>``.
+
+    Lease ids are scoped by the lessor's tenant, so two lessors may use the same reference and
+    neither can learn or take the other's. The rule, the one place it is applied:
+
+    * an id without ``:`` is a reference and is qualified: ``lease-0042`` -> ``<lessor>:lease-0042``;
+    * an id with ``:`` is already qualified: its prefix is everything before the **first** ``:``
+      and must be ``lessor`` (the id is kept as it is); any later ``:`` belongs to the reference
+      (``toolmaker:fleet:2026`` is the reference ``fleet:2026`` of ``toolmaker``);
+    * the result has at most 128 characters of the id alphabet (``ID_PATTERN``).
+
+    Tenant ids contain no ``:``, so the prefix names exactly one tenant: different lessors never map
+    to the same id, and qualifying a qualified id again changes nothing.
+    :class:`LeaseError` (whose message starts with the field, ``lease_id:`` or ``lessor:``) otherwise.
+
+    Example:
+        >>> qualified_lease_id("toolmaker", "lease-cnc-01")
+        'toolmaker:lease-cnc-01'
+        >>> qualified_lease_id("toolmaker", "toolmaker:lease-cnc-01")
+        'toolmaker:lease-cnc-01'
+        >>> qualified_lease_id("toolmaker", "toolmaker:fleet:2026")
+        'toolmaker:fleet:2026'
+        >>> qualified_lease_id("intruder", "toolmaker:lease-cnc-01")
+        Traceback (most recent call last):
+        ...
+        twin_models.billing.errors.LeaseError: lease_id: 'toolmaker:lease-cnc-01' is qualified by another tenant ...
+    """
+    if not isinstance(lessor, str) or not _TENANT.fullmatch(lessor):
+        raise LeaseError(f"lessor: {lessor!r} cannot qualify a lease id (letters, digits and _ . - only)")
+    if not isinstance(lease_id, str) or not _ID.fullmatch(lease_id):
+        raise LeaseError(f"lease_id: {lease_id!r} must match {ID_PATTERN}")
+    prefix, sep, reference = lease_id.partition(":")
+    if sep:
+        if prefix != lessor:
+            raise LeaseError(
+                f"lease_id: {lease_id!r} is qualified by another tenant than the lessor {lessor!r}"
+                f" (write the reference alone or '{lessor}:<reference>')"
+            )
+        if not reference:
+            raise LeaseError(f"lease_id: {lease_id!r} names no reference after '{lessor}:'")
+        return lease_id
+    qualified = f"{lessor}:{lease_id}"
+    if len(qualified) > 128:
+        raise LeaseError(
+            f"lease_id: {qualified!r} is longer than 128 characters (the lessor and the reference together)"
+        )
+    return qualified
 
 
 def _no_float(value: Any) -> Any:
@@ -200,7 +255,11 @@ class Tariff(BaseModel):
 
 
 class Lease(BaseModel):
-    """A pay-per-use lease of one or more machines."""
+    """A pay-per-use lease of one or more machines.
+
+    ``lease_id`` is the id it is stored, billed and invoiced under; :func:`load_lease` gives it in
+    the lessor-qualified form ``<lessor>:<reference>`` (:func:`qualified_lease_id`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -235,6 +294,27 @@ class Lease(BaseModel):
         except LeaseError as exc:
             raise ValueError(str(exc)) from exc
         return self
+
+    def is_named(self, lease_id: str) -> bool:
+        """True when ``lease_id`` names this lease: its id, or its reference in its lessor's namespace.
+
+        A usage event's optional ``lease_id`` is compared with this rule, so an exported usage file may
+        carry either the lessor's reference or the qualified id.
+
+        Example:
+            >>> lease = load_lease({"lease_id": "lease-1", "lessor": "maker", "lessee": "plant",
+            ...     "machine_ids": ["cnc-01"], "start": "2026-10-01T00:00:00Z", "billing_interval": "daily",
+            ...     "timezone": "UTC", "currency": "EUR", "tax_rate": "0",
+            ...     "tariff": {"components": [{"id": "base", "kind": "base_fee", "amount": "1.00"}]}})
+            >>> lease.is_named("maker:lease-1"), lease.is_named("lease-1"), lease.is_named("other:lease-1")
+            (True, True, False)
+        """
+        if lease_id == self.lease_id:
+            return True
+        try:
+            return qualified_lease_id(self.lessor, lease_id) == self.lease_id
+        except LeaseError:
+            return False
 
     def period(self, key: str) -> Period:
         """The period named ``key`` in this lease's interval and time zone."""
@@ -271,17 +351,35 @@ class Lease(BaseModel):
 def load_lease(document: dict[str, Any] | str | bytes) -> Lease:
     """Validate a lease document (a dict or JSON text); :class:`LeaseError` names the first problem.
 
+    The lease comes back under its qualified id (:func:`qualified_lease_id`): the document's
+    ``lease_id`` may be the lessor's reference alone or already ``<lessor>:<reference>``; one
+    qualified by another tenant is refused. A stored lease is read back as it was stored
+    (``Lease.model_validate_json``), not through here.
+
     Example:
         >>> load_lease('{"lease_id": "x"}')
         Traceback (most recent call last):
         ...
         twin_models.billing.errors.LeaseError: lease: lessor: Field required (9 problems)
+        >>> doc = {"lease_id": "lease-1", "lessor": "maker", "lessee": "plant", "machine_ids": ["cnc-01"],
+        ...        "start": "2026-10-01T00:00:00+02:00", "billing_interval": "monthly",
+        ...        "timezone": "Europe/Berlin", "currency": "EUR", "tax_rate": "0.19",
+        ...        "tariff": {"components": [{"id": "base", "kind": "base_fee", "amount": "1.00"}]}}
+        >>> load_lease(doc).lease_id, load_lease({**doc, "lease_id": "maker:lease-1"}).lease_id
+        ('maker:lease-1', 'maker:lease-1')
+        >>> load_lease({**doc, "lease_id": "other:lease-1"})
+        Traceback (most recent call last):
+        ...
+        twin_models.billing.errors.LeaseError: lease: lease_id: 'other:lease-1' is qualified by another tenant ...
     """
     try:
-        if isinstance(document, dict):
-            return Lease.model_validate(document)
-        return Lease.model_validate_json(document)
+        lease = Lease.model_validate(document) if isinstance(document, dict) else Lease.model_validate_json(document)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "document"
         raise LeaseError(f"lease: {where}: {first['msg']} ({exc.error_count()} problems)") from exc
+    try:
+        qualified = qualified_lease_id(lease.lessor, lease.lease_id)
+    except LeaseError as exc:
+        raise LeaseError(f"lease: {exc}") from exc
+    return lease if qualified == lease.lease_id else lease.model_copy(update={"lease_id": qualified})

@@ -54,7 +54,7 @@ PLANT_TZ = "Europe/Berlin"
 SITE = "plant-a"
 LESSOR = "toolmaker"
 LESSEE = "factory-1"
-LEASE_ID = "lease-demo"
+LEASE_ID = f"{LESSOR}:lease-demo"  # the qualified id (twin_models.billing.qualified_lease_id)
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
 JWT_SECRET = "local-demo-secret-for-in-process-runs"
 

@@ -22,7 +22,7 @@ from chalicelib.adapters import aws
 from chalicelib.adapters.dynamodb import conditional_failed, write_if
 from chalicelib.adapters.tables import bucket_name, table_name
 from chalicelib.ports.billing import InvoiceRecord, LeaseRecord, PutReport
-from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json, load_lease
+from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json
 
 __all__ = [
     "InvoiceArchive",
@@ -71,8 +71,9 @@ class LeaseStore:
 
     @staticmethod
     def _record(item: dict[str, Any]) -> LeaseRecord:
+        # the stored document as it was stored: its lease_id is the item's key, never re-derived
         return LeaseRecord(
-            lease=load_lease(item["body"]["S"]),
+            lease=Lease.model_validate_json(item["body"]["S"]),
             contract_address=_s(item, "contract_address"),
             billed_through=_s(item, "billed_through"),
             anchored_through=_s(item, "anchored_through"),

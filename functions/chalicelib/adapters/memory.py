@@ -553,10 +553,12 @@ class MemoryLeases:
         >>> leases = MemoryLeases()
         >>> leases.create(lease), leases.create(lease)
         (True, False)
-        >>> leases.advance("lease-1", "billed_through", None, "2026-10"), leases.advance(
-        ...     "lease-1", "billed_through", None, "2026-11")
+        >>> lease.lease_id
+        'maker:lease-1'
+        >>> leases.advance("maker:lease-1", "billed_through", None, "2026-10"), leases.advance(
+        ...     "maker:lease-1", "billed_through", None, "2026-11")
         (True, False)
-        >>> leases.get("lease-1").billed_through
+        >>> leases.get("maker:lease-1").billed_through
         '2026-10'
     """
 
@@ -816,7 +818,7 @@ class MemoryInvoiceArchive:
         >>> invoice = compute_invoice(lease, lease.period("2026-10"), [])
         >>> archive = MemoryInvoiceArchive()
         >>> archive.put(invoice)
-        'invoices/lease-1/2026-10.json'
+        'invoices/maker:lease-1/2026-10.json'
         >>> Invoice.from_json(json.loads(archive.get(invoice))).hash == invoice.hash
         True
     """

@@ -4,11 +4,14 @@
 ``GET /leases/{id}/invoices``, ``GET /invoices/{id}[?event=<usage event id>]`` (with evidence),
 ``POST /invoices/{id}/acknowledge`` and ``POST /invoices/{id}/dispute`` (lessee, body ``{"reason": ...}``).
 Every route is scoped to the caller's tenant: a lease is visible to its lessor and its lessee only.
+A lease is named by its qualified id ``<lessor>:<reference>`` (``toolmaker:lease-0042``), an invoice by
+``<lease id>@<period>``; the ``:`` may come percent-encoded (``%3A``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from chalice.app import Blueprint, Rate, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +24,11 @@ from twin_models.budget import time_budget_s
 __all__ = ["Dispute", "blueprint"]
 
 blueprint = Blueprint(__name__)
+
+
+def _path_id(value: str) -> str:
+    """A lease or invoice id from the path, whether or not the gateway decoded it (ids hold no ``%``)."""
+    return unquote(value)
 
 
 class Dispute(BaseModel):
@@ -52,30 +60,31 @@ def create_lease() -> Response:
 
 @blueprint.route("/leases/{lease_id}", methods=["GET"])
 def get_lease(lease_id: str) -> dict[str, Any]:
-    return services().billing.lease(principal_of(blueprint.current_request), lease_id)
+    return services().billing.lease(principal_of(blueprint.current_request), _path_id(lease_id))
 
 
 @blueprint.route("/leases/{lease_id}/usage", methods=["GET"])
 def get_usage(lease_id: str) -> dict[str, Any]:
     request = blueprint.current_request
     start, end = query_time(request, "from"), query_time(request, "to")
-    return services().billing.lease_usage(principal_of(request), lease_id, start, end)
+    return services().billing.lease_usage(principal_of(request), _path_id(lease_id), start, end)
 
 
 @blueprint.route("/leases/{lease_id}/invoices", methods=["GET"])
 def list_invoices(lease_id: str) -> dict[str, Any]:
-    return {"invoices": services().billing.lease_invoices(principal_of(blueprint.current_request), lease_id)}
+    principal = principal_of(blueprint.current_request)
+    return {"invoices": services().billing.lease_invoices(principal, _path_id(lease_id))}
 
 
 @blueprint.route("/invoices/{invoice_id}", methods=["GET"])
 def get_invoice(invoice_id: str) -> dict[str, Any]:
     request = blueprint.current_request
-    return services().billing.invoice(principal_of(request), invoice_id, query_param(request, "event"))
+    return services().billing.invoice(principal_of(request), _path_id(invoice_id), query_param(request, "event"))
 
 
 @blueprint.route("/invoices/{invoice_id}/acknowledge", methods=["POST"])
 def acknowledge_invoice(invoice_id: str) -> dict[str, Any]:
-    return services().billing.answer(principal_of(blueprint.current_request), invoice_id, "acknowledged")
+    return services().billing.answer(principal_of(blueprint.current_request), _path_id(invoice_id), "acknowledged")
 
 
 @blueprint.route("/invoices/{invoice_id}/dispute", methods=["POST"])
@@ -83,4 +92,4 @@ def dispute_invoice(invoice_id: str) -> dict[str, Any]:
     request = blueprint.current_request
     principal = principal_of(request)  # who asks comes before what they send
     reason = body_model(request, Dispute).reason
-    return services().billing.answer(principal, invoice_id, "disputed", reason)
+    return services().billing.answer(principal, _path_id(invoice_id), "disputed", reason)

@@ -323,13 +323,19 @@ class BillingService:
     # -- queries and answers (HTTP API) ---------------------------------------------------------------
 
     def _visible(self, principal: Principal, lease_id: str) -> LeaseRecord:
+        """The lease under its qualified id, if the caller is party to it; otherwise the same 404 as for none."""
         record = self.leases.get(lease_id)
         if record is None or not party_to(principal, (record.lease.lessor, record.lease.lessee)):
             raise NotVisibleError(f"no lease {lease_id!r}")
         return record
 
     def create_lease(self, principal: Principal, body: Any) -> dict[str, Any]:
-        """The lessor registers a lease (``contract_address`` optional, the rest is the lease file)."""
+        """The lessor registers a lease (``contract_address`` optional, the rest is the lease file).
+
+        The lease is stored under its lessor-qualified id (:func:`~twin_models.billing.qualified_lease_id`,
+        applied by ``load_lease``): ``lease-0042`` from ``toolmaker`` becomes ``toolmaker:lease-0042``, so
+        another tenant's reference neither collides with nor reveals this one. The answer carries the id.
+        """
         if not isinstance(body, dict):
             raise BadInputError("send the lease document as a JSON object")
         doc = dict(body)
@@ -362,6 +368,7 @@ class BillingService:
     @staticmethod
     def _lease_doc(record: LeaseRecord) -> dict[str, Any]:
         return {
+            "lease_id": record.lease.lease_id,
             "lease": record.lease.model_dump(mode="json"),
             "contract_address": record.contract_address,
             "billed_through": record.billed_through,
@@ -383,12 +390,12 @@ class BillingService:
         for machine in lease.machine_ids:
             if lo < hi:
                 events += self.usage.between(machine, lo, hi)
-        unique = dedupe(e for e in events if e.lease_id in (None, lease.lease_id))
+        unique = dedupe(e for e in events if e.lease_id is None or lease.is_named(e.lease_id))
         totals: dict[str, Decimal] = {}
         for e in unique:
             totals[e.meter] = totals.get(e.meter, Decimal(0)) + e.quantity
         return {
-            "lease_id": lease_id,
+            "lease_id": lease.lease_id,
             "from": start.isoformat(),
             "to": end.isoformat(),
             "totals": {k: format(v, "f") for k, v in sorted(totals.items())},

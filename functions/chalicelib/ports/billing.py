@@ -67,7 +67,11 @@ class InvoiceRecord:
 
 @runtime_checkable
 class Leases(Protocol):
-    """Leases and the billing service's cursors (period keys)."""
+    """Leases and the billing service's cursors (period keys), keyed by the lease's qualified id.
+
+    The id is ``<lessor>:<reference>`` (:func:`twin_models.billing.qualified_lease_id`); to a store it is
+    an opaque string key, and a stored lease is given back exactly as it was stored.
+    """
 
     def create(self, lease: Lease, contract_address: str | None = None) -> bool:
         """Store a new lease; False when the id is taken (the stored lease is left as it is)."""
