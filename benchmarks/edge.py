@@ -2,8 +2,9 @@
 
 Measures, in one run and on the same broker:
 
-* spool append: samples staged and sealed into signed 60-sample envelopes per second (the batched path),
-  against sealing one sample per envelope (the unbatched baseline);
+* spool append: samples staged and sealed into signed 60-sample envelopes per second (the batched path,
+  v2 JWS envelopes, and v1 with the RFC 8785 signature inside, in the same run), against sealing one sample
+  per envelope (the unbatched baseline);
 * publish: envelopes per second from one publisher process to mosquitto over MQTT5 + mTLS, QoS 1,
   deleted from the spool on PUBACK; against publishing one sample per message;
 * restart: a ``twinledger edge run`` gateway is killed with SIGKILL mid-stream and started again; the time
@@ -180,11 +181,14 @@ def main() -> None:
             batched = _samples(args.envelopes * 60)
             single = batched[: args.baseline_samples]
 
+            signer_v1 = EnvelopeSigner(site="bench", key=load_private_key(key), key_id="gateway", version=1)
+            spool_v1 = spool_rate(workdir, signer_v1, batched, 60, "spool-batched-v1")
             spool_batched = spool_rate(workdir, signer, batched, 60, "spool-batched")
             spool_single = spool_rate(workdir, signer, single, 1, "spool-single")
             spool_raw = raw_spool_rate(workdir, batched, 60)
             print(f"spool append, 60/envelope, SQLite only: {spool_raw:,.0f} samples/s")
-            print(f"spool append, 60/envelope: {spool_batched['samples_per_s']:,.0f} samples/s (signed)")
+            print(f"spool append, 60/envelope: {spool_batched['samples_per_s']:,.0f} samples/s (signed, v2 JWS)")
+            print(f"spool append, 60/envelope: {spool_v1['samples_per_s']:,.0f} samples/s (signed, v1 RFC 8785)")
             print(f"spool append, 1/envelope : {spool_single['samples_per_s']:,.0f} samples/s (baseline)")
 
             endpoint = MqttEndpoint("127.0.0.1", broker.port, broker.ca_certificate)
@@ -215,6 +219,8 @@ def main() -> None:
         "benchmark": "edge",
         "envelope_samples": 60,
         "spool_append_samples_per_s": round(spool_batched["samples_per_s"]),
+        "spool_append_v1_samples_per_s": round(spool_v1["samples_per_s"]),
+        "spool_append_v2_vs_v1": round(spool_batched["samples_per_s"] / spool_v1["samples_per_s"], 2),
         "spool_append_envelopes_per_s": round(spool_batched["envelopes_per_s"]),
         "spool_append_unsigned_samples_per_s": round(spool_raw),
         "spool_append_unbatched_samples_per_s": round(spool_single["samples_per_s"]),

@@ -40,13 +40,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import TypeAdapter, ValidationError
 
 from edge_greengrass.errors import PublishError, SpoolFullError
 from edge_greengrass.spool import Spool, per_item
+from twin_models.jws import seal_jws
 from twin_models.signing import sample_wire_bytes, seal_wire
 from twin_models.telemetry import MAX_ENVELOPE_BYTES, MAX_SAMPLES, Sample, topic_for
 
@@ -93,7 +94,9 @@ class _Publishes(Protocol):
 
 
 class EnvelopeSigner:
-    """Seals envelopes with the gateway's device key: :func:`twin_models.signing.seal_wire` bound to it.
+    """Seals envelopes with the gateway's device key, once per envelope: v2 (the default) is a JWS over the
+    envelope's bytes (:func:`twin_models.jws.seal_jws`), v1 the JSON with the signature inside
+    (:func:`twin_models.signing.seal_wire`). The spool keeps the sealed bytes; they are published unchanged.
 
     Example:
         >>> from datetime import datetime, timezone
@@ -101,8 +104,8 @@ class EnvelopeSigner:
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
         >>> signer = EnvelopeSigner(site="plant-a", key=generate_private_key(), key_id="gw-1", clock=lambda: t)
         >>> samples = [Sample(ts=t, state=100)]
-        >>> signer.build("cnc-01", 0, samples, [signer.stage_bytes(s) for s in samples])[:22]
-        b'{"v":1,"machine_id":"c'
+        >>> signer.build("cnc-01", 0, samples, [signer.stage_bytes(s) for s in samples])[:3]
+        b'eyJ'
     """
 
     def __init__(
@@ -112,9 +115,12 @@ class EnvelopeSigner:
         key: ec.EllipticCurvePrivateKey,
         key_id: str,
         clock: Callable[[], dt.datetime] = _utc_now,
+        version: Literal[1, 2] = 2,
     ) -> None:
         self.site = site
         self.key_id = key_id
+        #: 2: a JWS over the envelope's bytes (:mod:`twin_models.jws`); 1: the signature inside the JSON
+        self.version = version
         self._key = key
         self._clock = clock
 
@@ -142,7 +148,8 @@ class EnvelopeSigner:
         decode to exactly ``signed.to_wire()``. ``previous`` is the last sample of envelope
         ``seq - 1`` (metering across the boundary needs it, whatever order envelopes arrive in).
         """
-        return seal_wire(
+        seal = seal_jws if self.version == 2 else seal_wire
+        return seal(
             thing,
             self.site,
             seq,

@@ -125,7 +125,9 @@ class Gateway:
         self.transport = transport
         self.spool = spool or build_spool(config)
         key = load_private_key(config.signing.key_file)
-        self.signer = EnvelopeSigner(site=config.site, key=key, key_id=config.signing.key_id)
+        self.signer = EnvelopeSigner(
+            site=config.site, key=key, key_id=config.signing.key_id, version=config.publisher.envelope_version
+        )
         self.publisher = TelemetryPublisher(
             self.spool,
             transport,

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -41,6 +42,7 @@ __all__ = [
     "TelemetryEnvelope",
     "UtcDatetime",
     "parse_envelope",
+    "parse_payload",
     "strict_json",
     "topic_for",
 ]
@@ -62,6 +64,7 @@ QuarantineReason = Literal[
     "future_timestamp",
     "thing_mismatch",
     "conflicting_duplicate",
+    "v1_retired",
 ]
 
 #: Counters and ``seq`` are unsigned 64-bit on every controller and store we know; a larger value is refused.
@@ -133,11 +136,15 @@ class Signature(BaseModel):
 
 
 class TelemetryEnvelope(BaseModel):
-    """A signed batch of one thing's samples (schema version 1)."""
+    """A signed batch of one thing's samples.
+
+    Schema version 1 carries its ``signature`` block inside (ES256 over the RFC 8785 form); version 2 is the
+    payload of a JWS (:mod:`twin_models.jws`) and carries none: the signature is over its bytes as sent.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    v: Literal[1] = 1
+    v: Literal[1, 2] = 1
     machine_id: Annotated[str, Field(pattern=NAME_PATTERN)]
     site: Annotated[str, Field(pattern=NAME_PATTERN)]
     seq: Annotated[int, Field(ge=0, le=U64_MAX, description="per-machine monotonic batch number")]
@@ -241,6 +248,57 @@ def _nesting_exceeds(data: bytes, limit: int) -> bool:
     return False
 
 
+def parse_payload(
+    raw: bytes,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=5),
+    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
+) -> TelemetryEnvelope:
+    """The payload of a v2 envelope (its JWS payload bytes, already verified): the same strict rules as
+    :func:`parse_envelope`, ``v`` must be 2 and no ``signature`` block may be inside.
+
+    Example:
+        >>> parse_payload(b'{"v": 1}')  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        twin_models.telemetry.EnvelopeError: schema_violation: v: a JWS payload is envelope version 2
+    """
+    if _nesting_exceeds(raw, MAX_JSON_DEPTH):
+        raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        envelope = TelemetryEnvelope.model_validate_json(raw)  # parsed and validated in one pass (pydantic-core)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise EnvelopeError("malformed_json", str(first["msg"])) from exc
+        where = ".".join(str(p) for p in first["loc"])
+        raise EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)") from exc
+    # The fast parser keeps the last of duplicate keys. Every key is a model field (extra="forbid"), so the
+    # fields set count the distinct keys; fewer than the key tokens in the bytes means a duplicate, or a
+    # '":' inside a string: the strict decoder then tells which.
+    if _key_tokens(raw) != _keys_given(envelope):
+        try:
+            strict_json(raw)
+        except ValueError as exc:
+            raise EnvelopeError("malformed_json", str(exc)) from exc
+    if envelope.v != 2 or envelope.signature is not None:
+        raise EnvelopeError("schema_violation", "v: a JWS payload is envelope version 2, with no signature block")
+    _check_states_and_clock(envelope, now=now, max_future=max_future, taxonomy=taxonomy)
+    return envelope
+
+
+_KEY_TOKEN = re.compile(rb'"\s*:')
+
+
+def _key_tokens(raw: bytes) -> int:
+    return len(_KEY_TOKEN.findall(raw))
+
+
+def _keys_given(envelope: TelemetryEnvelope) -> int:
+    count = len(envelope.model_fields_set) + sum(len(s.model_fields_set) for s in envelope.samples)
+    return count + (len(envelope.previous.model_fields_set) if envelope.previous is not None else 0)
+
+
 def parse_envelope(
     raw: bytes | str,
     *,
@@ -265,6 +323,18 @@ def parse_envelope(
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:
         raise EnvelopeError("oversized", f"{size} bytes exceeds the {max_bytes}-byte limit")
+    envelope, doc = _parse_strict(raw, now=now, max_future=max_future, taxonomy=taxonomy)
+    if envelope.v != 1:
+        raise EnvelopeError("schema_violation", "v: version 2 envelopes are sent as a JWS, not as JSON")
+    if envelope.signature is None:
+        raise EnvelopeError("unsigned", "envelope carries no signature block")
+    return envelope, doc
+
+
+def _parse_strict(
+    raw: bytes | str, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy
+) -> tuple[TelemetryEnvelope, dict[str, Any]]:
+    """The one strict parse of an envelope document: JSON, model, taxonomy, clock."""
     try:
         doc = strict_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -277,15 +347,19 @@ def parse_envelope(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)") from exc
+    _check_states_and_clock(envelope, now=now, max_future=max_future, taxonomy=taxonomy)
+    return envelope, doc
+
+
+def _check_states_and_clock(
+    envelope: TelemetryEnvelope, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy
+) -> None:
     for index, sample in enumerate(envelope.samples):
         if not taxonomy.knows(sample.state):
             raise EnvelopeError(
                 "schema_violation", f"samples.{index}.state: {sample.state} is not a state code of the taxonomy"
             )
-    if envelope.signature is None:
-        raise EnvelopeError("unsigned", "envelope carries no signature block")
     limit = (now or datetime.now(UTC)) + max_future
     latest = max(envelope.last_ts, envelope.sent_at)
     if latest > limit:
         raise EnvelopeError("future_timestamp", f"timestamp {format_utc(latest)} is after {format_utc(limit)}")
-    return envelope, doc

@@ -15,11 +15,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin_models.telemetry import NAME_PATTERN
+from twin_models.telemetry import NAME_PATTERN, UtcDatetime
 
 __all__ = ["Device", "Principal", "Role", "acting_role", "can_see", "parties", "party_to"]
 
@@ -49,6 +50,22 @@ class Device(BaseModel):
     timezone: str = "UTC"
     keys: dict[str, str] = Field(default_factory=dict, description="key id -> PEM public key")
     ideal_cycle_times_s: dict[str, float] = Field(default_factory=dict, description="program -> ideal cycle (s)")
+    envelope_v1_until: UtcDatetime | None = Field(
+        default=None,
+        description="the end of this machine's transition window: v1 envelopes (signature inside the JSON) "
+        "received after it are refused as v1_retired; None: no end set yet, v1 is still accepted",
+    )
+
+    def accepts_v1(self, received_at: datetime) -> bool:
+        """Whether a v1 envelope received at ``received_at`` (aware UTC) is still inside the window.
+
+        Example:
+            >>> from datetime import UTC, datetime
+            >>> d = Device(machine_id="m", site="s", lessor="l", envelope_v1_until=datetime(2027, 1, 1, tzinfo=UTC))
+            >>> d.accepts_v1(datetime(2026, 12, 31, tzinfo=UTC)), d.accepts_v1(datetime(2027, 1, 1, tzinfo=UTC))
+            (True, False)
+        """
+        return self.envelope_v1_until is None or received_at < self.envelope_v1_until
 
 
 def party_to(principal: Principal, parties: Iterable[str | None]) -> bool:

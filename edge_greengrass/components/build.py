@@ -38,7 +38,7 @@ DIST_NAME = "twinledger-edge"
 PACKAGES = ("edge_greengrass", "twin_models")
 #: Base dependencies of the project (``[project].dependencies``) that the gateway imports; the others
 #: (numpy, pycryptodome) serve only modules of ``twin_models`` it never loads (analytics, Merkle trees).
-EDGE_BASE_DEPENDENCIES = ("pydantic", "cryptography", "rfc8785")
+EDGE_BASE_DEPENDENCIES = ("pydantic", "cryptography", "joserfc", "rfc8785")
 #: Besides the modules: files the packages ship (PEP 561 marker).
 DATA_FILES = ("py.typed",)
 
@@ -68,7 +68,7 @@ def edge_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[st
 
     Example:
         >>> sorted(requirement_name(r) for r in edge_requirements())  # doctest: +NORMALIZE_WHITESPACE
-        ['asyncua', 'awscrt', 'awsiotsdk', 'cryptography', 'pydantic', 'pyyaml', 'rfc8785']
+        ['asyncua', 'awscrt', 'awsiotsdk', 'cryptography', 'joserfc', 'pydantic', 'pyyaml', 'rfc8785']
     """
     project = _project(pyproject)
     base = [r for r in project["dependencies"] if requirement_name(r) in EDGE_BASE_DEPENDENCIES]

@@ -37,8 +37,8 @@ from edge_greengrass.pki import load_private_key, provision_device
 from edge_greengrass.runner import Gateway
 from edge_greengrass.shadow import shadow_topic
 from edge_greengrass.transport import IpcTransport
-from twin_models.signing import verify_envelope
-from twin_models.telemetry import parse_envelope, topic_for
+from twin_models.jws import jws_header, open_jws
+from twin_models.telemetry import topic_for
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "edge_greengrass" / "components"
 PUBLISHER = COMPONENTS / "com.twinledger.TelemetryPublisher"
@@ -157,15 +157,14 @@ def test_component_runs_the_gateway_over_ipc_with_least_privilege(workdir: Path)
     telemetry = [p for t, _, p in fake.published if t == topic_for("plant-a", THING)]
     seqs = []
     for payload in telemetry:
-        envelope, doc = parse_envelope(payload, now=datetime.now(UTC))
-        verify_envelope(doc, public_key)
+        envelope, _ = open_jws(payload, jws_header(payload), public_key, now=datetime.now(UTC))
         seqs.append(envelope.seq)
     assert len(seqs) >= 5 and seqs == sorted(set(seqs)) == list(range(len(seqs)))  # no gap after failures
     assert gateway.publisher.metrics.publish_failures == 2
     reports = [json.loads(p) for t, _, p in fake.published if t == shadow_topic(THING, "config", "update")]
     assert reports[-1]["state"]["reported"]["maintenance_mode"] is True
     assert reports[-1]["state"]["reported"]["sampling_interval_s"] == 5.0
-    last = parse_envelope(telemetry[-1], now=datetime.now(UTC))[0]
+    last = open_jws(telemetry[-1], jws_header(telemetry[-1]), public_key, now=datetime.now(UTC))[0]
     assert last.samples[-1].state == 702  # planned maintenance while maintenance_mode is on
 
 
@@ -284,7 +283,7 @@ def test_publisher_access_control_is_least_privilege_and_sufficient() -> None:
     assert allowed(topic_for("any-site", THING), publish)
     for suffix in ("update", "get"):
         assert allowed(shadow_topic(THING, "config", suffix), publish)
-    for suffix in ("update/delta", "get/accepted"):
+    for suffix in ("update/delta", "update/documents", "get/accepted", "get/rejected"):
         assert allowed(shadow_topic(THING, "config", suffix), subscribe)
     # least privilege: nothing of another thing, no other shadow, no receiving telemetry
     assert not allowed(topic_for("any-site", "cnc-02"), publish)
@@ -450,7 +449,7 @@ def test_the_component_artifact_carries_only_the_gateway(folder: Path, tmp_path:
         for line in metadata.splitlines()
         if line.startswith("Requires-Dist:")
     }
-    assert requires == {"awsiotsdk", "awscrt", "asyncua", "pyyaml", "cryptography", "pydantic", "rfc8785"}
+    assert requires == {"awsiotsdk", "awscrt", "asyncua", "pyyaml", "cryptography", "joserfc", "pydantic", "rfc8785"}
     assert not requires & {"pandas", "scikit-learn", "chalice", "boto3", "botocore", "web3", "moto", "twinledger"}
 
 

@@ -6,6 +6,7 @@ by the real ingest handler; a re-delivered duplicate is absorbed; a tampered one
 
 from __future__ import annotations
 
+import base64
 import json
 from concurrent.futures import Future
 from datetime import timedelta
@@ -19,6 +20,7 @@ from chalicelib.adapters.tables import table_name
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
 from edge_greengrass.spool import Spool
 from tests.functional.conftest import T0, register, samples
+from twin_models.jws import envelope_document
 from twinledger.local.bridge import LocalLambdaContext, SqsInbox, deliver_once
 
 pytestmark = pytest.mark.usefixtures("moto_aws")
@@ -65,10 +67,12 @@ def test_published_envelopes_are_accepted_by_the_ingest_handler(
     assert publisher.drain(5)
     bodies = [r["body"] for r in inbox.receive(10)["Records"]]
     inbox.put("dt/twinledger/plant-a/cnc-01/telemetry", bodies[1].encode())  # a re-delivery
-    tampered = json.loads(bodies[2])
+    head, _, signature = bodies[2].split(".")  # a v2 envelope: a JWS over the payload bytes
+    tampered = envelope_document(bodies[2])
     tampered["samples"][0]["part_count"] += 100
     tampered["seq"] = 99
-    inbox.put("dt/twinledger/plant-a/cnc-01/telemetry", json.dumps(tampered).encode())
+    forged = base64.urlsafe_b64encode(json.dumps(tampered).encode()).rstrip(b"=").decode()
+    inbox.put("dt/twinledger/plant-a/cnc-01/telemetry", f"{head}.{forged}.{signature}".encode())
     responses: list[dict[str, Any]] = []
     ingest = _ingest(monkeypatch)
 

@@ -12,8 +12,9 @@ import pytest
 from edge_greengrass.errors import PublishError
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
 from edge_greengrass.spool import OverflowPolicy, Spool
+from twin_models.jws import envelope_document, jws_header, open_jws
 from twin_models.signing import generate_private_key, verify_envelope
-from twin_models.telemetry import Sample, TelemetryEnvelope, parse_envelope
+from twin_models.telemetry import Sample, TelemetryEnvelope
 
 T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
 KEY = generate_private_key()
@@ -45,7 +46,7 @@ class ManualBroker:
                 future.set_exception(PublishError("connection lost"))
 
     def seqs(self, thing: str = "cnc-01") -> list[int]:
-        return [json.loads(p)["seq"] for t, _, p, _ in self.sent if t == thing]
+        return [envelope_document(p)["seq"] for t, _, p, _ in self.sent if t == thing]
 
 
 def _samples(n: int, start: datetime = T0) -> list[Sample]:
@@ -63,9 +64,10 @@ def test_batches_are_signed_envelopes_on_the_things_topic(tmp_path: Path) -> Non
     pub.add_many(("cnc-01", s) for s in _samples(130))
     pub.pump()
     assert [t for _, t, _, _ in broker.sent] == ["dt/twinledger/plant-a/cnc-01/telemetry"] * 2
-    envelope, doc = parse_envelope(broker.sent[0][2], now=T0 + timedelta(days=1))
-    verify_envelope(doc, KEY.public_key())
-    assert (envelope.seq, len(envelope.samples), envelope.samples[0].ts, envelope.signature.key_id) == (  # type: ignore[union-attr]
+    payload = broker.sent[0][2]
+    envelope, _ = open_jws(payload, jws_header(payload), KEY.public_key(), now=T0 + timedelta(days=1))
+    assert (envelope.v, envelope.seq, len(envelope.samples), envelope.samples[0].ts, jws_header(payload).key_id) == (
+        2,
         0,
         60,
         T0,
@@ -144,7 +146,7 @@ def test_restart_resumes_unacknowledged_envelopes_and_staged_samples(tmp_path: P
     pub2.pump()
     # Then: the unacknowledged envelopes go again, and the staged samples complete the next batch
     assert broker2.seqs() == [0, 1, 2]
-    third = json.loads(broker2.sent[2][2])
+    third = envelope_document(broker2.sent[2][2])
     assert [s["part_count"] for s in third["samples"]] == list(range(20, 25)) + list(range(5))
 
 
@@ -157,7 +159,7 @@ def test_stale_open_batch_is_sealed_after_max_age(tmp_path: Path) -> None:
     assert broker.sent == []
     clock[0] += 91
     pub.pump()
-    assert broker.seqs() == [0] and len(json.loads(broker.sent[0][2])["samples"]) == 5
+    assert broker.seqs() == [0] and len(envelope_document(broker.sent[0][2])["samples"]) == 5
 
 
 def test_drain_publishes_everything(tmp_path: Path) -> None:
@@ -181,8 +183,8 @@ def test_batch_size_is_bounded_by_the_envelope_limit(tmp_path: Path) -> None:
         _publisher(tmp_path, ManualBroker(), batch_size=10_000)
 
 
-def test_assembled_payload_is_exactly_the_signed_wire_document() -> None:
-    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0)
+def test_assembled_payload_is_exactly_the_signed_wire_document_v1() -> None:
+    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0, version=1)
     samples = [*_samples(3), Sample(ts=T0, state=601, spindle_current_a=12.5, tool_id="T0007", alarm_code=2001)]
     items = [signer.stage_bytes(s) for s in samples]
     fast = json.loads(signer.build("cnc-01", 4, samples, items))
@@ -194,6 +196,21 @@ def test_assembled_payload_is_exactly_the_signed_wire_document() -> None:
         assert set(doc["signature"]) == {"alg", "key_id", "sig"}
 
 
+def test_assembled_payload_is_exactly_the_signed_wire_document_v2() -> None:
+    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0)
+    samples = [*_samples(3), Sample(ts=T0, state=601, spindle_current_a=12.5, tool_id="T0007", alarm_code=2001)]
+    previous = _samples(1)[0]
+    items = [signer.stage_bytes(s) for s in samples]
+    fast = signer.build("cnc-01", 4, samples, items, previous=previous)
+    slow = signer.build("cnc-01", 4, samples, previous=previous)
+    expected = TelemetryEnvelope(
+        v=2, machine_id="cnc-01", site="plant-a", seq=4, sent_at=T0, samples=samples, previous=previous
+    )
+    for token in (fast, slow):
+        envelope, _ = open_jws(token, jws_header(token), KEY.public_key(), now=T0)
+        assert envelope == expected and envelope_document(token) == expected.to_wire()
+
+
 def test_an_envelope_over_the_iot_core_limit_is_split(tmp_path: Path) -> None:
     broker = ManualBroker()
     pub = _publisher(tmp_path, broker, batch_size=1000)
@@ -202,7 +219,7 @@ def test_an_envelope_over_the_iot_core_limit_is_split(tmp_path: Path) -> None:
     pub.pump()
     sizes = [len(p) for _, _, p, _ in broker.sent]
     assert len(sizes) > 1 and max(sizes) <= 128 * 1024 and pub.metrics.split_batches >= 1
-    counts = [len(json.loads(p)["samples"]) for _, _, p, _ in broker.sent]
+    counts = [len(envelope_document(p)["samples"]) for _, _, p, _ in broker.sent]
     assert broker.seqs() == list(range(len(sizes))) and sum(counts) + pub.spool.stats().staged == 1000
 
 
@@ -266,9 +283,8 @@ def test_each_envelope_carries_the_last_sample_of_the_one_before_across_restarts
     restarted = _publisher(tmp_path, broker, batch_size=60)
     restarted.add_many(("cnc-01", s) for s in _samples(60, start=T0 + timedelta(seconds=120)))
     restarted.pump()
-    envelopes = [parse_envelope(p, now=T0 + timedelta(days=1)) for _, _, p, _ in broker.sent]
-    for _, doc in envelopes:
-        verify_envelope(doc, KEY.public_key())  # ``previous`` is covered by the signature
+    # ``previous`` is covered by the signature
+    envelopes = [open_jws(p, jws_header(p), KEY.public_key(), now=T0 + timedelta(days=1)) for _, _, p, _ in broker.sent]
     assert [e.seq for e, _ in envelopes] == [0, 1, 2]
     assert envelopes[0][0].previous is None
     assert [e.previous.ts for e, _ in envelopes[1:] if e.previous] == [

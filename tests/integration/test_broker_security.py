@@ -7,6 +7,7 @@ the TLS handshake, and an envelope altered after signing reaches ingest but fail
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import ssl
@@ -23,8 +24,8 @@ from edge_greengrass.errors import PublishError
 from edge_greengrass.pki import LocalCertificateAuthority, load_private_key, provision_device
 from edge_greengrass.publisher import EnvelopeSigner
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity, MqttLink
-from twin_models.signing import verify_envelope
-from twin_models.telemetry import EnvelopeError, Sample, parse_envelope, topic_for
+from twin_models.jws import envelope_document, open_envelope
+from twin_models.telemetry import EnvelopeError, Sample, topic_for
 from twinledger.local.bridge import MqttIngestBridge
 from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, find_mosquitto, free_port
 from twinledger.local.broker import SHADOW_SERVICE_IDENTITY as SHADOW_SERVICE
@@ -59,13 +60,13 @@ class Collector:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         for record in event["Records"]:
-            envelope, doc = parse_envelope(record["body"], now=datetime.now(UTC))
+            doc = envelope_document(record["body"])
             try:
-                verify_envelope(doc, self.public_key)
+                open_envelope(record["body"], self.public_key, now=datetime.now(UTC))
                 outcome = "verified"
             except EnvelopeError as exc:
                 outcome = exc.reason
-            self.results.append((envelope.machine_id, envelope.seq, outcome))
+            self.results.append((doc["machine_id"], doc["seq"], outcome))
         self.event.set()
         return {"batchItemFailures": []}
 
@@ -173,9 +174,11 @@ def test_tampered_envelope_is_detected_downstream(broker: MosquittoBroker, tmp_p
     bridge = _bridge(broker, collector, tmp_path)
     cnc01 = _link(broker, "cnc-01")
     genuine = _envelope(signer, "cnc-01", 0)
-    doc = json.loads(_envelope(signer, "cnc-01", 1))
+    head, _, signature = _envelope(signer, "cnc-01", 1).split(b".")  # a v2 envelope: a JWS over the bytes
+    doc = envelope_document(_envelope(signer, "cnc-01", 1))
     doc["samples"][0]["part_count"] = 300  # bill for a hundred times the parts
-    tampered = json.dumps(doc).encode()
+    forged = base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=")
+    tampered = b".".join((head, forged, signature))
     try:
         # When: both travel the whole way through broker and bridge
         cnc01.publish(topic_for("plant-a", "cnc-01"), genuine).result(10)

@@ -27,8 +27,7 @@ import yaml
 
 from edge_greengrass.pki import load_private_key, provision_device
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity
-from twin_models.signing import verify_envelope
-from twin_models.telemetry import parse_envelope
+from twin_models.jws import envelope_document, open_envelope
 from twinledger.local.bridge import MqttIngestBridge
 from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, find_mosquitto, free_port
 
@@ -52,8 +51,7 @@ class Receiver:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         for record in event["Records"]:
-            envelope, doc = parse_envelope(record["body"], now=datetime.now(UTC))
-            verify_envelope(doc, self.public_key)
+            envelope, _ = open_envelope(record["body"], self.public_key, now=datetime.now(UTC))
             key = (envelope.machine_id, envelope.seq)
             with self.lock:
                 if key in self.envelopes:
@@ -194,7 +192,7 @@ def test_every_seq_arrives_through_broker_and_publisher_kills(broker: MosquittoB
     for thing in things:
         stamps: list[datetime] = []
         for seq in range(final["next_seq"][thing]):
-            doc = json.loads(receiver.envelopes[(thing, seq)])
+            doc = envelope_document(receiver.envelopes[(thing, seq)])
             stamps.extend(datetime.fromisoformat(s["ts"].replace("Z", "+00:00")) for s in doc["samples"])
         assert stamps[0] == start
         assert stamps == [start + timedelta(seconds=i) for i in range(len(stamps))], thing

@@ -29,8 +29,9 @@ import yaml
 
 from edge_greengrass.pki import load_private_key, provision_device
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity
-from twin_models.signing import public_key_pem, verify_envelope
-from twin_models.telemetry import EnvelopeError, parse_envelope
+from twin_models.jws import is_jws, open_envelope, payload_of
+from twin_models.signing import public_key_pem
+from twin_models.telemetry import EnvelopeError, parse_envelope, parse_payload
 from twinledger.local.bridge import IngestHandler, MqttIngestBridge
 from twinledger.local.broker import BRIDGE_IDENTITY, SHADOW_SERVICE_IDENTITY, MosquittoBroker, free_port
 from twinledger.local.shadow_relay import ShadowRelay
@@ -69,10 +70,14 @@ class LoggingIngest:
         failures: list[dict[str, str]] = []
         summary: dict[str, int] = {}
         for record in event["Records"]:
+            body, now = record["body"], datetime.now(UTC)
             try:
-                envelope, doc = parse_envelope(record["body"], now=datetime.now(UTC))
                 if self._key is not None:
-                    verify_envelope(doc, self._key)
+                    envelope = open_envelope(body, self._key, now=now)[0]
+                elif is_jws(body):
+                    envelope = parse_payload(payload_of(body), now=now)
+                else:
+                    envelope = parse_envelope(body, now=now)[0]
             except EnvelopeError as exc:
                 _log.warning("quarantined %s: %s", record["messageId"], exc)
                 continue

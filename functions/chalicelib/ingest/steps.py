@@ -19,12 +19,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from chalicelib.ports.anchoring import AnchorQueue
 from chalicelib.ports.archive import Archive
@@ -32,10 +33,15 @@ from chalicelib.ports.billing import Usage
 from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, ShadowVersionConflictError
 from twin_models.billing import derive_usage_events
 from twin_models.history import Segment, segment_from_envelope
+from twin_models.jws import is_jws, jws_header, open_jws, payload_of
 from twin_models.shadow import merge_state, update_payload
 from twin_models.signing import load_public_key, verify_envelope
 from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, parse_envelope
 from twin_models.tenancy import parties
+from twin_models.timestamps import format_utc
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = [
     "MeterStep",
@@ -68,14 +74,25 @@ class VerifyStep:
         self.max_future = max_future
 
     def run(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
-        """The segment, the envelope and the machine's parties; raises :class:`EnvelopeError` with the reason."""
+        """The segment, the envelope and the machine's parties; raises :class:`EnvelopeError` with the reason.
+
+        A body that is a compact JWS is a v2 envelope (:mod:`twin_models.jws`); any other is v1, accepted
+        until the machine's transition window ends (``Device.envelope_v1_until``)."""
         try:
+            if is_jws(body):
+                return self._run_v2(body, now)
             envelope, document = parse_envelope(body, now=now, max_future=self.max_future)
         except EnvelopeError:
             raise
         except Exception as exc:  # nothing a parser raises may escape the quarantine
             raise EnvelopeError("schema_violation", f"unreadable envelope: {type(exc).__name__}: {exc}") from exc
         device = self.devices.get(envelope.machine_id)
+        if device is not None and not device.accepts_v1(now):
+            raise EnvelopeError(
+                "v1_retired",
+                f"machine {device.machine_id!r} takes v2 envelopes (JWS) only since "
+                f"{format_utc(device.envelope_v1_until) if device.envelope_v1_until else ''}",
+            )
         signature = envelope.signature
         if device is None or signature is None:
             raise EnvelopeError("unknown_key", f"machine {envelope.machine_id!r} is not registered")
@@ -84,8 +101,27 @@ class VerifyStep:
             raise EnvelopeError("unknown_key", f"key {signature.key_id!r} is not registered for {device.machine_id}")
         if envelope.site != device.site:
             raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
-        digest = verify_envelope(document, load_public_key(pem))
+        digest = verify_envelope(document, _public_key(pem))
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
+
+    def _run_v2(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
+        header = jws_header(body)  # which key, and what the signature must vouch for (not trusted yet)
+        device = self.devices.get(header.machine_id)
+        if device is None:
+            raise EnvelopeError("unknown_key", f"machine {header.machine_id!r} is not registered")
+        pem = device.keys.get(header.key_id)
+        if pem is None:
+            raise EnvelopeError("unknown_key", f"key {header.key_id!r} is not registered for {device.machine_id}")
+        envelope, digest = open_jws(body, header, _public_key(pem), now=now, max_future=self.max_future)
+        if envelope.site != device.site:
+            raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
+        return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(pem: str) -> ec.EllipticCurvePublicKey:
+    """A registered key, parsed once per container."""
+    return load_public_key(pem)
 
 
 class StoreStep:
@@ -256,6 +292,14 @@ def machine_hint(body: str) -> str | None:
         >>> machine_hint("not json") is None
         True
     """
+    if is_jws(body):
+        try:
+            return jws_header(body).machine_id
+        except EnvelopeError:
+            try:
+                body = payload_of(body).decode(errors="replace")
+            except EnvelopeError:
+                return None
     marker = '"machine_id":'
     at = body.find(marker)
     if at < 0:

@@ -1,0 +1,287 @@
+"""Telemetry envelope v2: a JWS (RFC 7515, ES256, compact serialisation) over the envelope's bytes as sent.
+
+The gateway serialises the envelope (schema version 2: :class:`~twin_models.telemetry.TelemetryEnvelope`
+with ``v: 2`` and no signature block) once, and signs those bytes. The protected header names what the
+signature vouches for, so the cloud can refuse a mismatch before it parses the payload::
+
+    {"alg": "ES256", "kid": "<key id>", "cty": "vnd.twinledger.telemetry.v2+json",
+     "machine_id": "<thing>", "seq": <seq>}
+
+Verification decodes the header (strictly), verifies the signature over the exact bytes with a maintained
+JOSE library (``joserfc``), then parses those same payload bytes with the strict model. Nothing is
+re-serialised, so there is no canonical form to compute and no second reading of the document: a
+duplicate key, a number spelling or a parser difference cannot make a signature cover something else.
+Any JOSE library verifies an envelope with the thing's public key (a test does it with ``jwcrypto``).
+
+The content digest of a v2 envelope is the SHA-256 of its payload bytes (the signed bytes as sent).
+
+Example:
+    >>> from datetime import datetime, timezone
+    >>> from twin_models.signing import generate_private_key
+    >>> from twin_models.telemetry import Sample
+    >>> key = generate_private_key()
+    >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> token = seal_jws("cnc-01", "plant-a", 7, [Sample(ts=t, state=100)], key, "gw/1", sent_at=t)
+    >>> header = jws_header(token)
+    >>> header.machine_id, header.seq, header.key_id
+    ('cnc-01', 7, 'gw/1')
+    >>> envelope, digest = open_jws(token, header, key.public_key(), now=t)
+    >>> envelope.seq, digest.startswith("sha256:")
+    (7, True)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jws as _jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+from joserfc.registry import HeaderParameter
+
+from twin_models.telemetry import (
+    MAX_ENVELOPE_BYTES,
+    NAME_PATTERN,
+    U64_MAX,
+    EnvelopeError,
+    Sample,
+    TelemetryEnvelope,
+    parse_envelope,
+    parse_payload,
+    strict_json,
+)
+
+__all__ = [
+    "CONTENT_TYPE",
+    "JwsHeader",
+    "envelope_document",
+    "is_jws",
+    "jws_header",
+    "open_envelope",
+    "open_jws",
+    "payload_of",
+    "seal_jws",
+]
+
+#: The content type in the protected header: names the envelope schema version of the payload.
+CONTENT_TYPE = "vnd.twinledger.telemetry.v2+json"
+
+
+class _Registry(_jws.JWSRegistry):
+    """ES256 only; the private header parameters ``machine_id`` and ``seq`` required; sizes as IoT Core's."""
+
+    max_header_length = 1024
+    max_payload_length = MAX_ENVELOPE_BYTES
+
+
+_REGISTRY = _Registry(
+    header_registry={
+        "machine_id": HeaderParameter("the thing whose data this is", "str", required=True),
+        "seq": HeaderParameter("the envelope's per-thing sequence number", "int", required=True),
+        "kid": HeaderParameter("the gateway key id registered for the thing", "str", required=True),
+        "cty": HeaderParameter("the envelope schema version of the payload", "str", required=True),
+    },
+    algorithms=["ES256"],
+)
+
+
+@dataclass(frozen=True)
+class JwsHeader:
+    """The protected header of a v2 envelope, read (strictly) before the signature is checked."""
+
+    key_id: str
+    machine_id: str
+    seq: int
+
+
+def is_jws(body: bytes | str) -> bool:
+    """True when a record's body is a compact JWS (a v2 envelope) rather than a v1 JSON document.
+
+    Example:
+        >>> is_jws(b"eyJhbGciOi..x.y"), is_jws(b'{"v": 1}')
+        (True, False)
+    """
+    head = body[:3]
+    return head in (b"eyJ", "eyJ")
+
+
+def _unb64(segment: bytes) -> bytes:
+    return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def _segments(token: bytes | str) -> list[bytes]:
+    data = token.encode() if isinstance(token, str) else token
+    if len(data) > (MAX_ENVELOPE_BYTES * 4) // 3 + 2048:
+        raise EnvelopeError("oversized", f"{len(data)} bytes exceeds the limit of a v2 envelope")
+    parts = data.strip().split(b".")
+    if len(parts) != 3:
+        raise EnvelopeError("malformed_json", f"a compact JWS has 3 parts, this one {len(parts)}")
+    return parts
+
+
+def jws_header(token: bytes | str) -> JwsHeader:
+    """The protected header of a v2 envelope, checked strictly (no duplicate keys, the fields it must
+    carry, ES256 and the v2 content type); :class:`EnvelopeError` otherwise. Not yet authenticated: it
+    only says which key to verify with and what the signature must vouch for."""
+    header_segment = _segments(token)[0]
+    try:
+        header = strict_json(_unb64(header_segment))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise EnvelopeError("malformed_json", f"protected header: {exc}") from exc
+    if not isinstance(header, dict):
+        raise EnvelopeError("malformed_json", "protected header: not a JSON object")
+    if header.get("alg") != "ES256":
+        raise EnvelopeError("bad_signature", f"protected header: unsupported algorithm {header.get('alg')!r}")
+    if header.get("cty") != CONTENT_TYPE:
+        raise EnvelopeError("schema_violation", f"protected header: cty must be {CONTENT_TYPE!r}")
+    kid, machine_id, seq = header.get("kid"), header.get("machine_id"), header.get("seq")
+    if not isinstance(kid, str) or not 0 < len(kid) <= 128:
+        raise EnvelopeError("unsigned", "protected header: no key id (kid)")
+    if not isinstance(machine_id, str) or not _name_ok(machine_id):
+        raise EnvelopeError("schema_violation", "protected header: machine_id is not a thing name")
+    if type(seq) is not int or not 0 <= seq <= U64_MAX:
+        raise EnvelopeError("schema_violation", "protected header: seq is not an unsigned 64-bit integer")
+    return JwsHeader(key_id=kid, machine_id=machine_id, seq=seq)
+
+
+def _name_ok(value: str) -> bool:
+    return re.fullmatch(NAME_PATTERN, value) is not None
+
+
+def payload_of(token: bytes | str) -> bytes:
+    """The payload bytes of a compact JWS, unverified (for showing a quarantined record).
+
+    Example:
+        >>> payload_of(b"e30.eyJhIjoxfQ.c2ln")
+        b'{"a":1}'
+    """
+    try:
+        return _unb64(_segments(token)[1])
+    except (binascii.Error, ValueError) as exc:
+        raise EnvelopeError("malformed_json", f"payload: {exc}") from exc
+
+
+def envelope_document(wire: bytes | str) -> dict[str, Any]:
+    """The JSON document of an envelope as published, v1 or v2, *unverified* (for tools and logs; ingest
+    verifies with :func:`open_jws` or :func:`twin_models.signing.verify_envelope`).
+
+    Example:
+        >>> envelope_document(b'{"v": 1, "seq": 3}')["seq"], envelope_document(b"e30.eyJ2IjoyfQ.c2ln")["v"]
+        (3, 2)
+    """
+    raw = payload_of(wire) if is_jws(wire) else wire
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        raise EnvelopeError("malformed_json", "an envelope is a JSON object")
+    return doc
+
+
+def open_jws(
+    token: bytes | str,
+    header: JwsHeader,
+    public_key: ec.EllipticCurvePublicKey,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=5),
+) -> tuple[TelemetryEnvelope, str]:
+    """Verify a v2 envelope over its exact bytes, then parse those bytes strictly; returns the envelope and
+    its content digest (``sha256:`` + the hex SHA-256 of the payload bytes).
+
+    :class:`EnvelopeError` reasons: ``bad_signature`` (the bytes, the header or the key do not match),
+    ``thing_mismatch`` (the payload names another thing or ``seq`` than the signed header), and the
+    reasons of :func:`twin_models.telemetry.parse_payload`.
+    """
+    try:
+        verified = _jws.deserialize_compact(token, ECKey.import_key(public_key), registry=_REGISTRY)
+    except JoseError as exc:
+        raise EnvelopeError("bad_signature", f"the signature does not hold: {exc.error}") from exc
+    except (ValueError, binascii.Error) as exc:
+        raise EnvelopeError("bad_signature", f"undecodable JWS: {exc}") from exc
+    payload = verified.payload
+    envelope = parse_payload(payload, now=now, max_future=max_future)
+    if envelope.machine_id != header.machine_id or envelope.seq != header.seq:
+        raise EnvelopeError(
+            "thing_mismatch",
+            f"the payload is {envelope.machine_id!r} seq {envelope.seq}, the signed header "
+            f"{header.machine_id!r} seq {header.seq}",
+        )
+    return envelope, "sha256:" + hashlib.sha256(payload).hexdigest()
+
+
+def open_envelope(
+    body: bytes | str,
+    public_key: ec.EllipticCurvePublicKey,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=5),
+) -> tuple[TelemetryEnvelope, str]:
+    """Verify one envelope as published, v2 (a JWS) or v1 (JSON with the signature inside), with one known
+    public key: the envelope and its content digest, or :class:`EnvelopeError` with the reason. For a
+    verifier that already holds the key (a third party, a log, a test); ingest looks the key up by the
+    header's ``kid`` and the machine's window first.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from twin_models.signing import generate_private_key, seal_wire
+        >>> from twin_models.telemetry import Sample
+        >>> key, t = generate_private_key(), datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> for seal in (seal_jws, seal_wire):
+        ...     body = seal("m", "s", 1, [Sample(ts=t, state=100)], key, "k")
+        ...     print(open_envelope(body, key.public_key(), now=t)[0].v)
+        2
+        1
+    """
+    if is_jws(body):
+        return open_jws(body, jws_header(body), public_key, now=now, max_future=max_future)
+    from twin_models.signing import verify_envelope
+
+    envelope, document = parse_envelope(body, now=now, max_future=max_future)
+    return envelope, verify_envelope(document, public_key)
+
+
+def seal_jws(
+    machine_id: str,
+    site: str,
+    seq: int,
+    samples: list[Sample],
+    key: ec.EllipticCurvePrivateKey,
+    key_id: str,
+    sent_at: datetime | None = None,
+    previous: Sample | None = None,
+    *,
+    items: Sequence[bytes] | None = None,
+) -> bytes:
+    """Build, serialise once and sign one v2 envelope: the compact JWS a gateway spools and publishes.
+
+    ``items`` are the samples' :func:`twin_models.signing.sample_wire_bytes` when already at hand (one per
+    sample, in order): the payload is assembled around them instead of serialising every sample again.
+    """
+    envelope = TelemetryEnvelope(
+        v=2,
+        machine_id=machine_id,
+        site=site,
+        seq=seq,
+        sent_at=sent_at or max(s.ts for s in samples),
+        samples=samples,
+        previous=previous,
+    )
+    if items is None:
+        payload = envelope.model_dump_json(exclude_none=True).encode()
+    else:
+        if len(items) != len(samples):
+            raise ValueError(f"{len(items)} staged items for {len(samples)} samples")
+        head = envelope.model_dump_json(exclude_none=True, exclude={"samples", "previous"}).encode()
+        tail = b"" if previous is None else b',"previous":' + previous.model_dump_json(exclude_none=True).encode()
+        payload = b"".join((head[:-1], b',"samples":[', b",".join(items), b"]", tail, b"}"))
+    protected = {"alg": "ES256", "kid": key_id, "cty": CONTENT_TYPE, "machine_id": machine_id, "seq": seq}
+    token = _jws.serialize_compact(protected, payload, ECKey.import_key(key), registry=_REGISTRY)
+    return token.encode()
