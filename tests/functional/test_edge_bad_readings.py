@@ -1,4 +1,4 @@
-"""Issue 12: a bad reading costs one field, never the gateway — counted, logged, and never spooled.
+"""A bad reading costs one field, never the gateway — counted, logged, and never spooled.
 
 Covers the one construction path (:func:`edge_greengrass.readings.sample_from_readings`) used by the CSV
 replay and the OPC UA adapter, the round-trip check before staging, and the start-up move of unreadable
@@ -233,7 +233,7 @@ def test_a_planted_unreadable_staged_row_is_moved_aside_and_the_gateway_goes_on(
     gateway.run(duration_s=1.0)
     gateway.close()
     planted = [
-        b'{"ts":"2026-01-05T06:00:06Z","state":100,"spindle_speed_rpm":null}',  # what issue 12 left behind
+        b'{"ts":"2026-01-05T06:00:06Z","state":100,"spindle_speed_rpm":null}',  # what an earlier gateway left behind
         b'{"ts":"2026-01-05T06:00:07Z","state":100,"power_kw":1e999}',
         b"\xff not json",
     ]

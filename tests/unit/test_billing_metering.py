@@ -143,3 +143,36 @@ def test_splitting_telemetry_into_batches_keeps_every_meter(cuts: list[int], see
     for meter, value in whole.items():
         # only the 6-decimal rounding of each bucket event may differ
         assert abs(split[meter] - value) <= Decimal("0.000001") * len(bounds), meter
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "state": st.sampled_from([100, 200, 300, 500, 604, 710]),
+                "part_step": st.integers(min_value=0, max_value=2),
+                "power_kw": st.one_of(st.just(0.0), st.floats(min_value=0, max_value=500, allow_nan=False)),
+                "alarm_code": st.sampled_from([0, 0, 3, 7]),
+                "gap": st.sampled_from([1, 1, 1, 2, 7]),
+            }
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_samples_as_models_or_as_dicts_meter_alike(rows: list[dict[str, Any]]) -> None:
+    # the ingest path passes validated Sample models (a fast path); files pass dicts
+    ts, parts, models = T0, 0, []
+    for row in rows:
+        parts += row["part_step"]
+        models.append(
+            Sample(ts=ts, state=row["state"], part_count=parts, power_kw=row["power_kw"], alarm_code=row["alarm_code"])
+        )
+        ts += timedelta(seconds=row["gap"])
+    config = MeteringConfig(overload_alarm_codes=frozenset({7}))
+    as_models = derive_usage_events(models, "m1", previous=models[0], config=config)
+    as_dicts = derive_usage_events(
+        [m.model_dump() for m in models], "m1", previous=models[0].model_dump(), config=config
+    )
+    assert as_models == as_dicts

@@ -47,6 +47,7 @@ from twin_models.billing.money import round_quantity
 from twin_models.billing.usage import UsageEvent
 from twin_models.counters import counter_delta
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateCode, StateTaxonomy, UnknownStateError
+from twin_models.telemetry import Sample
 from twin_models.timestamps import TimestampError, from_micros, parse_utc, to_micros
 
 __all__ = ["MeteringConfig", "derive_usage_events"]
@@ -82,6 +83,16 @@ _ZERO = Decimal(0)
 
 
 def _view(sample: Any) -> _S:
+    if type(sample) is Sample:  # the ingest path: validated, aware, counters already ints
+        ts, power = sample.ts, sample.power_kw
+        return _S(
+            ts=ts if ts.tzinfo is UTC else ts.astimezone(UTC),
+            state=int(sample.state),
+            part_count=sample.part_count,
+            reject_count=sample.reject_count,
+            power_kw=Decimal(repr(power)) if power else _ZERO,
+            alarm_code=int(sample.alarm_code),
+        )
     if isinstance(sample, Mapping):
         ts, state = sample.get("ts"), sample.get("state", 0)
         parts, rejects = sample.get("part_count", 0), sample.get("reject_count", 0)
