@@ -141,11 +141,14 @@ def test_restart_resumes_unacknowledged_envelopes_and_staged_samples(tmp_path: P
     del pub  # no flush, no close: as after SIGKILL
     # When: a new process opens the same spool
     broker2 = ManualBroker()
-    pub2 = _publisher(tmp_path, broker2, batch_size=10)
+    later = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0 + timedelta(hours=5))
+    pub2 = TelemetryPublisher(Spool(tmp_path / "spool.db"), broker2, later, batch_size=10)
     pub2.add_many(("cnc-01", s) for s in _samples(5, start=T0 + timedelta(seconds=25)))
     pub2.pump()
     # Then: the unacknowledged envelopes go again, and the staged samples complete the next batch
     assert broker2.seqs() == [0, 1, 2]
+    # signed once, when sealed: the very bytes go out again after the restart, though the clock moved on
+    assert [p for _, _, p, _ in broker2.sent[:2]] == [p for _, _, p, _ in broker.sent[:2]]
     third = envelope_document(broker2.sent[2][2])
     assert [s["part_count"] for s in third["samples"]] == list(range(20, 25)) + list(range(5))
 
