@@ -84,13 +84,14 @@ _ZERO = Decimal(0)
 
 def _view(sample: Any) -> _S:
     if type(sample) is Sample:  # the ingest path: validated, aware, counters already ints
-        ts, power = sample.ts, sample.power_kw
+        at: datetime = sample.ts
+        kw: float = sample.power_kw
         return _S(
-            ts=ts if ts.tzinfo is UTC else ts.astimezone(UTC),
+            ts=at if at.tzinfo is UTC else at.astimezone(UTC),
             state=int(sample.state),
             part_count=sample.part_count,
             reject_count=sample.reject_count,
-            power_kw=Decimal(repr(power)) if power else _ZERO,
+            power_kw=Decimal(repr(kw)) if kw else _ZERO,
             alarm_code=int(sample.alarm_code),
         )
     if isinstance(sample, Mapping):
