@@ -291,7 +291,12 @@ _KEY_TOKEN = re.compile(rb'"\s*:')
 
 
 def _key_tokens(raw: bytes) -> int:
-    return len(_KEY_TOKEN.findall(raw))
+    """At least the number of keys in ``raw``: every key's closing quote followed (after any whitespace) by
+    a colon. Without whitespace bytes anywhere (a gateway's compact JSON), counting ``":`` is that bound at
+    C speed; otherwise the regular expression allows for the whitespace."""
+    if b" " in raw or b"\n" in raw or b"\r" in raw or b"\t" in raw:
+        return len(_KEY_TOKEN.findall(raw))
+    return raw.count(b'":')
 
 
 def _keys_given(envelope: TelemetryEnvelope) -> int:

@@ -124,9 +124,10 @@ def test_duplicate_keys_under_a_valid_signature_are_quarantined() -> None:
     raw = _unb64(token(gw, 0).split(".")[1])
     doubled = raw.replace(b'"seq":0', b'"seq":0,"seq":7', 1)
     sample_doubled = raw.replace(b'"state":100', b'"state":100,"state":600', 1)
-    bodies = [sign_raw(gw, header_of(gw), doubled), sign_raw(gw, header_of(gw), sample_doubled)]
+    spaced = raw.replace(b'"seq":0', b'"seq" : 0 ,\n "seq":7', 1)  # whitespace: the other way of counting keys
+    bodies = [sign_raw(gw, header_of(gw), body) for body in (doubled, sample_doubled, spaced)]
     seqs, reasons = outcome(built, bodies)
-    assert seqs == [] and reasons == ["malformed_json", "malformed_json"]
+    assert seqs == [] and reasons == ["malformed_json"] * 3
     details = [q["detail"] for q in quarantine(built)]
     assert all("duplicate key" in d for d in details)
 
