@@ -102,7 +102,7 @@ def test_healthy_batches_update_the_shadow_and_nothing_else(alerts: str) -> None
     assert reported["action_text"]
     shares = [c["share"] for c in reported["contributions"]]  # a list, so a shadow update replaces it
     assert shares == sorted(shares, reverse=True)
-    assert set(reported["alarm_state"]) == {"over", "over_clear", "active"}
+    assert {"over", "over_clear", "active", "below", "age", "escalated"} <= set(reported["alarm_state"])
     assert outcome.ticket is None
     assert outcome.alert is None
     assert pages(alerts) == []
@@ -129,11 +129,12 @@ def test_a_fault_is_one_ticket_and_one_page_per_cooldown(alerts: str) -> None:
     assert len(sent) == 1
     assert sent[0]["machine_id"] == "mill-01"
     assert sent[0]["ticket_id"] == tickets[0]["ticket_id"]
-    # When the cooldown has passed and the fault persists, it pages again
+    # When the cooldown has passed and the same episode goes on, it neither pages nor opens a ticket again
     clock.now += timedelta(hours=1)
     again = service.handle("mill-01", windows("bearing", 5, seed=30, severity=4.0), reported)
-    assert again.alert is not None and again.alert["message_id"]
-    assert len(pages(alerts)) == 1
+    assert again.result.alarm is True
+    assert again.alert is None and again.ticket is None
+    assert pages(alerts) == []
 
 
 def test_another_machine_or_fault_is_paged_separately(alerts: str) -> None:
@@ -161,7 +162,9 @@ def test_warning_opens_a_ticket_with_a_verifiable_content_hash(alerts: str, mode
     assert maintenance_ticket(outcome.result, START)["content_hash"] == ticket["content_hash"]
 
 
-def test_escalation_from_warning_to_critical_opens_a_second_ticket(alerts: str, model_dir: Path) -> None:
+def test_escalation_from_warning_to_critical_pages_once_and_opens_no_second_ticket(
+    alerts: str, model_dir: Path
+) -> None:
     service = anomaly_service(clock=Clock())
     first = service.handle("mill-04", feature_windows(model_dir, "temperature_rise", "warning", 5))
     again = service.handle(
@@ -172,14 +175,16 @@ def test_escalation_from_warning_to_critical_opens_a_second_ticket(alerts: str, 
     )
     assert again.ticket is None  # still the same warning
     assert (first.result.severity, second.result.severity) == ("warning", "critical")
-    assert first.ticket is not None and second.ticket is not None
-    assert second.ticket["severity"] == "critical"
+    # one episode, one ticket (at its onset); its first critical pages
+    assert first.ticket is not None and second.ticket is None
+    assert first.alert is None and second.alert is not None
+    assert second.shadow["state"]["reported"]["episode_ticket"] == first.ticket["ticket_id"]
     # flapping between warning and critical within the same alarm opens no further ticket
     reported = second.shadow["state"]["reported"]
     for level in ("warning", "critical", "warning", "critical"):
         step = service.handle("mill-04", feature_windows(model_dir, "temperature_rise", level, 1), reported)
         assert step.result.alarm is True
-        assert step.ticket is None
+        assert step.ticket is None and step.alert is None
         reported = step.shadow["state"]["reported"]
     assert reported["episode_severity"] == "critical"
 

@@ -71,10 +71,11 @@ def test_power_from_torque_and_speed_where_no_power_is_reported() -> None:
     assert window_features(metered)["power_kw"] == pytest.approx(4.0)
 
 
-def test_idle_window_has_no_load_per_speed() -> None:
-    f = window_features([{"ts": T0, "spindle_speed_rpm": 0.0, "spindle_load_pct": 5.0}])
-    assert f["load_per_speed"] == 0.0
-    assert f["speed_cv"] == 0.0
+def test_idle_window_has_no_level_features() -> None:
+    # a window where the spindle never turns measures nothing about the machine at work: not a zero
+    f = window_features([{"ts": T0, "spindle_speed_rpm": 0.0, "spindle_load_pct": 5.0, "vibration_rms_mm_s": 0.2}])
+    assert math.isnan(f["load_per_speed"]) and math.isnan(f["speed_cv"])
+    assert math.isnan(f["spindle_load"]) and math.isnan(f["vibration_rms"])
 
 
 def test_temperature_baseline_comes_from_earlier_windows_only() -> None:

@@ -147,7 +147,7 @@ def test_cli_train_and_score_keep_row_order(tmp_path: Path, capsys: pytest.Captu
         == 0
     )
     out = pd.read_csv(tmp_path / "scores.csv")
-    assert list(out.columns) == [*test.columns, "score", "is_anomaly", "severity"]
+    assert list(out.columns) == [*test.columns, "score", "is_anomaly", "alarm_onset", "severity"]
     assert out["timestamp"].tolist() == test["timestamp"].tolist()
     hot = test["spindle_temp"].to_numpy() > 45
     assert out["is_anomaly"].to_numpy()[hot].all()
@@ -174,7 +174,7 @@ def test_sagemaker_training_entry_reads_channel_and_writes_model_dir(
     assert sm_train.main(["--detector", "mahalanobis", "--exclude", "rpm", "--persistence", "2/3"]) == 0
     model = inference.model_fn(str(tmp_path / "model"))
     assert model.meta["detector"] == "mahalanobis"
-    assert model.calibration.n_train == 1600
+    assert model.calibration.n_train + model.calibration.n_calibration == 1600  # fitted, then calibrated on later rows
     assert "rpm" not in model.feature_names
     assert (model.policy.k, model.policy.n) == (2, 3)
 
@@ -204,7 +204,13 @@ def test_inference_handlers_csv_in_and_out(tmp_path: Path) -> None:
     body = _sensor_frame(5, 3).drop(columns=["timestamp"]).to_csv(index=False)
     payload, ctype = inference.output_fn(inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv")
     assert ctype == "text/csv"
-    assert pd.read_csv(io.StringIO(payload)).columns.tolist() == ["score", "is_anomaly", "severity", "action"]
+    assert pd.read_csv(io.StringIO(payload)).columns.tolist() == [
+        "score",
+        "is_anomaly",
+        "alarm_onset",
+        "severity",
+        "action",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,19 @@ Example:
 
 from __future__ import annotations
 
-from twin_models.anomaly.alarms import AlarmPolicy, AlarmState, Calibration, Severity, calibrate, run_alarm, severity_of
+from twin_models.anomaly.alarms import (
+    AlarmPolicy,
+    AlarmState,
+    AlarmTrace,
+    Calibration,
+    FalseAlarmTarget,
+    Severity,
+    calibrate,
+    calibrate_held_out,
+    run_alarm,
+    run_lifecycle,
+    severity_of,
+)
 from twin_models.anomaly.artifact import model_from_artifact, model_to_artifact
 from twin_models.anomaly.detectors import (
     DETECTORS,
@@ -38,23 +50,35 @@ from twin_models.anomaly.features import (
     telemetry_features,
     window_features,
 )
-from twin_models.anomaly.model import AnomalyModel, Evaluation
-from twin_models.anomaly.pipeline import evaluate_windows, score_table, train_table, window_rows
+from twin_models.anomaly.model import DRIFT_MODES, AnomalyModel, ChannelProfile, Evaluation
+from twin_models.anomaly.pipeline import (
+    TELEMETRY_POLICY,
+    evaluate_windows,
+    score_table,
+    train_table,
+    train_telemetry,
+    window_rows,
+)
 from twin_models.anomaly.sensor_csv import SensorTable, parse_sensor_csv
 
 __all__ = [
     "ACTIONS",
     "DETECTORS",
+    "DRIFT_MODES",
     "FEATURE_INPUT_FIELDS",
     "TELEMETRY_FEATURES",
+    "TELEMETRY_POLICY",
     "AlarmPolicy",
     "AlarmState",
+    "AlarmTrace",
     "AnomalyError",
     "AnomalyModel",
     "Calibration",
+    "ChannelProfile",
     "Detector",
     "Diagnosis",
     "Evaluation",
+    "FalseAlarmTarget",
     "FeatureError",
     "IsolationForestDetector",
     "MahalanobisDetector",
@@ -65,6 +89,7 @@ __all__ = [
     "TabularFeatureConfig",
     "ZScoreDetector",
     "calibrate",
+    "calibrate_held_out",
     "component_of",
     "diagnose",
     "evaluate_windows",
@@ -73,12 +98,14 @@ __all__ = [
     "model_to_artifact",
     "parse_sensor_csv",
     "run_alarm",
+    "run_lifecycle",
     "samples_frame",
     "score_table",
     "severity_of",
     "tabular_features",
     "telemetry_features",
     "train_table",
+    "train_telemetry",
     "window_features",
     "window_rows",
 ]

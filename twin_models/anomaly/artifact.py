@@ -35,7 +35,7 @@ def model_to_artifact(model: AnomalyModel) -> tuple[dict[str, Any], bytes]:
 
     Example:
         >>> import pandas as pd
-        >>> manifest, blob = model_to_artifact(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})))
+        >>> manifest, blob = model_to_artifact(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0] * 5})))
         >>> import hashlib; manifest["sha256"] == hashlib.sha256(blob).hexdigest()
         True
     """
@@ -48,7 +48,7 @@ def model_from_artifact(manifest: Mapping[str, Any], blob: bytes) -> AnomalyMode
 
     Example:
         >>> import pandas as pd
-        >>> manifest, blob = model_to_artifact(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})))
+        >>> manifest, blob = model_to_artifact(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0] * 5})))
         >>> model_from_artifact(manifest, blob[:-1])
         Traceback (most recent call last):
         ...

@@ -193,25 +193,29 @@ def window_features(
     wear = cols["tool_wear_pct"]
 
     running = np.isfinite(speed) & (speed > 0)
+    # the level features describe the machine at work: a window's stopped seconds (a break, a
+    # micro-stop) would otherwise move them as much as a fault does; a window where the spindle never
+    # turns has no level (nan: not measured). Without a speed signal every sample counts.
+    working = running if np.isfinite(speed).any() else np.ones(len(speed), dtype=bool)
     krpm = speed[running] / 1000.0
     mean_krpm = float(krpm.mean()) if krpm.size else 0.0
-    temp_mean = _nanmean(temp)
+    temp_mean = _nanmean(temp[working])
     baseline = float("nan") if baseline_temperature is None else float(baseline_temperature)
-    finite_vib = vib[np.isfinite(vib)]
+    finite_vib = vib[working & np.isfinite(vib)]
     finite_wear = wear[np.isfinite(wear)]
-    power_mean = _nanmean(power)
+    power_mean = _nanmean(power[working])
     current_run = current[running]
     return {
         "vibration_rms": float(np.sqrt((finite_vib**2).mean())) if finite_vib.size else float("nan"),
-        "vibration_trend": _slope_per_minute(vib, seconds),
+        "vibration_trend": _slope_per_minute(vib[working], seconds[working]) if working.any() else float("nan"),
         "temperature": temp_mean,
         "temperature_rise": temp_mean - baseline,
-        "spindle_load": _nanmean(load),
-        "load_per_speed": _nanmean(load[running]) / mean_krpm if mean_krpm > 0 else 0.0,
+        "spindle_load": _nanmean(load[working]),
+        "load_per_speed": _nanmean(load[running]) / mean_krpm if mean_krpm > 0 else float("nan"),
         "current_per_speed": (
             _nanmean(current_run) / mean_krpm if mean_krpm > 0 and np.isfinite(current_run).any() else float("nan")
         ),
-        "speed_cv": float(krpm.std() / mean_krpm) if mean_krpm > 0 else 0.0,
+        "speed_cv": float(krpm.std() / mean_krpm) if mean_krpm > 0 else float("nan"),
         "tool_wear": float(finite_wear[-1]) if finite_wear.size else float("nan"),
         "power_kw": power_mean if np.isfinite(power_mean) and power_mean > 0 else float("nan"),
     }

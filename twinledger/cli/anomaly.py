@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -27,12 +28,32 @@ def _columns(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+def _row_seconds(table: Any, given: float | None) -> float | None:
+    """The time step of the rows: given, or the median step of the timestamp column (if any)."""
+    import pandas as pd
+
+    if given is not None or table.timestamp_column is None:
+        return given
+    stamps = pd.to_datetime(table.raw[table.timestamp_column], utc=True, errors="coerce").dropna()
+    steps = stamps.diff().dt.total_seconds().dropna()
+    steps = steps[steps > 0]
+    return float(steps.median()) if len(steps) else None
+
+
+def _target(args: argparse.Namespace) -> Any:
+    from twin_models.anomaly import FalseAlarmTarget
+
+    row_rate = args.target_row_rate if args.target_row_rate is not None else round(1.0 - args.quantile, 12)
+    return FalseAlarmTarget(row_rate=row_rate, events_per_day=args.target_events_per_day)
+
+
 def _train(args: argparse.Namespace) -> int:
     from twin_models.anomaly import AnomalyError, train_table
     from twinledger.files.anomaly import pack_model_tar, read_sensor_csv
 
     try:
         table = read_sensor_csv(args.csv)
+        row_seconds = _row_seconds(table, args.row_seconds)
         model = train_table(
             table.raw,
             features=args.features,
@@ -43,20 +64,40 @@ def _train(args: argparse.Namespace) -> int:
             group_by=args.group_by,
             physics=not args.no_physics,
             exclude=[c for c in [table.timestamp_column, *(args.exclude or [])] if c],
-            quantile=args.quantile,
             persistence=args.persistence,
+            target=_target(args),
+            row_seconds=row_seconds,
+            clear_after_s=args.clear_after_s,
+            escalate_after_s=args.escalate_after_s,
+            calibration_fraction=args.calibration_fraction,
+            drift=args.drift,
+            strict=args.strict,
         )
         pack_model_tar(model, args.out)
     except AnomalyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    cal = model.calibration
+    for warning in cal.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for column, reason in model.dropped.items():
+        print(f"warning: column {column!r} not used ({reason})", file=sys.stderr)
     summary = {
         "out": str(args.out),
         "detector": model.meta["detector"],
         "features": list(model.feature_names),
-        "threshold": round(model.calibration.threshold, 6),
-        "critical": round(model.calibration.critical, 6),
-        "n_train": model.calibration.n_train,
+        "threshold": round(cal.threshold, 6),
+        "critical": round(cal.critical, 6),
+        "n_train": cal.n_train,
+        "n_calibration": cal.n_calibration,
+        "target": None if cal.target is None else cal.target.to_dict(),
+        "expected_row_rate": cal.expected_row_rate,
+        "expected_events_per_day": cal.expected_events_per_day,
+        "resolvable_rate": cal.resolvable_rate,
+        "row_seconds": model.row_seconds,
+        "channels": {c.name: c.handling for c in model.channels},
+        "dropped": model.dropped,
+        "warnings": list(cal.warnings),
     }
     print(json.dumps(summary))
     return 0
@@ -73,6 +114,11 @@ def _score(args: argparse.Namespace) -> int:
     except AnomalyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    missing, unknown = list(scored.attrs.get("missing", ())), list(scored.attrs.get("unknown", ()))
+    if missing:
+        print(f"warning: the CSV lacks the model's features {', '.join(missing)} (scored as 0)", file=sys.stderr)
+    if unknown:
+        print(f"warning: columns the model does not know, not scored: {', '.join(unknown)}", file=sys.stderr)
     scored = scored.drop(columns=["action"])
     if args.out == "-":
         scored.to_csv(sys.stdout, index=False)
@@ -81,7 +127,15 @@ def _score(args: argparse.Namespace) -> int:
         counts = scored["severity"].value_counts().to_dict()
         print(
             json.dumps(
-                {"out": args.out, "rows": len(scored), "anomalies": int(scored["is_anomaly"].sum()), "severity": counts}
+                {
+                    "out": args.out,
+                    "rows": len(scored),
+                    "anomalies": int(scored["is_anomaly"].sum()),
+                    "alarm_events": int(scored["alarm_onset"].sum()),
+                    "severity": counts,
+                    "missing": missing,
+                    "unknown": unknown,
+                }
             )
         )
     return 0
@@ -102,26 +156,36 @@ def _read_samples(path: str) -> list[dict[str, Any]]:
             raise AnomalyError(f"line {number} is not JSON: {exc}") from exc
         if not isinstance(item, dict):
             raise AnomalyError(f"line {number} is not a JSON object")
-        rows.extend(item["samples"] if isinstance(item.get("samples"), list) else [item])
+        if isinstance(item.get("samples"), list):  # an envelope: its samples, with its machine
+            machine = item.get("machine_id")
+            rows.extend(dict(s, machine_id=machine) if machine and isinstance(s, dict) else s for s in item["samples"])
+        else:
+            rows.append(item)
     return rows
 
 
 def _train_telemetry(args: argparse.Namespace) -> int:
-    from twin_models.anomaly import AlarmPolicy, AnomalyError, AnomalyModel, telemetry_features
-    from twin_models.anomaly.synthetic import synthetic_samples
+    from twin_models.anomaly import AlarmPolicy, AnomalyError, FalseAlarmTarget, train_telemetry
     from twinledger.files.anomaly import pack_model_tar, save_model_dir
+    from twinledger.local.demo import commissioning_samples
 
     try:
         if args.samples:
-            samples = _read_samples(args.samples)
+            machines: dict[str, list[dict[str, Any]]] = {}
+            for sample in _read_samples(args.samples):
+                machines.setdefault(str(sample.get("machine_id", "machine")), []).append(sample)
         else:
-            samples = synthetic_samples(int(args.synthetic_hours * 3600), seed=args.seed)
-        features = telemetry_features(samples, window=args.window)
-        model = AnomalyModel.fit(
-            features,
-            args.detector,
-            quantile=args.quantile,
-            policy=AlarmPolicy.parse(args.persistence),
+            # the simulator the demo and the local stack run, healthy
+            machines = commissioning_samples(args.seed, hours=args.synthetic_hours)
+        policy = dataclasses.replace(AlarmPolicy.parse(args.persistence), rebaseline=False).in_time(
+            float(args.window), clear_after_s=args.clear_after_s, escalate_after_s=args.escalate_after_s
+        )
+        model = train_telemetry(
+            machines,
+            window=args.window,
+            detector=args.detector,
+            target=FalseAlarmTarget(row_rate=round(1.0 - args.quantile, 12), events_per_day=args.target_events_per_day),
+            policy=policy,
         )
         if args.out:
             pack_model_tar(model, args.out)
@@ -135,9 +199,13 @@ def _train_telemetry(args: argparse.Namespace) -> int:
             {
                 "out": args.out,
                 "model_dir": args.model_dir,
-                "windows": len(features),
+                "windows": model.calibration.n_train + model.calibration.n_calibration,
+                "machines": len(machines),
                 "features": list(model.feature_names),
                 "threshold": round(model.calibration.threshold, 6),
+                "expected_events_per_day": model.calibration.expected_events_per_day,
+                "channels": {c.name: c.handling for c in model.channels},
+                "warnings": list(model.calibration.warnings),
             }
         )
     )
@@ -159,7 +227,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--trend", type=int, default=None, help="add drift features: window mean - N-row mean")
     train.add_argument("--group-by", default=None, help="column naming separate machines (rolling per machine)")
     train.add_argument("--no-physics", action="store_true", help="do not derive power, temperature rise, ...")
-    train.add_argument("--quantile", type=float, default=0.995, help="threshold quantile of training scores")
+    train.add_argument("--quantile", type=float, default=0.995, help="1 - the target rate of rows flagged")
+    train.add_argument("--target-row-rate", type=float, default=None, help="rows flagged on healthy data")
+    train.add_argument(
+        "--target-events-per-day", type=float, default=1.0, help="alarm events per machine per day (default 1)"
+    )
+    train.add_argument("--row-seconds", type=float, default=None, help="time step of a row (default: from timestamps)")
+    train.add_argument("--clear-after-s", type=float, default=None, help="an alarm clears after this long below")
+    train.add_argument("--escalate-after-s", type=float, default=None, help="an alarm escalates once after this long")
+    train.add_argument("--calibration-fraction", type=float, default=0.25, help="last rows held out to calibrate")
+    train.add_argument("--drift", default="auto", choices=("off", "auto", "all"), help="drifting channels")
+    train.add_argument("--strict", action="store_true", help="refuse when the data cannot support the target")
     train.add_argument("--persistence", default="3/5", help="alarm after K of N rows over threshold (K/N)")
     train.add_argument("--out", required=True, help="where to write model.tar.gz")
     train.set_defaults(handler=_train)
@@ -169,17 +247,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     source = tel.add_mutually_exclusive_group(required=True)
     source.add_argument("--samples", help="JSON lines of samples or envelopes ('-' for stdin)")
-    source.add_argument("--synthetic-hours", type=float, help="a synthetic healthy machine (local stack, demo)")
-    tel.add_argument("--seed", type=int, default=0, help="seed of the synthetic machine")
+    source.add_argument(
+        "--synthetic-hours", type=float, help="hours of the demo's simulated fleet, healthy (local stack, demo)"
+    )
+    tel.add_argument("--seed", type=int, default=7, help="seed of the simulated fleet (the demo's: 7)")
     tel.add_argument("--window", type=int, default=60, help="samples per window (default 60)")
     tel.add_argument("--detector", default="zscore", choices=DETECTOR_NAMES)
     tel.add_argument("--quantile", type=float, default=0.995)
     tel.add_argument("--persistence", default="3/5")
+    tel.add_argument("--clear-after-s", type=float, default=1800.0, help="an alarm clears after this long below")
+    tel.add_argument("--escalate-after-s", type=float, default=4 * 3600.0, help="an alarm escalates once after")
+    tel.add_argument("--target-events-per-day", type=float, default=0.5, help="alarm events per machine per day")
     tel.add_argument("--out", default=None, help="write model.tar.gz here")
     tel.add_argument("--model-dir", default=None, help="also write the unpacked model here")
     tel.set_defaults(handler=_train_telemetry)
 
-    score = sub.add_parser("score", help="score a CSV: adds score, is_anomaly and severity, input order kept")
+    score = sub.add_parser(
+        "score", help="score a CSV: adds score, is_anomaly, alarm_onset and severity, input order kept"
+    )
     score.add_argument("--model", required=True, help="model.tar.gz from 'anomaly train'")
     score.add_argument("--csv", required=True, help="CSV to score (same sensor columns as at training)")
     score.add_argument("--out", required=True, help="output CSV ('-' for stdout)")

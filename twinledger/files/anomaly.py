@@ -65,7 +65,7 @@ def save_model_dir(model: AnomalyModel, directory: str | Path) -> Path:
     Example:
         >>> import tempfile, pandas as pd
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     out = save_model_dir(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})), tmp)
+        ...     out = save_model_dir(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0] * 5})), tmp)
         ...     sorted(p.name for p in out.iterdir())
         ['manifest.json', 'model.pkl']
     """
@@ -101,8 +101,9 @@ def pack_model_tar(model: AnomalyModel, path: str | Path) -> Path:
 
     Example:
         >>> import tempfile, pandas as pd
+        >>> model = AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0] * 5}))
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     path = pack_model_tar(AnomalyModel.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})), f"{tmp}/m.tar.gz")
+        ...     path = pack_model_tar(model, f"{tmp}/m.tar.gz")
         ...     sorted(tarfile.open(path).getnames())
         ['manifest.json', 'model.pkl']
     """

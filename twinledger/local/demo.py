@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from twin_models.timestamps import format_utc
 from twinledger.paths import ensure_functions_importable
 
-__all__ = ["DemoResult", "MachineLine", "run_demo"]
+__all__ = ["DemoResult", "MachineLine", "commission_model", "commissioning_samples", "run_demo"]
 
 PLANT_TZ = "Europe/Berlin"
 SITE = "plant-a"
@@ -211,19 +211,25 @@ def _gateways(
     hours.put(None)
 
 
-def _commission_model(model_dir: Path, seed: int) -> None:
-    """Train the anomaly model on healthy machines' telemetry from a commissioning day."""
-    import pandas as pd
-
+def commissioning_samples(seed: int, hours: float = 8.0, machines: int = 4) -> dict[str, list[dict[str, Any]]]:
+    """Healthy telemetry from a commissioning shift a week before the demo day: the demo's simulator
+    (``edge_greengrass.simulator``) with its failure modes switched off, by machine id."""
     from edge_greengrass.simulator import FleetSimulator, default_profiles
-    from twin_models.anomaly import AnomalyModel, telemetry_features
+
+    healthy = [dataclasses.replace(p, failure_mode=None) for p in default_profiles(machines, seed + 1000)]
+    start = datetime(2025, 12, 29, 5, tzinfo=UTC)  # 06:00 in the plant, a week before
+    runs = FleetSimulator(machines, seed + 1000, start, profiles=healthy).advance(int(hours * 3600))
+    return {m: [s.model_dump() for s in rows] for m, rows in runs.items()}
+
+
+def commission_model(model_dir: Path, seed: int) -> None:
+    """Train the anomaly model on healthy machines' telemetry from a commissioning shift: one row per
+    minute and machine, each machine scored against its own baseline (learnt on site, the fleet's as the
+    prior), the threshold calibrated on the last quarter of the shift."""
+    from twin_models.anomaly import train_telemetry
     from twinledger.files.anomaly import save_model_dir
 
-    healthy = [dataclasses.replace(p, failure_mode=None) for p in default_profiles(4, seed + 1000)]
-    start = datetime(2025, 12, 29, 5, tzinfo=UTC)  # a commissioning shift, a week before
-    runs = FleetSimulator(4, seed + 1000, start, profiles=healthy).advance(8 * 3600)
-    frames = [telemetry_features([s.model_dump() for s in rows], window=60) for rows in runs.values()]
-    save_model_dir(AnomalyModel.fit(pd.concat(frames)), model_dir)
+    save_model_dir(train_telemetry(commissioning_samples(seed)), model_dir)
 
 
 def _lease_document(machine_ids: list[str], start: datetime, end: datetime) -> dict[str, Any]:
@@ -342,7 +348,7 @@ def run_demo(
         rng = random.Random(seed)
 
         mark = time.perf_counter()
-        _commission_model(model_dir, seed)
+        commission_model(model_dir, seed)
         timings["commission_model_s"] = time.perf_counter() - mark
 
         reset_chain()

@@ -20,7 +20,7 @@ Response (``application/json``)::
      "summary": {"score": ..., "severity": ..., "action": ..., "action_text": ..., "alarm": false},
      "state": {...}, "model": {"detector": "zscore", "threshold": ..., "critical": ...}}
 
-With ``Accept: text/csv`` the response is ``score,is_anomaly,severity,action`` per row.
+With ``Accept: text/csv`` the response is ``score,is_anomaly,alarm_onset,severity,action`` per row.
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -124,6 +124,8 @@ def predict_fn(input_data: InferenceRequest, model: AnomalyModel) -> dict[str, A
                 "score": round(float(rec.score), 6),
                 "over_threshold": int(rec.over_threshold),
                 "is_anomaly": int(rec.is_anomaly),
+                "alarm_onset": int(rec.alarm_onset),
+                "escalated": int(rec.escalated),
                 "severity": str(rec.severity),
                 "action": str(rec.action),
                 "contributions": {names[j]: round(float(shares[i, j]), 4) for j in order},
@@ -141,6 +143,9 @@ def predict_fn(input_data: InferenceRequest, model: AnomalyModel) -> dict[str, A
             "action_text": ACTIONS.get(results[worst]["action"], ""),
             "contributions": results[worst]["contributions"],
             "alarm": bool(last["is_anomaly"]),
+            "onsets": sum(r["alarm_onset"] for r in results),
+            "escalated": any(r["escalated"] for r in results),
+            "missing": list(evaluation.missing),
         },
         "state": evaluation.state.to_dict(),
         "model": {
@@ -148,6 +153,7 @@ def predict_fn(input_data: InferenceRequest, model: AnomalyModel) -> dict[str, A
             "trained_at": model.meta.get("trained_at"),
             "threshold": model.calibration.threshold,
             "critical": model.calibration.critical,
+            "expected_events_per_day": model.calibration.expected_events_per_day,
         },
     }
 
@@ -156,7 +162,7 @@ def output_fn(prediction: dict[str, Any], accept: str | None = JSON) -> tuple[st
     """Serialise as JSON (default) or CSV; returns ``(body, content_type)``."""
     ctype = _content_type(accept)
     if ctype in (CSV,):
-        frame = pd.DataFrame(prediction["results"])[["score", "is_anomaly", "severity", "action"]]
+        frame = pd.DataFrame(prediction["results"])[["score", "is_anomaly", "alarm_onset", "severity", "action"]]
         return frame.to_csv(index=False), CSV
     if ctype not in (JSON, "*/*"):
         raise FeatureError(f"unsupported accept type {accept!r}; use {JSON} or {CSV}")

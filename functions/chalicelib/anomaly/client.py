@@ -31,7 +31,9 @@ class AnomalyResult:
 
     ``severity``/``score``/``action``/``contributions`` describe the worst window; ``alarm`` is whether
     the persistent alarm is active after the last window; ``state`` is the alarm state to store;
-    ``windows`` has the per-window results in request order.
+    ``windows`` has the per-window results in request order; ``onsets`` counts the alarm episodes that
+    started in the batch, ``escalated`` says an episode outlived the escalation time in it, ``missing``
+    names the model's features the samples did not carry.
     """
 
     machine_id: str
@@ -46,6 +48,9 @@ class AnomalyResult:
     action_text: str = ""
     windows: list[dict[str, Any]] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
+    onsets: int = 0
+    escalated: bool = False
+    missing: tuple[str, ...] = ()
 
 
 #: What a sample sends to the endpoint: its state and the fields the window features read.
@@ -125,6 +130,9 @@ def score_windows(
             action_text=str(summary.get("action_text", "")),
             windows=list(data["results"]),
             model=dict(model),
+            onsets=int(summary.get("onsets", 0)),
+            escalated=bool(summary.get("escalated", False)),
+            missing=tuple(str(m) for m in summary.get("missing", [])),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ScoringFailedError(f"unreadable endpoint response: {exc}") from exc

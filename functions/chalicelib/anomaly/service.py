@@ -3,10 +3,12 @@
 * the ``health`` named-shadow document: ``{"state": {"reported": {...}}}`` with severity, score,
   threshold, alarm, recommended action and its driving features, and what the next call needs: the
   alarm state and the machine's temperature baseline (learnt from healthy batches only);
-* a maintenance ticket (a maintenance-log entry with a ``content_hash`` for the anchoring service) when
-  an alarm is raised (warning or critical), once per alarm rather than per batch;
-* a critical alert to SNS, at most one per ``<machine>#<action>`` per cooldown (state in DynamoDB), so
-  one fault is one page.
+* a maintenance ticket (a maintenance-log entry with a ``content_hash`` for the anchoring service) on
+  the onset of an alarm episode: one fault episode is one alarm and one ticket, however long it lasts
+  and however its severity moves;
+* a critical alert to SNS when an episode first becomes critical (its score reaches the critical level,
+  or it outlived the escalation time), at most one per ``<machine>#<action>`` per cooldown (state in
+  DynamoDB) as a second guard, so one fault is one page.
 
 Example:
     >>> service = AnomalyService(endpoint, cooldown=None, publisher=None)           # doctest: +SKIP
@@ -67,6 +69,7 @@ def health_shadow(result: AnomalyResult, now: datetime) -> dict[str, Any]:
                 "action_text": result.action_text,
                 "contributions": _ranked(result.contributions),  # a list: shadows merge objects
                 "windows": len(result.windows),
+                "missing": list(result.missing),  # the model's features these samples did not carry
                 "alarm_state": result.state,
                 "model": {k: result.model.get(k) for k in ("detector", "trained_at")},
                 "updated_at": _iso(now),
@@ -187,13 +190,26 @@ class AnomalyService:
         now = self._clock()
         previous = dict(previous_reported or {})
         was_alarm = bool((previous.get("alarm_state") or {}).get("active", False))
-        # the highest severity of the alarm in progress: a ticket per alarm and per escalation, not per batch
+        # the highest severity of the episode in progress: one ticket per episode (at its onset), one
+        # page when it first becomes critical
         episode = _RANK.get(str(previous.get("episode_severity", "ok")), 0) if was_alarm else 0
         rank = _RANK.get(result.severity, 0)
-        ticket = maintenance_ticket(result, now) if rank > episode else None
-        alert = self._page(result, now, ticket) if result.severity == "critical" else None
+        onsets = [int(w.get("alarm_onset", 0)) for w in result.windows]
+        started = any(onsets) if result.windows and "alarm_onset" in result.windows[0] else (rank > 0 and not was_alarm)
+        if started:
+            episode = 0  # a new episode (the previous one may have cleared within this batch)
+        ticket = maintenance_ticket(result, now) if started else None
+        alert = (
+            self._page(result, now, ticket) if result.severity == "critical" and episode < _RANK["critical"] else None
+        )
         shadow = health_shadow(result, now)
-        shadow["state"]["reported"]["episode_severity"] = _NAMES[max(episode, rank)] if result.alarm else "ok"
+        reported = shadow["state"]["reported"]
+        reported["episode_severity"] = _NAMES[max(episode, rank)] if result.alarm else "ok"
+        reported["alarm_onsets"] = sum(onsets)
+        if ticket is not None:
+            reported["episode_ticket"] = ticket["ticket_id"]
+        elif was_alarm and result.alarm and isinstance(previous.get("episode_ticket"), str):
+            reported["episode_ticket"] = previous["episode_ticket"]
         return AnomalyOutcome(result=result, shadow=shadow, ticket=ticket, alert=alert)
 
     def _page(self, result: AnomalyResult, now: datetime, ticket: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -209,6 +225,7 @@ class AnomalyService:
             "critical": round(result.critical, 4),
             "contributions": _round_map(result.contributions),
             "ticket_id": None if ticket is None else ticket["ticket_id"],
+            "escalated": bool(result.escalated),
             "at": _iso(now),
         }
         alert: dict[str, Any] = {"alert_key": key, "message": message, "message_id": None}
