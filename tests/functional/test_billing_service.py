@@ -3,6 +3,7 @@ evidence, the lessee's answers and the tenant scoping of every route."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from chalicelib.adapters.billing import InvoiceArchive, InvoiceStore, LeaseStore
 from chalicelib.adapters.tables import bucket_name
 from chalicelib.auth import issue_token
 from chalicelib.billing.service import BillingService
+from chalicelib.settings import Settings
 from tests.functional.conftest import JWT_SECRET, billing_service, register
 from twin_models.billing import Invoice, UsageEvent, derive_usage_events, load_lease, verify_proof
 from twin_models.telemetry import Sample
@@ -101,12 +103,21 @@ def test_a_run_issues_stores_archives_and_reports_each_due_invoice_once() -> Non
     assert LeaseStore().get(LEASE_ID).billed_through == "2026-10"  # type: ignore[union-attr]
 
 
-@pytest.mark.usefixtures("lease_7")
 def test_concurrent_runs_issue_one_invoice() -> None:
+    # Four containers at once over the same stores. In-process moto is not thread-safe (it mixes up
+    # concurrent S3 bodies), so the stores are the in-memory ones, which keep the same conditional-write
+    # semantics (tests/functional/test_port_contracts.py); processes on moto's server are in
+    # tests/integration/test_billing_servers.py.
+    base = wiring.build(Settings(adapters="memory"), lease_contracts=None).adapters
+    assert base.leases.create(load_lease(LEASE_DOC), None)
+    october = datetime(2026, 10, 10, 8, tzinfo=UTC)
+    usage = [ev("a1", "cnc-01", october, "60"), ev("b1", "cnc-02", october, "30")]
+    assert base.usage.put(usage, october).stored == 2
+    shared = {f.name: getattr(base, f.name) for f in dataclasses.fields(base) if f.name != "clock"}
     reports = []
 
     def run() -> None:
-        reports.append(service().run(AFTER_OCT))
+        reports.append(wiring.build(Settings(adapters="memory"), **shared).billing.run(AFTER_OCT))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for t in threads:
@@ -115,7 +126,7 @@ def test_concurrent_runs_issue_one_invoice() -> None:
         t.join()
     assert sum(len(r.issued) for r in reports) == 1
     assert all(r.errors == [] for r in reports)
-    assert invoices_of() == [f"{LEASE_ID}@2026-10"]
+    assert [r.invoice.invoice_id for r in base.invoices.for_lease(LEASE_ID)] == [f"{LEASE_ID}@2026-10"]
 
 
 @pytest.mark.usefixtures("lease_7")
