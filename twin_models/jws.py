@@ -48,6 +48,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from joserfc.registry import HeaderParameter
 
+from twin_models.signing import build_envelope, verify_envelope
 from twin_models.telemetry import (
     MAX_ENVELOPE_BYTES,
     NAME_PATTERN,
@@ -242,8 +243,6 @@ def open_envelope(
     """
     if is_jws(body):
         return open_jws(body, jws_header(body), public_key, now=now, max_future=max_future)
-    from twin_models.signing import verify_envelope
-
     envelope, document = parse_envelope(body, now=now, max_future=max_future)
     return envelope, verify_envelope(document, public_key)
 
@@ -265,15 +264,7 @@ def seal_jws(
     ``items`` are the samples' :func:`twin_models.signing.sample_wire_bytes` when already at hand (one per
     sample, in order): the payload is assembled around them instead of serialising every sample again.
     """
-    envelope = TelemetryEnvelope(
-        v=2,
-        machine_id=machine_id,
-        site=site,
-        seq=seq,
-        sent_at=sent_at or max(s.ts for s in samples),
-        samples=samples,
-        previous=previous,
-    )
+    envelope = build_envelope(machine_id, site, seq, samples, sent_at, previous, version=2)
     if items is None:
         payload = envelope.model_dump_json(exclude_none=True).encode()
     else:

@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from twin_models.telemetry import EnvelopeError, Sample, Signature, TelemetryEnvelope
 
 __all__ = [
+    "build_envelope",
     "canonical_bytes",
     "generate_private_key",
     "load_public_key",
@@ -231,16 +232,25 @@ def sample_wire_bytes(sample: Sample) -> bytes:
     return sample.model_dump_json(exclude_none=True).encode()
 
 
-def _envelope(
+def build_envelope(
     machine_id: str,
     site: str,
     seq: int,
     samples: list[Sample],
     sent_at: datetime | None,
     previous: Sample | None,
+    version: Literal[1, 2] = 1,
 ) -> TelemetryEnvelope:
-    """The unsigned envelope of one batch: the one place its fields are filled in."""
+    """The unsigned envelope of one batch, of either schema version: the one place its fields are filled in.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> build_envelope("cnc-01", "a", 3, [Sample(ts=t, state=100)], None, None, version=2).sent_at == t
+        True
+    """
     return TelemetryEnvelope(
+        v=version,
         machine_id=machine_id,
         site=site,
         seq=seq,
@@ -272,7 +282,7 @@ def seal(
         >>> env.signature.key_id
         'k1'
     """
-    return sign_envelope(_envelope(machine_id, site, seq, samples, sent_at, previous), key, key_id)
+    return sign_envelope(build_envelope(machine_id, site, seq, samples, sent_at, previous), key, key_id)
 
 
 def seal_wire(
@@ -301,7 +311,7 @@ def seal_wire(
         ...                  items=[sample_wire_bytes(s) for s in samples])
         >>> verify_envelope(json.loads(wire), key.public_key())
     """
-    envelope = _envelope(machine_id, site, seq, samples, sent_at, previous)
+    envelope = build_envelope(machine_id, site, seq, samples, sent_at, previous)
     signed = sign_envelope(envelope, key, key_id)
     if items is None or signed.signature is None:
         return signed.model_dump_json(exclude_none=True).encode()

@@ -268,11 +268,7 @@ def parse_payload(
     try:
         envelope = TelemetryEnvelope.model_validate_json(raw)  # parsed and validated in one pass (pydantic-core)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        if first["type"] == "json_invalid":
-            raise EnvelopeError("malformed_json", str(first["msg"])) from exc
-        where = ".".join(str(p) for p in first["loc"])
-        raise EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)") from exc
+        raise _model_error(exc) from exc
     # The fast parser keeps the last of duplicate keys. Every key is a model field (extra="forbid"), so the
     # fields set count the distinct keys; fewer than the key tokens in the bytes means a duplicate, or a
     # '":' inside a string: the strict decoder then tells which.
@@ -349,11 +345,18 @@ def _parse_strict(
     try:
         envelope = TelemetryEnvelope.model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)") from exc
+        raise _model_error(exc) from exc
     _check_states_and_clock(envelope, now=now, max_future=max_future, taxonomy=taxonomy)
     return envelope, doc
+
+
+def _model_error(exc: ValidationError) -> EnvelopeError:
+    """The quarantine reason of a model's refusal: the first error's field path and message."""
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return EnvelopeError("malformed_json", str(first["msg"]))
+    where = ".".join(str(p) for p in first["loc"])
+    return EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)")
 
 
 def _check_states_and_clock(

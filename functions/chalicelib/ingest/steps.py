@@ -37,7 +37,7 @@ from twin_models.jws import is_jws, jws_header, open_jws, payload_of
 from twin_models.shadow import merge_state, update_payload
 from twin_models.signing import load_public_key, verify_envelope
 from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, parse_envelope
-from twin_models.tenancy import parties
+from twin_models.tenancy import Device, parties
 from twin_models.timestamps import format_utc
 
 if TYPE_CHECKING:
@@ -94,28 +94,34 @@ class VerifyStep:
                 f"{format_utc(device.envelope_v1_until) if device.envelope_v1_until else ''}",
             )
         signature = envelope.signature
-        if device is None or signature is None:
-            raise EnvelopeError("unknown_key", f"machine {envelope.machine_id!r} is not registered")
-        pem = device.keys.get(signature.key_id)
-        if pem is None:
-            raise EnvelopeError("unknown_key", f"key {signature.key_id!r} is not registered for {device.machine_id}")
-        if envelope.site != device.site:
-            raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
+        if signature is None:  # parse_envelope refuses it already; the type checker cannot know
+            raise EnvelopeError("unsigned", "envelope carries no signature block")
+        device, pem = _registered_key(device, envelope.machine_id, signature.key_id)
+        _check_site(envelope, device)
         digest = verify_envelope(document, _public_key(pem))
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
     def _run_v2(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
         header = jws_header(body)  # which key, and what the signature must vouch for (not trusted yet)
-        device = self.devices.get(header.machine_id)
-        if device is None:
-            raise EnvelopeError("unknown_key", f"machine {header.machine_id!r} is not registered")
-        pem = device.keys.get(header.key_id)
-        if pem is None:
-            raise EnvelopeError("unknown_key", f"key {header.key_id!r} is not registered for {device.machine_id}")
+        device, pem = _registered_key(self.devices.get(header.machine_id), header.machine_id, header.key_id)
         envelope, digest = open_jws(body, header, _public_key(pem), now=now, max_future=self.max_future)
-        if envelope.site != device.site:
-            raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
+        _check_site(envelope, device)
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
+
+
+def _registered_key(device: Device | None, machine_id: str, key_id: str) -> tuple[Device, str]:
+    """The machine and the PEM of its key ``key_id``; ``unknown_key`` when either is not registered."""
+    if device is None:
+        raise EnvelopeError("unknown_key", f"machine {machine_id!r} is not registered")
+    pem = device.keys.get(key_id)
+    if pem is None:
+        raise EnvelopeError("unknown_key", f"key {key_id!r} is not registered for {device.machine_id}")
+    return device, pem
+
+
+def _check_site(envelope: TelemetryEnvelope, device: Device) -> None:
+    if envelope.site != device.site:
+        raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
 
 
 @functools.lru_cache(maxsize=4096)
