@@ -210,7 +210,7 @@ class MeterStep:
         for seq in sorted(envelopes):
             envelope = envelopes[seq]
             events += derive_usage_events(
-                envelope.samples, envelope.machine_id, previous=self._previous(envelope, segments), source=f"seq-{seq}"
+                envelope.columns, envelope.machine_id, previous=self._previous(envelope, segments), source=f"seq-{seq}"
             )
         if not events:
             return 0
@@ -218,7 +218,7 @@ class MeterStep:
 
     def _previous(self, envelope: TelemetryEnvelope, segments: Mapping[int, Segment]) -> Sample | None:
         """The sample before this envelope's first: carried by the envelope, else from seq - 1."""
-        first = min(s.ts for s in envelope.samples)
+        first = envelope.first_ts
         if envelope.previous is not None and envelope.previous.ts < first:
             return envelope.previous
         if envelope.seq == 0:
