@@ -135,7 +135,7 @@ def _segments(token: bytes | str) -> list[bytes]:
     data = token.encode() if isinstance(token, str) else token
     if len(data) > (MAX_ENVELOPE_BYTES * 4) // 3 + 2048:
         raise EnvelopeError("oversized", f"{len(data)} bytes exceeds the limit of a v2 envelope")
-    parts = data.strip().split(b".")
+    parts = data.split(b".")
     if len(parts) != 3:
         raise EnvelopeError("malformed_json", f"a compact JWS has 3 parts, this one {len(parts)}")
     return parts
@@ -148,7 +148,7 @@ def jws_header(token: bytes | str) -> JwsHeader:
     data = token.encode() if isinstance(token, str) else token
     header_segment = data[: data.find(b".")] if data.count(b".") == 2 else _segments(data)[0]
     try:
-        header = strict_json(_unb64(header_segment.strip()))
+        header = strict_json(_unb64(header_segment))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise EnvelopeError("malformed_json", f"protected header: {exc}") from exc
     if not isinstance(header, dict):
