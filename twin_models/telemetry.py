@@ -24,7 +24,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from operator import attrgetter
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -37,10 +37,12 @@ from pydantic import (
     model_validator,
 )
 
-from twin_models.columns import SampleColumns, sample_columns
 from twin_models.errors import TwinModelsError
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.timestamps import format_utc
+
+if TYPE_CHECKING:
+    from twin_models.columns import SampleColumns
 
 __all__ = [
     "MAX_ENVELOPE_BYTES",
@@ -212,18 +214,21 @@ class TelemetryEnvelope(BaseModel):
     @cached_property
     def columns(self) -> SampleColumns:
         """The samples as typed arrays in time order, read once (:mod:`twin_models.columns`): history and
-        metering both work from them."""
+        metering both work from them. (numpy is loaded here, on first use: the gateway, which builds and
+        seals envelopes but never reads their columns, runs without it.)"""
+        from twin_models.columns import sample_columns
+
         return sample_columns(self.samples)
 
     @property
     def first_ts(self) -> datetime:
         """Timestamp of the earliest sample."""
-        return self.columns.samples[0].ts
+        return min(s.ts for s in self.samples)
 
     @property
     def last_ts(self) -> datetime:
         """Timestamp of the latest sample."""
-        return self.columns.samples[-1].ts
+        return max(s.ts for s in self.samples)
 
 
 def topic_for(site: str, machine_id: str) -> str:
@@ -413,8 +418,7 @@ def _model_error(exc: ValidationError) -> EnvelopeError:
 def _check_states_and_clock(
     envelope: TelemetryEnvelope, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy
 ) -> None:
-    columns = envelope.columns
-    if not all(taxonomy.knows(code) for code in set(columns.state.tolist())):
+    if not all(taxonomy.knows(code) for code in {sample.state for sample in envelope.samples}):
         for index, sample in enumerate(envelope.samples):  # name the first sample that has an unknown code
             if not taxonomy.knows(sample.state):
                 raise EnvelopeError(

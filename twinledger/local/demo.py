@@ -269,7 +269,7 @@ def _lease_document(machine_ids: list[str], start: datetime, end: datetime) -> d
     }
 
 
-def _open_lease(leases: Any, machine_ids: list[str], start: datetime, end: datetime) -> None:
+def open_lease(leases: Any, machine_ids: list[str], start: datetime, end: datetime) -> None:
     """Register the lease and deploy its PayPerUseLease contract on the in-process chain."""
     from chalicelib.adapters.chain import LeaseTerms, deploy_lease
     from chalicelib.adapters.chain.config import connect, get_chain_settings
@@ -382,7 +382,7 @@ def run_demo(
                 ],
             ),
         )
-        _open_lease(adapters.leases, sorted(fleet.machines), window_start, window_end)
+        open_lease(adapters.leases, sorted(fleet.machines), window_start, window_end)
 
         # -- the edge publishes while the cloud ingests (topic rule -> SQS -> ingest Lambda) ----
         mark = time.perf_counter()
