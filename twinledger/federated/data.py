@@ -27,11 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from twin_models.anomaly.evaluation import CMAPSS_SENSORS
 from twin_models.federated import FederationError
-from twinledger.files.datasets import load_ai4i, load_cmapss
 
 __all__ = ["DATASETS", "Partition", "default_data_dir", "load_partitions"]
 
@@ -89,6 +86,11 @@ def _synthetic(clients: int, seed: int) -> list[Partition]:
 
 
 def _cmapss(data_dir: Path) -> list[Partition]:
+    # imported here: the ClientApp starts once per message, and scikit-learn (under the anomaly package)
+    # would add seconds to every start for the datasets that do not need it
+    from twin_models.anomaly.evaluation import CMAPSS_SENSORS
+    from twinledger.files.datasets import load_cmapss
+
     frame = load_cmapss(data_dir)
     life = frame.groupby("unit")["cycle"].max().sort_values(kind="mergesort")
     quartiles = np.array_split(life.index.to_numpy(), 4)
@@ -111,6 +113,10 @@ def _cmapss(data_dir: Path) -> list[Partition]:
 
 
 def _ai4i(data_dir: Path) -> list[Partition]:
+    import pandas as pd
+
+    from twinledger.files.datasets import load_ai4i
+
     frame = load_ai4i(data_dir)
     speed, torque = frame["Rotational speed [rpm]"], frame["Torque [Nm]"]
     features = pd.DataFrame(
@@ -135,6 +141,10 @@ def _ai4i(data_dir: Path) -> list[Partition]:
 
 
 def _mill(data_dir: Path) -> list[Partition]:
+    import io
+
+    import pandas as pd
+
     folder = data_dir / "cnc_mill_tool_wear"
     runs = pd.read_csv(folder / "train.csv")
     parts = []
@@ -142,7 +152,7 @@ def _mill(data_dir: Path) -> list[Partition]:
         train_x, train_y, test_x, test_y = [], [], [], []
         for _, run in runs[runs["clamp_pressure"] == pressure].iterrows():
             raw = (folder / f"experiment_{int(run['No']):02d}.csv").read_bytes().replace(b"\r\n", b"\n")
-            frame = pd.read_csv(pd.io.common.BytesIO(raw.replace(b"\r", b"\n")))
+            frame = pd.read_csv(io.BytesIO(raw.replace(b"\r", b"\n")))
             cutting = frame[frame["Machining_Process"].astype(str).str.startswith("Layer")]
             x = cutting[list(_MILL_FEATURES)].to_numpy(float)
             y = np.full(len(x), 1.0 if run["tool_condition"] == "worn" else 0.0)
