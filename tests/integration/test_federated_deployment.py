@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,13 +32,13 @@ CONFIG = {"dataset": "synthetic", "clients": 3, "rounds": 2, "aggregation": "tri
 
 
 @pytest.fixture(scope="module")
-def deployed() -> dict[str, object]:
+def deployed() -> dict[str, Any]:
     if shutil.which("flower-superlink", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("flwr is not installed: install the project's `federated` extra")
     return run_deployment(CONFIG, attack="signflip", attackers=1)
 
 
-def test_superlink_and_three_supernodes_run_two_rounds(deployed: dict[str, object]) -> None:
+def test_superlink_and_three_supernodes_run_two_rounds(deployed: dict[str, Any]) -> None:
     # Given / When: the fixture ran the federation through 1 SuperLink + 3 SuperNode processes
     deployment = deployed["deployment"]
     assert isinstance(deployment, dict) and deployment["supernodes"] == 3 and deployment["processes"] == 4
@@ -45,19 +46,19 @@ def test_superlink_and_three_supernodes_run_two_rounds(deployed: dict[str, objec
     assert isinstance(rounds, list) and [r["round"] for r in rounds] == [1, 2]
     # Then: the sign-flipping lessee is excluded in every round, and only it
     assert all(r["excluded"] == ["lessee-1"] for r in rounds)
-    assert sorted(deployed["manifest"]["participants"]) == ["lessee-2", "lessee-3"]  # type: ignore[index]
+    assert sorted(deployed["manifest"]["participants"]) == ["lessee-2", "lessee-3"]
     # and the model the processes produced is the one the same code produces in process
     local = run_inprocess(CONFIG, attack="signflip", attackers=1)
-    np.testing.assert_allclose(deployed["weights"], local["weights"], rtol=1e-9, atol=1e-12)  # type: ignore[arg-type]
-    assert deployed["manifest"]["model_hash"] == arrays_hash([np.asarray(deployed["weights"])])  # type: ignore[index]
+    np.testing.assert_allclose(deployed["weights"], local["weights"], rtol=1e-9, atol=1e-12)
+    assert deployed["manifest"]["model_hash"] == arrays_hash([np.asarray(deployed["weights"])])
 
 
-def test_the_anchored_global_model_hash_verifies_on_ganache(deployed: dict[str, object], ganache_w3: Web3) -> None:
+def test_the_anchored_global_model_hash_verifies_on_ganache(deployed: dict[str, Any], ganache_w3: Web3) -> None:
     admin = Account.from_key(DETERMINISTIC_KEYS[0])
     registry = AnchorClient(ganache_w3, deploy_anchor_registry(ganache_w3, admin), admin)
-    anchored = anchor_federation(deployed, client=registry)  # type: ignore[arg-type]
+    anchored = anchor_federation(deployed, client=registry)
     assert anchored["verified"] is True
-    assert anchored["model_hash"] == deployed["manifest"]["model_hash"]  # type: ignore[index]
+    assert anchored["model_hash"] == deployed["manifest"]["model_hash"]
     bundle = ProofBundle.model_validate(anchored["model_bundle"])
     assert registry.verify_record(bundle.root, bundle.record_hash, bundle.proof)
     # a different model hash does not verify against the anchored root
