@@ -9,7 +9,7 @@ lessees' partitions are at hand, so the same models are graded on the union of t
 * **pooled** — one model on every lessee's rows together (what the lessees refuse to do).
 
 Figures: ROC-AUC of the failure probability, the false-alarm rate (healthy held-out rows over the
-threshold), and for the stats detector its ROC-AUC federated and pooled. With a backdoor, the share of
+threshold), the recall (failure rows over it), and for the stats detector its ROC-AUC federated and pooled. With a backdoor, the share of
 held-out failures that carry the trigger and are missed.
 
 Example:
@@ -58,6 +58,7 @@ def _figures(
     return {
         "roc_auc": roc_auc(y, p),
         "false_alarm_rate": float(np.mean(p[healthy] > threshold)),
+        "recall": float(np.mean(p[~healthy] > threshold)) if (~healthy).any() else float("nan"),
         "backdoor_missed": missed,
     }
 
