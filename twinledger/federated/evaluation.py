@@ -9,8 +9,8 @@ lessees' partitions are at hand, so the same models are graded on the union of t
 * **pooled** — one model on every lessee's rows together (what the lessees refuse to do).
 
 Figures: ROC-AUC of the failure probability, the false-alarm rate (healthy held-out rows over the
-threshold), the recall (failure rows over it), and for the stats detector its ROC-AUC federated and pooled. With a backdoor, the share of
-held-out failures that carry the trigger and are missed.
+threshold), the recall (failure rows over it), and for the stats detector its ROC-AUC federated and
+pooled. ``backdoor_missed``: the share of held-out failures that, carrying the trigger, are missed.
 
 Example:
     >>> from twinledger.federated.data import load_partitions
