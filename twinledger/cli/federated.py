@@ -125,4 +125,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--in-process", action="store_true", help="the same apps over the in-process grid")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.set_defaults(handler=_run)
-    parser.set_defaults(handler=lambda _args: (parser.print_help(), 2)[1])
+
+    def _usage(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(handler=_usage)
