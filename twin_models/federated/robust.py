@@ -5,9 +5,11 @@ compares each update with the others of its round:
 
 * **norm bound** — an update longer than ``norm_factor`` times the median update norm is excluded (a
   scaled or boosted update);
-* **direction** — an update whose cosine similarity to the coordinate-wise median update is below
-  ``min_cosine`` is excluded (a sign-flipped update, or training on relabelled data, pulls against
-  the others).
+* **direction** — an update whose cosine similarity to the coordinate-wise median of the updates within
+  the norm bound is below
+  ``min_cosine`` (default -0.5) is excluded (a sign-flipped update, or training on relabelled data,
+  pulls against the others). Honest lessees with different data disagree too, more as the model
+  converges: on the benchmark's non-IID splits their cosines went down to -0.36, hence a negative bound.
 
 The median is robust as long as fewer than half the lessees manipulate. The verdicts name each lessee and
 why it was excluded, so every round reports who was left out; robust aggregation (trimmed mean, median,
@@ -54,7 +56,7 @@ def screen_updates(
     global_weights: np.ndarray,
     new_weights: Mapping[str, np.ndarray],
     norm_factor: float = 3.0,
-    min_cosine: float = 0.0,
+    min_cosine: float = -0.5,
 ) -> list[UpdateVerdict]:
     """A verdict per lessee, in the mapping's order (at least one update is always accepted).
 
@@ -79,24 +81,22 @@ def screen_updates(
         return [by_name.get(n) or UpdateVerdict(n, float("nan"), float("nan"), False, "not finite") for n in names]
     norms = np.linalg.norm(updates, axis=1)
     median_norm = float(np.median(norms))
-    centre = np.median(updates, axis=0)
+    screened = len(names) >= 3 and median_norm > 0
+    within = ~(norms > norm_factor * median_norm) if screened else np.ones(len(names), dtype=bool)
+    # the direction is judged against the median of the updates within the norm bound, so a boosted
+    # update does not drag the reference towards itself
+    centre = np.median(updates[within], axis=0)
     centre_norm = float(np.linalg.norm(centre))
     verdicts = []
-    for name, update, norm in zip(names, updates, norms, strict=True):
+    for name, update, norm, inside in zip(names, updates, norms, within, strict=True):
         denominator = float(norm) * centre_norm
         cosine = float(update @ centre / denominator) if denominator > 0 else 1.0
-        if len(names) >= 3 and median_norm > 0 and norm > norm_factor * median_norm:
-            verdicts.append(
-                UpdateVerdict(
-                    name, float(norm), cosine, False, f"norm {norm:.3g} > {norm_factor:g} x median {median_norm:.3g}"
-                )
-            )
-        elif len(names) >= 3 and cosine < min_cosine:
-            verdicts.append(
-                UpdateVerdict(
-                    name, float(norm), cosine, False, f"cosine {cosine:.3g} to the median update < {min_cosine:g}"
-                )
-            )
+        if not inside:
+            reason = f"norm {norm:.3g} > {norm_factor:g} x median {median_norm:.3g}"
+            verdicts.append(UpdateVerdict(name, float(norm), cosine, False, reason))
+        elif screened and cosine < min_cosine:
+            reason = f"cosine {cosine:.3g} to the median update < {min_cosine:g}"
+            verdicts.append(UpdateVerdict(name, float(norm), cosine, False, reason))
         else:
             verdicts.append(UpdateVerdict(name, float(norm), cosine, True))
     if not any(v.accepted for v in verdicts):
