@@ -64,7 +64,8 @@ def test_federated_model_beats_the_mean_local_only_model() -> None:
 
 
 def test_cli_runs_in_process_and_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli(["federated", "run", "--clients", "3", "--rounds", "2", "--attack", "signflip", "--in-process", "--json"])
+    args = ["federated", "run", "--clients", "3", "--rounds", "2", "--attack", "signflip", "--in-process", "--json"]
+    code = cli(args)
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert [r["excluded"] for r in out["rounds"]] == [["lessee-1"], ["lessee-1"]]
