@@ -64,6 +64,11 @@ def bench_dataset(dataset: str, rounds: int, robust: str) -> dict[str, Any]:
         "pooled": {k: _r(v) for k, v in base["pooled"].items()},
         "clean": {agg: _run(dataset, clients, rounds, agg) for agg in ("fedavg", "trimmed", "median", "krum")},
         "exact_weights": _run(dataset, clients, rounds, robust, bucket=False),
+        # Flower's LocalDpMod on every update: clip 0.5, delta 1e-5, epsilon per round (unseeded noise)
+        "local_dp": {
+            str(eps): _run(dataset, clients, rounds, robust, **{"dp-epsilon": eps, "dp-clip": 0.5})
+            for eps in (1.0, 10.0, 100.0)
+        },
         "attacks": {},
     }
     for attack in ATTACKS:
@@ -105,6 +110,8 @@ def main() -> int:
         for attack, by in result["attacks"].items():
             line = "  ".join(f"{agg} {v['roc_auc']} (recall {v['recall']})" for agg, v in by.items())
             print(f"  {attack:9s} {line}  excluded {by[args.robust]['excluded_per_round']}")
+        dp = {eps: v["roc_auc"] for eps, v in result["local_dp"].items()}
+        print(f"  local DP (epsilon per round -> ROC-AUC) {dp}")
         print(f"  checks {result['checks']}")
     print(json.dumps(summary, separators=(",", ":")))
     return 0

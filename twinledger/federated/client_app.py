@@ -4,7 +4,8 @@ The lessee is configured by its SuperNode's node config: ``partition-id`` (which
 is), optionally ``attack`` (``scale``, ``signflip``, ``labelflip`` or ``backdoor``: a manipulating lessee,
 for the robustness runs). The run config names the ``dataset``, ``clients`` and ``data-dir``. What it
 returns carries no rows, no machine ids and no row counts: normalised statistics, weights, histogram
-fractions, each with a bucketed weight.
+fractions, each with a bucketed weight. With ``dp-epsilon`` in the run config, Flower's ``LocalDpMod``
+clips and noises every training update before it leaves (:func:`local_privacy`).
 
 Example:
     >>> from twinledger.federated.client_app import app
@@ -17,8 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MessageType, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
+from flwr.clientapp.mod import LocalDpMod
+from flwr.clientapp.typing import ClientAppCallable
 
 from twin_models.federated import ATTACKS, Attack, MomentDetector
 from twinledger.federated.data import Partition, load_partitions
@@ -26,7 +29,24 @@ from twinledger.federated.task import TrainConfig, healthy_statistics, local_tra
 
 __all__ = ["app"]
 
-app = ClientApp()
+
+def local_privacy(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """Flower's ``LocalDpMod`` on training replies when the run config sets ``dp-epsilon`` > 0.
+
+    The mod clips the lessee's update to ``dp-clip`` and adds Gaussian noise for (``dp-epsilon``,
+    ``dp-delta``)-DP per round with sensitivity ``2 x dp-clip`` (any two datasets of a lessee give updates
+    inside the same ball): the lessor learns the same about a lessee's data whatever its rows were, up to
+    that budget, composed over the rounds.
+    """
+    epsilon = float(context.run_config.get("dp-epsilon", 0.0))  # type: ignore[arg-type]
+    if msg.metadata.message_type != MessageType.TRAIN or epsilon <= 0:
+        return call_next(msg, context)
+    clip = float(context.run_config.get("dp-clip", 1.0))  # type: ignore[arg-type]
+    delta = float(context.run_config.get("dp-delta", 1e-5))  # type: ignore[arg-type]
+    return LocalDpMod(clip, 2.0 * clip, epsilon, delta)(msg, context, call_next)
+
+
+app = ClientApp(mods=[local_privacy])
 
 
 def _partition(context: Context) -> Partition:

@@ -49,6 +49,9 @@ DEFAULT_RUN_CONFIG: dict[str, Any] = {
     "attack-factor": 10.0,
     "false-alarm-rate": 0.01,
     "bucket": True,
+    "dp-epsilon": 0.0,
+    "dp-clip": 1.0,
+    "dp-delta": 1e-5,
     "result-path": "",
 }
 
