@@ -36,11 +36,9 @@ def _r(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
 
 
-def _run(
-    dataset: str, clients: int, rounds: int, aggregation: str, attack: str = "", bucket: bool = True
-) -> dict[str, Any]:
+def _run(dataset: str, clients: int, rounds: int, aggregation: str, attack: str = "", **extra: Any) -> dict[str, Any]:
     parts = load_partitions(dataset)
-    config = {"dataset": dataset, "clients": clients, "rounds": rounds, "aggregation": aggregation, "bucket": bucket}
+    config = {"dataset": dataset, "clients": clients, "rounds": rounds, "aggregation": aggregation, **extra}
     started = time.perf_counter()
     result = run_inprocess(config, attack, 1 if attack else 0)
     seconds = time.perf_counter() - started
@@ -66,7 +64,7 @@ def bench_dataset(dataset: str, rounds: int, robust: str) -> dict[str, Any]:
         "exact_weights": _run(dataset, clients, rounds, robust, bucket=False),
         # Flower's LocalDpMod on every update: clip 0.5, delta 1e-5, epsilon per round (unseeded noise)
         "local_dp": {
-            str(eps): _run(dataset, clients, rounds, robust, **{"dp-epsilon": eps, "dp-clip": 0.5})
+            str(eps): _run(dataset, clients, rounds, robust, "", **{"dp-epsilon": eps, "dp-clip": 0.5})
             for eps in (1.0, 10.0, 100.0)
         },
         "attacks": {},

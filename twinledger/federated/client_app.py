@@ -38,11 +38,11 @@ def local_privacy(msg: Message, context: Context, call_next: ClientAppCallable) 
     inside the same ball): the lessor learns the same about a lessee's data whatever its rows were, up to
     that budget, composed over the rounds.
     """
-    epsilon = float(context.run_config.get("dp-epsilon", 0.0))  # type: ignore[arg-type]
+    epsilon = float(context.run_config.get("dp-epsilon", 0.0))
     if msg.metadata.message_type != MessageType.TRAIN or epsilon <= 0:
         return call_next(msg, context)
-    clip = float(context.run_config.get("dp-clip", 1.0))  # type: ignore[arg-type]
-    delta = float(context.run_config.get("dp-delta", 1e-5))  # type: ignore[arg-type]
+    clip = float(context.run_config.get("dp-clip", 1.0))
+    delta = float(context.run_config.get("dp-delta", 1e-5))
     return LocalDpMod(clip, 2.0 * clip, epsilon, delta)(msg, context, call_next)
 
 
