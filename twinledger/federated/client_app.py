@@ -54,7 +54,8 @@ def _partition(context: Context) -> Partition:
     parts = load_partitions(
         str(run.get("dataset", "synthetic")),
         clients=int(run.get("clients", 4)),
-        data_dir=str(run.get("data-dir", "")) or None,
+        # a lessee's own data location (its SuperNode's node config) wins over the run's
+        data_dir=str(context.node_config.get("data-dir", "") or run.get("data-dir", "")) or None,
         seed=int(run.get("seed", 0)),
     )
     return parts[int(context.node_config["partition-id"])]
