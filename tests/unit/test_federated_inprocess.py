@@ -83,3 +83,15 @@ def test_cli_refuses_a_client_count_the_split_does_not_have(capsys: pytest.Captu
         pytest.skip("../shared/data/cmapss is missing")
     assert cli(["federated", "run", "--dataset", "cmapss", "--clients", "3", "--in-process"]) == 2
     assert "split into 4 lessees" in capsys.readouterr().err
+
+
+def test_the_demo_federates_the_two_factories_and_prints_the_anchored_hash() -> None:
+    import io
+
+    from twinledger.federated.demo import federate_factories
+
+    buffer = io.StringIO()
+    figures = federate_factories(buffer, seed=7)
+    assert figures["verified"] is True
+    assert figures["model_hash"] in buffer.getvalue()
+    assert f"{figures['local_only_roc_auc']:.3f} trained alone" in buffer.getvalue()
