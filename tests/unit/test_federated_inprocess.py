@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,11 +64,17 @@ def test_federated_model_beats_the_mean_local_only_model() -> None:
     assert abs(federated["roc_auc"] - base["pooled"]["roc_auc"]) < 0.02
 
 
-def test_cli_runs_in_process_and_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_runs_in_process_and_prints_one_json_object(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     args = ["federated", "run", "--clients", "3", "--rounds", "2", "--attack", "signflip", "--in-process", "--json"]
-    code = cli(args)
+    code = cli([*args, "--out", str(tmp_path / "model.json")])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
+    artifact = json.loads((tmp_path / "model.json").read_text())
+    assert artifact["manifest"]["model_hash"] == arrays_hash([np.asarray(artifact["weights"])])
+    assert artifact["manifest"]["round"] == 2 and sorted(artifact["manifest"]["participants"]) == [
+        "lessee-2",
+        "lessee-3",
+    ]
     assert [r["excluded"] for r in out["rounds"]] == [["lessee-1"], ["lessee-1"]]
     assert out["anchoring"]["verified"] is True and out["anchoring"]["model_hash"] == out["model"]["model_hash"]
     assert {"roc_auc", "false_alarm_rate"} <= set(out["federated"]) and "roc_auc" in out["local_only"]

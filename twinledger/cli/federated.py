@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from twin_models.federated import ATTACKS
@@ -94,6 +95,9 @@ def _run(args: argparse.Namespace) -> int:
         "anchoring": {k: v for k, v in anchored.items() if k != "model_bundle"},
         "model_proof": anchored["model_bundle"],
     }
+    if args.out:
+        artifact = {"manifest": result["manifest"], "weights": result["weights"], "scale": result["scale"]}
+        Path(args.out).write_text(json.dumps(_json_ready(artifact), indent=2, allow_nan=False), encoding="utf-8")
     if args.json:
         print(json.dumps(_json_ready(out), default=str, allow_nan=False))
     else:
@@ -124,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--aggregation", choices=("fedavg", "trimmed", "median", "krum"), default="trimmed")
     run.add_argument("--in-process", action="store_true", help="the same apps over the in-process grid")
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--out", default=None, metavar="MODEL.json", help="write the model artifact (manifest, weights)")
     run.set_defaults(handler=_run)
 
     def _usage(_args: argparse.Namespace) -> int:
