@@ -15,6 +15,7 @@ from twinledger_iac.alerts import Alerts
 from twinledger_iac.auth import Auth
 from twinledger_iac.chain import Chain
 from twinledger_iac.data import DataStores
+from twinledger_iac.federated import FederationLink
 from twinledger_iac.functions import ChaliceFunctions
 from twinledger_iac.ingest import TelemetryIngest
 from twinledger_iac.iot import GatewayIdentity
@@ -73,6 +74,8 @@ class TwinLedgerStack(cdk.Stack):
         self.ingest.alarm_on_dead_letters(self.alerts.topic)
         self.secured_routes = self.functions.require_authorizer(ids.COGNITO_AUTHORIZER, self.auth.authorizer())
         self.functions.throttle_api(rate_per_s=API_RATE_PER_S, burst=API_BURST)
+
+        self.federation = FederationLink(self, "Federation")  # the lessor's Flower SuperLink (docs/federated.md)
 
         self._outputs()
         nag.acknowledge(self)

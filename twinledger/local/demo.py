@@ -497,6 +497,9 @@ def run_demo(
     )
     if out is not None:
         _print(result, machines, days, seed, start_day, out)
+        from twinledger.federated.demo import federate_factories  # Flower loads only when the demo reports
+
+        federate_factories(out, seed=seed)  # the factories federate the fleet's failure model once
     return result
 
 
