@@ -34,14 +34,13 @@ from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.auth import principal_of
-from chalicelib.errors import BadInputError, ServiceError
-from chalicelib.http import MAX_QUERY_VALUE, json_object, validation_error
+from chalicelib.errors import ServiceError
+from chalicelib.http import body_model, query_model
 from twin_models.tenancy import Principal
 
-__all__ = ["Contract", "bind", "contract", "contract_of", "parse_body", "parse_query"]
+__all__ = ["Contract", "bind", "contract", "contract_of"]
 
 View = TypeVar("View", bound=Callable[..., Any])
-Model = TypeVar("Model", bound=BaseModel)
 
 #: The errors every authenticated route may answer (besides the ones a contract names).
 COMMON_ERRORS = (400, 401, 403, 404)
@@ -77,31 +76,6 @@ def _request() -> Request:
     if not _bound or _bound[0].current_request is None:
         raise RuntimeError("chalicelib.contract.bind(app) was not called")
     return _bound[0].current_request
-
-
-def parse_query(request: Request, model: type[Model]) -> Model:
-    """The query string validated by ``model``; every field at fault is named (``query.<name>``)."""
-    params: Any = request.query_params or {}
-    values = {}
-    for name in params:
-        value = str(params[name])
-        if len(value) > MAX_QUERY_VALUE:
-            raise BadInputError(
-                f"query parameter {name!r} is longer than {MAX_QUERY_VALUE} characters", field=f"query.{name}"
-            )
-        values[name] = value
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise validation_error(exc, "query") from exc
-
-
-def parse_body(request: Request, model: type[Model]) -> Model:
-    """The JSON body validated by ``model``; every field at fault is named (``body.<field>...``)."""
-    try:
-        return model.model_validate(json_object(request))
-    except ValidationError as exc:
-        raise validation_error(exc, "body") from exc
 
 
 def _shaped(found: type[BaseModel] | None, value: Any, status: int) -> Any:
@@ -151,9 +125,9 @@ def contract(
                 caller: Principal = principal_of(request)  # who asks comes before what they send
                 kwargs["principal"] = caller
             if query is not None:
-                kwargs["query"] = parse_query(request, query)
+                kwargs["query"] = query_model(request, query)
             if body is not None:
-                kwargs["body"] = parse_body(request, body)
+                kwargs["body"] = body_model(request, body)
             return _shaped(response, view(**kwargs), status)
 
         route.__contract__ = declared  # type: ignore[attr-defined]

@@ -29,6 +29,8 @@ __all__ = [
     "PageRequest",
     "QueryTime",
     "body_model",
+    "query_model",
+    "validation_error",
     "decode_cursor",
     "encode_cursor",
     "json_object",
@@ -120,11 +122,28 @@ def json_object(request: Request) -> dict[str, Any]:
 
 
 def body_model(request: Request, model: type[Model]) -> Model:
-    """The request body validated by ``model``: a 400 names every field that does not fit (``body.<path>``)."""
+    """The request body validated by ``model``: a 400 names every field that does not fit (``body.<path>``).
+
+    Validation is strict, as JSON has the types: ``0`` is not ``false`` and ``"5"`` is not ``5``.
+    """
+    json_object(request)  # not JSON at all, or not an object: said as such
     try:
-        return model.model_validate(json_object(request))
+        return model.model_validate_json(request.raw_body or b"{}", strict=True)
     except ValidationError as exc:
         raise validation_error(exc, "body") from exc
+
+
+def query_model(request: Request, model: type[Model]) -> Model:
+    """The query string validated by ``model``; every field at fault is named (``query.<name>``).
+
+    Query values are text, so a number or a flag is read from its text (``?limit=5``).
+    """
+    params: Any = request.query_params or {}
+    values = {name: query_param(request, name) for name in params}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise validation_error(exc, "query") from exc
 
 
 def validation_error(exc: ValidationError, where: str) -> BadInputError:

@@ -25,6 +25,7 @@ from chalicelib import wiring
 from chalicelib.auth import issue_token
 from chalicelib.settings import Settings
 from tests.functional.conftest import JWT_SECRET
+from tests.functional.openapi_conformance import assert_conforms
 from twin_models.billing import load_lease, qualified_lease_id
 from twin_models.device_config import ShadowDocumentError, check_shadow_state
 from twin_models.tenancy import Device
@@ -49,7 +50,7 @@ _EDGE_TIMES = [
 _TEXT = st.text(max_size=30) | st.sampled_from(
     ["cnc-01", LEASE["lease_id"], LEASE_ID, f"{LEASE_ID}@2026-10", "x" * 600]
 )
-_QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event"]
+_QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event", "limit", "next"]
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), _TEXT,
     st.sampled_from(_EDGE_TIMES),
@@ -122,6 +123,7 @@ def test_no_client_input_makes_a_route_answer_500(api: Client, request: tuple[st
         kwargs["body"] = body
     response = getattr(api.http, method.lower())(url, **kwargs)
     assert response.status_code < 500, (method, url, body, response.body[:300])
+    assert_conforms(method, url, response.status_code, response.headers, response.body)
 
 
 def test_every_route_is_fuzzed() -> None:

@@ -102,7 +102,7 @@ class TwinQueries:
         """Push configuration to the edge (desired section of the ``config`` shadow)."""
         device = self.device(principal, machine_id)
         if not config.fields_set():
-            raise BadInputError("nothing to change")
+            raise BadInputError("nothing to change: name at least one setting", field="body")
         role = acting_role(principal, device)  # the role claim must be backed by the relationship
         forbidden = config.forbidden_for(role or "service")
         if forbidden:
