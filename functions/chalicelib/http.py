@@ -29,17 +29,17 @@ __all__ = [
     "PageRequest",
     "QueryTime",
     "body_model",
-    "query_model",
-    "validation_error",
     "decode_cursor",
     "encode_cursor",
     "json_object",
     "page",
     "page_body",
     "page_request",
+    "query_model",
     "query_param",
     "query_time",
     "remaining_ms",
+    "validation_error",
 ]
 
 #: The instants a time parameter may name: anything else is a 400 (and never overflows the arithmetic after).

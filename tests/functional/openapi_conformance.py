@@ -35,9 +35,10 @@ def operation_of(method: str, path: str) -> tuple[str, dict[str, Any]]:
     parts = concrete.split("/")
     for template, operations in _document()["paths"].items():
         pattern = template.split("/")
-        if len(pattern) == len(parts) and all(p.startswith("{") or p == c for p, c in zip(pattern, parts, strict=True)):
-            if method.lower() in operations:
-                return template, operations[method.lower()]
+        if len(pattern) != len(parts) or method.lower() not in operations:
+            continue
+        if all(p.startswith("{") or p == c for p, c in zip(pattern, parts, strict=True)):
+            return template, operations[method.lower()]
     raise AssertionError(f"no operation for {method} {path}")
 
 

@@ -127,7 +127,7 @@ def _server(app: Any, host: str, port: int) -> Any:
                 return
             super()._send_error_response(error)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the API's own logs are the app's."""
 
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
