@@ -60,7 +60,10 @@ _JSON = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
     max_leaves=10,
 )
-_BODY_FIELDS = ["reason", "lease_id", "start", "end", "contract_address", "machine_ids", "sampling_interval_s"]
+_BODY_FIELDS = [
+    "reason", "lease_id", "start", "end", "contract_address", "machine_ids", "sampling_interval_s",
+    "machine_id", "site", "keys", "key_id", "public_key_pem", "at", "timezone", "shifts",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
