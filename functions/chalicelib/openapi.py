@@ -50,6 +50,14 @@ _SECURITY_SCHEMES: dict[str, Any] = {
         "x-amazon-apigateway-authtype": "cognito_user_pools",
     },
 }
+#: An example of each path parameter (the ids ``twinledger api`` seeds).
+_PATH_EXAMPLES = {
+    "machine_id": "cnc-01",
+    "line_id": "line-a",
+    "site_id": "plant-a",
+    "lease_id": "toolmaker:lease-demo",
+    "invoice_id": "toolmaker:lease-demo@2026-01-05",
+}
 _SECURED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cognito": []}]
 
 
@@ -120,6 +128,7 @@ def _operation(
     operation: dict[str, Any] = {"operationId": name, "tags": [_area(entry)]}
     parameters = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        | ({"example": _PATH_EXAMPLES[p]} if p in _PATH_EXAMPLES else {})
         for p in _PARAM.findall(path)
     ]
     responses: dict[str, Any] = {}
