@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalice.app import ChaliceUnhandledError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "BadInputError",
@@ -27,6 +27,7 @@ __all__ = [
     "NotVisibleError",
     "PayloadTooLargeError",
     "ServiceError",
+    "validation_error",
 ]
 
 
@@ -97,3 +98,23 @@ class ConflictingStateError(ServiceError):
     """The resource is not in a state that allows this."""
 
     status = 409
+
+
+def validation_error(exc: ValidationError, where: str) -> BadInputError:
+    """A pydantic validation as a 400 naming every field at fault under ``where`` (``body``, ``query``).
+
+    Example:
+        >>> class M(BaseModel):
+        ...     a: int
+        ...     b: list[int]
+        >>> try:
+        ...     M.model_validate({"a": "x", "b": [1, "y"]})
+        ... except ValidationError as exc:
+        ...     [e.path for e in validation_error(exc, "body").errors]
+        ['body.a', 'body.b.1']
+    """
+    errors = [
+        FieldError(path=".".join([where, *(str(p) for p in e["loc"])]), message=str(e["msg"])[:500])
+        for e in exc.errors(include_url=False)
+    ]
+    return BadInputError("; ".join(f"{e.path}: {e.message}" for e in errors[:5]), errors=errors)

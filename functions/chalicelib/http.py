@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 from chalice.app import Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
-from chalicelib.errors import BadInputError, FieldError
+from chalicelib.errors import BadInputError, validation_error
 from twin_models.timestamps import TimestampError, parse_utc
 
 __all__ = [
@@ -144,26 +144,6 @@ def query_model(request: Request, model: type[Model]) -> Model:
         return model.model_validate(values)
     except ValidationError as exc:
         raise validation_error(exc, "query") from exc
-
-
-def validation_error(exc: ValidationError, where: str) -> BadInputError:
-    """A pydantic validation as a 400 naming every field at fault under ``where`` (``body``, ``query``).
-
-    Example:
-        >>> class M(BaseModel):
-        ...     a: int
-        ...     b: list[int]
-        >>> try:
-        ...     M.model_validate({"a": "x", "b": [1, "y"]})
-        ... except ValidationError as exc:
-        ...     [e.path for e in validation_error(exc, "body").errors]
-        ['body.a', 'body.b.1']
-    """
-    errors = [
-        FieldError(path=".".join([where, *(str(p) for p in e["loc"])]), message=str(e["msg"])[:500])
-        for e in exc.errors(include_url=False)
-    ]
-    return BadInputError("; ".join(f"{e.path}: {e.message}" for e in errors[:5]), errors=errors)
 
 
 def remaining_ms(event: Any) -> int | None:

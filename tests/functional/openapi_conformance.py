@@ -24,9 +24,10 @@ def _document() -> dict[str, Any]:
 
 
 @cache
-def _registry() -> Registry:
+def _registry() -> Registry[Any]:
     resource: Resource[Any] = Resource.from_contents(_document(), default_specification=DRAFT202012)
-    return Registry().with_resource("urn:twinledger:openapi", resource)
+    registry: Registry[Any] = Registry().with_resource("urn:twinledger:openapi", resource)
+    return registry
 
 
 def operation_of(method: str, path: str) -> tuple[str, dict[str, Any]]:

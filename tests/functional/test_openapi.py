@@ -85,7 +85,7 @@ def test_chalices_own_errors_are_problem_details(
     method: str, path: str, headers: dict[str, str], body: str | None, status: int, paths: list[str]
 ) -> None:
     with Client(app) as client:
-        response = client.http.request(method, path, headers=headers, body=body or b"")
+        response = client.http.request(method, path, headers=headers, body=(body or "").encode())
     assert response.status_code == status, response.body
     problem = json.loads(response.body)
     assert response.headers["Content-Type"] == "application/problem+json"

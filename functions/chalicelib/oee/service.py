@@ -167,21 +167,23 @@ class OeeService:
     # -- queries ----------------------------------------------------------------------------------
     def _check_range(self, start: datetime, end: datetime) -> None:
         if end <= start:
-            raise BadInputError("'to' must be after 'from'")
+            raise BadInputError("'to' must be after 'from'", field="query.to")
         if end - start > timedelta(days=MAX_RANGE_DAYS):
-            raise BadInputError(f"an OEE range spans at most {MAX_RANGE_DAYS} days")
+            raise BadInputError(f"an OEE range spans at most {MAX_RANGE_DAYS} days", field="query.from")
 
     def _report(self, devices: Sequence[Device], start: datetime, end: datetime, by: PeriodBy | None) -> dict[str, Any]:
         self._check_range(start, end)
         sites = {d.site for d in devices}
         if len(sites) > 1:
-            raise BadInputError(f"the machines belong to several sites ({sorted(sites)}) with their own calendars")
+            raise BadInputError(
+                f"the machines belong to several sites ({sorted(sites)}) with their own calendars", field="path"
+            )
         calendar = self.calendar(devices[0])
         try:
             totals, source = self.totals(devices, start, end, by, calendar)
             report = build_report(totals)
         except OeeError as exc:
-            raise BadInputError(str(exc)) from exc
+            raise BadInputError(str(exc), field="query.by" if by else "query") from exc
         return {
             **report.model_dump(mode="json"),
             "periods_stored": source["stored"],

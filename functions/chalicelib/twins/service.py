@@ -119,9 +119,9 @@ class TwinQueries:
         """State intervals between ``start`` and ``end``; uncovered time is reported as gaps."""
         self.device(principal, machine_id)
         if end <= start:
-            raise BadInputError("'to' must be after 'from'")
+            raise BadInputError("'to' must be after 'from'", field="query.to")
         if (end - start).days > MAX_TIMELINE_DAYS:
-            raise BadInputError(f"a timeline spans at most {MAX_TIMELINE_DAYS} days")
+            raise BadInputError(f"a timeline spans at most {MAX_TIMELINE_DAYS} days", field="query.from")
         intervals = timeline(self.history.segments(machine_id, start, end), start, end)
         covered = sum(i.seconds for i in intervals)
         return {
