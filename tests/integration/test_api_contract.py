@@ -10,6 +10,7 @@ that breaks one answers 400 naming the rule, which the other checks verify is do
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from twin_models.signing import generate_private_key, public_key_pem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = 10  # per operation and phase: the run takes about two minutes on two cores
@@ -62,6 +65,42 @@ def test_twinledger_api_prints_its_url_and_a_token_per_role(served: dict[str, An
     assert served["url"].startswith("http://127.0.0.1:")
     assert sorted(served["tokens"]) == ["lessee", "lessor", "technician"]
     assert served["machines"] and served["lease_id"] == "toolmaker:lease-demo"
+
+
+def _request(
+    url: str, method: str, path: str, token: str | None = None, body: Any = None
+) -> tuple[int, dict[str, str], Any]:
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    answer = connection.getresponse()
+    body = answer.read()
+    connection.close()
+    return answer.status, {k.lower(): v for k, v in answer.getheaders()}, json.loads(body) if body else None
+
+
+def test_the_tokens_act_in_their_roles(served: dict[str, Any]) -> None:
+    tokens = served["tokens"]
+    status, _, machines = _request(served["url"], "GET", "/machines", tokens["lessee"])
+    assert status == 200 and [m["machine_id"] for m in machines["items"]] == served["machines"]
+    key = public_key_pem(generate_private_key())
+    body = {"machine_id": "cnc-99", "site": "plant-a", "lessee": "factory-1", "keys": {"cnc-99/1": key}}
+    status, headers, problem = _request(served["url"], "POST", "/machines", tokens["technician"], body)
+    assert status == 403 and headers["content-type"] == "application/problem+json", problem
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("TRACE", "/machines", 405), ("QUERY", "/machines", 405), ("PURGE", "/leases", 405), ("GET", "/nowhere", 404),
+])  # fmt: skip
+def test_undeclared_methods_and_paths_are_problems_never_5xx(
+    served: dict[str, Any], method: str, path: str, status: int
+) -> None:
+    answer, headers, problem = _request(served["url"], method, path, served["tokens"]["lessee"])
+    assert answer == status and headers["content-type"] == "application/problem+json"
+    assert problem["status"] == status and problem["type"].startswith("urn:twinledger:problem:")
+    if status == 405:
+        assert headers["allow"] == "GET, POST"
 
 
 def test_schemathesis_finds_no_5xx_and_every_answer_conforms(served: dict[str, Any], tmp_path: Path) -> None:
