@@ -124,11 +124,13 @@ def json_object(request: Request) -> dict[str, Any]:
 def body_model(request: Request, model: type[Model]) -> Model:
     """The request body validated by ``model``: a 400 names every field that does not fit (``body.<path>``).
 
-    Validation is strict, as JSON has the types: ``0`` is not ``false`` and ``"5"`` is not ``5``.
+    The body is required. Validation is strict, as JSON has the types: ``0`` is not ``false`` and ``"5"`` is not ``5``.
     """
+    if not request.raw_body:  # an absent body is not an empty object: PUT without one must not reset anything
+        raise BadInputError("a JSON object body is required", field="body")
     json_object(request)  # not JSON at all, or not an object: said as such
     try:
-        return model.model_validate_json(request.raw_body or b"{}", strict=True)
+        return model.model_validate_json(request.raw_body, strict=True)
     except ValidationError as exc:
         raise validation_error(exc, "body") from exc
 

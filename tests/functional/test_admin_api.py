@@ -179,6 +179,8 @@ def test_the_plants_calendar_is_set_by_its_lessor_or_lessee_and_makes_shifts_ans
         assert call(client, "PUT", "/sites/plant-a/calendar", STRANGER, calendar)[0] == 404
         status, problem = call(client, "PUT", "/sites/plant-a/calendar", LESSEE, {**calendar, "timezone": "Nowhere"})
         assert status == 400 and [e["path"] for e in problem["errors"]] == ["body.timezone"]
+        status, problem = call(client, "PUT", "/sites/plant-a/calendar", LESSEE)  # no body: nothing is reset
+        assert status == 400 and [e["path"] for e in problem["errors"]] == ["body"]
         status, stored = call(client, "PUT", "/sites/plant-a/calendar", LESSEE, calendar)
         assert status == 200 and stored["calendar"]["shifts"][0]["name"] == "early"
         assert call(client, "GET", "/sites/plant-a/calendar", LESSOR)[1] == stored
