@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import rfc8785
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
 
 from twin_models.hashchain import link
 from twin_models.merkle import HASH_SIZE, MerkleError, keccak256, verify_proof
@@ -82,7 +82,11 @@ def bytes32_hex(value: bytes) -> str:
     return "0x" + value.hex()
 
 
-Bytes32 = Annotated[bytes, PlainSerializer(bytes32_hex, return_type=str, when_used="json")]
+Bytes32 = Annotated[
+    bytes,
+    PlainSerializer(bytes32_hex, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": "^0x[0-9a-f]{64}$", "description": "32 bytes as 0x hex"}),
+]
 
 
 class OfflineCheck(BaseModel):

@@ -100,7 +100,7 @@ class DesiredConfig(BaseModel):
         ['lease_lock']
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
 
     sampling_interval_s: Annotated[float, Field(ge=0.1, le=60)] | None = None
     #: ideal cycle time (s per part) per program, ``"*"`` for any other program; ``null`` for a program

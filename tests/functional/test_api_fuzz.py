@@ -25,6 +25,7 @@ from chalicelib import wiring
 from chalicelib.auth import issue_token
 from chalicelib.settings import Settings
 from tests.functional.conftest import JWT_SECRET
+from tests.functional.openapi_conformance import assert_conforms
 from twin_models.billing import load_lease, qualified_lease_id
 from twin_models.device_config import ShadowDocumentError, check_shadow_state
 from twin_models.tenancy import Device
@@ -49,7 +50,7 @@ _EDGE_TIMES = [
 _TEXT = st.text(max_size=30) | st.sampled_from(
     ["cnc-01", LEASE["lease_id"], LEASE_ID, f"{LEASE_ID}@2026-10", "x" * 600]
 )
-_QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event"]
+_QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event", "limit", "next"]
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), _TEXT,
     st.sampled_from(_EDGE_TIMES),
@@ -59,7 +60,10 @@ _JSON = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
     max_leaves=10,
 )
-_BODY_FIELDS = ["reason", "lease_id", "start", "end", "contract_address", "machine_ids", "sampling_interval_s"]
+_BODY_FIELDS = [
+    "reason", "lease_id", "start", "end", "contract_address", "machine_ids", "sampling_interval_s",
+    "machine_id", "site", "keys", "key_id", "public_key_pem", "at", "timezone", "shifts",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +126,9 @@ def test_no_client_input_makes_a_route_answer_500(api: Client, request: tuple[st
         kwargs["body"] = body
     response = getattr(api.http, method.lower())(url, **kwargs)
     assert response.status_code < 500, (method, url, body, response.body[:300])
+    assert_conforms(method, url, response.status_code, response.headers, response.body)
+    if response.status_code == 400:  # bad input names where it is
+        assert json.loads(response.body)["errors"], (method, url, body, response.body[:300])
 
 
 def test_every_route_is_fuzzed() -> None:
@@ -151,7 +158,9 @@ _YEAR_9999 = quote("9999-12-31T23:59:59-14:00")
 def test_time_parameters_at_the_calendars_edge_are_a_400_naming_the_parameter(api: Client, url: str) -> None:
     response = api.http.get(url, headers=_headers("lessee"))
     assert response.status_code == 400, response.body
-    assert "query parameter" in json.loads(response.body)["Message"]
+    problem = json.loads(response.body)
+    named = {q.split("=")[0] for q in url.split("?")[1].split("&")}
+    assert problem["errors"] and {e["path"] for e in problem["errors"]} <= {f"query.{n}" for n in named}, problem
 
 
 @pytest.mark.parametrize(
@@ -166,7 +175,7 @@ def test_time_parameters_at_the_calendars_edge_are_a_400_naming_the_parameter(ap
 )
 def test_a_dispute_body_that_is_not_a_reason_is_a_400(api: Client, body: str, field: str) -> None:
     response = api.http.post(f"/invoices/{LEASE_ID}@2026-10/dispute", headers=_headers("lessee"), body=body)
-    assert response.status_code == 400 and field in json.loads(response.body)["Message"]
+    assert response.status_code == 400 and field in json.loads(response.body)["detail"]
 
 
 def test_the_caller_is_authenticated_before_the_body_is_read(api: Client) -> None:
@@ -187,7 +196,7 @@ def test_a_lease_at_the_calendars_edge_or_with_a_huge_address_is_a_400(
 ) -> None:
     body = json.dumps(dict(LEASE, lease_id="lease-edge", **change))
     response = api.http.post("/leases", headers=_headers("lessor"), body=body)
-    assert response.status_code == 400 and field in json.loads(response.body)["Message"]
+    assert response.status_code == 400 and field in json.loads(response.body)["detail"]
 
 
 # -- the config shadow as AWS IoT defines it -------------------------------------------------------------------
@@ -222,7 +231,7 @@ def test_desired_is_bounded_by_the_model_within_the_shadow_size_rule(api: Client
     response = api.http.put(
         "/machines/cnc-01/desired", headers=_headers("lessee"), body=json.dumps({"ideal_cycle_times_s": longer})
     )
-    assert response.status_code == 400 and "ideal_cycle_times_s" in json.loads(response.body)["Message"]
+    assert response.status_code == 400 and "ideal_cycle_times_s" in json.loads(response.body)["detail"]
     # and the size rule itself still answers for any state beyond 8 KB
     with pytest.raises(ShadowDocumentError, match="8192"):
         check_shadow_state({"desired": {"ideal_cycle_times_s": longer}})

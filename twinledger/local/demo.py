@@ -437,7 +437,7 @@ def run_demo(
             anchor_run = client.lambda_.invoke("anchor", _scheduled_event(clock.now)).payload
             window = {"from": format_utc(window_start), "to": format_utc(window_end)}
             report = _get(client, "/fleet/oee", lessee, {**window, "by": "shift"})
-            invoices = _get(client, f"/leases/{LEASE_ID}/invoices", lessee).get("invoices") or []
+            invoices = _get(client, f"/leases/{LEASE_ID}/invoices", lessee).get("items") or []
             invoice: dict[str, Any] = {"run": billing_run}
             if invoices:  # the issued document with its evidence, as the lessee reads it
                 invoice = _get(client, f"/invoices/{invoices[0]['invoice_id']}", lessee)
