@@ -26,7 +26,7 @@ import secrets
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from twinledger.paths import ensure_functions_importable
 
-__all__ = ["ApiServer", "SeedReport", "serve_api"]
+__all__ = ["ApiServer", "SeedReport", "main", "register_fleet", "serve_api"]
 
 PLANT_TZ = "Europe/Berlin"
 SITE = "plant-a"
@@ -172,33 +172,31 @@ def _lease(machine_ids: list[str], start: datetime) -> dict[str, Any]:
     }
 
 
-def _seed(url: str, tokens: dict[str, str], machines: int, hours: int, seed: int) -> SeedReport:
-    """Register the fleet through the API, ingest its telemetry, run the schedules once."""
+def register_fleet(
+    url: str,
+    lessor_token: str,
+    machines: Mapping[str, tuple[str, dict[str, float]]],
+    keys: Mapping[str, dict[str, str]],
+    lease_start: datetime,
+) -> str:
+    """Register machines (``{id: (line, ideal cycle times)}``, each with its gateway ``keys``), the site's
+    shift calendar and the lease through the API, as the lessor; the lease's ``PayPerUseLease`` is deployed
+    on the configured chain first. Returns the lease id.
+
+    Example:
+        >>> register_fleet(url, token, {"cnc-01": ("line-1", {"P1": 30.0})}, keys, start)  # doctest: +SKIP
+        'toolmaker:lease-demo'
+    """
     from chalicelib.adapters.chain import LeaseTerms, deploy_lease
     from chalicelib.adapters.chain.config import connect, get_chain_settings
-    from chalicelib.oee.service import period_record_id
-    from chalicelib.wiring import services
-    from edge_greengrass.simulator import FleetSimulator, ShiftCalendar
     from twin_models.merkle import keccak256
-    from twin_models.signing import generate_private_key, public_key_pem, seal_wire
 
-    report = SeedReport()
-    tz = ZoneInfo(PLANT_TZ)
-    day = (datetime.now(tz) - timedelta(days=2)).date()  # a plant day whose billing period has closed
-    lease_start = datetime.combine(day, dtime(0), tz).astimezone(UTC)
-    start = datetime.combine(day, dtime(6), tz).astimezone(UTC)  # the early shift
-    fleet = FleetSimulator(machines, seed, start, calendar=ShiftCalendar(timezone=PLANT_TZ))
-    keys = {}
-    lessor = tokens["lessor"]
-    for machine_id, sim in sorted(fleet.machines.items()):
-        keys[machine_id] = generate_private_key()
-        _call(url, "POST", "/machines", lessor, {
-            "machine_id": machine_id, "site": SITE, "line": sim.profile.line, "lessee": LESSEE,
-            "timezone": PLANT_TZ, "keys": {f"{machine_id}/1": public_key_pem(keys[machine_id])},
-            "ideal_cycle_times_s": dict(sim.profile.programs),
+    for machine_id, (line, programs) in sorted(machines.items()):
+        _call(url, "POST", "/machines", lessor_token, {
+            "machine_id": machine_id, "site": SITE, "line": line, "lessee": LESSEE,
+            "timezone": PLANT_TZ, "keys": dict(keys[machine_id]), "ideal_cycle_times_s": programs,
         })  # fmt: skip
-        report.machines.append(machine_id)
-    _call(url, "PUT", f"/sites/{SITE}/calendar", lessor, {
+    _call(url, "PUT", f"/sites/{SITE}/calendar", lessor_token, {
         "timezone": PLANT_TZ,
         "shifts": [
             {"name": "early", "start": "06:00", "end": "14:00", "breaks": [["10:00", "10:30"]]},
@@ -207,19 +205,44 @@ def _seed(url: str, tokens: dict[str, str], machines: int, hours: int, seed: int
     })  # fmt: skip
     w3 = connect(get_chain_settings())
     lessor_account, lessee_account = (str(a) for a in w3.eth.accounts[:2])
-    lease_doc = _lease(report.machines, lease_start)
+    machine_ids = sorted(machines)
+    lease_doc = _lease(machine_ids, lease_start)
     terms = LeaseTerms(
         lessor=lessor_account,
         lessee=lessee_account,
         operator=lessor_account,
         tariff_hash=keccak256(json.dumps(lease_doc["tariff"], sort_keys=True).encode()),
-        machine_ids=tuple(keccak256(m.encode()) for m in report.machines),
+        machine_ids=tuple(keccak256(m.encode()) for m in machine_ids),
         starts_at=lease_start,
         dispute_window_seconds=7 * 86_400,
     )
     address = deploy_lease(w3, lessor_account, terms)
-    created = _call(url, "POST", "/leases", lessor, {**lease_doc, "contract_address": address})
-    report.lease_id = str(created["lease_id"])
+    created = _call(url, "POST", "/leases", lessor_token, {**lease_doc, "contract_address": address})
+    return str(created["lease_id"])
+
+
+def _seed(url: str, tokens: dict[str, str], machines: int, hours: int, seed: int) -> SeedReport:
+    """Register the fleet through the API, ingest its telemetry, run the schedules once."""
+    from chalicelib.oee.service import period_record_id
+    from chalicelib.wiring import services
+    from edge_greengrass.simulator import FleetSimulator, ShiftCalendar
+    from twin_models.signing import generate_private_key, public_key_pem, seal_wire
+
+    report = SeedReport()
+    tz = ZoneInfo(PLANT_TZ)
+    day = (datetime.now(tz) - timedelta(days=2)).date()  # a plant day whose billing period has closed
+    lease_start = datetime.combine(day, dtime(0), tz).astimezone(UTC)
+    start = datetime.combine(day, dtime(6), tz).astimezone(UTC)  # the early shift
+    fleet = FleetSimulator(machines, seed, start, calendar=ShiftCalendar(timezone=PLANT_TZ))
+    keys = {machine_id: generate_private_key() for machine_id in sorted(fleet.machines)}
+    report.machines = sorted(fleet.machines)
+    report.lease_id = register_fleet(
+        url,
+        tokens["lessor"],
+        {m: (sim.profile.line, dict(sim.profile.programs)) for m, sim in fleet.machines.items()},
+        {m: {f"{m}/1": public_key_pem(key)} for m, key in keys.items()},
+        lease_start,
+    )
 
     bodies: list[str] = []
     seqs = dict.fromkeys(fleet.machines, 0)
@@ -292,3 +315,31 @@ def serve_api(
         reset_chain()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m twinledger.local.api_server --port P``: serve the app with the environment's settings
+    (stores, chain, tokens), nothing seeded, until SIGTERM; ``twinledger up`` runs its API this way."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="Serve the twinledger API with the environment's settings.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    ensure_functions_importable()
+    import app as app_module
+
+    server = _server(app_module.app, args.host, args.port)
+    signal.signal(signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.server.shutdown).start())
+    try:
+        server.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

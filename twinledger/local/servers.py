@@ -26,6 +26,7 @@ from twinledger.paths import REPO_ROOT
 __all__ = [
     "FUNCTIONS_DIR",
     "ServerProcess",
+    "api_process",
     "base_url",
     "chalice_local",
     "chalice_process",
@@ -136,6 +137,19 @@ def chalice_process(env: Mapping[str, str], port: int | None = None, log_path: P
         [str(binary), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
         f"http://127.0.0.1:{port}/machines",
         cwd=FUNCTIONS_DIR,
+        env={**os.environ, **env},
+        log_path=log_path,
+    )
+
+
+def api_process(env: Mapping[str, str], port: int | None = None, log_path: Path | None = None) -> ServerProcess:
+    """The HTTP API (:func:`twinledger.local.api_server.main`: the app with the error model's 404 and 405)
+    on ``port`` of 127.0.0.1 with ``env`` added, not started yet."""
+    port = port or free_port()
+    return ServerProcess(
+        "the API",
+        [sys.executable, "-m", "twinledger.local.api_server", "--host", "127.0.0.1", "--port", str(port)],
+        f"http://127.0.0.1:{port}/openapi.json",
         env={**os.environ, **env},
         log_path=log_path,
     )

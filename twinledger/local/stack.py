@@ -6,11 +6,13 @@
 * a **SageMaker runtime endpoint** serving a quick-start anomaly model commissioned from the simulator;
 * **mosquitto** with mTLS, the **ingest bridge** (MQTT -> the real ingest Lambda handler, in process), the
   **shadow relay** (moto's shadows <-> MQTT) and a **gateway process** publishing a simulated fleet;
-* the **HTTP API** (``chalice local`` serving the same app, over moto and Ganache);
+* the **HTTP API** (the same app on Chalice's local server, :mod:`twinledger.local.api_server`, over moto
+  and Ganache);
 * a **scheduler** thread running the scheduled functions (ingest catch-up, OEE, billing, anchoring) every
   ``schedule_interval_s``, so what is ingested is anchored within seconds.
 
-Machines, the site's shift calendar and the lease are registered before the gateway starts. Everything
+Machines, the site's shift calendar and the lease are registered through the admin routes, as the lessor,
+before the gateway starts. Everything
 generated lives under ``state_dir`` (made absolute, so the command works from any directory).
 
 Example:
@@ -110,10 +112,12 @@ class LocalStack:
             self._start_chain()
             self._start_endpoint()
             self._install_env()
-            self._register()
-            self._start_edge()
+            self._deploy_registry()
             self._start_api()
             self._write_tokens()
+            self._register()
+            self._start_edge()
+            self._write_pids()
             self._start_scheduler()
         except BaseException as exc:
             self.stop()
@@ -187,59 +191,40 @@ class LocalStack:
         wiring.reset()
         create_resources(aws.client("dynamodb"), aws.client("s3"))
 
-    def _register(self) -> None:
-        """The registry, the lease and the site calendar the stack's fleet runs under."""
-        from chalicelib.adapters import aws
+    def _deploy_registry(self) -> None:
+        from chalicelib import wiring
         from chalicelib.adapters.chain.config import connect, get_chain_settings
         from chalicelib.adapters.chain.registry import deploy_anchor_registry
-        from chalicelib.wiring import services
-        from edge_greengrass.pki import load_private_key, provision_device
-        from edge_greengrass.simulator import FleetSimulator
-        from twin_models.oee import PlantCalendar, ShiftSpec
-        from twin_models.signing import public_key_pem
-        from twin_models.tenancy import Device
-        from twinledger.local.demo import LESSEE, LESSOR, PLANT_TZ, SITE, open_lease
 
         settings = get_chain_settings()
         w3 = connect(settings)
         registry = deploy_anchor_registry(w3, str(w3.eth.accounts[0]), options=settings.sender_options())
         os.environ["TWINLEDGER_ANCHOR_REGISTRY"] = self.env["TWINLEDGER_ANCHOR_REGISTRY"] = registry
-        from chalicelib import wiring
-
         wiring.reset()
+
+    def _register(self) -> None:
+        """The machines (with the gateway's key), the site's calendar and the lease, through the admin
+        routes as the lessor; and each machine's IoT thing, whose named shadows the twin keeps."""
+        from chalicelib.adapters import aws
+        from edge_greengrass.pki import load_private_key, provision_device
+        from edge_greengrass.simulator import FleetSimulator
+        from twin_models.signing import public_key_pem
+        from twinledger.local.api_server import register_fleet
+
         signing = provision_device(self.state_dir / "edge" / "gateway", "gateway-1")
         pem = public_key_pem(load_private_key(signing.private_key))
-        adapters = services().adapters
         fleet = FleetSimulator(self.machines, self.seed, datetime.now(UTC))
         iot = aws.client("iot")
-        for machine_id, sim in fleet.machines.items():
-            iot.create_thing(thingName=machine_id)  # the IoT thing whose named shadows the twin keeps
-            adapters.devices.put(
-                Device(
-                    machine_id=machine_id,
-                    site=SITE,
-                    line=sim.profile.line,
-                    lessor=LESSOR,
-                    lessee=LESSEE,
-                    timezone=PLANT_TZ,
-                    keys={"gateway-1": pem},
-                    ideal_cycle_times_s=dict(sim.profile.programs),
-                )
-            )
-        adapters.calendars.put(
-            SITE,
-            PlantCalendar(
-                timezone=PLANT_TZ,
-                shifts=[
-                    ShiftSpec(name="early", start="06:00", end="14:00", breaks=[("10:00", "10:30")]),
-                    ShiftSpec(name="late", start="14:00", end="22:00", breaks=[("18:00", "18:30")]),
-                    ShiftSpec(name="night", start="22:00", end="06:00"),
-                ],
-            ),
+        for machine_id in fleet.machines:
+            iot.create_thing(thingName=machine_id)
+        start = datetime.now(UTC) - timedelta(hours=self.history_hours) - timedelta(days=1)
+        register_fleet(
+            self.api_url,
+            self.tokens["lessor"],
+            {m: (sim.profile.line, dict(sim.profile.programs)) for m, sim in fleet.machines.items()},
+            {machine_id: {"gateway-1": pem} for machine_id in fleet.machines},
+            start.replace(minute=0, second=0, microsecond=0),
         )
-        now = datetime.now(UTC)
-        start = now - timedelta(hours=self.history_hours) - timedelta(days=1)
-        open_lease(adapters.leases, sorted(fleet.machines), start, start + timedelta(days=365))
 
     def _start_edge(self) -> None:
         from chalicelib.adapters import aws
@@ -275,10 +260,10 @@ class LocalStack:
             raise StackError(f"the gateway exited with {gateway.returncode}: " + " | ".join(tail))
 
     def _start_api(self) -> None:
-        from twinledger.local.servers import base_url, chalice_process
+        from twinledger.local.servers import api_process, base_url
 
         try:
-            self._parts.api = chalice_process(self.env, self.ports.api or None, self.state_dir / "logs" / "api.log")
+            self._parts.api = api_process(self.env, self.ports.api or None, self.state_dir / "logs" / "api.log")
             self._parts.api.start()
         except RuntimeError as exc:
             raise StackError(str(exc)) from exc
@@ -299,6 +284,8 @@ class LocalStack:
         path = self.tokens_path
         path.write_text(json.dumps({"api": self.api_url, "tokens": self.tokens}, indent=2))
         path.chmod(0o600)
+
+    def _write_pids(self) -> None:
         (self.state_dir / "pids.json").write_text(json.dumps(self.pids()))
 
     @property
