@@ -14,12 +14,16 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 fi
 
+# Every package comes pinned with its hashes from requirements/<extra>.lock (scripts/lock.sh writes them);
+# the project itself is installed on top, editable, without resolving anything again.
 extras="local"
 [ "$what" = "test" ] && extras="dev"
-stamp=".venv/.installed-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+lock="requirements/$extras.lock"
+stamp=".venv/.installed-$extras-$(cat "$lock" pyproject.toml | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-  echo "== installing twinledger[$extras] into .venv"
-  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  echo "== installing $lock and twinledger[$extras] into .venv"
+  .venv/bin/python -m pip install --quiet --require-hashes -r "$lock"
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
 
