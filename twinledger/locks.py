@@ -31,7 +31,7 @@ from pathlib import Path
 
 from twinledger.paths import REPO_ROOT
 
-__all__ = ["LOCKS", "DIGEST_PREFIX", "LockSpec", "compile_lock", "input_digest", "main", "recorded_digest", "stale"]
+__all__ = ["DIGEST_PREFIX", "LOCKS", "LockSpec", "compile_lock", "input_digest", "main", "recorded_digest", "stale"]
 
 #: The header line that records the inputs' digest.
 DIGEST_PREFIX = "# inputs-sha256: "

@@ -25,9 +25,9 @@ from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
 from twinledger_iac import logical_ids as ids
-from twinledger_iac.project import FUNCTIONS_DIR, REPO_ROOT, StageSettings
+from twinledger_iac.project import REPO_ROOT, StageSettings
 
-__all__ = ["ChaliceFunctions", "vendor_domain"]
+__all__ = ["ChaliceFunctions", "staged_functions"]
 
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 #: Chalice needs a role ARN when it does not manage roles; every function's is replaced by its own role.
@@ -36,14 +36,15 @@ _ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/replaced-by-the-cdk-app"
 PACKAGE_DIR = REPO_ROOT / "build" / "cdk"
 
 
-def vendor_domain() -> contextlib.AbstractContextManager[Path]:
-    """``twin_models`` in ``functions/vendor`` while the app is packaged (Chalice bundles only what is under
-    ``functions/``), removed after."""
+def staged_functions() -> contextlib.AbstractContextManager[Path]:
+    """The Chalice project as it is packaged: a copy of ``functions/`` whose ``requirements.txt`` is the lock
+    ``requirements/lambda.lock`` and whose ``vendor/`` holds ``twin_models`` (Chalice bundles only what is in
+    the project); see ``twinledger.packaging.staged_project``."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from twinledger.packaging import vendored_domain
+    from twinledger.packaging import staged_project
 
-    return vendored_domain()
+    return staged_project(PACKAGE_DIR / "project")
 
 
 def _drop_old_bundles(folder: Path, max_age_s: float = 3600.0) -> None:
@@ -83,7 +84,6 @@ class ChaliceFunctions(Construct):
         *,
         environment: dict[str, str],
         stage: StageSettings,
-        source_dir: Path = FUNCTIONS_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
         stage_config: dict[str, Any] = {
@@ -95,8 +95,8 @@ class ChaliceFunctions(Construct):
             "iam_role_arn": _ROLE_PLACEHOLDER,
             "environment_variables": dict(environment),
         }
-        with vendor_domain(), _working_dir(PACKAGE_DIR):
-            self.chalice = Chalice(self, ids.CHALICE_APP, source_dir=str(source_dir), stage_config=stage_config)
+        with staged_functions() as project, _working_dir(PACKAGE_DIR):
+            self.chalice = Chalice(self, ids.CHALICE_APP, source_dir=str(project), stage_config=stage_config)
 
         by_logical_id = {to_cfn_resource_name(name): name for name in stage.functions}
         self.functions: dict[str, cdk.CfnResource] = {}
