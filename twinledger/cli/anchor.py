@@ -33,6 +33,9 @@ from twinledger.verify import RegistryError, RegistryReader
 
 __all__ = ["register"]
 
+#: ``--rpc eth-tester``: the chain that runs inside this process (demo, tests); needs a source checkout.
+EMBEDDED_RPC = "eth-tester"
+
 
 def _rpc(args: argparse.Namespace) -> str:
     return str(args.rpc or os.environ.get("TWINLEDGER_CHAIN_RPC_URL") or "http://127.0.0.1:8545")
@@ -42,7 +45,14 @@ def _reader(args: argparse.Namespace, registry: str | None) -> RegistryReader:
     """A read-only registry reader that needs only the wheel (no key is loaded: checking needs none)."""
     if not registry:
         raise RegistryError("no registry address: pass --registry (or use a bundle that names its contract)")
-    return RegistryReader(_rpc(args), registry)
+    rpc = _rpc(args)
+    if rpc != EMBEDDED_RPC:
+        return RegistryReader(rpc, registry)
+    # the in-process chain of the demo and the tests lives in the functions' chain adapter
+    ensure_functions_importable()
+    from chalicelib.adapters.chain.config import connect, get_chain_settings
+
+    return RegistryReader(rpc, registry, w3=connect(replace(get_chain_settings(), rpc_url=rpc)))
 
 
 def _print(value: Any) -> None:
