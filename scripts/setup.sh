@@ -29,6 +29,15 @@ fi
 
 [ "$what" = "test" ] || exit 0
 
+# checkov pins boto3 and more far below the project's packages: it lives in its own environment.
+checkov_stamp=".venv-checkov/.installed-$(sha1sum requirements/checkov.lock | cut -c1-12)"
+if [ ! -f "$checkov_stamp" ]; then
+  echo "== installing requirements/checkov.lock into .venv-checkov"
+  [ -x .venv-checkov/bin/python ] || "$python" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install --quiet --require-hashes -r requirements/checkov.lock
+  touch "$checkov_stamp"
+fi
+
 if [ ! -x node_modules/.bin/solcjs ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "== installing node tools (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error

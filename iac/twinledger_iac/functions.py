@@ -9,6 +9,7 @@ Chalice generates, so routes need no decorator and read the verified claims from
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -25,6 +26,7 @@ from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
 from twinledger_iac import logical_ids as ids
+from twinledger_iac.problems import gateway_responses, method_not_allowed
 from twinledger_iac.project import REPO_ROOT, StageSettings
 
 __all__ = ["ChaliceFunctions", "staged_functions"]
@@ -117,7 +119,16 @@ class ChaliceFunctions(Construct):
             )
             log_group.grant_write(role)
             child.add_property_override("Role", role.role_arn)
-            child.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name, "LogFormat": "Text"})
+            # JSON: Powertools lines stay one object each; the runtime's own lines become objects too.
+            child.add_property_override(
+                "LoggingConfig",
+                {
+                    "LogGroup": log_group.log_group_name,
+                    "LogFormat": "JSON",
+                    "ApplicationLogLevel": "INFO",
+                    "SystemLogLevel": "WARN",
+                },
+            )
             chalice_name = by_logical_id.get(logical_id)
             if chalice_name is not None:
                 child.add_property_override("Timeout", stage.timeout_of(chalice_name))
@@ -130,6 +141,18 @@ class ChaliceFunctions(Construct):
     def function(self, logical_id: str) -> cdk.CfnResource:
         """The ``AWS::Serverless::Function`` with ``logical_id`` (``Ingest``, ``APIHandler``, ...)."""
         return self.functions[logical_id]
+
+    def scheduled(self) -> list[str]:
+        """The logical ids of the functions an EventBridge schedule invokes (``@blueprint.schedule``)."""
+        # Read from the SAM template chalice package wrote: the typed event properties of CfnInclude cannot
+        # all be read back through jsii.
+        template = json.loads((Path(self.chalice._sam_package_dir) / "sam.json").read_text(encoding="utf-8"))
+        found = []
+        for logical_id, resource in template.get("Resources", {}).items():
+            events = resource.get("Properties", {}).get("Events", {}) if resource["Type"] == SERVERLESS_FUNCTION else {}
+            if any(event.get("Type") == "Schedule" for event in events.values()):
+                found.append(logical_id)
+        return sorted(found)
 
     def rest_api(self) -> cdk.CfnResource:
         """The ``AWS::Serverless::Api`` of the HTTP routes."""
@@ -154,6 +177,25 @@ class ChaliceFunctions(Construct):
                 }
             ],
         )
+
+    def answer_problems(self, scheme_name: str) -> list[str]:
+        """API Gateway's own errors as problem details, and a 405 problem for every method a path does not
+        declare (secured by ``scheme_name`` like the routes); returns the paths that got one.
+
+        See :mod:`twinledger_iac.problems`.
+        """
+        api = self.rest_api()
+        api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
+        covered = []
+        for path, operations in self.definition_body().get("paths", {}).items():
+            declared = [m.lower() for m, op in operations.items() if isinstance(op, dict)]
+            escaped = path.replace(".", "\\.")
+            api.add_property_override(
+                f"DefinitionBody.paths.{escaped}.x-amazon-apigateway-any-method",
+                {**method_not_allowed(declared), "security": [{scheme_name: []}]},
+            )
+            covered.append(path)
+        return covered
 
     def require_authorizer(self, scheme_name: str, scheme: dict[str, Any]) -> list[str]:
         """Put ``scheme`` on every route but CORS preflights; returns the secured ``METHOD path`` pairs."""
