@@ -98,9 +98,7 @@ class DataStores(Construct):
             enforce_ssl=True,
             versioned=True,  # a deleted or overwritten log object stays recoverable for 30 days
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(30)
-                )
+                s3.LifecycleRule(expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(30))
             ],
             removal_policy=removal_policy,
         )
