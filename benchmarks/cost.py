@@ -76,32 +76,40 @@ PRICES = {
     "sagemaker.ml_m5_large_hour": 0.138,
 }
 
-#: Assumptions the measurements cannot give, each stated where it is used.
-ASSUMED = {
-    # Lambda gives one vCPU at 1,769 MB and a share proportional to memory below it.
-    "lambda_mb_per_vcpu": 1769,
-    # service latency per call while the handler waits (eu-central-1, same-region, warm connections)
-    "latency_s": {
-        "dynamodb.PutItem": 0.006,
-        "dynamodb.GetItem": 0.004,
-        "iot-data.UpdateThingShadow": 0.030,
-        "iot-data.GetThingShadow": 0.020,
-        "s3.PutObject": 0.030,
-    },
-    # the SQS event source's idle long polling (five pollers, one 20 s receive each): requests per month
-    "sqs_idle_receives_per_month": 5 * SECONDS_PER_MONTH / 20,
-    # log bytes per invocation: the runtime's JSON start/report lines and the EMF metrics line
-    "log_bytes_per_invocation": 1500,
-    # custom metrics the functions emit (ingest counters, quarantine reasons, billing and anchoring figures)
-    "custom_metrics": 12,
-    # X-Ray's default sampling: the first request each second, then 5 %
-    "xray_reservoir_per_s": 1,
-    "xray_rate": 0.05,
-    "lambda_memory_mb": 1024,  # ingest's memory setting (functions/.chalice/config.json)
-    "sqs_batch_size": 10,
-    "sqs_batching_window_s": 5,
-    "endpoint_instances": 1,
-}
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What the measurements cannot give, each stated where it is used."""
+
+    #: Lambda gives one vCPU at 1,769 MB and a share proportional to memory below it.
+    lambda_mb_per_vcpu: int = 1769
+    #: ingest's memory setting (functions/.chalice/config.json).
+    lambda_memory_mb: int = 1024
+    #: service latency per call while the handler waits (same region, warm connections).
+    latency_s: tuple[tuple[str, float], ...] = (
+        ("dynamodb.PutItem", 0.006),
+        ("dynamodb.GetItem", 0.004),
+        ("iot-data.UpdateThingShadow", 0.030),
+        ("iot-data.GetThingShadow", 0.020),
+        ("s3.PutObject", 0.030),
+    )
+    #: the SQS event source's idle long polling (five pollers, one 20 s receive each), requests per month.
+    sqs_idle_receives_per_month: float = 5 * SECONDS_PER_MONTH / 20
+    #: the event source's batch size and batching window (iac/twinledger_iac/ingest.py).
+    sqs_batch_size: int = 10
+    sqs_batching_window_s: float = 5
+    #: log bytes per invocation: the runtime's JSON start/report lines and the EMF metrics line.
+    log_bytes_per_invocation: int = 1500
+    #: custom metrics the functions emit (ingest counters, quarantine reasons, billing and anchoring figures).
+    custom_metrics: int = 12
+    #: X-Ray's default sampling: the first request each second, then 5 %.
+    xray_reservoir_per_s: float = 1
+    xray_rate: float = 0.05
+    #: instances of the SageMaker endpoint (its autoscaling minimum).
+    endpoint_instances: int = 1
+
+
+ASSUMED = Assumptions()
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,6 @@ def _measure_ours(batches: list[dict[str, Any]], devices: Any, samples: int, ite
     cpu, _, calls, _ = bench.run_ours(batches, devices, metering=True)
     envelopes = sum(len(b["Records"]) for b in batches)
     bodies = [r["body"] for b in batches for r in b["Records"]]
-    history_puts = sum(1 for _ in range(envelopes))  # one segment per envelope (the dedup key is (machine, seq))
     return Measured(
         name="ours",
         samples_per_envelope=samples,
@@ -139,7 +146,7 @@ def _measure_ours(batches: list[dict[str, Any]], devices: Any, samples: int, ite
         cpu_s_per_envelope=cpu / envelopes,
         calls_per_envelope={k: v / envelopes for k, v in calls.items()},
         history_item_bytes=item_bytes,
-        history_items_per_envelope=history_puts / envelopes,
+        history_items_per_envelope=1.0,  # one segment per envelope (the dedup key is (machine, seq))
     )
 
 
@@ -172,14 +179,14 @@ def machine_month(m: Measured, fleet: int, settings: Settings) -> dict[str, floa
     topic = len("dt/twinledger/plant-a/cnc-0001/telemetry")
     messages_5kb = math.ceil((m.envelope_bytes + topic) / 5120)
     # the queue's batches: envelopes arriving within the batching window, at most the batch size
-    arrivals_per_window = fleet / m.samples_per_envelope * a["sqs_batching_window_s"]
-    per_batch = min(a["sqs_batch_size"], max(1.0, arrivals_per_window))
+    arrivals_per_window = fleet / m.samples_per_envelope * a.sqs_batching_window_s
+    per_batch = min(a.sqs_batch_size, max(1.0, arrivals_per_window))
     invocations = envelopes / per_batch
     calls = m.calls_per_envelope
-    latency = sum(calls.get(op, 0.0) * s for op, s in a["latency_s"].items())
-    vcpu = a["lambda_memory_mb"] / a["lambda_mb_per_vcpu"]
+    latency = sum(calls.get(op, 0.0) * s for op, s in a.latency_s)
+    vcpu = a.lambda_memory_mb / a.lambda_mb_per_vcpu
     seconds_per_envelope = m.cpu_s_per_envelope / vcpu + latency
-    gb_s = envelopes * seconds_per_envelope * a["lambda_memory_mb"] / 1024
+    gb_s = envelopes * seconds_per_envelope * a.lambda_memory_mb / 1024
     wru_per_history_item = math.ceil(m.history_item_bytes / 1024)
     history_writes = envelopes * m.history_items_per_envelope
     other_writes = envelopes * max(0.0, calls.get("dynamodb.PutItem", 0.0) - m.history_items_per_envelope)
@@ -192,29 +199,29 @@ def machine_month(m: Measured, fleet: int, settings: Settings) -> dict[str, floa
     stored_gb = history_writes * m.history_item_bytes * 2 / 1e9  # table and index
     shadow_ops = envelopes * (calls.get("iot-data.UpdateThingShadow", 0.0) + calls.get("iot-data.GetThingShadow", 0.0))
     shadow_ops += 2 * HOURS_PER_MONTH  # the oee and usage shadows, once an hour each
-    traced_fleet = min(invocations * fleet, a["xray_reservoir_per_s"] * SECONDS_PER_MONTH)
-    traced_fleet += a["xray_rate"] * max(0.0, invocations * fleet - traced_fleet)
+    traced_fleet = min(invocations * fleet, a.xray_reservoir_per_s * SECONDS_PER_MONTH)
+    traced_fleet += a.xray_rate * max(0.0, invocations * fleet - traced_fleet)
     return {
         "iot_connectivity": HOURS_PER_MONTH * 60 * p["iot.connection_minute"],
         "iot_messages": envelopes * messages_5kb * p["iot.message_5kb"],
         "iot_rules": envelopes * messages_5kb * p["iot.rule_triggered"] + envelopes * p["iot.rule_action"],
         "iot_shadow_operations": shadow_ops * p["iot.shadow_operation_1kb"],
-        "sqs": (envelopes + 2 * invocations + a["sqs_idle_receives_per_month"] / fleet) * p["sqs.request_64kb"],
+        "sqs": (envelopes + 2 * invocations + a.sqs_idle_receives_per_month / fleet) * p["sqs.request_64kb"],
         "lambda_gb_seconds": gb_s * p["lambda.gb_second"],
         "lambda_requests": invocations * p["lambda.request"],
         "dynamodb_writes": wru * p["dynamodb.write_request_unit"],
         "dynamodb_reads": rru * p["dynamodb.read_request_unit"],
         "dynamodb_storage_month_added": stored_gb * (p["dynamodb.storage_gb_month"] + p["dynamodb.pitr_gb_month"]),
         "s3": (envelopes * calls.get("s3.PutObject", 0.0) + 1) * p["s3.put_request"],
-        "cloudwatch_logs": invocations * a["log_bytes_per_invocation"] / 1e9 * p["cloudwatch.logs_ingested_gb"],
-        "cloudwatch_metrics": a["custom_metrics"] * p["cloudwatch.custom_metric_month"] / fleet,
+        "cloudwatch_logs": invocations * a.log_bytes_per_invocation / 1e9 * p["cloudwatch.logs_ingested_gb"],
+        "cloudwatch_metrics": a.custom_metrics * p["cloudwatch.custom_metric_month"] / fleet,
         "xray_traces": traced_fleet * p["xray.trace_recorded"] / fleet,
     }
 
 
 def endpoint_share(fleet: int) -> float:
     """The SageMaker endpoint's monthly cost per machine (instances always on, shared by the fleet)."""
-    return ASSUMED["endpoint_instances"] * HOURS_PER_MONTH * PRICES["sagemaker.ml_m5_large_hour"] / fleet
+    return ASSUMED.endpoint_instances * HOURS_PER_MONTH * PRICES["sagemaker.ml_m5_large_hour"] / fleet
 
 
 def _row(items: dict[str, float]) -> float:
