@@ -17,6 +17,7 @@ from chalicelib.anchoring.routes import blueprint as anchoring_routes
 from chalicelib.billing.routes import blueprint as billing_routes
 from chalicelib.ingest.pipeline import logger, metrics
 from chalicelib.ingest.routes import blueprint as ingest_routes
+from chalicelib.observability import observe
 from chalicelib.oee.routes import blueprint as oee_routes
 from chalicelib.openapi import document
 from chalicelib.twins.routes import blueprint as twins_routes
@@ -25,6 +26,7 @@ from chalicelib.wiring import services
 app = Chalice(app_name="twinledger")
 problems.install(app)
 contract.bind(app)
+app.register_middleware(observe, "all")  # JSON logs with the Lambda context, X-Ray subsegments
 app.register_blueprint(twins_routes)
 app.register_blueprint(anchoring_routes)
 app.register_blueprint(oee_routes)

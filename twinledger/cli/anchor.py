@@ -1,7 +1,9 @@
 """``twinledger verify`` and ``twinledger anchor``: check records against the chain, deploy, drain.
 
 ``verify`` trusts nothing but the chain: it re-hashes the record in the proof bundle, checks the Merkle
-proof and asks the registry named in the bundle (or ``--registry``) on the node at ``--rpc``.
+proof and asks the registry named in the bundle (or ``--registry``) on the node at ``--rpc``. It and
+``anchor log-check`` need only the installed package (``pip install 'twinledger[verify]'``); ``deploy`` and
+``drain`` need a source checkout.
 
 Example:
     $ twinledger verify --record proof.json --rpc http://127.0.0.1:8545
@@ -23,28 +25,34 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from twin_models.anchoring import ProofBundle, bytes32_hex, record_hash
+from twin_models.anchoring import ProofBundle, bytes32_hex, record_hash, verify_bundle
 from twin_models.errors import TwinModelsError
 from twin_models.hashchain import chain_heads, first_mismatch, machine_key
 from twinledger.paths import ensure_functions_importable
+from twinledger.verify import RegistryError, RegistryReader
 
 __all__ = ["register"]
+
+#: ``--rpc eth-tester``: the chain that runs inside this process (demo, tests); needs a source checkout.
+EMBEDDED_RPC = "eth-tester"
 
 
 def _rpc(args: argparse.Namespace) -> str:
     return str(args.rpc or os.environ.get("TWINLEDGER_CHAIN_RPC_URL") or "http://127.0.0.1:8545")
 
 
-def _reader(args: argparse.Namespace, registry: str | None) -> Any:
-    """A read-only registry client (no key is loaded: checking needs none)."""
-    ensure_functions_importable()
-    from chalicelib.adapters.chain.config import ChainSettings, connect, get_chain_settings
-    from chalicelib.adapters.chain.registry import AnchorClient
-
+def _reader(args: argparse.Namespace, registry: str | None) -> RegistryReader:
+    """A read-only registry reader that needs only the wheel (no key is loaded: checking needs none)."""
     if not registry:
-        raise TwinModelsError("no registry address: pass --registry (or use a bundle that names its contract)")
-    settings: ChainSettings = replace(get_chain_settings(), rpc_url=_rpc(args))
-    return AnchorClient(connect(settings), registry, None, settings.sender_options())
+        raise RegistryError("no registry address: pass --registry (or use a bundle that names its contract)")
+    rpc = _rpc(args)
+    if rpc != EMBEDDED_RPC:
+        return RegistryReader(rpc, registry)
+    # the in-process chain of the demo and the tests lives in the functions' chain adapter
+    ensure_functions_importable()
+    from chalicelib.adapters.chain.config import connect, get_chain_settings
+
+    return RegistryReader(rpc, registry, w3=connect(replace(get_chain_settings(), rpc_url=rpc)))
 
 
 def _print(value: Any) -> None:
@@ -57,13 +65,9 @@ def _verify(args: argparse.Namespace) -> int:
     except (OSError, ValidationError) as exc:
         print(f"error: cannot read a proof bundle from {args.record}: {exc}", file=sys.stderr)
         return 2
-    ensure_functions_importable()
-    from chalicelib.anchoring.service import verify_bundle
-    from chalicelib.ports.chain import ChainError
-
     try:
         result = verify_bundle(bundle, _reader(args, args.registry or bundle.contract))
-    except (ChainError, TwinModelsError) as exc:
+    except (RegistryError, TwinModelsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print({"record_id": bundle.record_id, "root": bytes32_hex(bundle.root), **result.as_dict()})
@@ -124,13 +128,10 @@ def _log_check(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    ensure_functions_importable()
-    from chalicelib.ports.chain import ChainError
-
     try:
         client = _reader(args, args.registry)
         on_chain = client.log_heads(machine_key(args.machine))
-    except (ChainError, TwinModelsError) as exc:
+    except (RegistryError, TwinModelsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     mismatch = first_mismatch(entries, on_chain)
