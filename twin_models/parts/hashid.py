@@ -16,7 +16,7 @@ Example:
     >>> event = {"type": "ObjectEvent", "eventTime": "2026-01-05T06:00:30.000Z", "eventTimeZoneOffset": "+00:00",
     ...          "epcList": ["urn:twinledger:part:cnc-01:1767592830000:42"], "action": "OBSERVE"}
     >>> pre_hash(event)[:60]
-    'eventType=ObjectEventeventTime=2026-01-05T06:00:30.000ZeventT'
+    'eventType=ObjectEventeventTime=2026-01-05T06:00:30.000Zevent'
     >>> event_hash_id(event).startswith("ni:///sha-256;"), event_hash_id(event).endswith("?ver=CBV2.0")
     (True, True)
 """
