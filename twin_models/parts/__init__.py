@@ -12,7 +12,15 @@ Example:
     'urn'
 """
 
-from twin_models.parts.bundle import BundleCheck, KeyRecord, PartBundle, SignedCheck, check_offline, earliest_sent, key_record
+from twin_models.parts.bundle import (
+    BundleCheck,
+    KeyRecord,
+    PartBundle,
+    SignedCheck,
+    check_offline,
+    earliest_sent,
+    key_record,
+)
 from twin_models.parts.cycles import Cycle, Piece, Span, Stat, piece_of, run_around, scan, touching
 from twin_models.parts.epcis import CONTEXT, NAMESPACES, Inspection, Measurement, epcis_document
 from twin_models.parts.hashid import event_hash_id, pre_hash
@@ -32,6 +40,7 @@ from twin_models.parts.record import (
 __all__ = [
     "CONTEXT",
     "NAMESPACES",
+    "BundleCheck",
     "Cycle",
     "EnvelopeRef",
     "Gtin",
@@ -46,7 +55,6 @@ __all__ = [
     "PartRecord",
     "Piece",
     "ProcessSummary",
-    "BundleCheck",
     "SignedCheck",
     "Span",
     "Stat",
@@ -58,6 +66,7 @@ __all__ = [
     "key_record",
     "part_events",
     "part_id",
+    "piece_of",
     "pre_hash",
     "records_of",
     "run_around",

@@ -189,7 +189,9 @@ def _envelopes(bundle: PartBundle, record: PartRecord) -> str | None:
         try:
             header = jws_header(token)
             if header.key_id != key.key_id or header.machine_id != key.machine_id:
-                return f"envelope {index}: signed with key {header.key_id!r} of {header.machine_id!r}, not the registered"
+                return (
+                    f"envelope {index}: signed with key {header.key_id!r} of {header.machine_id!r}, not the registered"
+                )
             envelope, digest = open_jws(token, header, public_key)
         except EnvelopeError as exc:
             return f"envelope {index}: {exc.reason}: {exc.detail}"

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin_models.counters import counter_delta
@@ -256,7 +257,9 @@ def scan(pieces: Sequence[Piece]) -> list[Cycle]:
         else:
             first = first.model_copy(update={"rejects": counter_delta(before[1], piece.first_counts[1])})
             if piece.first_counts[0] != before[0]:
-                step = Step(ts=piece.first_ts, before=before[0], after=piece.first_counts[0], context=piece.first_context)
+                step = Step(
+                    ts=piece.first_ts, before=before[0], after=piece.first_counts[0], context=piece.first_context
+                )
                 if open_span is not None and open_start is not None:
                     cycles.append(_cycle(piece, open_start, open_span.merge(first), step, hashes))
                 open_span, open_start = Span(seqs=(piece.seq,)), piece.first_ts
@@ -320,4 +323,3 @@ def run_around(seq: int, stored: Mapping[int, Piece]) -> list[Piece]:
 def touching(cycles: Iterable[Cycle], seq: int) -> list[Cycle]:
     """The cycles that hold samples (or the start) of envelope ``seq``."""
     return [c for c in cycles if any(s == seq for s, _ in c.evidence)]
-

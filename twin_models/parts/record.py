@@ -164,7 +164,10 @@ def part_events(record: PartRecord) -> list[dict[str, Any]]:
         inspector=record.machine_id,
         result="conformant" if record.result == "good" else "non_conformant",
     )
-    return [commissioning, inspection_event(record.epc, record.site, machine, read_point=machine_uri(record.machine_id))]
+    return [
+        commissioning,
+        inspection_event(record.epc, record.site, machine, read_point=machine_uri(record.machine_id)),
+    ]
 
 
 def records_of(

@@ -16,13 +16,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from twin_models.history import Segment
 from twin_models.parts import InspectionRecord, PartIdScheme, PartRecord, Piece
+from twin_models.telemetry import TelemetryEnvelope
 
-__all__ = ["MaintenanceState", "Parts", "StoredPart"]
+__all__ = ["MaintenanceState", "PartDeriver", "Parts", "StoredPart"]
 
 
 @dataclass(frozen=True)
@@ -93,4 +96,19 @@ class MaintenanceState(Protocol):
 
     def latest(self, machine_id: str, at: datetime) -> tuple[str, datetime] | None:
         """The hash (``0x`` hex) and time of the machine's latest maintenance-log entry at or before ``at``."""
+        ...
+
+
+@runtime_checkable
+class PartDeriver(Protocol):
+    """The parts area as the ingest pipeline sees it (the wiring passes ``chalicelib.parts.step.PartsStep``)."""
+
+    def run(
+        self,
+        machine_id: str,
+        envelopes: Mapping[int, TelemetryEnvelope],
+        segments: Mapping[int, Segment],
+        bodies: Mapping[int, str],
+    ) -> int:
+        """Record the parts one machine's envelopes (by seq, with their segments and raw bodies) complete."""
         ...
