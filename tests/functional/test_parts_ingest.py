@@ -30,8 +30,13 @@ NOW = T0 + timedelta(days=1)
 def build() -> Services:
     built = wiring.build(Settings(adapters="memory"), clock=lambda: NOW)
     built.adapters.devices.put(
-        Device(machine_id="cnc-01", site="plant-a", lessor="toolmaker", lessee="factory-1",
-               keys={KEY_ID: public_key_pem(KEY)})  # fmt: skip
+        Device(
+            machine_id="cnc-01",
+            site="plant-a",
+            lessor="toolmaker",
+            lessee="factory-1",
+            keys={KEY_ID: public_key_pem(KEY)},
+        )  # fmt: skip
     )
     return built
 
@@ -108,7 +113,9 @@ def test_a_counter_reset_reuses_no_id() -> None:
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), size=st.sampled_from([7, 30, 45]), batch=st.integers(1, 8), data=st.data())
-def test_redelivered_and_reordered_envelopes_change_no_part(seed: int, size: int, batch: int, data: st.DataObject) -> None:
+def test_redelivered_and_reordered_envelopes_change_no_part(
+    seed: int, size: int, batch: int, data: st.DataObject
+) -> None:
     # Given twenty minutes of telemetry ingested in order, once
     made = shift(1200, seed=seed)
     dropped = frozenset(data.draw(st.sets(st.integers(1, 200), max_size=5)))

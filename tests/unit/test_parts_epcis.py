@@ -58,10 +58,20 @@ def records(scheme: PartIdScheme, **fields: Any) -> list[Any]:
     v = {"program": "P100", "material_lot": "L-42", "order_id": "O-7", "product": "PN-1", "spindle_load_pct": 40.0,
          "temperature_c": 30.0, "power_kw": 12.5} | fields  # fmt: skip
     samples = [
-        Sample(ts=T0 + timedelta(seconds=i), state=100, part_count=i // 4, reject_count=i // 8,
-               spindle_load_pct=min(v["spindle_load_pct"] + i, 1000), vibration_rms_mm_s=1.0 + i / 10,
-               temperature_c=min(v["temperature_c"] + i / 3, 400), power_kw=v["power_kw"], program=v["program"],
-               material_lot=v["material_lot"], order_id=v["order_id"], product=v["product"])  # fmt: skip
+        Sample(
+            ts=T0 + timedelta(seconds=i),
+            state=100,
+            part_count=i // 4,
+            reject_count=i // 8,
+            spindle_load_pct=min(v["spindle_load_pct"] + i, 1000),
+            vibration_rms_mm_s=1.0 + i / 10,
+            temperature_c=min(v["temperature_c"] + i / 3, 400),
+            power_kw=v["power_kw"],
+            program=v["program"],
+            material_lot=v["material_lot"],
+            order_id=v["order_id"],
+            product=v["product"],
+        )  # fmt: skip
         for i in range(9)
     ]
     envelope = TelemetryEnvelope(machine_id="cnc-01", site="plant-a", seq=0, sent_at=T0, samples=samples)
@@ -83,7 +93,10 @@ def test_every_event_type_has_the_reference_hash_id(kind: str) -> None:
         ],
     )
     events = part_events(good) + part_events(rejected)
-    events += [inspection_event(good.epc, good.site, inspection), inspection_record(good, inspection, 1, T0).event(good)]
+    events += [
+        inspection_event(good.epc, good.site, inspection),
+        inspection_record(good, inspection, 1, T0).event(good),
+    ]
     events.append(inspection_event(good.epc, good.site, inspection.model_copy(update={"measurements": []})))
 
     assert {e["bizStep"] for e in events} == {"commissioning", "inspecting"}

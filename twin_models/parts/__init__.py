@@ -13,10 +13,13 @@ Example:
 """
 
 from twin_models.parts.bundle import (
+    CHECKS,
     BundleCheck,
+    ChainAnswer,
     KeyRecord,
     PartBundle,
     SignedCheck,
+    check,
     check_offline,
     earliest_sent,
     key_record,
@@ -38,9 +41,11 @@ from twin_models.parts.record import (
 )
 
 __all__ = [
+    "CHECKS",
     "CONTEXT",
     "NAMESPACES",
     "BundleCheck",
+    "ChainAnswer",
     "Cycle",
     "EnvelopeRef",
     "Gtin",
@@ -58,6 +63,7 @@ __all__ = [
     "SignedCheck",
     "Span",
     "Stat",
+    "check",
     "check_offline",
     "earliest_sent",
     "epcis_document",

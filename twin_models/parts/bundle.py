@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -42,9 +42,11 @@ from twin_models.telemetry import EnvelopeError, TelemetryEnvelope
 __all__ = [
     "CHECKS",
     "BundleCheck",
+    "ChainAnswer",
     "KeyRecord",
     "PartBundle",
     "SignedCheck",
+    "check",
     "check_offline",
     "earliest_sent",
     "key_record",
@@ -226,6 +228,52 @@ def check_offline(bundle: PartBundle) -> BundleCheck:
         return result
     result.add("envelope_signatures", _envelopes(bundle, record))
     return result
+
+
+class ChainAnswer(BaseModel):
+    """What the chain says of one proof bundle: whether its root holds the record, and when it was anchored."""
+
+    ok: bool
+    anchored_at: datetime | None = None
+    reason: str = ""
+
+
+def check(bundle: PartBundle, on_chain: Callable[[ProofBundle], ChainAnswer]) -> BundleCheck:
+    """Every check (see the module documentation); ``on_chain`` asks the registry about one proof bundle.
+
+    Example:
+        >>> check(PartBundle(part_id="x", record={}), lambda proof: ChainAnswer(ok=True)).failed
+        'record_hash'
+    """
+    result = check_offline(bundle)
+    if not result.ok or bundle.proof is None:
+        return result
+    named = [("record", bundle.proof), *((f"inspection {i + 1}", p) for i, p in enumerate(bundle.inspections))]
+    key_answer = on_chain(bundle.key) if bundle.key is not None else None
+    problem = None
+    for name, proof in named:
+        answer = on_chain(proof)
+        if not answer.ok:
+            problem = f"{name}: {answer.reason or 'not anchored in this registry'}"
+            break
+    if problem is None and key_answer is not None and not key_answer.ok:
+        problem = f"key registration: {key_answer.reason or 'not anchored in this registry'}"
+    if not result.add("anchored_root", problem):
+        return result
+    result.add("key_registered_before_data", _key_first(bundle, key_answer))
+    return result
+
+
+def _key_first(bundle: PartBundle, key_answer: ChainAnswer | None) -> str | None:
+    if not bundle.envelopes:
+        return None
+    sent = earliest_sent(bundle)
+    if key_answer is None or key_answer.anchored_at is None or sent is None:
+        return "the key's registration is not anchored"
+    if key_answer.anchored_at > sent:
+        return f"the key was registered (anchored {key_answer.anchored_at.isoformat()}) after the data was sent " \
+            f"({sent.isoformat()})"  # fmt: skip
+    return None
 
 
 def names(checks: Iterable[SignedCheck]) -> list[str]:
