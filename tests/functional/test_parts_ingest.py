@@ -4,6 +4,7 @@ reordered envelopes change no part."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import timedelta
 
@@ -36,15 +37,22 @@ def build() -> Services:
             lessor="toolmaker",
             lessee="factory-1",
             keys={KEY_ID: public_key_pem(KEY)},
-        )  # fmt: skip
+        )
     )
     return built
 
 
 def shift(seconds: int, seed: int = 7) -> list[Sample]:
     """A simulated machine's samples, stamped with an order and lot (the gateway's job at the edge)."""
-    profile = MachineProfile(machine_id="cnc-01", programs={"P100": 11.0, "P200": 17.0}, reject_rate=0.08,
-                             setup_s=(20, 40), setup_every_parts=60, repair_s=(30, 90), idle_s=(20, 60))  # fmt: skip
+    profile = MachineProfile(
+        machine_id="cnc-01",
+        programs={"P100": 11.0, "P200": 17.0},
+        reject_rate=0.08,
+        setup_s=(20, 40),
+        setup_every_parts=60,
+        repair_s=(30, 90),
+        idle_s=(20, 60),
+    )
     sim = MachineSimulator(profile, seed=seed, start=T0)
     out = []
     for sample in sim.run(seconds):
@@ -86,9 +94,9 @@ def test_the_parts_of_a_shift_match_the_part_counter() -> None:
     assert len({r.part_id for r in found}) == len(found)
     # each record holds its cycle: consecutive cycles meet, and the order, lot and tool are the step's
     by_count = sorted(found, key=lambda r: r.count)
-    for before, after in zip(by_count, by_count[1:], strict=False):
+    for before, after in itertools.pairwise(by_count):
         assert after.cycle_start == before.cycle_end
-    step_samples = {s.part_count: s for a, s in zip(made, made[1:], strict=False) if s.part_count != a.part_count}
+    step_samples = {s.part_count: s for a, s in itertools.pairwise(made) if s.part_count != a.part_count}
     for record in found:
         assert record.material_lot == step_samples[record.count].material_lot
         assert record.tool_id == step_samples[record.count].tool_id

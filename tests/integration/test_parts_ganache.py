@@ -47,7 +47,7 @@ def register(built: Services, machine_id: str) -> Any:
             lessor="toolmaker",
             lessee="factory-1",
             keys={f"{machine_id}/1": public_key_pem(key)},
-        )  # fmt: skip
+        )
     )
     return key
 
@@ -69,14 +69,14 @@ def produce(built: Services, machine_id: str, key: Any, start: datetime) -> list
             power_kw=11.0,
             tool_id="T0001",
             tool_wear_pct=12.5,
-        )  # fmt: skip
+        )
         for i in range(60)
     ]
     bodies = [
         seal_jws(machine_id, "plant-a", 0, made[:30], key, f"{machine_id}/1", sent_at=made[29].ts).decode(),
         seal_jws(
             machine_id, "plant-a", 1, made[30:], key, f"{machine_id}/1", sent_at=made[59].ts, previous=made[29]
-        ).decode(),  # fmt: skip
+        ).decode(),
     ]
     built.ingest.handle_batch(sqs_event(bodies, [f"{machine_id}-0", f"{machine_id}-1"]))
     return bodies
@@ -87,8 +87,9 @@ def chain_now(w3: Web3) -> datetime:
 
 
 def bundles(built: Services, machine_id: str) -> dict[str, dict[str, Any]]:
-    listed = built.parts.list_parts(LESSEE, machine_id, datetime(2000, 1, 1, tzinfo=UTC),
-                                    datetime(2100, 1, 1, tzinfo=UTC), PageRequest(limit=100))  # fmt: skip
+    listed = built.parts.list_parts(
+        LESSEE, machine_id, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC), PageRequest(limit=100)
+    )
     return {r["result"]: built.parts.bundle(LESSEE, r["part_id"]) for r in listed["items"]}
 
 
@@ -110,8 +111,16 @@ def anchored(ganache_w3: Web3) -> tuple[Services, str, list[str]]:
     bodies = produce(built, "cnc-07", key, start)
     found = bundles(built, "cnc-07")
     good_id = found["good"]["part_id"]
-    built.parts.inspect(LESSEE, good_id, Inspection(inspected_at=start + timedelta(minutes=5), inspector="qa-1",
-                        result="conformant", measurements=[Measurement(characteristic="bore", value=12.01, uom="MMT")]))  # fmt: skip
+    built.parts.inspect(
+        LESSEE,
+        good_id,
+        Inspection(
+            inspected_at=start + timedelta(minutes=5),
+            inspector="qa-1",
+            result="conformant",
+            measurements=[Measurement(characteristic="bore", value=12.01, uom="MMT")],
+        ),
+    )
     built.anchoring.run_once()
     return built, good_id, bodies
 

@@ -55,8 +55,15 @@ instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035,
 
 
 def records(scheme: PartIdScheme, **fields: Any) -> list[Any]:
-    v = {"program": "P100", "material_lot": "L-42", "order_id": "O-7", "product": "PN-1", "spindle_load_pct": 40.0,
-         "temperature_c": 30.0, "power_kw": 12.5} | fields  # fmt: skip
+    v: dict[str, Any] = {
+        "program": "P100",
+        "material_lot": "L-42",
+        "order_id": "O-7",
+        "product": "PN-1",
+        "spindle_load_pct": 40.0,
+        "temperature_c": 30.0,
+        "power_kw": 12.5,
+    } | fields
     samples = [
         Sample(
             ts=T0 + timedelta(seconds=i),
@@ -71,7 +78,7 @@ def records(scheme: PartIdScheme, **fields: Any) -> list[Any]:
             material_lot=v["material_lot"],
             order_id=v["order_id"],
             product=v["product"],
-        )  # fmt: skip
+        )
         for i in range(9)
     ]
     envelope = TelemetryEnvelope(machine_id="cnc-01", site="plant-a", seq=0, sent_at=T0, samples=samples)
@@ -120,8 +127,15 @@ def test_every_event_type_has_the_reference_hash_id(kind: str) -> None:
 def test_commissioning_hash_ids_match_the_reference_for_generated_values(
     kind: str, lot: str, program: str, order: str, load: float, temperature: float, power: float
 ) -> None:
-    found = records(SCHEMES[kind], material_lot=lot, program=program, order_id=order, spindle_load_pct=load,
-                    temperature_c=temperature, power_kw=power)  # fmt: skip
+    found = records(
+        SCHEMES[kind],
+        material_lot=lot,
+        program=program,
+        order_id=order,
+        spindle_load_pct=load,
+        temperature_c=temperature,
+        power_kw=power,
+    )
     for record in found:
         for event in part_events(record):
             assert event["eventID"] == oracle(event)
@@ -140,7 +154,7 @@ def test_inspection_hash_ids_match_the_reference_for_generated_values(
     inspection = Inspection(
         inspected_at=at,
         inspector=inspector,
-        result=result,  # type: ignore[arg-type]
+        result=result,
         measurements=[Measurement(characteristic=c, value=v, uom=u) for c, v, u in values],
     )
     for epc in ("urn:twinledger:part:cnc-01:1:1", "https://id.gs1.org/01/04012345111118/21/C01-1-1"):

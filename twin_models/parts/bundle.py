@@ -271,8 +271,10 @@ def _key_first(bundle: PartBundle, key_answer: ChainAnswer | None) -> str | None
     if key_answer is None or key_answer.anchored_at is None or sent is None:
         return "the key's registration is not anchored"
     if key_answer.anchored_at > sent:
-        return f"the key was registered (anchored {key_answer.anchored_at.isoformat()}) after the data was sent " \
-            f"({sent.isoformat()})"  # fmt: skip
+        return (
+            f"the key was registered (anchored {key_answer.anchored_at.isoformat()}) after the data was sent "
+            f"({sent.isoformat()})"
+        )
     return None
 
 

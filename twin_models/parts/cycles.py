@@ -185,8 +185,12 @@ def piece_of(envelope: TelemetryEnvelope, content_hash: str, sample_interval_s: 
         rejects = counter_delta(before.reject_count, sample.reject_count)
         current = current.merge(span.model_copy(update={"rejects": rejects}))
         if sample.part_count != before.part_count:
-            chunks.append((current, Step(ts=sample.ts, before=before.part_count, after=sample.part_count,
-                                         context=Context.of(sample))))  # fmt: skip
+            chunks.append(
+                (
+                    current,
+                    Step(ts=sample.ts, before=before.part_count, after=sample.part_count, context=Context.of(sample)),
+                )
+            )
             current = Span()
         before = sample
     chunks.append((current, None))

@@ -41,19 +41,80 @@ CBV_VOCABULARY: dict[str, dict[str, str]] = {
     "type": {w: f"https://gs1.org/voc/{w}" for w in ("Dimensionless", "Speed", "Temperature", "Energy", "Length")},
 }
 
-_SENSOR_METADATA = ("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod",
-                    "bizRules")  # fmt: skip
-_SENSOR_REPORT = ("type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time",
-                  "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue",
-                  "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue",
-                  "uom", "coordinateReferenceSystem")  # fmt: skip
-_ORDER = ("eventTime", "eventTimeZoneOffset", "certificationInfo", "parentID", "epcList", "inputEPCList", "childEPCs",
-          "quantityList", "childQuantityList", "inputQuantityList", "outputEPCList", "outputQuantityList", "action",
-          "transformationID", "bizStep", "disposition", "persistentDisposition", "readPoint", "bizLocation",
-          "bizTransactionList", "sourceList", "destinationList", "sensorElementList")  # fmt: skip
+_SENSOR_METADATA = (
+    "time",
+    "startTime",
+    "endTime",
+    "deviceID",
+    "deviceMetadata",
+    "rawData",
+    "dataProcessingMethod",
+    "bizRules",
+)
+_SENSOR_REPORT = (
+    "type",
+    "exception",
+    "deviceID",
+    "deviceMetadata",
+    "rawData",
+    "dataProcessingMethod",
+    "time",
+    "microorganism",
+    "chemicalSubstance",
+    "value",
+    "component",
+    "stringValue",
+    "booleanValue",
+    "hexBinaryValue",
+    "uriValue",
+    "minValue",
+    "maxValue",
+    "meanValue",
+    "sDev",
+    "percRank",
+    "percValue",
+    "uom",
+    "coordinateReferenceSystem",
+)
+_ORDER = (
+    "eventTime",
+    "eventTimeZoneOffset",
+    "certificationInfo",
+    "parentID",
+    "epcList",
+    "inputEPCList",
+    "childEPCs",
+    "quantityList",
+    "childQuantityList",
+    "inputQuantityList",
+    "outputEPCList",
+    "outputQuantityList",
+    "action",
+    "transformationID",
+    "bizStep",
+    "disposition",
+    "persistentDisposition",
+    "readPoint",
+    "bizLocation",
+    "bizTransactionList",
+    "sourceList",
+    "destinationList",
+    "sensorElementList",
+)
 _IGNORED = frozenset({"recordTime", "eventID", "type", "errorDeclaration", "@context"})
-_SUPPORTED = frozenset({"eventTime", "eventTimeZoneOffset", "epcList", "action", "bizStep", "disposition",
-                        "readPoint", "bizLocation", "sensorElementList"})  # fmt: skip
+_SUPPORTED = frozenset(
+    {
+        "eventTime",
+        "eventTimeZoneOffset",
+        "epcList",
+        "action",
+        "bizStep",
+        "disposition",
+        "readPoint",
+        "bizLocation",
+        "sensorElementList",
+    }
+)
 _SGTIN = re.compile(r"^urn:epc:id:sgtin:(\d{6,12})\.(\d{1,7})\.(.{1,20})$")
 
 

@@ -120,8 +120,9 @@ class PartsService:
         events = part_events(record) + [i.event(record) for i in inspections]
         inspection_proofs = []
         for inspection in inspections:
-            proof = self.proofs(f"{part_record_id(record.part_id)}/inspections/{inspection.number}",
-                                inspection.model_dump(mode="json"))  # fmt: skip
+            proof = self.proofs(
+                f"{part_record_id(record.part_id)}/inspections/{inspection.number}", inspection.model_dump(mode="json")
+            )
             if proof is not None:
                 inspection_proofs.append(proof)
         envelopes = []
