@@ -26,18 +26,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from twin_models.anchoring import ProofBundle, record_hash
 from twin_models.errors import TwinModelsError
-from twin_models.jws import jws_header, open_jws, payload_of
+from twin_models.jws import is_jws, jws_header, open_jws, payload_of
 from twin_models.parts.epcis import NAMESPACES
 from twin_models.parts.hashid import event_hash_id
 from twin_models.parts.record import InspectionRecord, PartRecord
-from twin_models.signing import load_public_key
-from twin_models.telemetry import EnvelopeError, TelemetryEnvelope
+from twin_models.signing import load_public_key, verify_envelope
+from twin_models.telemetry import EnvelopeError, TelemetryEnvelope, parse_envelope
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = [
     "CHECKS",
@@ -189,15 +192,12 @@ def _envelopes(bundle: PartBundle, record: PartRecord) -> str | None:
     seen: dict[tuple[str, int], str] = {}
     for index, token in enumerate(bundle.envelopes):
         try:
-            header = jws_header(token)
-            if header.key_id != key.key_id or header.machine_id != key.machine_id:
-                return (
-                    f"envelope {index}: signed with key {header.key_id!r} of {header.machine_id!r}, not the registered"
-                )
-            envelope, digest = open_jws(token, header, public_key)
+            machine_id, seq, key_id, digest = _open(token, public_key)
         except EnvelopeError as exc:
             return f"envelope {index}: {exc.reason}: {exc.detail}"
-        seen[(envelope.machine_id, envelope.seq)] = digest
+        if key_id != key.key_id or machine_id != key.machine_id:
+            return f"envelope {index}: signed with key {key_id!r} of {machine_id!r}, not the registered one"
+        seen[(machine_id, seq)] = digest
     wanted = {(e.machine_id, e.seq): e.content_hash for e in record.evidence}
     if seen != wanted:
         missing = sorted(set(wanted.items()) - set(seen.items()))
@@ -205,12 +205,29 @@ def _envelopes(bundle: PartBundle, record: PartRecord) -> str | None:
     return None
 
 
+def _open(token: str, public_key: ec.EllipticCurvePublicKey) -> tuple[str, int, str, str]:
+    """``(machine, seq, key id, content digest)`` of a verified envelope: v2 (a JWS) or v1 (signed JSON)."""
+    if is_jws(token):
+        header = jws_header(token)
+        envelope, digest = open_jws(token, header, public_key)
+        return envelope.machine_id, envelope.seq, header.key_id, digest
+    envelope, document = parse_envelope(token)
+    digest = verify_envelope(document, public_key)
+    return envelope.machine_id, envelope.seq, envelope.signature.key_id if envelope.signature else "", digest
+
+
+def _sent_at(token: str) -> datetime:
+    if is_jws(token):
+        return TelemetryEnvelope.model_validate_json(payload_of(token)).sent_at
+    return TelemetryEnvelope.model_validate_json(token).sent_at
+
+
 def earliest_sent(bundle: PartBundle) -> datetime | None:
     """When the first of the bundle's envelopes was sent (what the key must be registered before)."""
     times = []
     for token in bundle.envelopes:
         try:
-            times.append(TelemetryEnvelope.model_validate_json(payload_of(token)).sent_at)
+            times.append(_sent_at(token))
         except (EnvelopeError, ValidationError):
             continue
     return min(times) if times else None

@@ -25,7 +25,7 @@ from chalicelib.ports.anchoring import AnchorQueue
 from chalicelib.ports.parts import Parts, StoredPart
 from chalicelib.ports.twins import Devices
 from twin_models.anchoring import ProofBundle, record_hash
-from twin_models.jws import jws_header
+from twin_models.jws import is_jws, jws_header
 from twin_models.parts import (
     Inspection,
     PartBundle,
@@ -35,7 +35,7 @@ from twin_models.parts import (
     key_record,
     part_events,
 )
-from twin_models.telemetry import EnvelopeError
+from twin_models.telemetry import EnvelopeError, TelemetryEnvelope
 from twin_models.tenancy import Principal, acting_role, parties, party_to
 from twin_models.timestamps import to_micros
 
@@ -60,6 +60,17 @@ def key_record_id(machine_id: str, key_id: str) -> str:
 
 def _sort_key(stored: StoredPart) -> str:
     return f"{to_micros(stored.record.cycle_end):020d}:{stored.record.count:020d}"
+
+
+def _key_id(body: str) -> str | None:
+    """The key an envelope (v2 or v1) names as its signer."""
+    try:
+        if is_jws(body):
+            return jws_header(body).key_id
+        signature = TelemetryEnvelope.model_validate_json(body).signature
+    except (EnvelopeError, ValueError):
+        return None
+    return signature.key_id if signature is not None else None
 
 
 class PartsService:
@@ -143,9 +154,8 @@ class PartsService:
     def _key_proof(self, machine_id: str, envelopes: list[str]) -> ProofBundle | None:
         if not envelopes:
             return None
-        try:
-            key_id = jws_header(envelopes[0]).key_id
-        except EnvelopeError:
+        key_id = _key_id(envelopes[0])
+        if key_id is None:
             return None
         device = self.devices.get(machine_id)
         pem = device.keys.get(key_id) if device is not None else None
