@@ -143,7 +143,8 @@ class DynamoParts:
             _ddb().update_item(
                 TableName=_table(),
                 Key=key,
-                UpdateExpression="SET shared = :s",
+                UpdateExpression="SET #shared = :s",
+                ExpressionAttributeNames={"#shared": "shared"},
                 ExpressionAttributeValues={":s": shared},
             )
 
