@@ -138,6 +138,7 @@ def test_inspections_are_numbered_anchored_and_in_the_bundle(produced: list[str]
         second = call(client, "POST", f"/parts/{part}/inspections", auth("factory-1"), {**body, "result": "conformant"})
         assert (first[0], second[0]) == (201, 201) and (first[1]["number"], second[1]["number"]) == (1, 2)
         status, bundle = call(client, "GET", f"/parts/{part}", auth("factory-1"))
+    assert status == 200
     assert [e.get("disposition") for e in bundle["events"]] == ["active", "conformant", "non_conformant", "conformant"]
     assert bundle["events"][2]["eventID"] == first[1]["event_id"]
 
@@ -186,5 +187,5 @@ def test_the_lessee_sets_a_gs1_scheme_for_parts_made_from_then_on(moto_aws: None
         assert call(client, "PUT", "/machines/cnc-02/part-scheme", auth("toolmaker", "lessor"), scheme)[0] == 403
         assert call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-2"), scheme)[0] == 404
         status, answer = call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-1"), {"kind": "sgtin"})
-        assert status == 400
+        assert status == 400 and "machine_code is required" in answer["Message"]
         assert call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-1"), scheme)[0] == 200
