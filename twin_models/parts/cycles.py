@@ -106,6 +106,24 @@ def _span_of(sample: Sample, seq: int, interval_s: float) -> Span:
     )
 
 
+def _span_of_run(samples: list[Sample], seq: int, interval_s: float, rejects: int) -> Span:
+    """The statistics of consecutive samples of one envelope, computed in one pass."""
+    if not samples:
+        return Span(rejects=rejects)
+    load = [s.spindle_load_pct for s in samples]
+    vibration = [s.vibration_rms_mm_s for s in samples]
+    temperature = [s.temperature_c for s in samples]
+    return Span(
+        n=len(samples),
+        load=(min(load), sum(load), max(load)),
+        vibration=(min(vibration), sum(vibration), max(vibration)),
+        temperature=(min(temperature), sum(temperature), max(temperature)),
+        energy_kwh=sum(s.power_kw for s in samples) * interval_s / 3600.0,
+        rejects=rejects,
+        seqs=(seq,),
+    )
+
+
 class Context(BaseModel):
     """What the step's sample says about the part: program, order, lot, product, tool, ideal cycle time."""
 
@@ -178,22 +196,18 @@ def piece_of(envelope: TelemetryEnvelope, content_hash: str, sample_interval_s: 
     head = samples[0]
     previous = envelope.previous if envelope.previous is not None and envelope.previous.ts < head.ts else None
     chunks: list[tuple[Span, Step | None]] = []
-    current = Span()
+    current: list[Sample] = []
+    rejects = 0
     before = head
     for sample in samples[1:]:
-        span = _span_of(sample, envelope.seq, sample_interval_s)
-        rejects = counter_delta(before.reject_count, sample.reject_count)
-        current = current.merge(span.model_copy(update={"rejects": rejects}))
+        current.append(sample)
+        rejects += counter_delta(before.reject_count, sample.reject_count)
         if sample.part_count != before.part_count:
-            chunks.append(
-                (
-                    current,
-                    Step(ts=sample.ts, before=before.part_count, after=sample.part_count, context=Context.of(sample)),
-                )
-            )
-            current = Span()
+            step = Step(ts=sample.ts, before=before.part_count, after=sample.part_count, context=Context.of(sample))
+            chunks.append((_span_of_run(current, envelope.seq, sample_interval_s, rejects), step))
+            current, rejects = [], 0
         before = sample
-    chunks.append((current, None))
+    chunks.append((_span_of_run(current, envelope.seq, sample_interval_s, rejects), None))
     return Piece(
         machine_id=envelope.machine_id,
         site=envelope.site,
