@@ -71,7 +71,7 @@ class Span(BaseModel):
             return other.model_copy(update={"rejects": self.rejects + other.rejects, "seqs": _union(self, other)})
         if other.n == 0:
             return self.model_copy(update={"rejects": self.rejects + other.rejects, "seqs": _union(self, other)})
-        return Span(
+        return Span.model_construct(  # both sides are valid spans: nothing to check again
             n=self.n + other.n,
             load=_merge3(self.load, other.load),
             vibration=_merge3(self.vibration, other.vibration),
@@ -113,7 +113,7 @@ def _span_of_run(samples: list[Sample], seq: int, interval_s: float, rejects: in
     load = [s.spindle_load_pct for s in samples]
     vibration = [s.vibration_rms_mm_s for s in samples]
     temperature = [s.temperature_c for s in samples]
-    return Span(
+    return Span.model_construct(  # from validated samples
         n=len(samples),
         load=(min(load), sum(load), max(load)),
         vibration=(min(vibration), sum(vibration), max(vibration)),
@@ -139,8 +139,8 @@ class Context(BaseModel):
 
     @classmethod
     def of(cls, sample: Sample) -> Context:
-        """The context a sample carries."""
-        return cls(
+        """The context a sample carries (a validated sample: its values are checked already)."""
+        return cls.model_construct(
             program=sample.program,
             order_id=sample.order_id,
             material_lot=sample.material_lot,
@@ -299,7 +299,7 @@ def _cycle(piece: Piece, start: datetime, span: Span, step: Step, hashes: Mappin
     counts = _counts(step.before, step.after)
     rejects = min(span.rejects, len(counts))
     seqs = tuple(sorted(set(span.seqs) | {piece.seq}))
-    return Cycle(
+    return Cycle.model_construct(  # of validated pieces
         machine_id=piece.machine_id,
         site=piece.site,
         start=start,

@@ -127,7 +127,12 @@ def declare_namespaces(context: Sequence[Any]) -> dict[str, str]:
     return found
 
 
+_MS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
 def _time(text: str) -> str:
+    if _MS_UTC.match(text):  # already UTC at millisecond precision: its own canonical form
+        return text
     value = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     value = value.replace(microsecond=round(value.microsecond, -3))
     return value.isoformat(timespec="milliseconds")[:-6] + "Z"

@@ -28,11 +28,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin_models.anchoring import record_hash
+from twin_models.merkle import keccak256
 from twin_models.parts.cycles import Cycle, Stat
 from twin_models.parts.epcis import NAMESPACES, Inspection, commissioning_event, inspection_event, machine_uri
 from twin_models.parts.hashid import event_hash_id
 from twin_models.parts.identity import PartIdScheme, part_id
+from twin_models.signing import canonical_bytes
 from twin_models.telemetry import UtcDatetime
 
 __all__ = [
@@ -122,8 +123,9 @@ class PartRecord(BaseModel):
         return self.model_dump(mode="json")
 
     def record_hash(self) -> bytes:
-        """keccak256 of the RFC 8785 form of :meth:`document`."""
-        return record_hash(self.document())
+        """keccak256 of the RFC 8785 form of :meth:`document` (what :func:`twin_models.anchoring.record_hash`
+        computes, through the fast canonical writer of :func:`twin_models.signing.canonical_bytes`)."""
+        return keccak256(canonical_bytes(self.document()))
 
     def verify_events(self, events: list[dict[str, Any]] | None = None) -> str | None:
         """None when ``event_ids`` are the hash ids of the events rebuilt from this record (and ``events``,
