@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from twin_models.timestamps import format_utc
+from twinledger.local.demo_parts import PartsReport, format_report, parts_demo
 from twinledger.paths import ensure_functions_importable
 
 __all__ = ["DemoResult", "MachineLine", "commission_model", "commissioning_samples", "run_demo"]
@@ -98,6 +99,7 @@ class DemoResult:
     seconds: float
     periods_anchored: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    parts: PartsReport = field(default_factory=PartsReport)
 
 
 class SimClock:
@@ -473,6 +475,9 @@ def run_demo(
                         proof_ok=bool(checked) and all(ok for ok, _ in checked),
                     )
                 )
+            parts = parts_demo(
+                client, built, clock, lessee, sorted(fleet.machines), {"site": SITE, "lessor": LESSOR, "lessee": LESSEE}
+            )
         timings["schedules_and_api_s"] = time.perf_counter() - mark
         days_seen = {(window_start + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days + 2)}
         quarantined = Counter(item["reason"] for day in days_seen for item in adapters.quarantine.list_day(day))
@@ -494,6 +499,7 @@ def run_demo(
         seconds=time.perf_counter() - began,
         periods_anchored=periods_anchored,
         timings=timings,
+        parts=parts,
     )
     if out is not None:
         _print(result, machines, days, seed, start_day, out)
@@ -570,6 +576,7 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
         f"{result.tickets} tickets) in one Merkle batch on the in-process chain: tx {result.anchor_tx}"
         f" (block {result.anchor_block}); every shift result's proof checked via the API\n"
     )
+    w(format_report(result.parts))
     w(f"finished in {result.seconds:.1f} s\n")
 
 
