@@ -21,7 +21,17 @@ from chalicelib.ports.anchoring import AnchorQueue
 from chalicelib.ports.parts import MaintenanceState, Parts
 from chalicelib.ports.twins import Devices, Shadows
 from twin_models.history import Segment
-from twin_models.parts import Cycle, HealthAt, MaintenanceAt, PartRecord, piece_of, records_of, run_around, scan
+from twin_models.parts import (
+    Cycle,
+    HealthAt,
+    MaintenanceAt,
+    PartIdScheme,
+    PartRecord,
+    piece_of,
+    records_of,
+    run_around,
+    scan,
+)
 from twin_models.parts import touching as cycles_touching
 from twin_models.telemetry import TelemetryEnvelope
 from twin_models.tenancy import Device
@@ -81,7 +91,10 @@ class PartsStep:
         if device is None:
             return 0
         cycles = self._cycles(machine_id, sorted(envelopes))
-        return sum(self._record(device, cycle) for cycle in cycles)
+        if not cycles:
+            return 0
+        scheme, health = self.parts.scheme(machine_id), self._health(machine_id)  # once per machine and batch
+        return sum(self._record(device, cycle, scheme, health) for cycle in cycles)
 
     def _cycles(self, machine_id: str, seqs: list[int]) -> list[Cycle]:
         width = self.WINDOW
@@ -101,13 +114,13 @@ class PartsStep:
                 return sorted(found.values(), key=lambda c: c.end)
             width *= 4
 
-    def _record(self, device: Device, cycle: Cycle) -> int:
+    def _record(self, device: Device, cycle: Cycle, scheme: PartIdScheme | None, health: HealthAt) -> int:
         producer = device.lessee or device.lessor
         records = records_of(
             cycle,
             producer=producer,
-            scheme=self.parts.scheme(device.machine_id),
-            health=self._health(device.machine_id),
+            scheme=scheme,
+            health=health,
             maintenance=self._maintenance(device.machine_id, cycle.end),
         )
         written = 0
