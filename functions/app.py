@@ -20,6 +20,7 @@ from chalicelib.ingest.routes import blueprint as ingest_routes
 from chalicelib.observability import observe
 from chalicelib.oee.routes import blueprint as oee_routes
 from chalicelib.openapi import document
+from chalicelib.parts.routes import blueprint as parts_routes
 from chalicelib.twins.routes import blueprint as twins_routes
 from chalicelib.wiring import services
 
@@ -32,6 +33,7 @@ app.register_blueprint(anchoring_routes)
 app.register_blueprint(oee_routes)
 app.register_blueprint(billing_routes)
 app.register_blueprint(ingest_routes)
+app.register_blueprint(parts_routes)
 
 
 @app.route("/openapi.json", methods=["GET"])

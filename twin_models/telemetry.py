@@ -149,6 +149,15 @@ class Sample(BaseModel):
         description="the ideal cycle time (s per part) in effect for this sample's program, as the gateway "
         "applied it from the config shadow; OEE rates the parts made under it with this value",
     )
+    order_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="the production order in effect, as the gateway applied it from the config shadow"
+    )
+    material_lot: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="the material lot in effect (config shadow), carried onto every part made"
+    )
+    product: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="the product number in effect (config shadow)"
+    )
 
 
 class Signature(BaseModel):

@@ -36,9 +36,9 @@ class FunctionAccess:
         return {*self.read_buckets, *self.write_buckets}
 
 
-#: The HTTP API serves every area: twins, OEE, proofs, leases, usage and invoices.
+#: The HTTP API serves every area: twins, OEE, proofs, leases, usage, invoices and parts.
 API_ACCESS = FunctionAccess(
-    write_tables=("devices", "history", "quarantine", "oee", "anchors", "leases", "usage", "invoices"),
+    write_tables=("devices", "history", "quarantine", "oee", "anchors", "leases", "usage", "invoices", "parts"),
     read_buckets=("archive",),
     write_buckets=("invoices",),
     shadows=True,
@@ -51,7 +51,7 @@ ACCESS: dict[str, FunctionAccess] = {
     # payload archived, coalesced shadow updates, anomaly scoring and critical alerts.
     ids.INGEST_FUNCTION: FunctionAccess(
         read_tables=("devices",),
-        write_tables=("history", "backlog", "quarantine", "usage", "anchors", "alert_cooldown"),
+        write_tables=("history", "backlog", "quarantine", "usage", "anchors", "alert_cooldown", "parts"),
         write_buckets=("archive",),
         shadows=True,
         anomaly_endpoint=True,
@@ -62,9 +62,9 @@ ACCESS: dict[str, FunctionAccess] = {
     "Anchor": FunctionAccess(write_tables=("anchors",), chain_signer=True),
     # OEE schedule: per-shift results from devices and history; the oee shadow; closed shifts queued for anchoring.
     "OeeShifts": FunctionAccess(read_tables=("devices", "history"), write_tables=("oee", "anchors"), shadows=True),
-    # Ingest catch-up: shadow and metering for envelopes in the backlog (already in history).
+    # Ingest catch-up: shadow, metering and part records for envelopes in the backlog (already in history).
     "IngestCatchUp": FunctionAccess(
-        read_tables=("devices", "history"), write_tables=("backlog", "usage"), shadows=True
+        read_tables=("devices", "history"), write_tables=("backlog", "usage", "parts", "anchors"), shadows=True
     ),
     # Billing schedule: close lease periods into invoices, anchor them, update the usage shadow.
     "BillingClosePeriods": FunctionAccess(

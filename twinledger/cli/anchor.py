@@ -7,6 +7,7 @@ proof and asks the registry named in the bundle (or ``--registry``) on the node 
 
 Example:
     $ twinledger verify --record proof.json --rpc http://127.0.0.1:8545
+    $ twinledger verify --part part.json --rpc http://127.0.0.1:8545
     $ twinledger anchor hash summary.json
     $ twinledger anchor deploy --rpc http://127.0.0.1:8545
     $ twinledger anchor drain
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from twin_models.anchoring import ProofBundle, bytes32_hex, record_hash, verify_bundle
 from twin_models.errors import TwinModelsError
 from twin_models.hashchain import chain_heads, first_mismatch, machine_key
+from twinledger.cli.parts import verify_part
 from twinledger.paths import ensure_functions_importable
 from twinledger.verify import RegistryError, RegistryReader
 
@@ -60,6 +62,11 @@ def _print(value: Any) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.part:
+        return verify_part(args)
+    if not args.record:
+        print("error: give --record PROOF.json or --part BUNDLE.json", file=sys.stderr)
+        return 2
     try:
         bundle = ProofBundle.model_validate_json(Path(args.record).read_text(encoding="utf-8"))
     except (OSError, ValidationError) as exc:
@@ -152,7 +159,10 @@ def _log_check(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds ``verify`` and ``anchor`` (hash, deploy, drain, log-check)."""
     verify = subparsers.add_parser("verify", help="check a record's proof bundle against the chain")
-    verify.add_argument("--record", required=True, help="proof bundle JSON (from GET /proofs)")
+    verify.add_argument("--record", help="proof bundle JSON (from GET /proofs)")
+    verify.add_argument(
+        "--part", help="part bundle JSON (from GET /parts/{part_id}): every check, the first failing named"
+    )
     verify.add_argument("--rpc", help="node JSON-RPC URL (default $TWINLEDGER_CHAIN_RPC_URL or 127.0.0.1:8545)")
     verify.add_argument("--registry", help="AnchorRegistry address (default: the bundle's contract)")
     verify.set_defaults(handler=_verify)
