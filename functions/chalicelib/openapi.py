@@ -57,6 +57,7 @@ _PATH_EXAMPLES = {
     "site_id": "plant-a",
     "lease_id": "toolmaker:lease-demo",
     "invoice_id": "toolmaker:lease-demo@2026-01-05",
+    "part_id": "cnc-01:1767592830000:42",
 }
 _SECURED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cognito": []}]
 

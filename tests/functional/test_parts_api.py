@@ -1,5 +1,6 @@
-"""The parts API over the DynamoDB adapter (moto): tenant-scoped, paginated lists; the proof bundle and the
-EPCIS document; inspections and shares by the producer only; bad input answered 4xx naming the field."""
+"""The parts API over the DynamoDB adapter (moto): tenant-scoped, paginated lists (``{"items", "next"}``); the
+proof bundle and the EPCIS document; inspections and shares by the producer only; bad input answered 400
+problem details naming the field's path. Every answer is checked against the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.auth import issue_token
 from tests.functional.conftest import JWT_SECRET, T0, ingest_service, register, sqs_event
+from tests.functional.openapi_conformance import assert_conforms
 from twin_models.jws import seal_jws
 from twin_models.parts import event_hash_id
 from twin_models.parts.epcis import NAMESPACES
@@ -33,6 +35,7 @@ def call(client: Client, method: str, path: str, headers: dict[str, str], body: 
         response = client.http.request(
             method, path, headers={**headers, "Content-Type": "application/json"}, body=json.dumps(body).encode()
         )
+    assert_conforms(method, path, response.status_code, response.headers, response.body)  # as documented
     return response.status_code, json.loads(response.body or b"null")
 
 
@@ -112,7 +115,8 @@ def test_only_the_producer_and_whom_it_shares_with_see_a_part(produced: list[str
     part = quote(produced[3], safe="")
     with Client(app) as client:
         for tenant, role in (("customer-9", "lessee"), ("toolmaker", "lessor"), ("factory-2", "lessee")):
-            assert call(client, "GET", f"/parts/{part}", auth(tenant, role))[0] == 404
+            status, problem = call(client, "GET", f"/parts/{part}", auth(tenant, role))
+            assert (status, problem["type"]) == (404, "urn:twinledger:problem:not-visible")
             assert call(client, "GET", "/machines/cnc-01/parts", auth(tenant, role))[1]["items"] == []
         assert call(client, "POST", f"/parts/{part}/share", auth("customer-9"), {"tenant": "customer-9"})[0] == 404
         status, shared = call(client, "POST", f"/parts/{part}/share", auth("factory-1"), {"tenant": "customer-9"})
@@ -122,7 +126,8 @@ def test_only_the_producer_and_whom_it_shares_with_see_a_part(produced: list[str
         listed = call(client, "GET", "/machines/cnc-01/parts", auth("customer-9"))[1]["items"]
         assert [p["part_id"] for p in listed] == [produced[3]]
         # a customer reads, it does not inspect or share further
-        assert call(client, "POST", f"/parts/{part}/share", auth("customer-9"), {"tenant": "x"})[0] == 403
+        status, problem = call(client, "POST", f"/parts/{part}/share", auth("customer-9"), {"tenant": "x"})
+        assert (status, problem["type"]) == (403, "urn:twinledger:problem:not-allowed")
 
 
 def test_inspections_are_numbered_anchored_and_in_the_bundle(produced: list[str]) -> None:
@@ -166,14 +171,25 @@ def test_bad_inspections_are_400_naming_the_field(produced: list[str], body: dic
         status, answer = call(
             client, "POST", f"/parts/{quote(produced[0], safe='')}/inspections", auth("factory-1"), body
         )
-    assert status == 400 and answer["Message"].startswith(f"{field}:")
+    assert status == 400 and [e["path"] for e in answer["errors"]] == [f"body.{field}"], answer
+    assert answer["type"] == "urn:twinledger:problem:bad-input" and answer["detail"].startswith(f"body.{field}:")
 
 
-def test_bad_list_parameters_are_400(produced: list[str]) -> None:
+def test_bad_list_parameters_are_400_naming_the_parameter(produced: list[str]) -> None:
+    cases = (
+        ("?limit=0", "limit"),
+        ("?limit=1001", "limit"),
+        ("?from=yesterday", "from"),
+        ("?to=2026-01-05T06:00:00", "to"),  # no zone
+        ("?from=2026-01-05T07:00:00Z&to=2026-01-05T06:00:00Z", "to"),  # not after from
+        ("?next=__8", "next"),
+        (f"?lot={'L' * 65}", "lot"),
+    )
     with Client(app) as client:
-        for query, name in (("?limit=0", "limit"), ("?from=yesterday", "from"), ("?next=__8", "next")):
+        for query, name in cases:
             status, answer = call(client, "GET", f"/machines/cnc-01/parts{query}", auth("factory-1"))
-            assert status == 400 and name in answer["Message"], query
+            assert status == 400 and [e["path"] for e in answer["errors"]] == [f"query.{name}"], (query, answer)
+            assert name in answer["detail"], query
 
 
 def test_the_lessee_sets_a_gs1_scheme_for_parts_made_from_then_on(moto_aws: None) -> None:
@@ -187,5 +203,12 @@ def test_the_lessee_sets_a_gs1_scheme_for_parts_made_from_then_on(moto_aws: None
         assert call(client, "PUT", "/machines/cnc-02/part-scheme", auth("toolmaker", "lessor"), scheme)[0] == 403
         assert call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-2"), scheme)[0] == 404
         status, answer = call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-1"), {"kind": "sgtin"})
-        assert status == 400 and "machine_code is required" in answer["Message"]
-        assert call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-1"), scheme)[0] == 200
+        assert status == 400 and [e["path"] for e in answer["errors"]] == ["body.machine_code"], answer
+        assert "machine_code is required" in answer["errors"][0]["message"]
+        wrong = {**scheme, "programs": {"P1": {"company_prefix": "4012345", "item_reference": "01111"}}}
+        status, answer = call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-1"), wrong)
+        assert status == 400 and [e["path"] for e in answer["errors"]] == ["body.programs.P1"], answer
+        assert call(client, "PUT", "/machines/cnc-02/part-scheme", auth("factory-1"), scheme) == (200, {
+            "kind": "sgtin", "machine_code": "C02", "default": None,
+            "programs": {"P1": {"company_prefix": "4012345", "item_reference": "011111"}},
+        })  # fmt: skip

@@ -33,7 +33,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from twin_models.timestamps import to_micros
 
@@ -106,18 +106,22 @@ class PartIdScheme(BaseModel):
 
     kind: Literal["urn", "sgtin", "digital_link"] = "urn"
     machine_code: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,6}$")] | None = Field(
-        default=None, description="the machine's short code in GS1 serials (unique among the lessee's machines)"
+        default=None,
+        validate_default=True,
+        description="the machine's short code in GS1 serials (unique among the lessee's machines)",
     )
     programs: Annotated[dict[Annotated[str, Field(max_length=64)], Gtin], Field(max_length=200)] = Field(
         default_factory=dict, description="program -> GTIN of the product it makes"
     )
     default: Gtin | None = None
 
-    @model_validator(mode="after")
-    def _gs1_needs_a_code(self) -> PartIdScheme:
-        if self.kind != "urn" and self.machine_code is None:
+    @field_validator("machine_code")
+    @classmethod
+    def _gs1_needs_a_code(cls, code: str | None, info: ValidationInfo) -> str | None:
+        # a field's own check, so that the error names ``machine_code`` (a kind that did not fit is absent)
+        if code is None and info.data.get("kind", "urn") != "urn":
             raise ValueError("machine_code is required for GS1 identifiers")
-        return self
+        return code
 
     def serial(self, cycle_end: datetime, count: int) -> str | None:
         """The GS1 serial of a part, or None when it would exceed :data:`MAX_SERIAL` characters."""

@@ -13,68 +13,62 @@ A part id holds ``:``; it may come percent-encoded (``%3A``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import unquote
 
-from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from chalice.app import Blueprint
 
-from chalicelib.auth import principal_of
-from chalicelib.http import API_TIMES, body_model, page_request, query_param, query_time
+from chalicelib.contract import contract
+from chalicelib.parts.schemas import EpcisDocument, PartPage, PartsQuery, Share, ShareAnswer
 from chalicelib.wiring import services
-from twin_models.parts import Inspection, PartIdScheme
+from twin_models.parts import Inspection, InspectionRecord, PartBundle, PartIdScheme
+from twin_models.tenancy import Principal
 
 __all__ = ["Share", "blueprint"]
 
 blueprint = Blueprint(__name__)
 
 
-class Share(BaseModel):
-    """``POST /parts/{id}/share``: the tenant to grant read access to."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tenant: Annotated[str, Field(min_length=1, max_length=128)]
+def _path_id(value: str) -> str:
+    """A part id from the path, whether or not the gateway decoded it (ids hold no ``%``)."""
+    return unquote(value)
 
 
 @blueprint.route("/machines/{machine_id}/parts", methods=["GET"])
-def list_parts(machine_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
+@contract(summary="A machine's parts the caller may see, by cycle end", query=PartsQuery, response=PartPage)
+def list_parts(machine_id: str, principal: Principal, query: PartsQuery) -> dict[str, Any]:
     return services().parts.list_parts(
-        principal_of(request),
-        machine_id,
-        query_time(request, "from", API_TIMES[0]),
-        query_time(request, "to", API_TIMES[1]),
-        page_request(request),
-        order=query_param(request, "order"),
-        lot=query_param(request, "lot"),
+        principal, machine_id, query.start, query.end, query.page(), order=query.order, lot=query.lot
     )
 
 
 @blueprint.route("/parts/{part_id}", methods=["GET"])
-def get_part(part_id: str) -> dict[str, Any]:
-    return services().parts.bundle(principal_of(blueprint.current_request), unquote(part_id))
+@contract(summary="A part's proof bundle", response=PartBundle)
+def get_part(part_id: str, principal: Principal) -> dict[str, Any]:
+    return services().parts.bundle(principal, _path_id(part_id))
 
 
 @blueprint.route("/parts/{part_id}/epcis", methods=["GET"])
-def get_part_epcis(part_id: str) -> dict[str, Any]:
-    return services().parts.epcis(principal_of(blueprint.current_request), unquote(part_id))
+@contract(summary="A part's events as an EPCIS 2.0 document", response=EpcisDocument)
+def get_part_epcis(part_id: str, principal: Principal) -> dict[str, Any]:
+    return services().parts.epcis(principal, _path_id(part_id))
 
 
 @blueprint.route("/parts/{part_id}/inspections", methods=["POST"])
-def post_inspection(part_id: str) -> Response:
-    request = blueprint.current_request
-    record = services().parts.inspect(principal_of(request), unquote(part_id), body_model(request, Inspection))
-    return Response(status_code=201, body=record)
+@contract(summary="Record an inspector's result for a part (its producer)", body=Inspection,
+          response=InspectionRecord, status=201, errors=(409,))  # fmt: skip
+def post_inspection(part_id: str, principal: Principal, body: Inspection) -> dict[str, Any]:
+    return services().parts.inspect(principal, _path_id(part_id), body)
 
 
 @blueprint.route("/parts/{part_id}/share", methods=["POST"])
-def post_share(part_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    return services().parts.share(principal_of(request), unquote(part_id), body_model(request, Share).tenant)
+@contract(summary="Share a part with a tenant, read only (its producer)", body=Share, response=ShareAnswer)
+def post_share(part_id: str, principal: Principal, body: Share) -> dict[str, Any]:
+    return services().parts.share(principal, _path_id(part_id), body.tenant)
 
 
 @blueprint.route("/machines/{machine_id}/part-scheme", methods=["PUT"])
-def put_part_scheme(machine_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    return services().parts.set_scheme(principal_of(request), machine_id, body_model(request, PartIdScheme))
+@contract(summary="Set how a machine's parts are named from now on (its lessee)", body=PartIdScheme,
+          response=PartIdScheme)  # fmt: skip
+def put_part_scheme(machine_id: str, principal: Principal, body: PartIdScheme) -> dict[str, Any]:
+    return services().parts.set_scheme(principal, machine_id, body)

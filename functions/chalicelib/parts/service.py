@@ -109,7 +109,7 @@ class PartsService:
     ) -> dict[str, Any]:
         """The caller's visible parts of a machine made in ``[start, end)``, optionally of one order or lot."""
         if end <= start:
-            raise BadInputError("query parameter 'to' must be after 'from'")
+            raise BadInputError("query parameter 'to' must be after 'from'", field="query.to")
         found = [
             p
             for p in self.parts.for_machine(machine_id, start, end)
