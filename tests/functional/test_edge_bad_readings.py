@@ -94,7 +94,7 @@ def test_unusable_required_fields_drop_the_reading_with_the_reason() -> None:
     assert sample_from_readings(T0, 100, {"power_kw": "lots"}, counters) is not None
     assert counters.snapshot() == {
         "bad_fields": {"power_kw": 1},
-        "dropped_samples": {"state:int_parsing": 1, "ts:value_error": 1},
+        "dropped_samples": {"state:int_parsing": 1, "ts:timezone_aware": 1},
     }
 
 
