@@ -372,7 +372,8 @@ def verify_bundle(bundle: ProofBundle, client: AnchorChain) -> Verification:
         reasons.append(f"the bundle names chain {bundle.chain_id}, the node is chain {chain_id}")
     if bundle.log_index is not None:
         return _verify_log_entry(bundle, client, offline.ok, reasons)
-    on_chain = client.verify_record(bundle.root, bundle.record_hash, bundle.proof)
+    # a record chained to a later anchored one (chain_after) is proven through that one's leaf
+    on_chain = client.verify_record(bundle.root, bundle.anchored_hash(), bundle.proof)
     stored = client.anchor_of(bundle.root)
     if stored is None:
         reasons.append("the root is not anchored in this registry")
