@@ -31,6 +31,13 @@ def test_three_machines_one_day_end_to_end() -> None:
     # the OEE schedule queued every closed shift (two per machine) and scoring every ticket; one batch
     # anchored them all, and each shift result's proof checks on chain through the API
     assert result.periods_anchored == 2 * len(result.machines)
-    assert result.anchored_records == result.periods_anchored + result.tickets
+    assert result.anchored_records == result.periods_anchored + result.maintenance["heads_submitted"]
     assert all(m.proofs == 2 and m.proof_ok for m in result.machines)
     assert "fleet   OEE" in report and "proofs 2 ok" in report
+    # the technician's entries resolve every ticket; one machine's history checks against the chain
+    maintenance = result.maintenance
+    assert result.tickets >= 1 and len(maintenance["resolved"]) == result.tickets
+    assert all(t["state"] == "resolved" for t in maintenance["resolved"])
+    assert maintenance["machine_id"] == "cnc-03" and maintenance["export"]["ok"]
+    assert maintenance["due"]["items"] and maintenance["statistics"]["usage"]["spindle_hours"] > 0
+    assert "cnc-03 due list" in report and "intact and anchored" in report

@@ -68,7 +68,7 @@ def test_100_entries_over_8_machines_one_transaction_per_interval_verified_by_th
     for count in entries_per_interval:
         for i in range(count):
             machine_id = MACHINES[(written * 5 + i) % len(MACHINES)]
-            body = NewEntry(kind=KINDS[written % len(KINDS)], text=f"entry {written}")  # type: ignore[arg-type]
+            body = NewEntry(kind=KINDS[written % len(KINDS)], text=f"entry {written}")
             maintenance.create_entry(TECH, machine_id, body)
             written += 1
             clock.now += timedelta(minutes=1)

@@ -52,7 +52,7 @@ def make_log(n: int, machine_id: str = "cnc-01") -> list[LogEntry]:
                 ),
             )
         else:
-            content = EntryContent(kind=KINDS[i % len(KINDS)], occurred_at=at, text=f"work {i}")  # type: ignore[arg-type]
+            content = EntryContent(kind=KINDS[i % len(KINDS)], occurred_at=at, text=f"work {i}")
         usage = UsageSnapshot(spindle_hours=round(1.5 * i, 6), parts=40 * i, energy_kwh=3.25 * i)
         log.append(
             seal_entry(

@@ -105,7 +105,14 @@ from twin_models.maintenance.tickets import (
     next_states,
     severity_rank,
 )
-from twin_models.maintenance.trend import Projection, TrendModel, constant_rate, project
+from twin_models.maintenance.trend import (
+    Projection,
+    RulCheck,
+    TrendModel,
+    check_run_to_failure,
+    constant_rate,
+    project,
+)
 
 __all__ = [
     "ACTIONS",
@@ -142,6 +149,7 @@ __all__ = [
     "Part",
     "PlanError",
     "Projection",
+    "RulCheck",
     "Severity",
     "SinceLast",
     "Task",
@@ -158,6 +166,7 @@ __all__ = [
     "apply_event",
     "band_labels",
     "build_export",
+    "check_run_to_failure",
     "check_export",
     "constant_rate",
     "due_list",

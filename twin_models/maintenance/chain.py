@@ -87,7 +87,7 @@ class MaintenanceExport(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["twinledger-maintenance-export"] = EXPORT_FORMAT
+    format: Literal["twinledger-maintenance-export"] = "twinledger-maintenance-export"
     v: Literal[1] = 1
     machine_id: str
     exported_at: UtcDatetime

@@ -111,7 +111,7 @@ class MaintenancePlan(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: Literal["twinledger-maintenance-plan"] = PLAN_FORMAT
+    format: Literal["twinledger-maintenance-plan"] = "twinledger-maintenance-plan"
     v: Literal[1] = 1
     machine_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9_:\-]{1,64}$")]
     version: Annotated[int, Field(ge=1)] = 1
@@ -252,13 +252,14 @@ def _dimensions(task: Task, used: TaskUsage) -> dict[str, dict[str, float | None
 
 
 def _fraction(dims: Mapping[str, Mapping[str, float | None]]) -> tuple[float, str]:
+    """The largest share of an interval used, and which interval it is ("" when none can be measured)."""
     best, which = 0.0, ""
     for name, d in dims.items():
         since, every = d.get("since"), d.get("every")
         if since is None or not every:
             continue
         share = float(since) / float(every)
-        if share > best:
+        if share > best or not which:
             best, which = share, name
     return best, which
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Projection", "TrendModel", "constant_rate", "project"]
+__all__ = ["Projection", "RulCheck", "TrendModel", "check_run_to_failure", "constant_rate", "project"]
 
 TrendModel = Literal["log-linear", "linear"]
 _Z95 = 1.96
@@ -173,3 +173,64 @@ def constant_rate(start_level: float, start_h: float, level: float, now_h: float
         return 0.0
     rate = (level - start_level) / (now_h - start_h)
     return (critical - level) / rate
+
+
+@dataclass(frozen=True)
+class RulCheck:
+    """One point of a run-to-failure check: at ``at_h`` (``remaining_h`` before the failure), the projected
+    failure time of the trend and of the two constant-rate baselines, as errors in hours (projected minus
+    actual; None where a method projects nothing), and whether the trend's interval held the failure."""
+
+    at_h: float
+    remaining_h: float
+    trend_error_h: float | None
+    baseline_start_error_h: float | None
+    baseline_onset_error_h: float | None
+    covered: bool
+
+
+def check_run_to_failure(
+    times_h: Sequence[float],
+    scores: Sequence[float],
+    failure_h: float,
+    failure_level: float,
+    onset_h: float,
+    healthy_level: float,
+    every_h: float = 2.0,
+    window_h: float = 48.0,
+    smooth: int = 6,
+) -> list[RulCheck]:
+    """Project the failure time every ``every_h`` hours from the alarm onset to the failure, with the trend
+    (:func:`project`) and with a constant rate since the start of the run (from ``healthy_level``) and since
+    the onset; the current level of the baselines is the median of the last ``smooth`` scores."""
+    rows: list[RulCheck] = []
+    onset_level: float | None = None
+    at = onset_h + every_h
+    while at < failure_h:
+        known = [(t, v) for t, v in zip(times_h, scores, strict=True) if t <= at]
+        ts, vs = [t for t, _ in known], [v for _, v in known]
+        level = sorted(vs[-smooth:])[len(vs[-smooth:]) // 2]
+        if onset_level is None:
+            before = [v for t, v in known if t <= onset_h][-smooth:]
+            onset_level = sorted(before)[len(before) // 2]
+        fit = project(ts, vs, failure_level, now_h=at, window_h=window_h)
+        remaining = failure_h - at
+
+        def error(hours: float | None, now: float = at) -> float | None:
+            return None if hours is None else now + hours - failure_h
+
+        earliest, latest = fit.earliest_h, fit.latest_h
+        rows.append(
+            RulCheck(
+                at_h=at,
+                remaining_h=remaining,
+                trend_error_h=error(fit.hours_to_critical),
+                baseline_start_error_h=error(constant_rate(healthy_level, times_h[0], level, at, failure_level)),
+                baseline_onset_error_h=error(constant_rate(onset_level, onset_h, level, at, failure_level)),
+                covered=earliest is not None
+                and at + earliest <= failure_h
+                and (latest is None or at + latest >= failure_h),
+            )
+        )
+        at += every_h
+    return rows

@@ -68,7 +68,7 @@ class NewEntry(_Body):
 class WorkEntry(NewEntry):
     """The entry that resolves a ticket: hands-on work."""
 
-    kind: Literal["inspection", "repair", "part_replacement", "calibration", "tool_change", "software_update"]  # type: ignore[assignment]
+    kind: Literal["inspection", "repair", "part_replacement", "calibration", "tool_change", "software_update"]
 
 
 class NewTicket(_Body):

@@ -202,7 +202,7 @@ class MaintenanceService:
 
     @staticmethod
     def _author(principal: Principal, role: str) -> Author:
-        return Author(subject=principal.subject or "unknown", tenant=principal.tenant, role=role)  # type: ignore[arg-type]
+        return Author(subject=principal.subject or "unknown", tenant=principal.tenant, role=role)
 
     # -- the one write -------------------------------------------------------------------------------
     def _append(self, machine_id: str, build: Callable[[LogEntry | None], _Write]) -> tuple[LogEntry, Ticket | None]:
@@ -607,7 +607,7 @@ class MaintenanceService:
                 occurred_at=at,
                 text=words,
                 component=ticket.component,
-                ticket_event=TicketEvent(ticket_id=ticket.ticket_id, event=event, reason=reason),  # type: ignore[arg-type]
+                ticket_event=TicketEvent(ticket_id=ticket.ticket_id, event=event, reason=reason),
             )
 
         return make
@@ -676,12 +676,12 @@ class MaintenanceService:
             ticket = self._open_ticket_for(machine_id, component)
             if ticket is None:
                 seq = 0 if head is None else head.seq + 1
-                event = TicketEvent(ticket_id=ticket_id_of(machine_id, seq), event="opened", severity=severity)  # type: ignore[arg-type]
+                event = TicketEvent(ticket_id=ticket_id_of(machine_id, seq), event="opened", severity=severity)
             else:
                 rises = severity_rank(severity) > severity_rank(ticket.severity)
                 event = TicketEvent(
                     ticket_id=ticket.ticket_id, event="escalated" if rises else "recurred", severity=severity
-                )  # type: ignore[arg-type]
+                )
             content = EntryContent(
                 kind="alarm",
                 occurred_at=min(at, self.clock() + _MAX_FUTURE),
@@ -690,7 +690,7 @@ class MaintenanceService:
                 alarm=Alarm(
                     source="anomaly",
                     code=component,
-                    severity=severity,  # type: ignore[arg-type]
+                    severity=severity,
                     component=component,
                     score=float(score) if isinstance(score, int | float) else None,
                     threshold=float(threshold) if isinstance(threshold, int | float) else None,
