@@ -53,7 +53,7 @@ _QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event"]
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), _TEXT,
     st.sampled_from(_EDGE_TIMES),
-)
+)  # fmt: skip
 _JSON = st.recursive(
     _SCALARS,
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
@@ -72,7 +72,7 @@ def api() -> Iterator[Client]:
         built.adapters.devices.put(
             Device(machine_id=machine, site="plant-a", line="line-a", lessor=LESSOR, lessee=LESSEE,
                    ideal_cycle_times_s={"*": 4.0})
-        )
+        )  # fmt: skip
     built.adapters.leases.create(load_lease(LEASE))
     wiring.use(built)
     try:

@@ -110,7 +110,7 @@ def value(path: tuple[Any, ...], new: Any) -> Any:
         ("duplicate keys", lambda gw: signed(gw, valid_doc(gw))[:-1] + ', "seq": 7}', "malformed_json"),
         ("state 1500", value(("samples", 3, "state"), 1500), "schema_violation"),
     ],
-)
+)  # fmt: skip
 def test_each_unrepresentable_value_is_quarantined_with_its_reason_and_the_neighbours_proceed(
     plant: tuple[Services, Gateway], name: str, raw: Any, reason: str
 ) -> None:

@@ -77,7 +77,8 @@ def test_a_plan_that_does_not_fit_the_schema_is_a_400_naming_the_field(
 
 
 def test_a_machine_without_a_plan_has_an_empty_due_list(api: Api) -> None:
-    assert api.ok("GET", DUE, "operator") == {"machine_id": MACHINE, "plan": None, "items": [], "at": "2026-01-05T06:00:00Z"}
+    empty = {"machine_id": MACHINE, "plan": None, "items": [], "at": "2026-01-05T06:00:00Z"}
+    assert api.ok("GET", DUE, "operator") == empty
 
 
 # -- due and overdue ----------------------------------------------------------------------------------------------
@@ -98,8 +99,12 @@ def test_usage_intervals_make_tasks_due_then_overdue_until_performed(api: Api) -
     assert (items["lubrication"]["status"], items["way-covers"]["status"]) == ("overdue", "overdue")
     assert list(items)[:2] == ["lubrication", "way-covers"] or list(items)[:2] == ["way-covers", "lubrication"]
 
-    api.ok("POST", f"/machines/{MACHINE}/maintenance", "technician",
-           {"kind": "inspection", "task": "lubrication", "text": "spindle lubricated"})
+    api.ok(
+        "POST",
+        f"/machines/{MACHINE}/maintenance",
+        "technician",
+        {"kind": "inspection", "task": "lubrication", "text": "spindle lubricated"},
+    )
     items = due_items(api)
     assert items["lubrication"]["status"] == "ok" and items["lubrication"]["last_entry"] == f"{MACHINE}.1"
     assert items["way-covers"]["status"] == "overdue"
@@ -107,8 +112,12 @@ def test_usage_intervals_make_tasks_due_then_overdue_until_performed(api: Api) -
 
 def test_a_calendar_interval_counts_days(api: Api) -> None:
     publish(api)
-    api.ok("POST", f"/machines/{MACHINE}/maintenance", "technician",
-           {"kind": "inspection", "task": "coolant", "text": "coolant 8 %"})
+    api.ok(
+        "POST",
+        f"/machines/{MACHINE}/maintenance",
+        "technician",
+        {"kind": "inspection", "task": "coolant", "text": "coolant 8 %"},
+    )
     api.clock.advance(days=28)
     assert due_items(api)["coolant"]["status"] == "due"
     api.clock.advance(days=3)
@@ -117,8 +126,12 @@ def test_a_calendar_interval_counts_days(api: Api) -> None:
 
 def test_an_alarm_triggers_its_task_within_the_plans_days_and_words_the_instruction(api: Api) -> None:
     publish(api)
-    api.ok("POST", f"/machines/{MACHINE}/maintenance", "technician",
-           {"kind": "inspection", "task": "spindle-bearings", "text": "bearings ok"})
+    api.ok(
+        "POST",
+        f"/machines/{MACHINE}/maintenance",
+        "technician",
+        {"kind": "inspection", "task": "spindle-bearings", "text": "bearings ok"},
+    )
     meter(api, T0 + timedelta(hours=1), spindle_hours=1850.0)
     api.clock.advance(hours=2)
     ticket = open_ticket(api, component="spindle_bearings", severity="warning")
@@ -138,15 +151,20 @@ def test_a_task_performed_after_the_alarm_is_no_longer_triggered(api: Api) -> No
     publish(api)
     open_ticket(api, component="spindle_bearings")
     api.clock.advance(hours=4)
-    api.ok("POST", f"/machines/{MACHINE}/maintenance", "technician",
-           {"kind": "inspection", "task": "spindle-bearings", "text": "bearing play 4 µm"})
+    api.ok(
+        "POST",
+        f"/machines/{MACHINE}/maintenance",
+        "technician",
+        {"kind": "inspection", "task": "spindle-bearings", "text": "bearing play 4 µm"},
+    )
     assert due_items(api)["spindle-bearings"]["status"] == "ok"
 
 
 def test_an_entry_naming_a_task_the_plan_lacks_is_a_400(api: Api) -> None:
     publish(api)
-    status, answer = api.call("POST", f"/machines/{MACHINE}/maintenance", "technician",
-                              {"kind": "inspection", "task": "ballscrews"})
+    status, answer = api.call(
+        "POST", f"/machines/{MACHINE}/maintenance", "technician", {"kind": "inspection", "task": "ballscrews"}
+    )
     assert status == 400 and answer["Message"].startswith("task")
 
 
@@ -183,8 +201,12 @@ def test_statistics_of_a_period(api: Api) -> None:
     api.clock.advance(minutes=45)
     api.ok("POST", f"/tickets/{ticket}/resolve", "technician", {"entry": {"kind": "repair", "text": "done"}})
     api.clock.advance(hours=1)
-    stats = api.ok("GET", f"/machines/{MACHINE}/statistics", "lessor",
-                   query={"from": "2026-01-05T06:00:00Z", "to": "2026-01-05T07:30:00Z"})
+    stats = api.ok(
+        "GET",
+        f"/machines/{MACHINE}/statistics",
+        "lessor",
+        query={"from": "2026-01-05T06:00:00Z", "to": "2026-01-05T07:30:00Z"},
+    )
 
     usage = stats["usage"]
     assert usage["spindle_hours"] == pytest.approx(50 / 60, abs=1e-6)
@@ -205,8 +227,18 @@ def test_the_health_trend_projects_the_time_to_critical_with_an_interval(api: Ap
     for i in range(20):  # a bearing score rising 8 % per 10 minutes for three hours
         at = T0 + timedelta(minutes=10 * i)
         score = 0.6 * 1.08**i
-        store.observe(HealthPoint(MACHINE, at, "warning" if score > 1.5 else "ok", score, 1.5, 3.0,
-                                  {"spindle_bearings": 0.9, "cooling_system": 0.1}, "spindle_bearings"))
+        store.observe(
+            HealthPoint(
+                MACHINE,
+                at,
+                "warning" if score > 1.5 else "ok",
+                score,
+                1.5,
+                3.0,
+                {"spindle_bearings": 0.9, "cooling_system": 0.1},
+                "spindle_bearings",
+            )
+        )
     api.clock.now = T0 + timedelta(minutes=190)
     stats = api.ok("GET", f"/machines/{MACHINE}/statistics", "operator")
     (trend,) = stats["health_trend"]
@@ -220,7 +252,9 @@ def test_the_health_trend_projects_the_time_to_critical_with_an_interval(api: Ap
 
 
 def test_a_bad_statistics_range_is_a_400(api: Api) -> None:
-    for query in ({"from": "2026-01-05T07:00:00Z", "to": "2026-01-05T06:00:00Z"},
-                  {"from": "2025-01-01T00:00:00Z", "to": "2026-01-05T06:00:00Z"},
-                  {"from": "yesterday"}):
+    for query in (
+        {"from": "2026-01-05T07:00:00Z", "to": "2026-01-05T06:00:00Z"},
+        {"from": "2025-01-01T00:00:00Z", "to": "2026-01-05T06:00:00Z"},
+        {"from": "yesterday"},
+    ):
         assert api.call("GET", f"/machines/{MACHINE}/statistics", "operator", query=query)[0] == 400

@@ -69,14 +69,18 @@ def test_the_ticket_moves_with_its_entry_atomically(store: MaintenanceStore) -> 
     event = TicketEvent(ticket_id=ticket_id_of("cnc-01", 0), event="opened")
     opened_entry = seal_entry(
         EntryContent(kind="alarm", occurred_at=T0, alarm=alarm, ticket_event=event),
-        machine_id="cnc-01", previous=None, author=WHO, recorded_at=T0,
+        machine_id="cnc-01",
+        previous=None,
+        author=WHO,
+        recorded_at=T0,
     )
     ticket = apply_event(None, opened_entry)
     assert store.append(opened_entry, ticket)
     ack = entry(opened_entry, ticket_event=TicketEvent(ticket_id=ticket.ticket_id, event="acknowledged"))
     moved = apply_event(ticket, ack)
-    rival = entry(opened_entry, "rival", ticket_event=TicketEvent(ticket_id=ticket.ticket_id, event="dismissed",
-                                                                   reason="r"))
+    rival = entry(
+        opened_entry, "rival", ticket_event=TicketEvent(ticket_id=ticket.ticket_id, event="dismissed", reason="r")
+    )
     assert store.append(ack, moved) is True
     assert store.append(rival, apply_event(ticket, rival)) is False  # its place is taken: the ticket stays
     stored = store.ticket("cnc-01", ticket.ticket_id)
@@ -104,8 +108,16 @@ def test_heads_are_kept_once_in_order(store: MaintenanceStore) -> None:
 
 def test_health_keeps_one_scoring_per_ten_minutes(store: MaintenanceStore) -> None:
     for minutes in (0, 4, 12, 31):
-        point = HealthPoint("cnc-01", T0 + timedelta(minutes=minutes), "ok", float(minutes), 1.5, 3.0,
-                            {"spindle_bearings": 0.75}, "spindle_bearings")
+        point = HealthPoint(
+            "cnc-01",
+            T0 + timedelta(minutes=minutes),
+            "ok",
+            float(minutes),
+            1.5,
+            3.0,
+            {"spindle_bearings": 0.75},
+            "spindle_bearings",
+        )
         store.observe(point)
     kept = store.health("cnc-01", T0, T0 + timedelta(hours=1))
     assert [p.score for p in kept] == [4.0, 12.0, 31.0]

@@ -162,8 +162,9 @@ def write_report(result: dict[str, Any], out: TextIO) -> None:
         w(f"    {item['status']:<8} {item['title']:<28} {item['reason']}\n")
     export = result["export"]
     verdict = "intact and anchored" if export["ok"] else "FAILED"
+    block = export["blocks"][-1] if export["blocks"] else "-"
     w(
-        f"{machine} exported history: {export['entries']} entries, hash chain {'ok' if export['offline_ok'] else 'BROKEN'},"
-        f" {export['checkpoints']} anchored head(s) checked against the chain (block {export['blocks'][-1] if export['blocks'] else '-'}):"
-        f" {verdict}\n"
+        f"{machine} exported history: {export['entries']} entries, hash chain "
+        f"{'ok' if export['offline_ok'] else 'BROKEN'}, {export['checkpoints']} anchored head(s) checked against "
+        f"the chain (block {block}): {verdict}\n"
     )
