@@ -31,6 +31,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
 WIDE = (1, 8, 64, 256, 1024)
 
 
-def _median(values: list[float]) -> float:
+def _median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
@@ -167,7 +168,7 @@ def rul(data_dir: Path) -> dict[str, Any]:
         }
 
     phase = failure_h - onset_h
-    marks = {}
+    marks: dict[str, dict[str, Any]] = {}
     for share in (0.25, 0.5, 0.75, 0.9):
         at = onset_h + share * phase
         row = min(rows, key=lambda r: abs(r.at_h - at))
@@ -181,7 +182,7 @@ def rul(data_dir: Path) -> dict[str, Any]:
             if row.baseline_onset_error_h is None
             else round(row.baseline_onset_error_h, 1),
         }
-    out = {
+    out: dict[str, Any] = {
         "run_h": round(failure_h, 2),
         "onset_h": round(onset_h, 2),
         "degradation_phase_h": round(phase, 2),
@@ -204,9 +205,9 @@ def rul(data_dir: Path) -> dict[str, Any]:
             f"no projection {s['no_projection']}"
         )
     print(f"  trend interval holds the failure at {out['interval_coverage']:.0%} of the points")
-    for share, m in marks.items():
+    for mark, m in marks.items():
         print(
-            f"  at {share:>3} of the phase ({m['remaining_h']} h left): trend {m['trend_error_h']} h, "
+            f"  at {mark:>3} of the phase ({m['remaining_h']} h left): trend {m['trend_error_h']} h, "
             f"baselines {m['constant_rate_from_start_error_h']} / {m['constant_rate_from_onset_error_h']} h"
         )
     return out

@@ -27,7 +27,7 @@ def publish(api: Api, plan: dict[str, Any] = PLAN, who: str = "lessor") -> tuple
 
 def meter(api: Api, at: datetime, spindle_hours: float = 0.0, parts: int = 0) -> None:
     """Usage as the ingest meter step stores it."""
-    events = []
+    events: list[dict[str, object]] = []
     if spindle_hours:
         events.append({"id": f"s-{at.timestamp():.0f}", "meter": "spindle_hours", "quantity": str(spindle_hours)})
     if parts:
@@ -77,7 +77,7 @@ def test_a_plan_that_does_not_fit_the_schema_is_a_400_naming_the_field(
 
 
 def test_a_machine_without_a_plan_has_an_empty_due_list(api: Api) -> None:
-    empty = {"machine_id": MACHINE, "plan": None, "items": [], "at": "2026-01-05T06:00:00Z"}
+    empty: dict[str, object] = {"machine_id": MACHINE, "plan": None, "items": [], "at": "2026-01-05T06:00:00Z"}
     assert api.ok("GET", DUE, "operator") == empty
 
 

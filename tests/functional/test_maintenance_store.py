@@ -38,7 +38,7 @@ def store(request: pytest.FixtureRequest) -> MaintenanceStore:
 
 
 def entry(previous: LogEntry | None, text: str = "x", machine_id: str = "cnc-01", **extra: object) -> LogEntry:
-    content = EntryContent(kind="note", occurred_at=T0, text=text, **extra)  # type: ignore[arg-type]
+    content = EntryContent(kind="note", occurred_at=T0, text=text, **extra)
     return seal_entry(content, machine_id=machine_id, previous=previous, author=WHO, recorded_at=T0)
 
 

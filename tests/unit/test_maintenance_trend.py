@@ -20,7 +20,7 @@ def test_an_exponential_rise_is_projected_to_the_hour_with_an_interval_around_it
     truth = math.log(5.0 / 0.4) / 0.05 - hours[-1]  # 50.5 - 29.5 = 21 h
     assert fit.status == "rising" and fit.model == "log-linear"
     assert fit.hours_to_critical == pytest.approx(truth, abs=2.0)
-    assert fit.earliest_h is not None and fit.latest_h is not None
+    assert fit.earliest_h is not None and fit.latest_h is not None and fit.hours_to_critical is not None
     assert fit.earliest_h < fit.hours_to_critical < fit.latest_h
 
 

@@ -54,7 +54,7 @@ def _call(client: Any, method: str, path: str, headers: dict[str, str], body: An
 
 
 def resolve_faults(
-    client: Any, services: Any, clock: Any, tokens: dict[str, str], scheduled_event: dict[str, Any]
+    client: Any, services: Any, clock: Any, tokens: dict[str, dict[str, str]], scheduled_event: dict[str, Any]
 ) -> dict[str, Any]:
     """Publish the plan, work every open ticket to resolution, queue the chain heads; what it did.
 
@@ -91,7 +91,9 @@ def resolve_faults(
     return {"machines": per_machine, "resolved": resolved, "heads": heads}
 
 
-def report(client: Any, tokens: dict[str, str], work: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
+def report(
+    client: Any, tokens: dict[str, dict[str, str]], work: dict[str, Any], start: datetime, end: datetime
+) -> dict[str, Any]:
     """After the anchoring run: the due list and statistics of the machine with the most tickets, and its
     exported history verified (off line, then every anchored head through ``POST /proofs/verify``)."""
     from twin_models.maintenance import check_export

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.errors import BadInputError, ConflictingStateError, NotAllowedError, NotVisibleError, ServiceError
-from chalicelib.http import PageRequest, page, page_body
+from chalicelib.http import API_TIMES, PageRequest, page, page_body
 from chalicelib.maintenance.requests import (
     MAX_ATTACHMENT_BYTES,
     Dismissal,
@@ -362,6 +362,8 @@ class MaintenanceService:
         at = occurred_at or now
         if at > now + _MAX_FUTURE:
             raise BadInputError(f"occurred_at: {format_utc(at)} is in the future")
+        if at < API_TIMES[0]:
+            raise BadInputError(f"occurred_at: {format_utc(at)} is before {API_TIMES[0].year}")
         return at
 
     def _content(self, machine_id: str, body: NewEntry, role: str, device: Device, **links: Any) -> EntryContent:
