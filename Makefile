@@ -1,5 +1,5 @@
 # The two commands a new user needs (see README.md): `make demo` and `make test`.
-.PHONY: demo test setup-demo setup-test lint typecheck bench synth package
+.PHONY: demo test setup-demo setup-test lint typecheck bench synth package lock
 
 demo: setup-demo
 	.venv/bin/twinledger demo
@@ -35,3 +35,8 @@ synth: setup-test
 # the Lambda bundle (chalice package, with the domain vendored in)
 package: setup-demo
 	.venv/bin/twinledger package --out build/lambda
+
+# regenerate requirements/*.lock (pinned, hashed) after a dependency changed in pyproject.toml or
+# functions/requirements.txt; scripts/setup.sh installs from them
+lock: setup-test
+	scripts/lock.sh

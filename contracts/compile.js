@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Compiles every contracts/*.sol with the pinned solc-js and writes contracts/artifacts/<Name>.json
-// (abi, bytecode, deployedBytecode, compiler settings) plus an identical copy in
-// functions/chalicelib/anchoring/artifacts/, which the Lambda bundle carries. Imports resolve from contracts/
-// and node_modules/, so no third-party Solidity source is kept in the repository.
+// (abi, bytecode, deployedBytecode, compiler settings) plus identical copies in
+// functions/chalicelib/adapters/chain/artifacts/, which the Lambda bundle carries, and in
+// twinledger/verify/artifacts/, which the wheel carries for `twinledger verify`. Imports resolve from
+// contracts/ and node_modules/, so no third-party Solidity source is kept in the repository.
 //
 //   node contracts/compile.js            write the artifacts
 //   node contracts/compile.js --check    exit 1 when a committed artifact differs from a fresh build
@@ -24,7 +25,11 @@ const SETTINGS = {
 function parseArgs(argv) {
   const args = {
     check: false,
-    out: [path.join(CONTRACTS, 'artifacts'), path.join(ROOT, 'functions', 'chalicelib', 'adapters', 'chain', 'artifacts')],
+    out: [
+      path.join(CONTRACTS, 'artifacts'),
+      path.join(ROOT, 'functions', 'chalicelib', 'adapters', 'chain', 'artifacts'),
+      path.join(ROOT, 'twinledger', 'verify', 'artifacts'),
+    ],
   };
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === '--check') args.check = true;

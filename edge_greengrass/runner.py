@@ -250,8 +250,8 @@ class Gateway:
 
     def _stamp(self, thing: str, sample: Sample) -> Sample:
         """The sample as the settings in effect make it: state 710 under a lease lock (which outranks
-        maintenance), 702 in maintenance mode, and the ideal cycle time of its program, unless the source
-        stated one."""
+        maintenance), 702 in maintenance mode, the ideal cycle time of its program, and the production order
+        (order id, material lot, product), each unless the source stated one."""
         update: dict[str, Any] = {}
         if thing in self.locked:
             update["state"] = int(StateCode.LEASE_LOCKED)
@@ -262,6 +262,8 @@ class Gateway:
             ideal = settings.ideal_cycle_time(sample.program)
             if ideal is not None:
                 update["ideal_cycle_time_s"] = ideal
+        if settings is not None:  # the production order in effect, unless the source stated its own
+            update |= {k: v for k, v in settings.production_order.items() if getattr(sample, k) is None}
         return sample.model_copy(update=update) if update else sample
 
     def status(self) -> dict[str, Any]:

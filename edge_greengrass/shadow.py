@@ -67,15 +67,19 @@ class DeviceSettings:
     ideal_cycle_times_s: dict[str, float] = field(default_factory=dict)
     maintenance_mode: bool = False
     lease_lock: bool = False
+    production_order: dict[str, str] = field(default_factory=dict)
 
     def reported(self) -> dict[str, Any]:
-        """The reported section."""
-        return {
+        """The reported section (``production_order`` only while an order is set)."""
+        reported: dict[str, Any] = {
             "sampling_interval_s": self.sampling_interval_s,
             "ideal_cycle_times_s": dict(self.ideal_cycle_times_s),
             "maintenance_mode": self.maintenance_mode,
             "lease_lock": self.lease_lock,
         }
+        if self.production_order:
+            reported["production_order"] = dict(self.production_order)
+        return reported
 
     def ideal_cycle_time(self, program: str) -> float | None:
         """The ideal cycle time in effect for ``program`` (else the ``"*"`` default, else ``None``).
@@ -124,12 +128,13 @@ class DeviceSettings:
 
 
 #: The settings this gateway applies: every field of the one settings model.
-_APPLIED = ("sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode", "lease_lock")
+_APPLIED = ("sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode", "lease_lock", "production_order")
 _DEFAULTS: dict[str, Any] = {
     "sampling_interval_s": 1.0,
     "ideal_cycle_times_s": {},
     "maintenance_mode": False,
     "lease_lock": False,
+    "production_order": {},
 }
 
 

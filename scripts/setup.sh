@@ -14,16 +14,29 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 fi
 
+# Every package comes pinned with its hashes from requirements/<extra>.lock (scripts/lock.sh writes them);
+# the project itself is installed on top, editable, without resolving anything again.
 extras="local"
 [ "$what" = "test" ] && extras="dev"
-stamp=".venv/.installed-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+lock="requirements/$extras.lock"
+stamp=".venv/.installed-$extras-$(cat "$lock" pyproject.toml | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-  echo "== installing twinledger[$extras] into .venv"
-  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  echo "== installing $lock and twinledger[$extras] into .venv"
+  .venv/bin/python -m pip install --quiet --require-hashes -r "$lock"
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
 
 [ "$what" = "test" ] || exit 0
+
+# checkov pins boto3 and more far below the project's packages: it lives in its own environment.
+checkov_stamp=".venv-checkov/.installed-$(sha1sum requirements/checkov.lock | cut -c1-12)"
+if [ ! -f "$checkov_stamp" ]; then
+  echo "== installing requirements/checkov.lock into .venv-checkov"
+  [ -x .venv-checkov/bin/python ] || "$python" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install --quiet --require-hashes -r requirements/checkov.lock
+  touch "$checkov_stamp"
+fi
 
 if [ ! -x node_modules/.bin/solcjs ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "== installing node tools (npm ci)"

@@ -27,23 +27,30 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import rfc8785
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
 
-from twin_models.hashchain import link
+from twin_models.hashchain import link, machine_key
 from twin_models.merkle import HASH_SIZE, MerkleError, keccak256, verify_proof
 
 __all__ = [
     "CHAIN_LINK_FIELD",
+    "AnchoredRoot",
     "HashAlgorithm",
+    "LoggedEntry",
     "OfflineCheck",
     "ProofBundle",
+    "RegistryView",
+    "Verification",
     "bytes32_hex",
     "parse_bytes32",
     "record_hash",
+    "verify_bundle",
 ]
 
 HashAlgorithm = Literal["keccak256-jcs", "sha256-jcs", "none"]
@@ -89,7 +96,11 @@ def bytes32_hex(value: bytes) -> str:
     return "0x" + value.hex()
 
 
-Bytes32 = Annotated[bytes, PlainSerializer(bytes32_hex, return_type=str, when_used="json")]
+Bytes32 = Annotated[
+    bytes,
+    PlainSerializer(bytes32_hex, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": "^0x[0-9a-f]{64}$", "description": "32 bytes as 0x hex"}),
+]
 
 
 class OfflineCheck(BaseModel):
@@ -186,3 +197,129 @@ class ProofBundle(BaseModel):
         if not verify_proof(self.root, self.record_hash, self.proof):
             return OfflineCheck(ok=False, reason="the proof does not lead from record_hash to root")
         return OfflineCheck(ok=True)
+
+
+# -- checking a bundle against the registry ------------------------------------------------------------
+class AnchoredRoot(Protocol):
+    """What the registry stores about an anchored root."""
+
+    @property
+    def anchored_at(self) -> datetime: ...
+
+    @property
+    def block_number(self) -> int: ...
+
+
+class LoggedEntry(Protocol):
+    """Where a maintenance-log entry was appended."""
+
+    @property
+    def block_number(self) -> int: ...
+
+
+class RegistryView(Protocol):
+    """The read-only answers of an ``AnchorRegistry`` that checking a bundle needs.
+
+    The functions' web3 client (``chalicelib.adapters.chain.AnchorClient``) and the stand-alone reader of
+    ``twinledger verify`` (``twinledger.verify.RegistryReader``) both provide them.
+    """
+
+    @property
+    def address(self) -> str: ...
+
+    def chain_id(self) -> int: ...
+
+    def anchor_of(self, root: bytes) -> AnchoredRoot | None: ...
+
+    def verify_record(self, root: bytes, record_hash: bytes, proof: Sequence[bytes]) -> bool: ...
+
+    def verify_log_entry(self, machine_id: bytes, index: int, previous_head: bytes, entry_hash: bytes) -> bool: ...
+
+    def log_head_at(self, machine_id: bytes, index: int) -> bytes: ...
+
+    def find_log_entry(self, machine_id: bytes, entry_hash: bytes, from_block: int = 0) -> LoggedEntry | None: ...
+
+    def block_time(self, block_number: int) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The result of checking a proof bundle off line and against the registry."""
+
+    ok: bool
+    offline_ok: bool
+    on_chain: bool
+    anchored_at: datetime | None = None
+    block_number: int | None = None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "ok": self.ok,
+            "offline_ok": self.offline_ok,
+            "on_chain": self.on_chain,
+            "anchored_at": self.anchored_at.isoformat() if self.anchored_at else None,
+            "block_number": self.block_number,
+            "reasons": list(self.reasons),
+        }
+
+
+def verify_bundle(bundle: ProofBundle, client: RegistryView) -> Verification:
+    """Checks a bundle without our database: re-hash, Merkle proof, and the registry's ``verifyRecord``.
+
+    The registry answers for itself; the bundle's ``contract`` and ``chain_id``, when present, must name
+    the registry ``client`` talks to. A maintenance-log bundle (``log_index`` set) is checked against the
+    machine's hash chain (``verifyLogEntry`` and the head after the entry).
+
+    Example:
+        >>> # verify_bundle(ProofBundle.model_validate_json(text), RegistryReader(rpc_url, address)).ok
+    """
+    reasons: list[str] = []
+    offline = bundle.verify_offline()
+    if not offline.ok:
+        reasons.append(offline.reason)
+    if bundle.contract and bundle.contract.lower() != client.address.lower():
+        reasons.append(f"the bundle names registry {bundle.contract}, not {client.address}")
+    chain_id = client.chain_id()
+    if bundle.chain_id is not None and bundle.chain_id != chain_id:
+        reasons.append(f"the bundle names chain {bundle.chain_id}, the node is chain {chain_id}")
+    if bundle.log_index is not None:
+        return _verify_log_entry(bundle, client, offline.ok, reasons)
+    # a record chained to a later anchored one (chain_after) is proven through that one's leaf
+    on_chain = client.verify_record(bundle.root, bundle.anchored_hash(), bundle.proof)
+    stored = client.anchor_of(bundle.root)
+    if stored is None:
+        reasons.append("the root is not anchored in this registry")
+    elif not on_chain:
+        reasons.append("the registry rejects the proof for this record")
+    if stored is not None and bundle.block_number is not None and stored.block_number != bundle.block_number:
+        reasons.append(f"the root was anchored in block {stored.block_number}, not {bundle.block_number}")
+    return Verification(
+        ok=not reasons and on_chain,
+        offline_ok=offline.ok,
+        on_chain=on_chain,
+        anchored_at=stored.anchored_at if stored else None,
+        block_number=stored.block_number if stored else None,
+        reasons=tuple(reasons),
+    )
+
+
+def _verify_log_entry(bundle: ProofBundle, client: RegistryView, offline_ok: bool, reasons: list[str]) -> Verification:
+    if not bundle.log_machine or bundle.log_index is None or len(bundle.proof) != 1:
+        return Verification(ok=False, offline_ok=False, on_chain=False, reasons=(*reasons, "incomplete log bundle"))
+    machine = machine_key(bundle.log_machine)
+    on_chain = client.verify_log_entry(machine, bundle.log_index, bundle.proof[0], bundle.record_hash)
+    if on_chain and client.log_head_at(machine, bundle.log_index) != bundle.root:
+        on_chain = False
+    if not on_chain:
+        reasons.append(f"the chain of {bundle.log_machine} does not hold this entry at {bundle.log_index}")
+    event = client.find_log_entry(machine, bundle.record_hash) if on_chain else None
+    return Verification(
+        ok=not reasons and on_chain,
+        offline_ok=offline_ok,
+        on_chain=on_chain,
+        anchored_at=client.block_time(event.block_number) if event else None,
+        block_number=event.block_number if event else None,
+        reasons=tuple(reasons),
+    )

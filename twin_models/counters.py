@@ -38,7 +38,8 @@ def counter_delta(before: Any, after: Any) -> Any:
     """The increment of a cumulative counter from reading ``before`` to reading ``after``.
 
     ``after - before``, or ``after`` itself where the counter went down (a reset: it counts from zero
-    again). Works on two ints, or elementwise on two integer numpy arrays of equal length.
+    again). Works on two ints, or elementwise on two integer numpy arrays of equal length and type
+    (``uint64`` included: the result keeps the arrays' type).
 
     Example:
         >>> counter_delta(5, 9), counter_delta(9, 2), counter_delta(7, 7)
@@ -47,8 +48,13 @@ def counter_delta(before: Any, after: Any) -> Any:
         >>> values = np.array([5, 9, 2, 4])
         >>> counter_delta(values[:-1], values[1:]).tolist()
         [4, 2, 2]
+        >>> counter_delta(np.array([2**64 - 1, 3], dtype=np.uint64), np.array([5, 2**64 - 1], dtype=np.uint64)).tolist()
+        [5, 18446744073709551612]
     """
-    return after - before * (1 - counter_reset(before, after))
+    kept = ~counter_reset(before, after) if hasattr(before, "dtype") else 1 - counter_reset(before, after)
+    if hasattr(kept, "astype"):  # unsigned 64-bit counters stay exact: no promotion to a signed or float type
+        kept = kept.astype(before.dtype)
+    return after - before * kept
 
 
 @overload

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,7 @@ __all__ = [
     "MAX_SHADOW_DEPTH",
     "MAX_SHADOW_STATE_BYTES",
     "DesiredConfig",
+    "ProductionOrderKey",
     "ShadowDocumentError",
     "check_shadow_state",
     "state_depth",
@@ -86,6 +87,10 @@ def check_shadow_state(sections: dict[str, Any]) -> None:
         )
 
 
+#: The keys of the production order a plant (its MES, or a user through the API) sets on a machine.
+ProductionOrderKey = Literal["order_id", "material_lot", "product"]
+
+
 class DesiredConfig(BaseModel):
     """Configuration a plant may push to a machine's edge through the ``config`` shadow's desired section.
 
@@ -100,7 +105,7 @@ class DesiredConfig(BaseModel):
         ['lease_lock']
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
 
     sampling_interval_s: Annotated[float, Field(ge=0.1, le=60)] | None = None
     #: ideal cycle time (s per part) per program, ``"*"`` for any other program; ``null`` for a program
@@ -114,12 +119,15 @@ class DesiredConfig(BaseModel):
     ) = None
     maintenance_mode: bool | None = None
     lease_lock: bool | None = None
+    #: the production order in effect: ``order_id``, ``material_lot`` and ``product`` (the gateway stamps
+    #: every sample with them, so every part knows its order and lot); ``null`` for a key clears it
+    production_order: dict[ProductionOrderKey, Annotated[str, Field(min_length=1, max_length=64)] | None] | None = None
 
     _ALLOWED: ClassVar[dict[str, frozenset[str]]] = {
         "lessor": frozenset({"sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode", "lease_lock"}),
-        "lessee": frozenset({"sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode"}),
+        "lessee": frozenset({"sampling_interval_s", "ideal_cycle_times_s", "maintenance_mode", "production_order"}),
         "technician": frozenset({"maintenance_mode", "sampling_interval_s"}),
-        "service": frozenset(),
+        "service": frozenset({"production_order"}),
     }
 
     def fields_set(self) -> dict[str, Any]:

@@ -25,15 +25,17 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from twin_models.columns import SampleColumns
 from twin_models.counters import counter_delta
 from twin_models.oee import MachineData, StateIntervals, counters_to_counts
 from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
-from twin_models.timestamps import from_seconds, to_seconds
+from twin_models.timestamps import from_micros, from_seconds, to_seconds
 
 __all__ = [
     "LOAD_BAND_EDGES_PCT",
@@ -173,62 +175,64 @@ def _interval_from_item(row: list[Any]) -> StateInterval:
     )
 
 
-def _run_key(sample: Sample) -> tuple[int, str, float | None]:
-    return sample.state, sample.program, sample.ideal_cycle_time_s
-
-
-def _interval(start: datetime, end: datetime, key: tuple[int, str, float | None]) -> StateInterval:
-    return StateInterval(start=start, end=end, code=key[0], program=key[1], ideal_cycle_time_s=key[2])
+def _run_starts(columns: SampleColumns, step_us: int) -> list[int]:
+    """Where a run of equal state, program and ideal cycle time starts: the first sample, and every sample
+    whose key differs from its predecessor's or that comes more than one sampling interval after it."""
+    ts, ideal = columns.ts_us, columns.ideal
+    breaks = (columns.state[1:] != columns.state[:-1]) | (ts[1:] - ts[:-1] > step_us)
+    breaks |= columns.program[1:] != columns.program[:-1]
+    breaks |= (ideal[1:] != ideal[:-1]) & ~(np.isnan(ideal[1:]) & np.isnan(ideal[:-1]))
+    return [0, *(np.flatnonzero(breaks) + 1).tolist()]
 
 
 def segment_from_envelope(
     envelope: TelemetryEnvelope, sample_interval_s: float = 1.0, content_hash: str = ""
 ) -> Segment:
     """Run-length encode an envelope's samples (sorted by time) into a :class:`Segment`; ``content_hash`` is
-    the envelope's signed-content digest, which tells a redelivery from a conflicting duplicate."""
-    step = timedelta(seconds=sample_interval_s)
-    samples = sorted(envelope.samples, key=lambda s: s.ts)
-    intervals: list[StateInterval] = []
-    counters: list[CounterPoint] = []
-    alarms: list[tuple[datetime, int]] = []
-    run_start = samples[0].ts
-    run_end = run_start + step
-    run_key = _run_key(samples[0])
-    last_alarm = 0
-    energy = 0.0
-    for index, sample in enumerate(samples):
-        energy += sample.power_kw * sample_interval_s / 3600.0
-        if sample.alarm_code and sample.alarm_code != last_alarm:
-            alarms.append((sample.ts, sample.alarm_code))
-        last_alarm = sample.alarm_code
-        if (
-            index == 0
-            or sample.part_count != counters[-1].part_count
-            or sample.reject_count != counters[-1].reject_count
-        ):
-            counters.append(CounterPoint(ts=sample.ts, part_count=sample.part_count, reject_count=sample.reject_count))
-        if index == 0:
-            continue
-        key = _run_key(sample)
-        if key == run_key and sample.ts <= run_end:
-            run_end = sample.ts + step
-            continue
-        intervals.append(_interval(run_start, run_end, run_key))
-        run_start, run_end, run_key = sample.ts, sample.ts + step, key
-    intervals.append(_interval(run_start, run_end, run_key))
+    the envelope's signed-content digest, which tells a redelivery from a conflicting duplicate.
+
+    Works on the envelope's columns (:mod:`twin_models.columns`): one vectorised pass finds the runs, the
+    counter changes and the alarm onsets; only those become objects."""
+    columns = envelope.columns
+    step_us = round(sample_interval_s * 1_000_000)
+    ts = columns.ts_us
+    n = len(columns)
+    starts = _run_starts(columns, step_us)
+    ends = [*starts[1:], n]
+    states, programs, ideals = columns.state.tolist(), columns.program.tolist(), columns.ideal.tolist()
+    intervals = [
+        StateInterval(
+            start=from_micros(int(ts[a])),
+            end=from_micros(int(ts[b - 1]) + step_us),
+            code=states[a],
+            program=programs[a],
+            ideal_cycle_time_s=None if ideals[a] != ideals[a] else ideals[a],  # NaN: none stated
+        )
+        for a, b in zip(starts, ends, strict=True)
+    ]
+    parts, rejects = columns.part_count, columns.reject_count
+    changed = np.flatnonzero((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])) + 1
+    samples = columns.samples
+    counters = [
+        CounterPoint(ts=samples[i].ts, part_count=samples[i].part_count, reject_count=samples[i].reject_count)
+        for i in [0, *changed.tolist()]
+    ]
+    alarm = columns.alarm_code
+    onsets = np.flatnonzero((alarm != 0) & (alarm != np.concatenate(([np.uint64(0)], alarm[:-1]))))
+    alarms = [(samples[i].ts, samples[i].alarm_code) for i in onsets.tolist()]
     return Segment(
         machine_id=envelope.machine_id,
         site=envelope.site,
         seq=envelope.seq,
         start=samples[0].ts,
-        end=samples[-1].ts + step,
-        sample_count=len(samples),
+        end=from_micros(int(ts[-1]) + step_us),
+        sample_count=n,
         intervals=intervals,
         counters=counters,
         alarms=alarms,
-        energy_kwh=energy,
-        vibration_max=max(s.vibration_rms_mm_s for s in samples),
-        temperature_max=max(s.temperature_c for s in samples),
+        energy_kwh=float(np.sum(columns.power_kw)) * sample_interval_s / 3600.0,
+        vibration_max=float(np.max(columns.vibration)),
+        temperature_max=float(np.max(columns.temperature)),
         last=samples[-1],
         content_hash=content_hash,
         load_spectrum=load_spectrum(samples, sample_interval_s),
@@ -284,7 +288,7 @@ def timeline(segments: Iterable[Segment], start: datetime, end: datetime) -> lis
     that starts later wins for the overlap.
 
     Example:
-        >>> from datetime import timezone
+        >>> from datetime import timedelta, timezone
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
         >>> a = StateInterval(start=t, end=t + timedelta(seconds=60), code=100)
         >>> b = StateInterval(start=t + timedelta(seconds=60), end=t + timedelta(seconds=90), code=100)
@@ -317,7 +321,7 @@ def state_at(segments: Iterable[Segment], at: datetime) -> dict[str, object] | N
     """The machine's state and counters at instant ``at`` from its history, or None before any data.
 
     Example:
-        >>> from datetime import timezone
+        >>> from datetime import timedelta, timezone
         >>> from twin_models.telemetry import TelemetryEnvelope
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
         >>> env = TelemetryEnvelope(machine_id="m", site="s", seq=0, sent_at=t, samples=[
@@ -362,7 +366,7 @@ def oee_input(
     machine's registered value) applies.
 
     Example:
-        >>> from datetime import timezone
+        >>> from datetime import timedelta, timezone
         >>> from twin_models.oee import compute_oee
         >>> from twin_models.telemetry import TelemetryEnvelope
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)

@@ -22,13 +22,27 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from functools import cached_property
+from operator import attrgetter
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 from twin_models.errors import TwinModelsError
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.timestamps import format_utc
+
+if TYPE_CHECKING:
+    from twin_models.columns import SampleColumns
 
 __all__ = [
     "MAX_ENVELOPE_BYTES",
@@ -74,10 +88,7 @@ U64_MAX = 2**64 - 1
 def _require_aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a time zone (use Z for UTC)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC form
-        raise ValueError("timestamp is out of range once converted to UTC") from None
+    return _utc(value)
 
 
 #: A timezone-aware datetime, normalised to UTC, serialised as ``...Z``.
@@ -86,6 +97,21 @@ UtcDatetime = Annotated[
     AfterValidator(_require_aware_utc),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
+
+
+#: A sample's time: timezone-aware, checked inside the parser (pydantic-core) at no Python cost per sample;
+#: the envelope normalises its samples to UTC once they are all parsed (``TelemetryEnvelope._in_utc``).
+SampleTime = Annotated[AwareDatetime, PlainSerializer(format_utc, return_type=str, when_used="json")]
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC (itself if it already is): the one conversion of :data:`UtcDatetime` and the envelope."""
+    if value.tzinfo is UTC:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC form
+        raise ValueError(f"timestamp {value.isoformat()} is out of range once converted to UTC") from None
 
 
 class EnvelopeError(TwinModelsError):
@@ -103,7 +129,7 @@ class Sample(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    ts: UtcDatetime
+    ts: Annotated[SampleTime, Field(description="aware; in UTC (offset zero) once its envelope is validated")]
     state: Annotated[int, Field(ge=0, le=9999, description="machine state code, see twin_models.states")]
     spindle_speed_rpm: Annotated[float, Field(ge=0)] = 0.0
     feed_rate_mm_min: Annotated[float, Field(ge=0)] = 0.0
@@ -122,6 +148,15 @@ class Sample(BaseModel):
         default=None,
         description="the ideal cycle time (s per part) in effect for this sample's program, as the gateway "
         "applied it from the config shadow; OEE rates the parts made under it with this value",
+    )
+    order_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="the production order in effect, as the gateway applied it from the config shadow"
+    )
+    material_lot: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="the material lot in effect (config shadow), carried onto every part made"
+    )
+    product: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="the product number in effect (config shadow)"
     )
 
 
@@ -157,6 +192,24 @@ class TelemetryEnvelope(BaseModel):
     )
     signature: Signature | None = None
 
+    @model_validator(mode="after")
+    def _in_utc(self) -> TelemetryEnvelope:
+        """Every sample's time in UTC: one pass per envelope instead of a validator call per sample. A time
+        sent with ``Z`` is already UTC (offset zero) and stays as parsed; another offset is converted (the
+        samples are frozen, so the converted value is stored the way pydantic stores a field)."""
+        for index, sample in enumerate(self.samples):
+            if sample.ts.utcoffset():
+                try:
+                    sample.__dict__["ts"] = _utc(sample.ts)
+                except ValueError as exc:
+                    raise ValueError(f"samples.{index}.ts: {exc}") from None
+        if self.previous is not None and self.previous.ts.utcoffset():
+            try:
+                self.previous.__dict__["ts"] = _utc(self.previous.ts)
+            except ValueError as exc:
+                raise ValueError(f"previous.ts: {exc}") from None
+        return self
+
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict as published (``None`` fields omitted)."""
         return self.model_dump(mode="json", exclude_none=True)
@@ -166,6 +219,15 @@ class TelemetryEnvelope(BaseModel):
         body = self.to_wire()
         body.pop("signature", None)
         return body
+
+    @cached_property
+    def columns(self) -> SampleColumns:
+        """The samples as typed arrays in time order, read once (:mod:`twin_models.columns`): history and
+        metering both work from them. (numpy is loaded here, on first use: the gateway, which builds and
+        seals envelopes but never reads their columns, runs without it.)"""
+        from twin_models.columns import sample_columns
+
+        return sample_columns(self.samples)
 
     @property
     def first_ts(self) -> datetime:
@@ -295,8 +357,11 @@ def _key_tokens(raw: bytes) -> int:
     return raw.count(b'":')
 
 
+_FIELDS_SET = attrgetter("model_fields_set")
+
+
 def _keys_given(envelope: TelemetryEnvelope) -> int:
-    count = len(envelope.model_fields_set) + sum(len(s.model_fields_set) for s in envelope.samples)
+    count = len(envelope.model_fields_set) + sum(map(len, map(_FIELDS_SET, envelope.samples)))
     return count + (len(envelope.previous.model_fields_set) if envelope.previous is not None else 0)
 
 
@@ -362,11 +427,12 @@ def _model_error(exc: ValidationError) -> EnvelopeError:
 def _check_states_and_clock(
     envelope: TelemetryEnvelope, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy
 ) -> None:
-    for index, sample in enumerate(envelope.samples):
-        if not taxonomy.knows(sample.state):
-            raise EnvelopeError(
-                "schema_violation", f"samples.{index}.state: {sample.state} is not a state code of the taxonomy"
-            )
+    if not all(taxonomy.knows(code) for code in {sample.state for sample in envelope.samples}):
+        for index, sample in enumerate(envelope.samples):  # name the first sample that has an unknown code
+            if not taxonomy.knows(sample.state):
+                raise EnvelopeError(
+                    "schema_violation", f"samples.{index}.state: {sample.state} is not a state code of the taxonomy"
+                )
     limit = (now or datetime.now(UTC)) + max_future
     latest = max(envelope.last_ts, envelope.sent_at)
     if latest > limit:

@@ -52,6 +52,9 @@ class Device(BaseModel):
     lessee: str | None = None
     timezone: str = "UTC"
     keys: dict[str, str] = Field(default_factory=dict, description="key id -> PEM public key")
+    retired_keys: dict[str, UtcDatetime] = Field(
+        default_factory=dict, description="key id -> the time from which an envelope signed with it is refused"
+    )
     ideal_cycle_times_s: dict[str, float] = Field(default_factory=dict, description="program -> ideal cycle (s)")
     envelope_v1_until: UtcDatetime | None = Field(
         default=None,
@@ -69,6 +72,24 @@ class Device(BaseModel):
             (True, False)
         """
         return self.envelope_v1_until is None or received_at < self.envelope_v1_until
+
+    def key_at(self, key_id: str, received_at: datetime) -> str | None:
+        """The PEM of key ``key_id`` if it is registered and not retired at ``received_at`` (the one key rule).
+
+        A key retires from a given time: what is received at or after it is refused, whatever time the
+        (possibly compromised) key's samples claim.
+
+        Example:
+            >>> from datetime import UTC, datetime
+            >>> d = Device(machine_id="m", site="s", lessor="l", keys={"m/1": "PEM"},
+            ...            retired_keys={"m/1": datetime(2027, 1, 1, tzinfo=UTC)})
+            >>> d.key_at("m/1", datetime(2026, 12, 31, tzinfo=UTC)), d.key_at("m/1", datetime(2027, 1, 1, tzinfo=UTC))
+            ('PEM', None)
+        """
+        retired = self.retired_keys.get(key_id)
+        if retired is not None and received_at >= retired:
+            return None
+        return self.keys.get(key_id)
 
 
 def party_to(principal: Principal, parties: Iterable[str | None]) -> bool:

@@ -1,8 +1,10 @@
-"""Build the Lambda bundle: ``chalice package`` with the pure domain vendored in.
+"""Build the Lambda bundle: ``chalice package`` from the locked requirements, with the pure domain vendored in.
 
-Chalice packages only ``app.py``, ``chalicelib/``, ``requirements.txt`` and ``vendor/``; the
-domain package ``twin_models`` lives at the repository's top, so it is copied into
-``functions/vendor/`` (ignored by git) right before packaging.
+Chalice packages only ``app.py``, ``chalicelib/``, ``requirements.txt`` and ``vendor/``. The bundle is built
+from a staged copy of ``functions/`` (:func:`staged_project`, under ``build/``) whose ``requirements.txt`` is
+the lock ``requirements/lambda.lock`` (every version pinned, every file hashed) and whose ``vendor/`` holds
+the domain package ``twin_models``, which lives at the repository's top. ``functions/requirements.txt`` stays
+the declaration people edit; ``scripts/lock.sh`` compiles it into the lock.
 
 Example:
     $ twinledger package --out build/lambda
@@ -19,12 +21,27 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from twinledger.paths import FUNCTIONS_DIR, REPO_ROOT
+from twinledger.paths import FUNCTIONS_DIR, REPO_ROOT, require_checkout
 
-__all__ = ["VENDORED_PACKAGES", "package_functions", "vendor_domain", "vendored_domain"]
+__all__ = [
+    "LAMBDA_LOCK",
+    "STAGING_DIR",
+    "VENDORED_PACKAGES",
+    "package_functions",
+    "staged_project",
+    "vendor_domain",
+    "vendored_domain",
+]
 
 #: Top-level packages of this repository that the Lambdas import.
 VENDORED_PACKAGES = ("twin_models",)
+#: The Lambda bundle's requirements, pinned with hashes (``scripts/lock.sh``).
+LAMBDA_LOCK = REPO_ROOT / "requirements" / "lambda.lock"
+#: Where the project is staged for packaging (ignored by git). Kept between builds: Chalice caches the
+#: downloaded wheels in the staged ``.chalice/deployments`` by the requirements' hash.
+STAGING_DIR = REPO_ROOT / "build" / "lambda-project"
+#: What of ``functions/`` is not staged.
+_NOT_STAGED = ("__pycache__", "*.pyc", "vendor", "deployments", "requirements.txt")
 
 
 def vendor_domain() -> Path:
@@ -57,6 +74,38 @@ def vendored_domain() -> Iterator[Path]:
             vendor.rmdir()  # only if nothing else is vendored
 
 
+@contextlib.contextmanager
+def staged_project(staging: Path = STAGING_DIR) -> Iterator[Path]:
+    """A copy of ``functions/`` to package: the lock as ``requirements.txt``, ``twin_models`` in ``vendor/``.
+
+    The copy is refreshed on every use; its ``.chalice/deployments`` (Chalice's wheel cache) is kept.
+
+    Example:
+        >>> with staged_project() as project:  # doctest: +SKIP
+        ...     subprocess.run(["chalice", "package", "out"], cwd=project, check=True)
+    """
+    require_checkout("functions/app.py")
+    if not LAMBDA_LOCK.is_file():
+        raise RuntimeError(f"no {LAMBDA_LOCK}: run scripts/lock.sh")
+    staging.mkdir(parents=True, exist_ok=True)
+    for entry in staging.iterdir():
+        if entry.name == ".chalice":
+            for inner in entry.iterdir():
+                if inner.name != "deployments":
+                    shutil.rmtree(inner) if inner.is_dir() else inner.unlink()
+        elif entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    shutil.copytree(FUNCTIONS_DIR, staging, ignore=shutil.ignore_patterns(*_NOT_STAGED), dirs_exist_ok=True)
+    shutil.copyfile(LAMBDA_LOCK, staging / "requirements.txt")
+    for name in VENDORED_PACKAGES:
+        shutil.copytree(
+            REPO_ROOT / name, staging / "vendor" / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    yield staging
+
+
 def package_functions(out_dir: Path, stage: str = "dev", region: str | None = None) -> Path:
     """Run ``chalice package`` into ``out_dir``; returns the path of ``deployment.zip``.
 
@@ -69,8 +118,8 @@ def package_functions(out_dir: Path, stage: str = "dev", region: str | None = No
     env["AWS_DEFAULT_REGION"] = region or env.get("AWS_DEFAULT_REGION") or "eu-central-1"
     chalice = Path(sys.executable).with_name("chalice")
     command = [str(chalice)] if chalice.exists() else [sys.executable, "-m", "chalice.cli"]
-    with vendored_domain():
-        subprocess.run([*command, "package", "--stage", stage, str(out_dir)], cwd=FUNCTIONS_DIR, env=env, check=True)
+    with staged_project() as project:
+        subprocess.run([*command, "package", "--stage", stage, str(out_dir)], cwd=project, env=env, check=True)
     bundle = out_dir / "deployment.zip"
     if not bundle.is_file():
         raise RuntimeError(f"chalice package wrote no {bundle}")

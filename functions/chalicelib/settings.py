@@ -34,6 +34,7 @@ Variables (all optional; the defaults are the embedded local ones):
 ``TWINLEDGER_CHAIN_RETRIES``              (4)
 ``TWINLEDGER_ANCHOR_BATCH_SIZE``          record hashes per Merkle batch (1024)
 ``TWINLEDGER_ANCHOR_STORE``               ``dynamodb`` or ``memory`` (the anchoring queue alone)
+``TWINLEDGER_JSON_LOGS``                  ``true``: every function logs Powertools JSON (set in AWS by the CDK app)
 ========================================  ==============================================================
 
 Example:
@@ -98,6 +99,7 @@ class Settings(BaseModel):
     chain_retries: int = Field(4, ge=0)
     anchor_batch_size: int = Field(1024, ge=1)
     anchor_store: Literal["dynamodb", "memory"] | None = None
+    json_logs: bool = False
 
     @property
     def scoring_enabled(self) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -36,7 +36,9 @@ from chalicelib.adapters.chain.config import connect, get_anchor_client, get_cha
 from chalicelib.adapters.chain.lease import LeaseClient
 from chalicelib.adapters.chain.lease_anchor import ContractLeaseAnchor
 from chalicelib.adapters.maintenance import DynamoMaintenanceStore
+from chalicelib.adapters.memory_parts import MemoryParts
 from chalicelib.adapters.oee import CalendarStore, OeeResultStore
+from chalicelib.adapters.parts import DynamoParts
 from chalicelib.adapters.twins import BacklogStore, DeviceRegistry, HistoryStore, QuarantineStore, ShadowStore
 from chalicelib.anchoring.proofs import ProofQueries
 from chalicelib.anchoring.service import AnchoringService
@@ -46,6 +48,8 @@ from chalicelib.ingest.pipeline import IngestPipeline, count_shadow_conflict
 from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, VerifyStep
 from chalicelib.maintenance.service import MaintenanceService
 from chalicelib.oee.service import OeeService
+from chalicelib.parts.service import PartsService
+from chalicelib.parts.step import PartsStep
 from chalicelib.ports.anchoring import AnchorStore
 from chalicelib.ports.anomaly import AlertPublisher, AnomalyEndpoint, Cooldowns
 from chalicelib.ports.archive import Archive
@@ -53,9 +57,11 @@ from chalicelib.ports.billing import InvoiceArchive, Invoices, Leases, Usage
 from chalicelib.ports.chain import AnchorChain, ChainConfigurationError, LeaseContracts
 from chalicelib.ports.maintenance import MaintenanceStore
 from chalicelib.ports.oee import Calendars, OeeResults
+from chalicelib.ports.parts import Parts
 from chalicelib.ports.twins import Backlog, Devices, History, Quarantine, Shadows
 from chalicelib.settings import Settings, get_settings
 from chalicelib.twins.service import TwinQueries
+from twin_models.anchoring import ProofBundle
 
 __all__ = ["Adapters", "Services", "aws_adapters", "build", "memory_adapters", "override", "reset", "services", "use"]
 
@@ -83,13 +89,14 @@ class Adapters:
     oee_results: OeeResults
     calendars: Calendars
     anchor_store: AnchorStore
-    maintenance: MaintenanceStore
     cooldowns: Cooldowns | None
     alerts: AlertPublisher | None
     endpoint: AnomalyEndpoint | None
     anchor_chain: Callable[[], AnchorChain]
     lease_contracts: Callable[[], LeaseContracts | None] | None
     clock: Clock = _utcnow
+    parts: Parts = field(default_factory=MemoryParts)
+    maintenance: MaintenanceStore = field(default_factory=memory_maintenance.MemoryMaintenanceStore)
 
 
 def _chain_factories(settings: Settings) -> tuple[Callable[[], AnchorChain], Callable[[], LeaseContracts | None]]:
@@ -144,6 +151,7 @@ def aws_adapters(settings: Settings | None = None) -> Adapters:
         endpoint=endpoint,
         anchor_chain=anchor_chain,
         lease_contracts=lease_contracts,
+        parts=DynamoParts(),
     )
 
 
@@ -241,6 +249,7 @@ class Services:
             backlog=a.backlog,
             score=ScoreStep(scorer, a.shadows, self.maintenance.observe_health) if scorer is not None else None,
             queue=QueueStep(self.maintenance),
+            parts=PartsStep(a.parts, a.devices, a.shadows, a.maintenance, self.anchoring),
             clock=a.clock,
         )
 
@@ -258,6 +267,19 @@ class Services:
             lookback=timedelta(hours=self.settings.oee_lookback_h),
             anchor_after=timedelta(hours=self.settings.oee_anchor_after_h),
         )
+
+    @cached_property
+    def parts(self) -> PartsService:
+        """Part records, their EPCIS events and proof bundles, inspections, shares, key registrations."""
+        a = self.adapters
+        return PartsService(a.parts, a.devices, self.anchoring, self._anchored_bundle, clock=a.clock)
+
+    def _anchored_bundle(self, record_id: str, record: Any) -> ProofBundle | None:
+        """The proof bundle of an anchored record (``record`` embedded); None while it is not anchored."""
+        found = self.adapters.anchor_store.get(record_id)
+        if found is None or found.anchored is None:
+            return None
+        return self.anchoring.bundle(record_id, record)
 
     @cached_property
     def billing(self) -> BillingService:

@@ -36,8 +36,8 @@ class FunctionAccess:
         return {*self.read_buckets, *self.write_buckets}
 
 
-#: The HTTP API serves every area: twins, OEE, proofs, leases, usage, invoices and maintenance (entries with
-#: their attachments in the archive bucket, tickets that page, plans; the log reads usage and history).
+#: The HTTP API serves every area: twins, OEE, proofs, leases, usage, invoices, parts and maintenance (entries
+#: with their attachments in the archive bucket, tickets that page, plans; the log reads usage and history).
 API_ACCESS = FunctionAccess(
     write_tables=(
         "devices",
@@ -48,6 +48,7 @@ API_ACCESS = FunctionAccess(
         "leases",
         "usage",
         "invoices",
+        "parts",
         "maintenance",
         "alert_cooldown",
     ),
@@ -65,7 +66,16 @@ ACCESS: dict[str, FunctionAccess] = {
     # tickets page critical faults).
     ids.INGEST_FUNCTION: FunctionAccess(
         read_tables=("devices",),
-        write_tables=("history", "backlog", "quarantine", "usage", "anchors", "alert_cooldown", "maintenance"),
+        write_tables=(
+            "history",
+            "backlog",
+            "quarantine",
+            "usage",
+            "anchors",
+            "alert_cooldown",
+            "parts",
+            "maintenance",
+        ),
         write_buckets=("archive",),
         shadows=True,
         anomaly_endpoint=True,
@@ -78,9 +88,9 @@ ACCESS: dict[str, FunctionAccess] = {
     "MaintenanceHeads": FunctionAccess(read_tables=("devices",), write_tables=("maintenance", "anchors")),
     # OEE schedule: per-shift results from devices and history; the oee shadow; closed shifts queued for anchoring.
     "OeeShifts": FunctionAccess(read_tables=("devices", "history"), write_tables=("oee", "anchors"), shadows=True),
-    # Ingest catch-up: shadow and metering for envelopes in the backlog (already in history).
+    # Ingest catch-up: shadow, metering and part records for envelopes in the backlog (already in history).
     "IngestCatchUp": FunctionAccess(
-        read_tables=("devices", "history"), write_tables=("backlog", "usage"), shadows=True
+        read_tables=("devices", "history"), write_tables=("backlog", "usage", "parts", "anchors"), shadows=True
     ),
     # Billing schedule: close lease periods into invoices, anchor them, update the usage shadow.
     "BillingClosePeriods": FunctionAccess(

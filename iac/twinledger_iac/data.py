@@ -96,7 +96,10 @@ class DataStores(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             enforce_ssl=True,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
+            versioned=True,  # a deleted or overwritten log object stays recoverable for 30 days
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(30))
+            ],
             removal_policy=removal_policy,
         )
         _pin(self.access_logs, ids.ACCESS_LOGS_BUCKET)

@@ -9,6 +9,7 @@ Chalice generates, so routes need no decorator and read the verified claims from
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -25,9 +26,10 @@ from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
 from twinledger_iac import logical_ids as ids
-from twinledger_iac.project import FUNCTIONS_DIR, REPO_ROOT, StageSettings
+from twinledger_iac.problems import gateway_responses, method_not_allowed
+from twinledger_iac.project import REPO_ROOT, StageSettings
 
-__all__ = ["ChaliceFunctions", "vendor_domain"]
+__all__ = ["ChaliceFunctions", "staged_functions"]
 
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 #: Chalice needs a role ARN when it does not manage roles; every function's is replaced by its own role.
@@ -36,14 +38,15 @@ _ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/replaced-by-the-cdk-app"
 PACKAGE_DIR = REPO_ROOT / "build" / "cdk"
 
 
-def vendor_domain() -> contextlib.AbstractContextManager[Path]:
-    """``twin_models`` in ``functions/vendor`` while the app is packaged (Chalice bundles only what is under
-    ``functions/``), removed after."""
+def staged_functions() -> contextlib.AbstractContextManager[Path]:
+    """The Chalice project as it is packaged: a copy of ``functions/`` whose ``requirements.txt`` is the lock
+    ``requirements/lambda.lock`` and whose ``vendor/`` holds ``twin_models`` (Chalice bundles only what is in
+    the project); see ``twinledger.packaging.staged_project``."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from twinledger.packaging import vendored_domain
+    from twinledger.packaging import staged_project
 
-    return vendored_domain()
+    return staged_project(PACKAGE_DIR / "project")
 
 
 def _drop_old_bundles(folder: Path, max_age_s: float = 3600.0) -> None:
@@ -83,7 +86,6 @@ class ChaliceFunctions(Construct):
         *,
         environment: dict[str, str],
         stage: StageSettings,
-        source_dir: Path = FUNCTIONS_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
         stage_config: dict[str, Any] = {
@@ -95,8 +97,8 @@ class ChaliceFunctions(Construct):
             "iam_role_arn": _ROLE_PLACEHOLDER,
             "environment_variables": dict(environment),
         }
-        with vendor_domain(), _working_dir(PACKAGE_DIR):
-            self.chalice = Chalice(self, ids.CHALICE_APP, source_dir=str(source_dir), stage_config=stage_config)
+        with staged_functions() as project, _working_dir(PACKAGE_DIR):
+            self.chalice = Chalice(self, ids.CHALICE_APP, source_dir=str(project), stage_config=stage_config)
 
         by_logical_id = {to_cfn_resource_name(name): name for name in stage.functions}
         self.functions: dict[str, cdk.CfnResource] = {}
@@ -117,7 +119,16 @@ class ChaliceFunctions(Construct):
             )
             log_group.grant_write(role)
             child.add_property_override("Role", role.role_arn)
-            child.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name, "LogFormat": "Text"})
+            # JSON: Powertools lines stay one object each; the runtime's own lines become objects too.
+            child.add_property_override(
+                "LoggingConfig",
+                {
+                    "LogGroup": log_group.log_group_name,
+                    "LogFormat": "JSON",
+                    "ApplicationLogLevel": "INFO",
+                    "SystemLogLevel": "WARN",
+                },
+            )
             chalice_name = by_logical_id.get(logical_id)
             if chalice_name is not None:
                 child.add_property_override("Timeout", stage.timeout_of(chalice_name))
@@ -130,6 +141,18 @@ class ChaliceFunctions(Construct):
     def function(self, logical_id: str) -> cdk.CfnResource:
         """The ``AWS::Serverless::Function`` with ``logical_id`` (``Ingest``, ``APIHandler``, ...)."""
         return self.functions[logical_id]
+
+    def scheduled(self) -> list[str]:
+        """The logical ids of the functions an EventBridge schedule invokes (``@blueprint.schedule``)."""
+        # Read from the SAM template chalice package wrote: the typed event properties of CfnInclude cannot
+        # all be read back through jsii.
+        template = json.loads((Path(self.chalice._sam_package_dir) / "sam.json").read_text(encoding="utf-8"))
+        found = []
+        for logical_id, resource in template.get("Resources", {}).items():
+            events = resource.get("Properties", {}).get("Events", {}) if resource["Type"] == SERVERLESS_FUNCTION else {}
+            if any(event.get("Type") == "Schedule" for event in events.values()):
+                found.append(logical_id)
+        return sorted(found)
 
     def rest_api(self) -> cdk.CfnResource:
         """The ``AWS::Serverless::Api`` of the HTTP routes."""
@@ -154,6 +177,25 @@ class ChaliceFunctions(Construct):
                 }
             ],
         )
+
+    def answer_problems(self, scheme_name: str) -> list[str]:
+        """API Gateway's own errors as problem details, and a 405 problem for every method a path does not
+        declare (secured by ``scheme_name`` like the routes); returns the paths that got one.
+
+        See :mod:`twinledger_iac.problems`.
+        """
+        api = self.rest_api()
+        api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
+        covered = []
+        for path, operations in self.definition_body().get("paths", {}).items():
+            declared = [m.lower() for m, op in operations.items() if isinstance(op, dict)]
+            escaped = path.replace(".", "\\.")
+            api.add_property_override(
+                f"DefinitionBody.paths.{escaped}.x-amazon-apigateway-any-method",
+                {**method_not_allowed(declared), "security": [{scheme_name: []}]},
+            )
+            covered.append(path)
+        return covered
 
     def require_authorizer(self, scheme_name: str, scheme: dict[str, Any]) -> list[str]:
         """Put ``scheme`` on every route but CORS preflights; returns the secured ``METHOD path`` pairs."""

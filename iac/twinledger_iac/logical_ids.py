@@ -12,6 +12,8 @@ __all__ = [
     "function_log_group_id",
     "function_role_id",
     "pascal",
+    "schedule_errors_alarm_id",
+    "schedule_invoke_config_id",
     "table_logical_id",
 ]
 
@@ -25,6 +27,31 @@ CHAIN = "Chain"
 IOT = "Iot"
 INGEST = "Ingest"
 FUNCTIONS = "Functions"
+OPERATIONS = "Operations"
+ANOMALY = "Anomaly"
+
+# Operations.
+API_ACCESS_LOGS = "ApiAccessLogs"
+API_LOGS_ROLE = "ApiGatewayLogsRole"
+API_GATEWAY_ACCOUNT = "ApiGatewayAccount"
+SCHEDULE_FAILURES_QUEUE = "ScheduleFailures"
+SCHEDULE_FAILURES_ALARM = "ScheduleFailuresAlarm"
+QUARANTINE_ALARM = "QuarantineAlarm"
+CONFLICTING_DUPLICATES_ALARM = "ConflictingDuplicatesAlarm"
+SHADOW_CONFLICTS_ALARM = "ShadowConflictsAlarm"
+SCORING_FAILURES_ALARM = "ScoringFailuresAlarm"
+
+# Anomaly endpoint (SageMaker).
+ANOMALY_MODEL_BUCKET_PARAM = "AnomalyModelBucket"
+ANOMALY_MODEL_KEY_PARAM = "AnomalyModelKey"
+ANOMALY_SOURCE_KEY_PARAM = "AnomalySourceKey"
+ANOMALY_IMAGE_PARAM = "AnomalyImageUri"
+ANOMALY_MODEL_ROLE = "ModelRole"
+ANOMALY_MODEL = "Model"
+ANOMALY_ENDPOINT_CONFIG = "EndpointConfig"
+ANOMALY_ENDPOINT = "Endpoint"
+ANOMALY_SCALING_TARGET = "ScalingTarget"
+ANOMALY_SCALING_POLICY = "ScalingPolicy"
 
 # Data.
 ACCESS_LOGS_BUCKET = "AccessLogsBucket"
@@ -70,6 +97,8 @@ OUTPUT_TELEMETRY_QUEUE_URL = "TelemetryQueueUrl"
 OUTPUT_GATEWAY_POLICY = "GatewayPolicyName"
 OUTPUT_CHAIN_SECRET_ARN = "ChainSignerSecretArn"
 OUTPUT_ALERT_TOPIC_ARN = "AlertTopicArn"
+OUTPUT_ANOMALY_ENDPOINT = "AnomalyEndpointName"
+OUTPUT_ACCESS_LOGS = "ApiAccessLogGroup"
 
 
 def pascal(key: str) -> str:
@@ -95,3 +124,13 @@ def function_role_id(function: str) -> str:
 def function_log_group_id(function: str) -> str:
     """The construct id of a Chalice function's log group."""
     return f"{function}Logs"
+
+
+def schedule_invoke_config_id(function: str) -> str:
+    """The construct id of a scheduled function's asynchronous-invocation settings."""
+    return f"{function}InvokeConfig"
+
+
+def schedule_errors_alarm_id(function: str) -> str:
+    """The construct id of a scheduled function's Errors alarm."""
+    return f"{function}ErrorsAlarm"

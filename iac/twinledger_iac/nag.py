@@ -39,6 +39,28 @@ REASONS = {
         "anchoring role on the AnchorRegistry contract first, which no rotation Lambda can do safely. It is "
         "rotated by the documented manual procedure (docs/deploy.md)."
     ),
+    "xray": (
+        "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions (the service "
+        "authorization reference lists no resource types for them): '*' is the only resource they accept."
+    ),
+    "model-ecr-token": (
+        "ecr:GetAuthorizationToken has no resource-level permissions; the image layers themselves are read from "
+        "the serving image's own repository only. cloudwatch:PutMetricData is limited to the "
+        "/aws/sagemaker/Endpoints namespace by condition."
+    ),
+    "model-logs": (
+        "SageMaker writes each instance's log stream into the endpoint's own log group "
+        "(/aws/sagemaker/Endpoints/<endpoint name>); the stream names are chosen by SageMaker at run time."
+    ),
+    "AwsSolutions-IAM4-apigw": (
+        "AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for API Gateway's account-level "
+        "logging role; API Gateway creates the execution log groups itself, so the policy cannot be narrowed to "
+        "names known at deployment."
+    ),
+    "AwsSolutions-SQS3": (
+        "The schedule failures queue is itself the failure destination of the scheduled functions (the role a "
+        "dead-letter queue plays); a dead-letter queue behind it would only move the same events again."
+    ),
     "AwsSolutions-COG8": (
         "The Plus feature plan (threat protection) is a paid tier chosen per deployment; users are created by "
         "administrators only, MFA (TOTP) is required and tokens live one hour."
@@ -74,5 +96,19 @@ def acknowledge(stack: TwinLedgerStack) -> None:
                 f"AwsSolutions-IAM5[Resource::<{ids.bucket_logical_id(bucket)}.Arn>/*]",
                 REASONS["bucket-objects"],
             )
+    for role in stack.functions.roles.values():
+        _ack(role, "AwsSolutions-IAM5[Resource::*]", REASONS["xray"])
+    _ack(stack.anomaly.role, "AwsSolutions-IAM5[Resource::*]", REASONS["model-ecr-token"])
+    endpoint_logs = (
+        f"Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/"
+        f"{stack.anomaly.endpoint_name}:*"
+    )
+    _ack(stack.anomaly.role, f"AwsSolutions-IAM5[{endpoint_logs}]", REASONS["model-logs"])
+    _ack(
+        stack.operations.api_logs_role,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+        REASONS["AwsSolutions-IAM4-apigw"],
+    )
+    _ack(stack.operations.failures, "AwsSolutions-SQS3", REASONS["AwsSolutions-SQS3"])
     _ack(stack.chain.signer_key, "AwsSolutions-SMG4", REASONS["AwsSolutions-SMG4"])
     _ack(stack.auth.user_pool, "AwsSolutions-COG8", REASONS["AwsSolutions-COG8"])

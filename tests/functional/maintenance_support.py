@@ -109,6 +109,11 @@ class Api:
         return answer
 
 
+def fields(problem: Any) -> list[str]:
+    """The paths of the fields a problem-details answer names."""
+    return [str(e["path"]) for e in problem.get("errors", [])]
+
+
 def register_machine(machine_id: str = MACHINE, machine_type: str = "vmc-800") -> Device:
     device = Device(
         machine_id=machine_id, site="plant-a", line="line-a", lessor=LESSOR, lessee=LESSEE, machine_type=machine_type

@@ -1,8 +1,8 @@
 """Every route, fed arbitrary path, query and body values by an authenticated caller, answers below 500.
 
 The routes are read from the Chalice app itself, so a new route is fuzzed without touching this test. The
-services are the wiring's, over the in-memory adapters, with one leased machine, a lease and a calendar in
-place so that requests get past "not found" into the code that reads their values.
+services are the wiring's, over the in-memory adapters, with one leased machine, a lease, a calendar and
+a part it made in place so that requests get past "not found" into the code that reads their values.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,13 +26,31 @@ from chalicelib import wiring
 from chalicelib.auth import issue_token
 from chalicelib.settings import Settings
 from tests.functional.conftest import JWT_SECRET
+from tests.functional.openapi_conformance import assert_conforms
 from twin_models.billing import load_lease, qualified_lease_id
 from twin_models.device_config import ShadowDocumentError, check_shadow_state
+from twin_models.parts import PartRecord, piece_of, records_of, scan
+from twin_models.telemetry import Sample, TelemetryEnvelope
 from twin_models.tenancy import Device
 
 LEASE = json.loads((Path(__file__).parents[2] / "docs" / "examples" / "lease-daily.json").read_text())
 LESSOR, LESSEE = LEASE["lessor"], LEASE["lessee"]
 LEASE_ID = qualified_lease_id(LESSOR, LEASE["lease_id"])  # the id the lease is stored and routed under
+
+
+def _made_part() -> PartRecord:
+    """A part cnc-01 made for the lessee (from one envelope of its telemetry)."""
+    t0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
+    samples = [
+        Sample(ts=t0 + timedelta(seconds=i), state=100, part_count=i // 4, program="P1", material_lot="L-1")
+        for i in range(6)
+    ]
+    envelope = TelemetryEnvelope(machine_id="cnc-01", site="plant-a", seq=0, sent_at=t0, samples=samples)
+    (cycle,) = scan([piece_of(envelope, "0x" + "ab" * 32)])
+    return records_of(cycle, producer=LESSEE)[0]
+
+
+PART = _made_part()
 
 ROUTES = sorted((path, method) for path, methods in app.routes.items() for method in methods)
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -47,9 +66,9 @@ _EDGE_TIMES = [
     "now",
 ]
 _TEXT = st.text(max_size=30) | st.sampled_from(
-    ["cnc-01", LEASE["lease_id"], LEASE_ID, f"{LEASE_ID}@2026-10", "x" * 600]
+    ["cnc-01", LEASE["lease_id"], LEASE_ID, f"{LEASE_ID}@2026-10", PART.part_id, "x" * 600]
 )
-_QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event"]
+_QUERY_NAMES = ["at", "from", "to", "by", "record_id", "event", "limit", "next", "order", "lot"]
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), _TEXT,
     st.sampled_from(_EDGE_TIMES),
@@ -59,12 +78,16 @@ _JSON = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
     max_leaves=10,
 )
-_BODY_FIELDS = ["reason", "lease_id", "start", "end", "contract_address", "machine_ids", "sampling_interval_s"]
+_BODY_FIELDS = [
+    "reason", "lease_id", "start", "end", "contract_address", "machine_ids", "sampling_interval_s",
+    "machine_id", "site", "keys", "key_id", "public_key_pem", "at", "timezone", "shifts",
+    "tenant", "inspected_at", "inspector", "result", "measurements", "kind", "machine_code", "programs",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Client]:
-    """The app over in-memory services with one leased machine, its lease and a site calendar."""
+    """The app over in-memory services with one leased machine, its lease, a site calendar and a part."""
     saved = dict(os.environ)
     os.environ.update({"TWINLEDGER_JWT_SECRET": JWT_SECRET, "TWINLEDGER_AUTH_MODE": "jwt"})
     built = wiring.build(Settings(adapters="memory", jwt_secret=JWT_SECRET), lease_contracts=None)
@@ -74,6 +97,7 @@ def api() -> Iterator[Client]:
                    ideal_cycle_times_s={"*": 4.0})
         )  # fmt: skip
     built.adapters.leases.create(load_lease(LEASE))
+    built.adapters.parts.put_part(PART)
     wiring.use(built)
     try:
         with Client(app) as client:
@@ -122,12 +146,18 @@ def test_no_client_input_makes_a_route_answer_500(api: Client, request: tuple[st
         kwargs["body"] = body
     response = getattr(api.http, method.lower())(url, **kwargs)
     assert response.status_code < 500, (method, url, body, response.body[:300])
+    assert_conforms(method, url, response.status_code, response.headers, response.body)
+    if response.status_code == 400:  # bad input names where it is
+        assert json.loads(response.body)["errors"], (method, url, body, response.body[:300])
 
 
 def test_every_route_is_fuzzed() -> None:
-    assert {"/machines/{machine_id}/twin", "/leases", "/invoices/{invoice_id}/dispute", "/fleet/oee"} <= {
-        path for path, _ in ROUTES
-    }
+    assert {
+        ("/machines/{machine_id}/twin", "GET"), ("/leases", "POST"), ("/invoices/{invoice_id}/dispute", "POST"),
+        ("/fleet/oee", "GET"), ("/machines/{machine_id}/parts", "GET"), ("/parts/{part_id}", "GET"),
+        ("/parts/{part_id}/epcis", "GET"), ("/parts/{part_id}/inspections", "POST"),
+        ("/parts/{part_id}/share", "POST"), ("/machines/{machine_id}/part-scheme", "PUT"),
+    } <= set(ROUTES)  # fmt: skip
 
 
 # -- the measured cases, one by one ----------------------------------------------------------------------------
@@ -151,7 +181,9 @@ _YEAR_9999 = quote("9999-12-31T23:59:59-14:00")
 def test_time_parameters_at_the_calendars_edge_are_a_400_naming_the_parameter(api: Client, url: str) -> None:
     response = api.http.get(url, headers=_headers("lessee"))
     assert response.status_code == 400, response.body
-    assert "query parameter" in json.loads(response.body)["Message"]
+    problem = json.loads(response.body)
+    named = {q.split("=")[0] for q in url.split("?")[1].split("&")}
+    assert problem["errors"] and {e["path"] for e in problem["errors"]} <= {f"query.{n}" for n in named}, problem
 
 
 @pytest.mark.parametrize(
@@ -166,7 +198,7 @@ def test_time_parameters_at_the_calendars_edge_are_a_400_naming_the_parameter(ap
 )
 def test_a_dispute_body_that_is_not_a_reason_is_a_400(api: Client, body: str, field: str) -> None:
     response = api.http.post(f"/invoices/{LEASE_ID}@2026-10/dispute", headers=_headers("lessee"), body=body)
-    assert response.status_code == 400 and field in json.loads(response.body)["Message"]
+    assert response.status_code == 400 and field in json.loads(response.body)["detail"]
 
 
 def test_the_caller_is_authenticated_before_the_body_is_read(api: Client) -> None:
@@ -187,7 +219,7 @@ def test_a_lease_at_the_calendars_edge_or_with_a_huge_address_is_a_400(
 ) -> None:
     body = json.dumps(dict(LEASE, lease_id="lease-edge", **change))
     response = api.http.post("/leases", headers=_headers("lessor"), body=body)
-    assert response.status_code == 400 and field in json.loads(response.body)["Message"]
+    assert response.status_code == 400 and field in json.loads(response.body)["detail"]
 
 
 # -- the config shadow as AWS IoT defines it -------------------------------------------------------------------
@@ -222,7 +254,7 @@ def test_desired_is_bounded_by_the_model_within_the_shadow_size_rule(api: Client
     response = api.http.put(
         "/machines/cnc-01/desired", headers=_headers("lessee"), body=json.dumps({"ideal_cycle_times_s": longer})
     )
-    assert response.status_code == 400 and "ideal_cycle_times_s" in json.loads(response.body)["Message"]
+    assert response.status_code == 400 and "ideal_cycle_times_s" in json.loads(response.body)["detail"]
     # and the size rule itself still answers for any state beyond 8 KB
     with pytest.raises(ShadowDocumentError, match="8192"):
         check_shadow_state({"desired": {"ideal_cycle_times_s": longer}})

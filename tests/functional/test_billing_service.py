@@ -251,7 +251,7 @@ def test_leases_are_registered_by_their_lessor_and_seen_by_both_parties_only(api
     register("cnc-01")
     status, body = call(api, "post", "/leases", LESSOR, LEASE_DOC)
     # cnc-02 is not registered to the lessor: no lease may expose its data
-    assert status == 403 and "cnc-02" in body["Message"]
+    assert status == 403 and "cnc-02" in body["detail"]
     register("cnc-02", lessor="othermaker")
     assert call(api, "post", "/leases", LESSOR, LEASE_DOC)[0] == 403
     aws.client("iot").delete_thing(thingName="cnc-02")
@@ -262,8 +262,8 @@ def test_leases_are_registered_by_their_lessor_and_seen_by_both_parties_only(api
     assert call(api, "post", "/leases", LESSOR, LEASE_DOC)[0] == 201  # the same lease again: unchanged
     assert call(api, "post", "/leases", LESSOR, {**LEASE_DOC, "tax_rate": "0.07"})[0] == 409
     assert call(api, "post", "/leases", LESSOR, {**LEASE_DOC, "tax_rate": 0.07})[0] == 400
-    assert [x["lease"]["lease_id"] for x in call(api, "get", "/leases", LESSEE)[1]["leases"]] == [LEASE_ID]
-    assert call(api, "get", "/leases", STRANGER)[1]["leases"] == []
+    assert [x["lease"]["lease_id"] for x in call(api, "get", "/leases", LESSEE)[1]["items"]] == [LEASE_ID]
+    assert call(api, "get", "/leases", STRANGER)[1]["items"] == []
     for path in (f"/leases/{LEASE_ID}", f"/leases/{LEASE_ID}/invoices", f"/invoices/{LEASE_ID}@2026-10"):
         assert call(api, "get", path, STRANGER)[0] == 404, path
 
@@ -273,13 +273,13 @@ def test_usage_invoices_evidence_and_the_lessees_answers(api: Client) -> None:
     status, usage = call(
         api, "get", f"/leases/{LEASE_ID}/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z", LESSEE
     )
-    assert status == 200 and usage["totals"] == {"spindle_hours": "90"} and len(usage["events"]) == 2
+    assert status == 200 and usage["totals"] == {"spindle_hours": "90"} and len(usage["items"]) == 2
     assert call(api, "get", f"/leases/{LEASE_ID}/usage?from=2026-10-01T00:00:00Z", LESSEE)[0] == 400
     schedule = api.events.generate_cw_event("aws.events", "Scheduled Event", {}, [], region="eu-central-1")
     result = api.lambda_.invoke("billing_close_periods", schedule)
     assert result.payload["issued"] == [f"{LEASE_ID}@2026-10"]
     status, listed = call(api, "get", f"/leases/{LEASE_ID}/invoices", LESSOR)
-    assert [i["invoice_id"] for i in listed["invoices"]] == [f"{LEASE_ID}@2026-10"]
+    assert [i["invoice_id"] for i in listed["items"]] == [f"{LEASE_ID}@2026-10"]
     status, doc = call(api, "get", f"/invoices/{LEASE_ID}@2026-10?event=a1", LESSEE)
     evidence = doc["evidence"]
     assert evidence["root_matches"] and evidence["invoice_hash_valid"]
@@ -294,7 +294,7 @@ def test_usage_invoices_evidence_and_the_lessees_answers(api: Client) -> None:
     assert acked["answer"]["answered_by"] == "factory-1-user"
     assert call(api, "post", f"/invoices/{LEASE_ID}@2026-10/acknowledge", LESSEE)[0] == 200  # repeated: harmless
     status, body = call(api, "post", f"/invoices/{LEASE_ID}@2026-10/dispute", LESSEE, {"reason": "too late"})
-    assert status == 409 and body["Code"] == "ConflictingStateError"
+    assert status == 409 and body["type"] == "urn:twinledger:problem:conflicting-state"
     assert call(api, "get", f"/invoices/{LEASE_ID}@2099-01", LESSEE)[0] == 404
 
 
@@ -318,18 +318,18 @@ def test_another_lessor_posting_the_same_reference_gets_its_own_lease_and_blocks
     assert call(api, "post", "/leases", LESSOR, LEASE_DOC)[0] == 201
     assert call(api, "post", "/leases", LESSOR, {**LEASE_DOC, "lease_id": LEASE_ID})[0] == 201
     status, body = call(api, "post", "/leases", LESSOR, {**LEASE_DOC, "tax_rate": "0.07"})
-    assert status == 409 and LEASE_ID in body["Message"]
+    assert status == 409 and LEASE_ID in body["detail"]
     # after the lessor's lease exists, the other tenant's same reference still answers with its own lease
     status, body = call(api, "post", "/leases", OTHER_LESSOR, OTHER_DOC)
     assert status == 201 and body["lease_id"] == "othermaker:lease-7" and body["lease"]["lessee"] == "factory-2"
     # the other tenant's lease is unchanged by all this, and each side lists only its own
     assert call(api, "get", "/leases/othermaker:lease-7", OTHER_LESSOR)[1]["lease"]["machine_ids"] == ["cnc-03"]
-    assert [x["lease_id"] for x in call(api, "get", "/leases", OTHER_LESSOR)[1]["leases"]] == ["othermaker:lease-7"]
-    assert [x["lease_id"] for x in call(api, "get", "/leases", LESSEE)[1]["leases"]] == [LEASE_ID]
+    assert [x["lease_id"] for x in call(api, "get", "/leases", OTHER_LESSOR)[1]["items"]] == ["othermaker:lease-7"]
+    assert [x["lease_id"] for x in call(api, "get", "/leases", LESSEE)[1]["items"]] == [LEASE_ID]
     # the same reference with the lessor's machines stays refused to the other tenant (the device check)
     stolen = {**OTHER_DOC, "lease_id": "lease-1", "machine_ids": ["cnc-01"]}
     status, body = call(api, "post", "/leases", OTHER_LESSOR, stolen)
-    assert status == 403 and "cnc-01" in body["Message"]
+    assert status == 403 and "cnc-01" in body["detail"]
 
 
 def test_a_lease_id_qualified_by_another_tenant_is_refused_whether_or_not_it_exists(api: Client) -> None:
@@ -342,10 +342,10 @@ def test_a_lease_id_qualified_by_another_tenant_is_refused_whether_or_not_it_exi
     after = call(api, "post", "/leases", OTHER_LESSOR, taken)
     assert before == after  # the answer says nothing about whether the lessor's lease exists
     status, body = after
-    assert status == 400 and body["Message"].startswith("lease: lease_id: ") and "another tenant" in body["Message"]
+    assert status == 400 and body["detail"].startswith("lease: lease_id: ") and "another tenant" in body["detail"]
     # a reference with ':' is only ever read as <prefix>:<reference>
     status, body = call(api, "post", "/leases", OTHER_LESSOR, {**OTHER_DOC, "lease_id": "toolmaker:x:y"})
-    assert status == 400 and "lease_id" in body["Message"]
+    assert status == 400 and "lease_id" in body["detail"]
     status, body = call(api, "post", "/leases", OTHER_LESSOR, {**OTHER_DOC, "lease_id": "othermaker:x:y"})
     assert status == 201 and body["lease_id"] == "othermaker:x:y"
 
@@ -366,13 +366,13 @@ def test_a_tenant_not_party_to_a_lease_gets_the_answer_of_a_missing_one(api: Cli
         for method, path in routes:
             status, body = call(api, method, path.format(LEASE_ID), caller)
             absent = call(api, method, path.format(missing), caller)
-            assert status == 404 and set(body) == {"Code", "Message"}, path
-            assert (status, {**body, "Message": body["Message"].replace(LEASE_ID, missing)}) == absent, path
-            assert not any(term in body["Message"] for term in ("factory-1", "cnc-0", "100.00", "2026-10-01")), path
+            assert status == 404 and set(body) == {"type", "title", "status", "detail", "errors"}, path
+            assert (status, {**body, "detail": body["detail"].replace(LEASE_ID, missing)}) == absent, path
+            assert not any(term in body["detail"] for term in ("factory-1", "cnc-0", "100.00", "2026-10-01")), path
         dispute = f"/invoices/{LEASE_ID}@2026-10/dispute"
         status, body = call(api, "post", dispute, caller, {"reason": "not ours"})
         absent = call(api, "post", dispute.replace(LEASE_ID, missing), caller, {"reason": "not ours"})
-        assert status == 404 and (status, {**body, "Message": body["Message"].replace(LEASE_ID, missing)}) == absent
+        assert status == 404 and (status, {**body, "detail": body["detail"].replace(LEASE_ID, missing)}) == absent
     # the unqualified reference names nothing, even for the lease's own parties
     assert call(api, "get", "/leases/lease-7", LESSEE)[0] == 404
     assert call(api, "get", "/invoices/lease-7@2026-10", LESSOR)[0] == 404
@@ -399,7 +399,7 @@ def test_usage_tagged_with_the_reference_or_the_qualified_id_is_billed_and_anoth
         api, "get", f"/leases/{LEASE_ID}/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z", LESSEE
     )
     assert status == 200 and usage["lease_id"] == LEASE_ID
-    assert sorted(e["id"] for e in usage["events"]) == ["a1", "b1", "t1", "t2"]
+    assert sorted(e["id"] for e in usage["items"]) == ["a1", "b1", "t1", "t2"]
     assert usage["totals"] == {"spindle_hours": "93"}
     invoice = service().run(AFTER_OCT)
     assert invoice.issued == [f"{LEASE_ID}@2026-10"]

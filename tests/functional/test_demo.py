@@ -31,7 +31,12 @@ def test_three_machines_one_day_end_to_end() -> None:
     # the OEE schedule queued every closed shift (two per machine) and scoring every ticket; one batch
     # anchored them all, and each shift result's proof checks on chain through the API
     assert result.periods_anchored == 2 * len(result.machines)
-    assert result.anchored_records == result.periods_anchored + result.maintenance["heads_submitted"]
+    # (and every part record the ingest path derived, one per part the counters counted, and every machine's
+    # maintenance-log head)
+    heads = result.maintenance["heads_submitted"]
+    assert result.anchored_records == result.periods_anchored + heads + result.parts.recorded
+    assert result.parts.recorded == sum(m.total for m in result.machines)
+    assert [(v["result"], v["ok"]) for v in result.parts.verified] == [("good", True), ("rejected", True)]
     assert all(m.proofs == 2 and m.proof_ok for m in result.machines)
     assert "fleet   OEE" in report and "proofs 2 ok" in report
     # the technician's entries resolve every ticket; one machine's history checks against the chain

@@ -13,14 +13,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from joserfc import jws as jose_jws
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from chalicelib import wiring
 from chalicelib.settings import Settings
 from chalicelib.wiring import Services
 from tests.functional.conftest import T0, Gateway, samples, sqs_event, wire
-from twin_models.jws import CONTENT_TYPE, payload_of, seal_jws
+from twin_models.jws import _REGISTRY, CONTENT_TYPE, _verified_payload, jws_header, payload_of, seal_jws
 from twin_models.signing import generate_private_key, public_key_pem
+from twin_models.telemetry import EnvelopeError
 from twin_models.tenancy import Device
 
 NOW = T0 + timedelta(hours=2)
@@ -214,3 +217,35 @@ def test_the_command_line_verifies_an_envelope_as_published(tmp_path: Path, caps
     bad.write_text(f"{head}.{_b64(_unb64(payload).replace(b'cnc-01', b'cnc-02'))}.{sig}")
     assert main(["envelope", "verify", str(bad), "--key", str(key)]) == 1
     assert json.loads(capsys.readouterr().out)["reason"] == "bad_signature"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_signature_check_agrees_with_a_maintained_jose_library_on_any_mutation(data: st.DataObject) -> None:
+    # Given a sealed envelope, and the same token after one mutation of its characters
+    _, gw = build()
+    original = token(gw)
+    position = data.draw(st.integers(0, len(original) - 1))
+    kind = data.draw(st.sampled_from(["replace", "delete", "insert"]))
+    char = data.draw(st.sampled_from(list("AQgw-_=+/.a9 ")))
+    mutated = {
+        "replace": original[:position] + char + original[position + 1 :],
+        "delete": original[:position] + original[position + 1 :],
+        "insert": original[:position] + char + original[position:],
+    }[kind]
+    public = gw.key.public_key()
+    # When both our check and joserfc's verify it
+    try:
+        ours: bytes | None = _verified_payload(mutated.encode(), jws_header(mutated), public)
+    except EnvelopeError:
+        ours = None
+    try:
+        theirs: bytes | None = jose_jws.deserialize_compact(
+            mutated, ECKey.import_key(public), registry=_REGISTRY
+        ).payload
+    except (JoseError, ValueError):
+        theirs = None
+    # Then they accept exactly the same tokens, with the same payload bytes
+    assert ours == theirs
+    if mutated == original:
+        assert ours is not None

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.ports.maintenance import HealthPoint
 from tests.functional.conftest import T0
-from tests.functional.maintenance_support import MACHINE, PLAN, Api, api, open_ticket
+from tests.functional.maintenance_support import MACHINE, PLAN, Api, api, fields, open_ticket
 from twin_models.billing import parse_usage_event
 from twin_models.history import segment_from_envelope
 from twin_models.telemetry import Sample, TelemetryEnvelope
@@ -53,7 +53,7 @@ def test_the_lessor_publishes_the_plan_of_a_machine_type_and_reads_it_back(api: 
 @pytest.mark.parametrize("who", ["operator", "technician", "integration", "lessee_technician"])
 def test_only_a_lessor_publishes_a_plan(api: Api, who: str) -> None:
     status, answer = publish(api, who=who)
-    assert status == 403 and "lessor" in answer["Message"]
+    assert status == 403 and "lessor" in answer["detail"]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_a_plan_that_does_not_fit_the_schema_is_a_400_naming_the_field(
     api: Api, change: dict[str, Any], where: str
 ) -> None:
     status, answer = publish(api, {**PLAN, **change})
-    assert status == 400 and answer["Message"].startswith(where), answer
+    assert status == 400 and fields(answer)[0] == ("body" if where == "plan" else f"body.{where}"), answer
 
 
 def test_a_machine_without_a_plan_has_an_empty_due_list(api: Api) -> None:
@@ -165,7 +165,7 @@ def test_an_entry_naming_a_task_the_plan_lacks_is_a_400(api: Api) -> None:
     status, answer = api.call(
         "POST", f"/machines/{MACHINE}/maintenance", "technician", {"kind": "inspection", "task": "ballscrews"}
     )
-    assert status == 400 and answer["Message"].startswith("task")
+    assert status == 400 and fields(answer) == ["body.task"]
 
 
 # -- statistics ---------------------------------------------------------------------------------------------------

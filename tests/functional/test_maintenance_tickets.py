@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.maintenance_support import MACHINE, Api, api, open_ticket
+from tests.functional.maintenance_support import MACHINE, Api, api, fields, open_ticket
 from twin_models.maintenance import LogEntry, apply_event, check_export
 
 __all__ = ["api"]
@@ -71,7 +71,7 @@ def test_resolving_names_an_existing_work_entry(api: Api) -> None:
 def test_dismissing_needs_a_reason(api: Api) -> None:
     ticket = open_ticket(api)
     status, answer = move(api, ticket, "dismiss", "technician", {})
-    assert status == 400 and answer["Message"].startswith("reason")
+    assert status == 400 and fields(answer) == ["body.reason"]
     status, done = move(api, ticket, "dismiss", "technician", {"reason": "the noise is the chip conveyor"})
     assert status == 200 and done["ticket"]["state"] == "dismissed"
     assert done["ticket"]["dismiss_reason"] == "the noise is the chip conveyor"
@@ -82,12 +82,12 @@ def test_resolving_needs_the_entry(api: Api) -> None:
     move(api, ticket, "acknowledge", "operator")
     move(api, ticket, "start", "technician")
     status, answer = move(api, ticket, "resolve", "technician", {})
-    assert status == 400 and "entry" in answer["Message"]
+    assert status == 400 and "entry" in answer["detail"]
     status, answer = move(api, ticket, "resolve", "technician", {"entry": {"kind": "note", "text": "fixed"}})
-    assert status == 400 and answer["Message"].startswith("entry.kind")
+    assert status == 400 and fields(answer) == ["body.entry.kind"]
     note = api.ok("POST", f"/machines/{MACHINE}/maintenance", "technician", {"kind": "note", "text": "looked at it"})
     status, answer = move(api, ticket, "resolve", "technician", {"entry_id": note["entry"]["entry_id"]})
-    assert status == 400 and "not work" in answer["Message"]
+    assert status == 400 and "not work" in answer["detail"] and fields(answer) == ["body.entry_id"]
 
 
 @pytest.mark.parametrize(
@@ -110,13 +110,13 @@ def test_moves_the_lifecycle_forbids_are_a_409(api: Api, steps: list[str], then:
         assert move(api, ticket, step, by, bodies.get(step))[0] == 200
     status, answer = move(api, ticket, then, who, bodies.get(then))
     assert status == 409, answer
-    assert answer["Code"] == "ConflictingStateError"
+    assert answer["type"] == "urn:twinledger:problem:conflicting-state"
 
 
 @pytest.mark.parametrize("who", ["technician", "lessor", "integration"])
 def test_only_operators_open_tickets_by_hand(api: Api, who: str) -> None:
     status, answer = api.call("POST", TICKETS, who, {"component": "spindle_bearings", "text": "noise"})
-    assert status == 403 and "operator" in answer["Message"]
+    assert status == 403 and "operator" in answer["detail"]
 
 
 @pytest.mark.parametrize("who", ["technician", "lessor", "integration"])
@@ -138,7 +138,7 @@ def test_only_service_technicians_resolve(api: Api, who: str) -> None:
     move(api, ticket, "acknowledge", "operator")
     move(api, ticket, "start", "technician")
     status, answer = move(api, ticket, "resolve", who, {"entry": REPAIR})
-    assert status == 403 and "service_technician" in answer["Message"]
+    assert status == 403 and "service_technician" in answer["detail"]
 
 
 @pytest.mark.parametrize("who", ["operator", "lessee_technician", "lessor", "integration"])
@@ -166,7 +166,7 @@ def test_both_sides_read_the_tickets(api: Api, who: str) -> None:
 def test_one_open_ticket_per_component(api: Api) -> None:
     first = open_ticket(api)
     status, answer = api.call("POST", TICKETS, "operator", {"component": "spindle_bearings", "text": "again"})
-    assert status == 409 and first in answer["Message"]
+    assert status == 409 and first in answer["detail"]
     other = open_ticket(api, component="cooling_system")
     assert other != first
 
@@ -180,7 +180,7 @@ def test_tickets_filter_by_state_and_page(api: Api) -> None:
     assert api.ok("GET", TICKETS, "operator", query={"state": "resolved"})["items"] == []
     assert len(api.ok("GET", TICKETS, "operator", query={"state": "open"})["items"]) == 3
     status, answer = api.call("GET", TICKETS, "operator", query={"state": "closed"})
-    assert status == 400 and "state" in answer["Message"]
+    assert status == 400 and fields(answer) == ["query.state"]
 
 
 def test_an_unknown_ticket_is_a_404(api: Api) -> None:

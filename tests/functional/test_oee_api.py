@@ -185,11 +185,11 @@ def test_bad_requests_and_other_tenants() -> None:
         assert get(client, f"/machines/cnc-03/oee?{window}")[0] == 404
         assert get(client, f"/lines/line-z/oee?{window}")[0] == 404
         status, body = get(client, f"/machines/cnc-01/oee?{window}&by=month")
-        assert status == 400 and "month" in body["Message"]
+        assert status == 400 and [e["path"] for e in body["errors"]] == ["query.by"]
         assert get(client, f"/machines/cnc-01/oee?{q(T0, T0 - timedelta(hours=1))}")[0] == 400
         CalendarStore().put("plant-a", PlantCalendar(timezone="Europe/Berlin"))
         status, body = get(client, f"/machines/cnc-01/oee?{window}&by=shift")
-        assert status == 400 and "shift calendar" in body["Message"]
+        assert status == 400 and "shift calendar" in body["detail"]
         assert get(client, f"/machines/cnc-01/oee?{window}&by=day")[0] == 200
 
 

@@ -38,9 +38,9 @@ def get(client: Client, path: str, headers: dict[str, str]) -> tuple[int, Any]:
 @pytest.mark.usefixtures("fleet")
 def test_each_tenant_sees_only_its_machines() -> None:
     with Client(app) as client:
-        assert [m["machine_id"] for m in get(client, "/machines", auth("factory-1"))[1]["machines"]] == ["cnc-01"]
-        assert [m["machine_id"] for m in get(client, "/machines", auth("factory-2"))[1]["machines"]] == ["cnc-02"]
-        lessor = get(client, "/machines", auth("toolmaker", "lessor"))[1]["machines"]
+        assert [m["machine_id"] for m in get(client, "/machines", auth("factory-1"))[1]["items"]] == ["cnc-01"]
+        assert [m["machine_id"] for m in get(client, "/machines", auth("factory-2"))[1]["items"]] == ["cnc-02"]
+        lessor = get(client, "/machines", auth("toolmaker", "lessor"))[1]["items"]
         assert [m["machine_id"] for m in lessor] == ["cnc-01", "cnc-02"]
 
 
@@ -54,7 +54,7 @@ def test_another_tenants_machine_is_404_on_every_route() -> None:
         ):
             status, body = get(client, path, auth("factory-1"))
             assert status == 404, path
-            assert body["Code"] == "NotVisibleError" and "cnc-02" in body["Message"]
+            assert body["type"] == "urn:twinledger:problem:not-visible" and "cnc-02" in body["detail"]
         assert get(client, "/machines/cnc-02/twin", auth("factory-2"))[0] == 200
 
 
@@ -119,7 +119,7 @@ def test_desired_configuration_goes_to_the_shadow_with_role_rules() -> None:
         # a "lessor" role claim from the machine's lessee is not the machine's lessor: lease_lock stays refused
         posing = {**auth("factory-1", "lessor"), "Content-Type": "application/json"}
         refused = client.http.put("/machines/cnc-01/desired", headers=posing, body=lock)
-        assert refused.status_code == 403 and "factory-1" in json.loads(refused.body)["Message"]
+        assert refused.status_code == 403 and "factory-1" in json.loads(refused.body)["detail"]
 
 
 @pytest.mark.usefixtures("fleet")
@@ -127,11 +127,11 @@ def test_fleet_at_a_time_from_history() -> None:
     with Client(app) as client:
         status, body = get(client, "/fleet?at=2026-01-05T06:00:45Z", auth("toolmaker", "lessor"))
         assert status == 200
-        assert [(m["machine_id"], m["category"], m["covered"]) for m in body["machines"]] == [
+        assert [(m["machine_id"], m["category"], m["covered"]) for m in body["items"]] == [
             ("cnc-01", "breakdown", True),
             ("cnc-02", "breakdown", True),
         ]
         status, before = get(client, "/fleet?at=2026-01-05T05:00:00Z", auth("factory-1"))
-        assert [(m["machine_id"], m["category"], m["covered"]) for m in before["machines"]] == [
+        assert [(m["machine_id"], m["category"], m["covered"]) for m in before["items"]] == [
             ("cnc-01", "unknown", False)
         ]

@@ -32,6 +32,8 @@ class Synthesized:
     stack: Any
     template: Any
     resources: dict[str, dict[str, Any]]
+    #: The synthesised template file (for scanners).
+    template_path: Path
 
     def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         """Resources of one CloudFormation type, by logical id."""
@@ -50,7 +52,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
         os.environ["AWS_DEFAULT_REGION"] = REGION
         for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
-        app = cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
+        outdir = tmp_path_factory.mktemp("cdk.out")
+        app = cdk.App(outdir=str(outdir))
         stack = TwinLedgerStack(app, env=cdk.Environment(region=REGION))
         nag.add_checks(app)
         assembly = app.synth()
@@ -59,7 +62,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    yield Synthesized(stack=stack, template=template, resources=resources)
+    template_path = outdir / str(stack.template_file)
+    yield Synthesized(stack=stack, template=template, resources=resources, template_path=template_path)
 
 
 @pytest.fixture(scope="session")

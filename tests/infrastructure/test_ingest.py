@@ -20,7 +20,8 @@ def _queue_ids(synthesized: Synthesized) -> tuple[str, str]:
 
 def test_queue_has_a_dead_letter_queue_and_both_are_encrypted(synthesized: Synthesized) -> None:
     main, dlq = _queue_ids(synthesized)
-    assert len(synthesized.of_type("AWS::SQS::Queue")) == 2
+    # the telemetry queue, its dead-letter queue and the schedule failures queue (tests/infrastructure/test_operations)
+    assert len(synthesized.of_type("AWS::SQS::Queue")) == 3
     redrive = synthesized.resources[main]["Properties"]["RedrivePolicy"]
     assert 1 <= redrive["maxReceiveCount"] <= 10
     for queue in (main, dlq):
@@ -114,8 +115,11 @@ def test_event_source_mapping_feeds_ingest_with_partial_batch_failures(synthesiz
 
 def test_dead_letters_raise_an_alert(synthesized: Synthesized) -> None:
     _, dlq = _queue_ids(synthesized)
-    (alarm,) = synthesized.of_type("AWS::CloudWatch::Alarm").values()
-    props = alarm["Properties"]
+    (props,) = [
+        a["Properties"]
+        for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions", [{}])[0].get("Value") == {"Fn::GetAtt": [dlq, "QueueName"]}
+    ]
     assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     assert props["Threshold"] == 0

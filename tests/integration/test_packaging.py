@@ -1,4 +1,4 @@
-"""``chalice package`` produces a bundle that holds everything the Lambdas import."""
+"""``chalice package`` produces a bundle, from the lock, that holds everything the Lambdas import."""
 
 from __future__ import annotations
 
@@ -9,12 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from twinledger.packaging import package_functions
+from twinledger.packaging import LAMBDA_LOCK, package_functions
 
 pytestmark = pytest.mark.integration
 
 #: What the Lambda Python runtime provides itself; everything else must be in the bundle.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+
+
+def _lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in LAMBDA_LOCK.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split(";")[0].split("\\")[0].strip().split("==")
+            pins[_normal(name)] = version.strip()
+    return pins
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def test_the_bundle_imports_every_handler_without_the_dev_environment(tmp_path: Path) -> None:
@@ -24,6 +37,12 @@ def test_the_bundle_imports_every_handler_without_the_dev_environment(tmp_path: 
         names = archive.namelist()
         archive.extractall(unpacked)
     assert "app.py" in names and "twin_models/telemetry.py" in names
+    # every distribution in the bundle is the version the lock pins
+    pinned = _lock_pins()
+    dist_infos = {name.split("/")[0].removesuffix(".dist-info") for name in names if ".dist-info/" in name}
+    bundled = {_normal(d.rsplit("-", 1)[0]): d.rsplit("-", 1)[1] for d in dist_infos}
+    assert {"web3", "pydantic", "numpy", "aws-lambda-powertools"} <= set(bundled)
+    assert {name: version for name, version in bundled.items() if pinned.get(name) != version} == {}
     assert not any(n.startswith(("sagemaker/", "pandas/", "sklearn/", "moto/")) for n in names)
 
     # a stand-in for the Lambda runtime: the bundle plus only what AWS ships with Python

@@ -1,4 +1,4 @@
-"""The pure domain never imports AWS, Chalice, IoT SDK or chain libraries, and never opens a file."""
+"""The pure domain never imports AWS, Chalice, IoT SDK, chain or Flower libraries, and never opens a file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-FORBIDDEN = ("boto3", "botocore", "chalice", "awsiot", "awscrt", "web3", "eth_", "moto")
+FORBIDDEN = ("boto3", "botocore", "chalice", "awsiot", "awscrt", "web3", "eth_", "moto", "flwr")
 ROOT = Path(__file__).resolve().parents[2] / "twin_models"
 
 

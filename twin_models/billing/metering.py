@@ -34,17 +34,20 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import itertools
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from twin_models.billing.errors import UsageError
 from twin_models.billing.money import round_quantity
 from twin_models.billing.usage import UsageEvent
+from twin_models.columns import SampleColumns, sample_columns
 from twin_models.counters import counter_delta
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateCode, StateTaxonomy, UnknownStateError
 from twin_models.telemetry import Sample
@@ -126,67 +129,217 @@ def _category(taxonomy: StateTaxonomy, code: int) -> StateCategory:
         return StateCategory.UNKNOWN
 
 
+@dataclass(frozen=True)
+class _Meterable:
+    """One machine's samples as metering reads them: time-ordered columns, their times, exact powers."""
+
+    ts_us: npt.NDArray[np.int64]
+    times: list[datetime]
+    state: npt.NDArray[np.int64]
+    part_count: npt.NDArray[Any]  # uint64, or Python ints (object) for values beyond it
+    reject_count: npt.NDArray[Any]
+    alarm_code: npt.NDArray[Any]
+    power_kw: npt.NDArray[np.float64]
+    exact_power: Callable[[int], Decimal]  # the sample's power as the decimal it was sent as
+
+    def select(self, keep: npt.NDArray[np.bool_]) -> _Meterable:
+        index = np.flatnonzero(keep)
+        exact = self.exact_power
+        return _Meterable(
+            ts_us=self.ts_us[index],
+            times=[self.times[i] for i in index.tolist()],
+            state=self.state[index],
+            part_count=self.part_count[index],
+            reject_count=self.reject_count[index],
+            alarm_code=self.alarm_code[index],
+            power_kw=self.power_kw[index],
+            exact_power=lambda i: exact(int(index[i])),
+        )
+
+
+def _from_columns(columns: SampleColumns) -> _Meterable:
+    powers = columns.power_kw
+    return _Meterable(
+        ts_us=columns.ts_us,
+        times=[s.ts for s in columns.samples],
+        state=columns.state,
+        part_count=columns.part_count,
+        reject_count=columns.reject_count,
+        alarm_code=columns.alarm_code,
+        power_kw=powers,
+        exact_power=lambda i: Decimal(repr(float(powers[i]))),
+    )
+
+
+def _objects(values: list[int]) -> npt.NDArray[Any]:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _from_views(views: list[_S]) -> _Meterable:
+    views = sorted(views, key=lambda v: v.ts)
+    powers = [v.power_kw for v in views]
+    return _Meterable(
+        ts_us=np.array([to_micros(v.ts) for v in views], dtype=np.int64),
+        times=[v.ts for v in views],
+        state=np.array([v.state for v in views], dtype=np.int64),
+        part_count=_objects([v.part_count for v in views]),
+        reject_count=_objects([v.reject_count for v in views]),
+        alarm_code=_objects([v.alarm_code for v in views]),
+        power_kw=np.array([float(p) for p in powers], dtype=np.float64),
+        exact_power=lambda i: powers[i],
+    )
+
+
+def _meterable(samples: Iterable[Any] | SampleColumns) -> _Meterable:
+    if isinstance(samples, SampleColumns):
+        return _from_columns(samples)
+    items = list(samples)
+    if items and all(type(s) is Sample for s in items):
+        return _from_columns(sample_columns(items))
+    return _from_views([_view(s) for s in items])
+
+
+def _in_codes(values: npt.NDArray[Any], codes: Iterable[int]) -> npt.NDArray[np.bool_]:
+    """Which ``values`` are among ``codes``, compared exactly (no promotion of 64-bit codes to float). The
+    code sets are a handful of values: one comparison each beats a general set-membership routine."""
+    mask = np.zeros(len(values), dtype=bool)
+    if values.dtype == object:
+        wanted = set(codes)
+        mask[:] = [v in wanted for v in values.tolist()]
+        return mask
+    info = np.iinfo(values.dtype)
+    for code in codes:
+        if info.min <= code <= info.max:
+            mask |= values == values.dtype.type(code)
+    return mask
+
+
+def _pieces(
+    data: _Meterable, bucket_us: int, period_us: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """Each sample's own interval (``period_us``, cut short by the next sample) split at bucket boundaries:
+    the pieces' bucket starts (us), lengths (us) and the sample each belongs to."""
+    ts = data.ts_us
+    lo = ts.copy()
+    hi = ts + period_us
+    if len(ts) > 1:
+        hi[:-1] = ts[:-1] + np.minimum(period_us, ts[1:] - ts[:-1])
+    starts, lengths, owners = [], [], []
+    owner = np.arange(len(ts))
+    while len(lo):
+        bucket_start = lo - lo % bucket_us  # floor, also before 1970
+        cut = np.minimum(hi, bucket_start + bucket_us)
+        starts.append(bucket_start)
+        lengths.append(cut - lo)
+        owners.append(owner)
+        more = cut < hi
+        lo, hi, owner = cut[more], hi[more], owner[more]
+    return np.concatenate(starts), np.concatenate(lengths), np.concatenate(owners)
+
+
+def _groups(starts: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.bool_] | None]]:
+    """Each distinct bucket start with the mask of its entries (``None``: all of them, the common case)."""
+    distinct = set(starts.tolist())
+    if len(distinct) == 1:
+        return [(distinct.pop(), None)]
+    return [(start, starts == start) for start in sorted(distinct)]
+
+
+def _energy_kw_us(
+    data: _Meterable, buckets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], owners: npt.NDArray[np.intp]
+) -> dict[int, Decimal]:
+    """kW times microseconds per bucket start, exactly as the decimals the samples were sent with.
+
+    Summed in float64 first; a bucket whose kWh lies so close to a rounding tie of the 6th decimal that the
+    float's error bound could cross it is summed again in ``Decimal``. Every other bucket's rounded quantity
+    is then the exact one, so only the exact sum's 6-decimal rounding is ever reported."""
+    weights = data.power_kw[owners] * lengths
+    out: dict[int, Decimal] = {}
+    for start, mask in _groups(buckets):
+        chosen = weights if mask is None else weights[mask]
+        total = float(np.sum(chosen))
+        if total == 0:
+            continue
+        micro_kwh = total / 3600.0  # in 1e-6 kWh, the unit the quantity is rounded to
+        # the float's error: each term's (decimal to float, product) and the sum's, over the terms' magnitude
+        magnitude = float(np.sum(np.abs(chosen))) / 3600.0 if total < 0 or bool(np.any(chosen < 0)) else micro_kwh
+        bound = (len(chosen) + 8) * 4.5e-16 * magnitude
+        if math.isfinite(micro_kwh) and abs(micro_kwh - math.floor(micro_kwh) - 0.5) > bound:
+            out[start] = Decimal(round(micro_kwh)) * 3600  # rounds to the same quantity as the exact sum
+            continue
+        picked = range(len(weights)) if mask is None else np.flatnonzero(mask).tolist()
+        out[start] = sum((data.exact_power(int(owners[i])) * int(lengths[i]) for i in picked), start=Decimal(0))
+    return out
+
+
+def _per_bucket_ints(
+    starts: npt.NDArray[np.int64], values: npt.NDArray[Any], keep: npt.NDArray[np.bool_]
+) -> dict[int, int]:
+    """Exact integer sums of ``values`` per bucket start, over the entries ``keep`` marks."""
+    totals: dict[int, int] = {}
+    for start, mask in _groups(starts):
+        chosen = values[keep] if mask is None else values[keep & mask]
+        if len(chosen):
+            totals[start] = sum(chosen.tolist())  # Python ints: exact beyond 64 bits
+    return totals
+
+
 def derive_usage_events(
-    samples: Iterable[Any],
+    samples: Iterable[Any] | SampleColumns,
     machine_id: str,
     *,
     previous: Any | None = None,
     source: str = "telemetry",
     config: MeteringConfig | None = None,
 ) -> list[UsageEvent]:
-    """Usage events of one machine from its samples (``twin_models.telemetry.Sample`` or dicts)."""
+    """Usage events of one machine from its samples: ``twin_models.telemetry.Sample`` objects, dicts, or an
+    envelope's :class:`~twin_models.columns.SampleColumns` (the ingest path: no per-sample work in Python).
+
+    Everything is computed on time-ordered columns: spindle microseconds and counter increments as exact
+    integers, energy as described in :func:`_energy_kw_us`."""
     cfg = config or MeteringConfig()
-    own = sorted((_view(s) for s in samples), key=lambda s: s.ts)
+    data = _meterable(samples)
     prev = _view(previous) if previous is not None else None
     if prev is not None:
-        own = [p for p in own if p.ts > prev.ts]
-    bucket = cfg.bucket_s
-    seconds: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
-    counts: dict[tuple[str, int], int] = defaultdict(int)
+        data = data.select(data.ts_us > to_micros(prev.ts))
+    bucket_us = cfg.bucket_s * _US
+    period_us = round(cfg.sample_period_s * _US)
+    seconds: dict[tuple[str, int], Decimal] = {}
+    counts: dict[tuple[str, int], int] = {}
     edges: list[tuple[str, datetime]] = []
 
-    def is_crash(s: _S) -> bool:
-        return s.state in cfg.crash_state_codes or s.alarm_code in cfg.crash_alarm_codes
+    if len(data.ts_us):
+        buckets, lengths, owners = _pieces(data, bucket_us, period_us)
+        codes = set(data.state.tolist())
+        running_codes = [c for c in codes if _category(cfg.taxonomy, c) in cfg.running_categories]
+        running = _in_codes(data.state[owners], running_codes)
+        for start_us, us in _per_bucket_ints(buckets, lengths, running & (lengths > 0)).items():
+            seconds[("spindle_hours", start_us // _US)] = Decimal(us) / _US
+        for start_us, kw_us in _energy_kw_us(data, buckets, lengths, owners).items():
+            seconds[("energy_kwh", start_us // _US)] = kw_us / _US
 
-    # time and energy: each sample's own interval, in integer microseconds (exact, and fast)
-    bucket_us = bucket * _US
-    period_us = round(cfg.sample_period_s * _US)
-    stamps = [to_micros(a.ts) for a in own]
-    micros: dict[tuple[str, int], int] = defaultdict(int)
-    energy: dict[int, Decimal] = defaultdict(Decimal)
-    running_of: dict[int, bool] = {}
-    for i, a in enumerate(own):
-        lo = stamps[i]
-        hi = lo + (min(period_us, stamps[i + 1] - lo) if i + 1 < len(own) else period_us)
-        running = running_of.get(a.state)
-        if running is None:
-            running = running_of[a.state] = _category(cfg.taxonomy, a.state) in cfg.running_categories
-        while lo < hi:  # split the interval at bucket boundaries
-            start_us = lo - lo % bucket_us
-            cut = min(hi, start_us + bucket_us)
-            start = start_us // _US
-            if running:
-                micros[("spindle_hours", start)] += cut - lo
-            if a.power_kw:
-                energy[start] += a.power_kw * (cut - lo)
-            lo = cut
-    for key, us in micros.items():
-        seconds[key] += Decimal(us) / _US
-    for start, kw_us in energy.items():
-        seconds[("energy_kwh", start)] += kw_us / _US
-
-    chain = own if prev is None else [prev, *own]
-    chain_buckets = stamps if prev is None else [0, *stamps]
-    for index, (a, b) in enumerate(itertools.pairwise(chain), start=1):  # counters and edges
-        start_b = chain_buckets[index] // bucket_us * bucket
-        if b.part_count != a.part_count:
-            counts[("parts", start_b)] += counter_delta(a.part_count, b.part_count)
-        if b.reject_count != a.reject_count:
-            counts[("rejected_parts", start_b)] += counter_delta(a.reject_count, b.reject_count)
-        if is_crash(b) and not is_crash(a):
-            edges.append(("crash_events", b.ts))
-        if b.alarm_code in cfg.overload_alarm_codes and a.alarm_code != b.alarm_code:
-            edges.append(("overload_events", b.ts))
+        # counters and edges: each pair of consecutive samples, the carried one first when there is one
+        pair_buckets = (data.ts_us - data.ts_us % bucket_us) // _US
+        times = data.times
+        if prev is None:
+            pair_buckets, times = pair_buckets[1:], times[1:]
+        for meter, column, first in (
+            ("parts", data.part_count, prev.part_count if prev else 0),
+            ("rejected_parts", data.reject_count, prev.reject_count if prev else 0),
+        ):
+            chain = _chained(column, first if prev else None)
+            before, after = chain[:-1], chain[1:]
+            for start, n in _per_bucket_ints(pair_buckets, counter_delta(before, after), after != before).items():
+                counts[(meter, start)] = n
+        alarm = _chained(data.alarm_code, prev.alarm_code if prev else None)
+        state = _chained(data.state, prev.state if prev else None)
+        crash = _in_codes(state, cfg.crash_state_codes) | _in_codes(alarm, cfg.crash_alarm_codes)
+        overload = _in_codes(alarm, cfg.overload_alarm_codes)
+        crash_on = np.flatnonzero(crash[1:] & ~crash[:-1]).tolist()
+        overload_on = np.flatnonzero(overload[1:] & (alarm[1:] != alarm[:-1])).tolist()
+        edges = [("crash_events", times[i]) for i in crash_on] + [("overload_events", times[i]) for i in overload_on]
 
     def event(meter: str, when: datetime, quantity: Decimal, stamp: str) -> UsageEvent:
         ident = f"{machine_id}:{meter}:{stamp}:{source}"
@@ -207,3 +360,12 @@ def derive_usage_events(
     for meter, when in edges:
         out.append(event(meter, when, Decimal(1), when.strftime("%Y%m%dT%H%M%S.%f")))
     return sorted(out, key=lambda e: (e.ts, e.id))
+
+
+def _chained(column: npt.NDArray[Any], first: int | None) -> npt.NDArray[Any]:
+    """``column`` after the carried reading ``first`` (``None``: none); Python ints where it does not fit."""
+    if first is None:
+        return column
+    if column.dtype == object or not np.can_cast(np.min_scalar_type(first), column.dtype, casting="safe"):
+        return _objects([first, *column.tolist()])
+    return np.concatenate((np.array([first], dtype=column.dtype), column))

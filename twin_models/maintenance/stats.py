@@ -119,8 +119,10 @@ def log_statistics(
             by_source[e.alarm.source] += 1
     opened = [t for t in tickets if start <= t.opened_at < end]
     faults = [t for t in opened if t.state != "dismissed"]
-    acknowledged = [t.mtta_h for t in tickets if t.acknowledged_at is not None and start <= t.acknowledged_at < end]
-    resolved = [t.mttr_h for t in tickets if t.resolved_at is not None and start <= t.resolved_at < end]
+    acknowledged = [
+        t.hours_to_acknowledge for t in tickets if t.acknowledged_at is not None and start <= t.acknowledged_at < end
+    ]
+    resolved = [t.hours_to_resolve for t in tickets if t.resolved_at is not None and start <= t.resolved_at < end]
     return {
         "entries": dict(sorted(kinds.items())),
         "alarms": {

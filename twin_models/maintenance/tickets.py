@@ -26,7 +26,7 @@ Example:
     ...                               ticket_event=TicketEvent(ticket_id="cnc-03.t0", event="acknowledged")),
     ...                  machine_id="cnc-03", previous=opened,
     ...                  author=Author(subject="olga", tenant="factory-1", role="operator"), recorded_at=at)
-    >>> apply_event(ticket, ack).mtta_h
+    >>> apply_event(ticket, ack).hours_to_acknowledge
     0.2
 """
 
@@ -124,13 +124,13 @@ class Ticket(BaseModel):
         return self.state in OPEN_STATES
 
     @property
-    def mtta_h(self) -> float | None:
-        """Hours from opening to acknowledgement (None until acknowledged)."""
+    def hours_to_acknowledge(self) -> float | None:
+        """Hours from opening to acknowledgement (None until acknowledged): this ticket's share of MTTA."""
         return _hours(self.opened_at, self.acknowledged_at)
 
     @property
-    def mttr_h(self) -> float | None:
-        """Hours from opening to resolution (None until resolved)."""
+    def hours_to_resolve(self) -> float | None:
+        """Hours from opening to resolution (None until resolved): this ticket's share of MTTR."""
         return _hours(self.opened_at, self.resolved_at)
 
     def paged(self, at: datetime) -> Ticket:
@@ -140,8 +140,8 @@ class Ticket(BaseModel):
     def view(self) -> dict[str, object]:
         """The JSON form the API returns: the state, the times and MTTA/MTTR in hours."""
         body = self.model_dump(mode="json")
-        body["mtta_h"] = self.mtta_h
-        body["mttr_h"] = self.mttr_h
+        body["mtta_h"] = self.hours_to_acknowledge
+        body["mttr_h"] = self.hours_to_resolve
         body["next"] = list(next_states(self.state))
         return body
 

@@ -31,6 +31,7 @@ from pydantic import (
     Field,
     NonNegativeInt,
     PositiveFloat,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -49,7 +50,7 @@ __all__ = [
     "parse_local_time",
 ]
 
-_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?$")
 
 
 def parse_local_time(value: Any) -> time:
@@ -65,7 +66,7 @@ def parse_local_time(value: Any) -> time:
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected a time 'HH:MM', got {value!r}")
-    match = _TIME_RE.match(value.strip())
+    match = _TIME_RE.fullmatch(value)
     if match is None:
         raise ValueError(f"expected a local time 'HH:MM' or 'HH:MM:SS' without offset, got {value!r}")
     hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
@@ -76,7 +77,13 @@ def parse_local_time(value: Any) -> time:
     return time(hour, minute, second)
 
 
-LocalTime = Annotated[time, BeforeValidator(parse_local_time)]
+LocalTime = Annotated[
+    time,
+    BeforeValidator(parse_local_time),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$", "description": "local wall time HH:MM[:SS]"}
+    ),
+]
 
 
 class _Strict(BaseModel):

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from twinledger.paths import CheckoutRequiredError
+
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
@@ -39,15 +41,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Top-level modules that exist only in a source checkout (the Chalice project), never in the wheel.
+_CHECKOUT_MODULES = frozenset({"app", "chalicelib"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one sub-command and return its exit code (2 on a usage error)."""
+    """Run one sub-command and return its exit code (2 on a usage error).
+
+    A command that needs a source checkout, or an optional dependency that is not installed, says so in one
+    line on stderr and returns 2 (no traceback).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
-    return handler(args)
+    try:
+        return handler(args)
+    except CheckoutRequiredError as exc:
+        print(f"twinledger {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing in _CHECKOUT_MODULES:
+            print(
+                f"twinledger {args.command}: needs a source checkout of twinledger ({missing} is not installed)",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"twinledger {args.command}: needs the optional package {missing!r}, which is not installed "
+                "(in a checkout: scripts/setup.sh demo)",
+                file=sys.stderr,
+            )
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,15 +1,18 @@
 """``twinledger verify`` and ``twinledger anchor``: check records against the chain, deploy, drain.
 
 ``verify`` trusts nothing but the chain: it re-hashes the record in the proof bundle, checks the Merkle
-proof and asks the registry named in the bundle (or ``--registry``) on the node at ``--rpc``.
+proof and asks the registry named in the bundle (or ``--registry``) on the node at ``--rpc``. It and
+``anchor log-check`` need only the installed package (``pip install 'twinledger[verify]'``); ``deploy`` and
+``drain`` need a source checkout.
 
 ``verify --maintenance`` checks a machine's exported maintenance history (``GET
 /machines/{id}/maintenance/export``): every entry's hash, every link, and that the heads are anchored; it
-names the first entry that breaks. Both exit 0 when everything checks, 1 when something does not, 2 when
-the file cannot be read or the chain cannot be asked.
+names the first entry that breaks. Like ``verify --record`` it exits 0 when everything checks, 1 when
+something does not, 2 when the file cannot be read or the chain cannot be asked.
 
 Example:
     $ twinledger verify --record proof.json --rpc http://127.0.0.1:8545
+    $ twinledger verify --part part.json --rpc http://127.0.0.1:8545
     $ twinledger verify --maintenance cnc-03-history.json --rpc http://127.0.0.1:8545
     $ twinledger anchor hash summary.json
     $ twinledger anchor deploy --rpc http://127.0.0.1:8545
@@ -29,28 +32,35 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from twin_models.anchoring import ProofBundle, bytes32_hex, record_hash
+from twin_models.anchoring import ProofBundle, bytes32_hex, record_hash, verify_bundle
 from twin_models.errors import TwinModelsError
 from twin_models.hashchain import chain_heads, first_mismatch, machine_key
+from twinledger.cli.parts import verify_part
 from twinledger.paths import ensure_functions_importable
+from twinledger.verify import RegistryError, RegistryReader
 
 __all__ = ["register"]
+
+#: ``--rpc eth-tester``: the chain that runs inside this process (demo, tests); needs a source checkout.
+EMBEDDED_RPC = "eth-tester"
 
 
 def _rpc(args: argparse.Namespace) -> str:
     return str(args.rpc or os.environ.get("TWINLEDGER_CHAIN_RPC_URL") or "http://127.0.0.1:8545")
 
 
-def _reader(args: argparse.Namespace, registry: str | None) -> Any:
-    """A read-only registry client (no key is loaded: checking needs none)."""
-    ensure_functions_importable()
-    from chalicelib.adapters.chain.config import ChainSettings, connect, get_chain_settings
-    from chalicelib.adapters.chain.registry import AnchorClient
-
+def _reader(args: argparse.Namespace, registry: str | None) -> RegistryReader:
+    """A read-only registry reader that needs only the wheel (no key is loaded: checking needs none)."""
     if not registry:
-        raise TwinModelsError("no registry address: pass --registry (or use a bundle that names its contract)")
-    settings: ChainSettings = replace(get_chain_settings(), rpc_url=_rpc(args))
-    return AnchorClient(connect(settings), registry, None, settings.sender_options())
+        raise RegistryError("no registry address: pass --registry (or use a bundle that names its contract)")
+    rpc = _rpc(args)
+    if rpc != EMBEDDED_RPC:
+        return RegistryReader(rpc, registry)
+    # the in-process chain of the demo and the tests lives in the functions' chain adapter
+    ensure_functions_importable()
+    from chalicelib.adapters.chain.config import connect, get_chain_settings
+
+    return RegistryReader(rpc, registry, w3=connect(replace(get_chain_settings(), rpc_url=rpc)))
 
 
 def _print(value: Any) -> None:
@@ -58,20 +68,21 @@ def _print(value: Any) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.part:
+        return verify_part(args)
     if args.maintenance:
         return _verify_maintenance(args)
+    if not args.record:
+        print("error: give --record PROOF.json, --part BUNDLE.json or --maintenance EXPORT.json", file=sys.stderr)
+        return 2
     try:
         bundle = ProofBundle.model_validate_json(Path(args.record).read_text(encoding="utf-8"))
     except (OSError, ValidationError) as exc:
         print(f"error: cannot read a proof bundle from {args.record}: {exc}", file=sys.stderr)
         return 2
-    ensure_functions_importable()
-    from chalicelib.anchoring.service import verify_bundle
-    from chalicelib.ports.chain import ChainError
-
     try:
         result = verify_bundle(bundle, _reader(args, args.registry or bundle.contract))
-    except (ChainError, TwinModelsError) as exc:
+    except (RegistryError, TwinModelsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print({"record_id": bundle.record_id, "root": bytes32_hex(bundle.root), **result.as_dict()})
@@ -102,10 +113,6 @@ def _verify_maintenance(args: argparse.Namespace) -> int:
     }
     ok = check.ok
     if not args.offline and check.first_break is None:
-        ensure_functions_importable()
-        from chalicelib.anchoring.service import verify_bundle
-        from chalicelib.ports.chain import ChainError
-
         on_chain = True
         try:
             readers: dict[str, Any] = {}
@@ -132,7 +139,7 @@ def _verify_maintenance(args: argparse.Namespace) -> int:
                     )
                     report["first_break"] = broken.model_dump()
                     report["reasons"].append(broken.reason)
-        except (ChainError, TwinModelsError) as exc:
+        except (RegistryError, TwinModelsError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         report["on_chain"] = on_chain and bool(report["checkpoints"])
@@ -196,13 +203,10 @@ def _log_check(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    ensure_functions_importable()
-    from chalicelib.ports.chain import ChainError
-
     try:
         client = _reader(args, args.registry)
         on_chain = client.log_heads(machine_key(args.machine))
-    except (ChainError, TwinModelsError) as exc:
+    except (RegistryError, TwinModelsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     mismatch = first_mismatch(entries, on_chain)
@@ -225,12 +229,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify = subparsers.add_parser(
         "verify", help="check a record's proof bundle, or a machine's exported maintenance history, against the chain"
     )
-    what = verify.add_mutually_exclusive_group(required=True)
-    what.add_argument("--record", help="proof bundle JSON (from GET /proofs or GET /maintenance/{entry_id})")
-    what.add_argument(
-        "--maintenance", metavar="EXPORT", help="maintenance history JSON (GET /machines/{id}/maintenance/export)"
+    verify.add_argument("--record", help="proof bundle JSON (from GET /proofs or GET /maintenance/{entry_id})")
+    verify.add_argument(
+        "--part", help="part bundle JSON (from GET /parts/{part_id}): every check, the first failing named"
     )
     verify.add_argument("--rpc", help="node JSON-RPC URL (default $TWINLEDGER_CHAIN_RPC_URL or 127.0.0.1:8545)")
+    verify.add_argument(
+        "--maintenance", metavar="EXPORT", help="maintenance history JSON (GET /machines/{id}/maintenance/export)"
+    )
     verify.add_argument("--registry", help="AnchorRegistry address (default: the bundle's contract)")
     verify.add_argument("--offline", action="store_true", help="--maintenance: check hashes and links only")
     verify.set_defaults(handler=_verify)

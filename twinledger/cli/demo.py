@@ -6,10 +6,13 @@ import argparse
 import sys
 from datetime import date
 
+from twinledger.paths import require_checkout
+
 __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    require_checkout()
     from twinledger.local.demo import run_demo
 
     result = run_demo(

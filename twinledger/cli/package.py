@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from twinledger.paths import require_checkout
+
 __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
+    require_checkout()
     from twinledger.packaging import package_functions
 
     bundle = package_functions(Path(args.out), stage=args.stage, region=args.region)

@@ -12,7 +12,7 @@ One plant day of a leased fleet, through the code a deployment runs:
    updates shadows, meters usage and scores health (maintenance tickets for the machines that degrade);
 5. the scheduled Lambdas fire as EventBridge would: OEE per shift from the stored history with the
    site's shift calendar (closed shifts are queued for anchoring), billing closes the day and posts the
-   invoice on chain, anchoring puts every queued record hash in one Merkle batch;
+   invoice on chain, anchoring puts every queued record hash in a Merkle batch per kind;
 6. the HTTP API serves each party's view: the fleet's OEE, the lessee's invoice, and a proof per
    anchored shift checked against the chain;
 7. maintenance (:mod:`twinledger.local.maintenance_demo`): the lessor's technician resolves the day's
@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from twin_models.timestamps import format_utc
 from twinledger.local import maintenance_demo
+from twinledger.local.demo_parts import PartsReport, drain, format_report, parts_demo
 from twinledger.paths import ensure_functions_importable
 
 __all__ = ["DemoResult", "MachineLine", "commission_model", "commissioning_samples", "run_demo"]
@@ -102,6 +103,7 @@ class DemoResult:
     seconds: float
     periods_anchored: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    parts: PartsReport = field(default_factory=PartsReport)
     maintenance: dict[str, Any] = field(default_factory=dict)
 
 
@@ -274,7 +276,7 @@ def _lease_document(machine_ids: list[str], start: datetime, end: datetime) -> d
     }
 
 
-def _open_lease(leases: Any, machine_ids: list[str], start: datetime, end: datetime) -> None:
+def open_lease(leases: Any, machine_ids: list[str], start: datetime, end: datetime) -> None:
     """Register the lease and deploy its PayPerUseLease contract on the in-process chain."""
     from chalicelib.adapters.chain import LeaseTerms, deploy_lease
     from chalicelib.adapters.chain.config import connect, get_chain_settings
@@ -387,7 +389,7 @@ def run_demo(
                 ],
             ),
         )
-        _open_lease(adapters.leases, sorted(fleet.machines), window_start, window_end)
+        open_lease(adapters.leases, sorted(fleet.machines), window_start, window_end)
 
         # -- the edge publishes while the cloud ingests (topic rule -> SQS -> ingest Lambda) ----
         mark = time.perf_counter()
@@ -441,10 +443,10 @@ def run_demo(
             billing_run = client.lambda_.invoke("billing_close_periods", _scheduled_event(clock.now)).payload
             tokens = {"operator": lessee, **_maintenance_headers()}
             work = maintenance_demo.resolve_faults(client, built, clock, tokens, _scheduled_event(clock.now))
-            anchor_run = client.lambda_.invoke("anchor", _scheduled_event(clock.now)).payload
+            anchor_run = drain(lambda: client.lambda_.invoke("anchor", _scheduled_event(clock.now)).payload)
             window = {"from": format_utc(window_start), "to": format_utc(window_end)}
             report = _get(client, "/fleet/oee", lessee, {**window, "by": "shift"})
-            invoices = _get(client, f"/leases/{LEASE_ID}/invoices", lessee).get("invoices") or []
+            invoices = _get(client, f"/leases/{LEASE_ID}/invoices", lessee).get("items") or []
             invoice: dict[str, Any] = {"run": billing_run}
             if invoices:  # the issued document with its evidence, as the lessee reads it
                 invoice = _get(client, f"/invoices/{invoices[0]['invoice_id']}", lessee)
@@ -480,6 +482,9 @@ def run_demo(
                         proof_ok=bool(checked) and all(ok for ok, _ in checked),
                     )
                 )
+            parts = parts_demo(
+                client, built, clock, lessee, sorted(fleet.machines), {"site": SITE, "lessor": LESSOR, "lessee": LESSEE}
+            )
             maintenance = maintenance_demo.report(client, tokens, work, window_start, clock.now)
         timings["schedules_and_api_s"] = time.perf_counter() - mark
         days_seen = {(window_start + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days + 2)}
@@ -502,10 +507,14 @@ def run_demo(
         seconds=time.perf_counter() - began,
         periods_anchored=periods_anchored,
         timings=timings,
+        parts=parts,
         maintenance=maintenance,
     )
     if out is not None:
         _print(result, machines, days, seed, start_day, out)
+        from twinledger.federated.demo import federate_factories  # Flower loads only when the demo reports
+
+        federate_factories(out, seed=seed)  # the factories federate the fleet's failure model once
     return result
 
 
@@ -585,10 +594,11 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
         w(f"invoice: none issued ({inv.get('run')})\n")
     w(
         f"anchored {result.anchored_records} record hashes ({result.periods_anchored} closed shift results, "
-        f"{result.maintenance.get('heads_submitted', 0)} maintenance log heads) in one Merkle batch per kind"
-        f" on the in-process chain: tx {result.anchor_tx}"
+        f"{result.maintenance.get('heads_submitted', 0)} maintenance log heads, {result.parts.recorded} parts) in"
+        f" Merkle batches on the in-process chain: tx {result.anchor_tx}"
         f" (block {result.anchor_block}); every shift result's proof checked via the API\n"
     )
+    w(format_report(result.parts))
     w(f"finished in {result.seconds:.1f} s\n")
 
 

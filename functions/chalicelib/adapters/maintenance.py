@@ -98,6 +98,7 @@ class DynamoMaintenanceStore:
                         "doc": {"S": entry.model_dump_json()},
                         "kind": {"S": entry.kind},
                         "occurred_at": {"S": format_utc(entry.occurred_at)},
+                        "hash": {"S": entry.hash_hex},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
@@ -154,6 +155,31 @@ class DynamoMaintenanceStore:
         high = f"E#{last_seq:012d}" if last_seq is not None else "E#~"
         items = self._query(f"M#{machine_id}", "E#", f"E#{max(first_seq, 0):012d}", high)
         return [LogEntry.model_validate_json(i["doc"]["S"]) for i in items]
+
+    def latest(self, machine_id: str, at: datetime) -> tuple[str, datetime] | None:
+        """Newest entries first, a page at a time, until a page holds one that happened by ``at`` (entries are
+        recorded nearly in the order they happen, so this is almost always the first page)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":pk": _machine(machine_id), ":p": {"S": "E#"}},
+            "ProjectionExpression": "occurred_at, #h",
+            "ExpressionAttributeNames": {"#h": "hash"},
+            "ScanIndexForward": False,
+            "Limit": 64,
+            "ConsistentRead": True,
+        }
+        best: tuple[datetime, str] | None = None
+        while True:
+            answer = self.client.query(**kwargs)
+            for item in answer.get("Items", []):
+                when = parse_utc(item["occurred_at"]["S"])
+                if when <= at and (best is None or when > best[0]):
+                    best = (when, item["hash"]["S"])
+            start = answer.get("LastEvaluatedKey")
+            if best is not None or not start:
+                return None if best is None else (best[1], best[0])
+            kwargs["ExclusiveStartKey"] = start
 
     # -- tickets -----------------------------------------------------------------------------------
     def ticket(self, machine_id: str, ticket_id: str) -> Ticket | None:

@@ -42,7 +42,7 @@ from chalicelib.ports.anchoring import (
 )
 from chalicelib.ports.billing import InvoiceRecord, LeaseRecord, PutReport
 from chalicelib.ports.oee import StoredPeriod
-from chalicelib.ports.twins import ShadowVersionConflictError
+from chalicelib.ports.twins import DEVICE_CACHE_MAX_AGE_S, ShadowVersionConflictError
 from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json
 from twin_models.device_config import MAX_SHADOW_DEPTH, MAX_SHADOW_STATE_BYTES, state_depth, state_size
 from twin_models.history import Segment
@@ -155,7 +155,7 @@ class MemoryDevices:
         with self._lock:
             self._devices[device.machine_id] = device
 
-    def get(self, machine_id: str, max_age_s: float = 60.0) -> Device | None:
+    def get(self, machine_id: str, max_age_s: float = DEVICE_CACHE_MAX_AGE_S) -> Device | None:
         """The machine (always the current entry: there is no cache to age)."""
         with self._lock:
             return self._devices.get(machine_id)

@@ -25,6 +25,7 @@ class MemoryMaintenanceStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, list[str]] = {}  # machine -> entry documents (JSON), by seq
+        self._times: dict[str, list[tuple[datetime, int, str]]] = {}  # machine -> (occurred_at, seq, hash)
         self._tickets: dict[str, dict[str, str]] = {}  # machine -> ticket id -> ticket JSON
         self._pending: dict[str, int] = {}
         self._heads: dict[str, dict[int, HeadRecord]] = {}
@@ -38,6 +39,7 @@ class MemoryMaintenanceStore:
             if entry.seq != len(log):
                 return False
             log.append(entry.model_dump_json())
+            self._times.setdefault(entry.machine_id, []).append((entry.occurred_at, entry.seq, entry.hash_hex))
             if ticket is not None:
                 self._tickets.setdefault(entry.machine_id, {})[ticket.ticket_id] = ticket.model_dump_json()
             self._pending[entry.machine_id] = entry.seq
@@ -60,6 +62,14 @@ class MemoryMaintenanceStore:
             log = list(self._entries.get(machine_id, []))
         stop = len(log) if last_seq is None else min(last_seq + 1, len(log))
         return [LogEntry.model_validate_json(doc) for doc in log[max(first_seq, 0) : stop]]
+
+    def latest(self, machine_id: str, at: datetime) -> tuple[str, datetime] | None:
+        with self._lock:
+            found = [t for t in self._times.get(machine_id, []) if t[0] <= at]
+        if not found:
+            return None
+        when, _, entry_hash = max(found)
+        return entry_hash, when
 
     # -- tickets -----------------------------------------------------------------------------------
     def ticket(self, machine_id: str, ticket_id: str) -> Ticket | None:

@@ -169,6 +169,9 @@ _TABLES: list[TableSpec] = [
         partition_key=("invoice_id", "S"),
         indexes=(("by_lease", ("lease_id", "S"), ("period_start", "S")),),
     ),
+    # Parts: envelope pieces, part records (written once) and their listing by machine and time, inspections,
+    # id schemes (``pk`` = ``P#<machine>``, ``R#<part>``, ``M#<machine>``, ``S#<machine>``).
+    TableSpec(key="parts", env="TWINLEDGER_PARTS_TABLE", partition_key=("pk", "S"), sort_key=("sk", "S")),
 ]
 
 TABLE_SPECS: dict[str, TableSpec] = {spec.key: spec for spec in _TABLES}

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from chalicelib.adapters import aws
 from chalicelib.adapters.dynamodb import write_if
 from chalicelib.adapters.tables import bucket_name, table_name
-from chalicelib.ports.twins import ShadowVersionConflictError
+from chalicelib.ports.twins import DEVICE_CACHE_MAX_AGE_S, ShadowVersionConflictError
 from twin_models.history import Segment
 from twin_models.tenancy import Device
 
@@ -59,8 +59,9 @@ class DeviceRegistry:
         _ddb().put_item(TableName=table_name("devices"), Item=item)
         self._cache.pop(device.machine_id, None)
 
-    def get(self, machine_id: str, max_age_s: float = 60.0) -> Device | None:
-        """The device, cached for ``max_age_s`` within one Lambda container."""
+    def get(self, machine_id: str, max_age_s: float = DEVICE_CACHE_MAX_AGE_S) -> Device | None:
+        """The device, cached for at most ``max_age_s`` within one Lambda container (the bound on how late a
+        retired key is still accepted: :data:`~chalicelib.ports.twins.DEVICE_CACHE_MAX_AGE_S`)."""
         cached = self._cache.get(machine_id)
         if cached and time.monotonic() - cached[0] < max_age_s:
             return cached[1]

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.anchoring.service import AnchoringService
-from chalicelib.errors import BadInputError, NotVisibleError, ServiceError
+from chalicelib.errors import BadInputError, NotVisibleError, ServiceError, validation_error
 from chalicelib.ports.chain import ChainUnavailableError
 from twin_models.anchoring import ProofBundle
 from twin_models.tenancy import Principal, party_to
@@ -36,7 +36,7 @@ class ProofQueries:
     def bundle_for(self, principal: Principal, record_id: str) -> dict[str, Any]:
         """The record's bundle as JSON; another tenant's record looks absent."""
         if not record_id:
-            raise BadInputError("query parameter 'record_id' is required")
+            raise BadInputError("query parameter 'record_id' is required", field="query.record_id")
         record = self.service.store.get(record_id)
         if record is None or not party_to(principal, record.tenants):
             raise NotVisibleError(f"no record {record_id!r}")
@@ -50,7 +50,7 @@ class ProofQueries:
         try:
             bundle = ProofBundle.model_validate(body)
         except ValidationError as exc:
-            raise BadInputError(f"not a proof bundle: {exc.errors()[0]['msg']}") from exc
+            raise validation_error(exc, "body") from exc
         try:
             return self.service.verify(bundle).as_dict()
         except ChainUnavailableError as exc:

@@ -11,10 +11,13 @@ from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
-from chalicelib.auth import principal_of
-from chalicelib.http import query_param, remaining_ms
+from chalicelib.anchoring.schemas import ProofQuery, VerificationView
+from chalicelib.contract import contract
+from chalicelib.http import remaining_ms
 from chalicelib.wiring import services
+from twin_models.anchoring import ProofBundle
 from twin_models.budget import time_budget_s
+from twin_models.tenancy import Principal
 
 __all__ = ["blueprint"]
 
@@ -22,15 +25,16 @@ blueprint = Blueprint(__name__)
 
 
 @blueprint.route("/proofs", methods=["GET"])
-def get_proof() -> dict[str, Any]:
-    request = blueprint.current_request
-    return services().proofs.bundle_for(principal_of(request), query_param(request, "record_id") or "")
+@contract(summary="A record's proof bundle", query=ProofQuery, response=ProofBundle, errors=(409, 503))
+def get_proof(principal: Principal, query: ProofQuery) -> dict[str, Any]:
+    return services().proofs.bundle_for(principal, query.record_id)
 
 
 @blueprint.route("/proofs/verify", methods=["POST"])
-def verify_proof() -> dict[str, Any]:
-    request = blueprint.current_request
-    return services().proofs.verify(principal_of(request), request.json_body)
+@contract(summary="Verify a proof bundle off line and against the registry", body=ProofBundle,
+          response=VerificationView, errors=(503,))  # fmt: skip
+def verify_proof(principal: Principal, body: ProofBundle) -> dict[str, Any]:
+    return services().proofs.verify(principal, body.model_dump(mode="json"))
 
 
 @blueprint.schedule(Rate(5, unit=Rate.MINUTES), name="anchor")

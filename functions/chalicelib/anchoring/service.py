@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ from chalicelib.ports.chain import (
     ContractRevertError,
     RootAlreadyAnchoredError,
 )
-from twin_models.anchoring import ProofBundle
+from twin_models.anchoring import ProofBundle, Verification, verify_bundle
 from twin_models.hashchain import machine_key
 from twin_models.merkle import HASH_SIZE, MerkleTree
 
@@ -87,29 +87,6 @@ class DrainReport:
             "tx_hashes": list(self.tx_hashes),
             "error": self.error,
             "skipped": self.skipped,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    """The result of checking a proof bundle off line and against the registry."""
-
-    ok: bool
-    offline_ok: bool
-    on_chain: bool
-    anchored_at: datetime | None = None
-    block_number: int | None = None
-    reasons: tuple[str, ...] = field(default_factory=tuple)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "ok": self.ok,
-            "offline_ok": self.offline_ok,
-            "on_chain": self.on_chain,
-            "anchored_at": self.anchored_at.isoformat() if self.anchored_at else None,
-            "block_number": self.block_number,
-            "reasons": list(self.reasons),
         }
 
 
@@ -353,59 +330,3 @@ class AnchoringService:
     def verify(self, bundle: ProofBundle) -> Verification:
         """Checks a bundle against the registry this service anchors to (see :func:`verify_bundle`)."""
         return verify_bundle(bundle, self.chain)
-
-
-def verify_bundle(bundle: ProofBundle, client: AnchorChain) -> Verification:
-    """Checks a bundle without our database: re-hash, Merkle proof, and the registry's ``verifyRecord``.
-
-    The registry answers for itself; the bundle's ``contract`` and ``chain_id``, when present, must name
-    the registry ``client`` talks to.
-    """
-    reasons: list[str] = []
-    offline = bundle.verify_offline()
-    if not offline.ok:
-        reasons.append(offline.reason)
-    if bundle.contract and bundle.contract.lower() != client.address.lower():
-        reasons.append(f"the bundle names registry {bundle.contract}, not {client.address}")
-    chain_id = client.chain_id()
-    if bundle.chain_id is not None and bundle.chain_id != chain_id:
-        reasons.append(f"the bundle names chain {bundle.chain_id}, the node is chain {chain_id}")
-    if bundle.log_index is not None:
-        return _verify_log_entry(bundle, client, offline.ok, reasons)
-    # a record chained to a later anchored one (chain_after) is proven through that one's leaf
-    on_chain = client.verify_record(bundle.root, bundle.anchored_hash(), bundle.proof)
-    stored = client.anchor_of(bundle.root)
-    if stored is None:
-        reasons.append("the root is not anchored in this registry")
-    elif not on_chain:
-        reasons.append("the registry rejects the proof for this record")
-    if stored is not None and bundle.block_number is not None and stored.block_number != bundle.block_number:
-        reasons.append(f"the root was anchored in block {stored.block_number}, not {bundle.block_number}")
-    return Verification(
-        ok=not reasons and on_chain,
-        offline_ok=offline.ok,
-        on_chain=on_chain,
-        anchored_at=stored.anchored_at if stored else None,
-        block_number=stored.block_number if stored else None,
-        reasons=tuple(reasons),
-    )
-
-
-def _verify_log_entry(bundle: ProofBundle, client: AnchorChain, offline_ok: bool, reasons: list[str]) -> Verification:
-    if not bundle.log_machine or bundle.log_index is None or len(bundle.proof) != 1:
-        return Verification(ok=False, offline_ok=False, on_chain=False, reasons=(*reasons, "incomplete log bundle"))
-    machine = machine_key(bundle.log_machine)
-    on_chain = client.verify_log_entry(machine, bundle.log_index, bundle.proof[0], bundle.record_hash)
-    if on_chain and client.log_head_at(machine, bundle.log_index) != bundle.root:
-        on_chain = False
-    if not on_chain:
-        reasons.append(f"the chain of {bundle.log_machine} does not hold this entry at {bundle.log_index}")
-    event = client.find_log_entry(machine, bundle.record_hash) if on_chain else None
-    return Verification(
-        ok=not reasons and on_chain,
-        offline_ok=offline_ok,
-        on_chain=on_chain,
-        anchored_at=client.block_time(event.block_number) if event else None,
-        block_number=event.block_number if event else None,
-        reasons=tuple(reasons),
-    )

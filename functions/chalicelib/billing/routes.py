@@ -10,16 +10,28 @@ A lease is named by its qualified id ``<lessor>:<reference>`` (``toolmaker:lease
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import unquote
 
-from chalice.app import Blueprint, Rate, Response
-from pydantic import BaseModel, ConfigDict, Field
+from chalice.app import Blueprint, Rate
 
-from chalicelib.auth import principal_of
-from chalicelib.http import body_model, json_object, query_param, query_time, remaining_ms
+from chalicelib.billing.schemas import (
+    Dispute,
+    InvoiceDocument,
+    InvoicePage,
+    InvoiceQuery,
+    InvoiceRecordView,
+    LeaseDocument,
+    LeasePage,
+    LeaseView,
+    UsagePage,
+    UsageQuery,
+)
+from chalicelib.contract import contract
+from chalicelib.http import PageQuery, page, page_body, remaining_ms
 from chalicelib.wiring import services
 from twin_models.budget import time_budget_s
+from twin_models.tenancy import Principal
 
 __all__ = ["Dispute", "blueprint"]
 
@@ -31,14 +43,6 @@ def _path_id(value: str) -> str:
     return unquote(value)
 
 
-class Dispute(BaseModel):
-    """``POST /invoices/{id}/dispute``: why the lessee disputes the invoice."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
 @blueprint.schedule(Rate(1, unit=Rate.HOURS), name="billing_close_periods")
 def close_periods(event: Any) -> dict[str, Any]:
     """Every hour: close the periods whose grace time has passed, issue, store and anchor their invoices."""
@@ -46,50 +50,54 @@ def close_periods(event: Any) -> dict[str, Any]:
 
 
 @blueprint.route("/leases", methods=["GET"])
-def list_leases() -> dict[str, Any]:
-    return {"leases": services().billing.leases_for(principal_of(blueprint.current_request))}
+@contract(summary="The caller's leases", query=PageQuery, response=LeasePage)
+def list_leases(principal: Principal, query: PageQuery) -> dict[str, Any]:
+    leases = services().billing.leases_for(principal)
+    return page_body(*page(leases, lambda lease: str(lease["lease_id"]), query.page()))
 
 
 @blueprint.route("/leases", methods=["POST"])
-def create_lease() -> Response:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    lease = services().billing.create_lease(principal, json_object(request))
-    return Response(status_code=201, body=lease)
+@contract(summary="Register a lease (its lessor)", body=LeaseDocument, response=LeaseView, status=201,
+          errors=(409,))  # fmt: skip
+def create_lease(principal: Principal, body: LeaseDocument) -> dict[str, Any]:
+    return services().billing.create_lease(principal, body.model_dump(exclude_unset=True))
 
 
 @blueprint.route("/leases/{lease_id}", methods=["GET"])
-def get_lease(lease_id: str) -> dict[str, Any]:
-    return services().billing.lease(principal_of(blueprint.current_request), _path_id(lease_id))
+@contract(summary="One lease", response=LeaseView)
+def get_lease(lease_id: str, principal: Principal) -> dict[str, Any]:
+    return services().billing.lease(principal, _path_id(lease_id))
 
 
 @blueprint.route("/leases/{lease_id}/usage", methods=["GET"])
-def get_usage(lease_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    start, end = query_time(request, "from"), query_time(request, "to")
-    return services().billing.lease_usage(principal_of(request), _path_id(lease_id), start, end)
+@contract(summary="A lease's usage events in a window, with totals per meter", query=UsageQuery,
+          response=UsagePage)  # fmt: skip
+def get_usage(lease_id: str, principal: Principal, query: UsageQuery) -> dict[str, Any]:
+    usage = services().billing.lease_usage(principal, _path_id(lease_id), query.start, query.end)
+    events, cursor = page(usage.pop("events"), lambda e: f"{e['ts']}|{e['id']}", query.page())
+    return page_body(events, cursor, **usage)
 
 
 @blueprint.route("/leases/{lease_id}/invoices", methods=["GET"])
-def list_invoices(lease_id: str) -> dict[str, Any]:
-    principal = principal_of(blueprint.current_request)
-    return {"invoices": services().billing.lease_invoices(principal, _path_id(lease_id))}
+@contract(summary="A lease's invoices, oldest first", query=PageQuery, response=InvoicePage)
+def list_invoices(lease_id: str, principal: Principal, query: PageQuery) -> dict[str, Any]:
+    invoices = services().billing.lease_invoices(principal, _path_id(lease_id))
+    return page_body(*page(invoices, lambda i: str(i["period_start"]), query.page()))
 
 
 @blueprint.route("/invoices/{invoice_id}", methods=["GET"])
-def get_invoice(invoice_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    return services().billing.invoice(principal_of(request), _path_id(invoice_id), query_param(request, "event"))
+@contract(summary="An invoice with its evidence", query=InvoiceQuery, response=InvoiceDocument)
+def get_invoice(invoice_id: str, principal: Principal, query: InvoiceQuery) -> dict[str, Any]:
+    return services().billing.invoice(principal, _path_id(invoice_id), query.event)
 
 
 @blueprint.route("/invoices/{invoice_id}/acknowledge", methods=["POST"])
-def acknowledge_invoice(invoice_id: str) -> dict[str, Any]:
-    return services().billing.answer(principal_of(blueprint.current_request), _path_id(invoice_id), "acknowledged")
+@contract(summary="The lessee acknowledges an invoice", response=InvoiceRecordView, errors=(409,))
+def acknowledge_invoice(invoice_id: str, principal: Principal) -> dict[str, Any]:
+    return services().billing.answer(principal, _path_id(invoice_id), "acknowledged")
 
 
 @blueprint.route("/invoices/{invoice_id}/dispute", methods=["POST"])
-def dispute_invoice(invoice_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)  # who asks comes before what they send
-    reason = body_model(request, Dispute).reason
-    return services().billing.answer(principal, _path_id(invoice_id), "disputed", reason)
+@contract(summary="The lessee disputes an invoice", body=Dispute, response=InvoiceRecordView, errors=(409,))
+def dispute_invoice(invoice_id: str, principal: Principal, body: Dispute) -> dict[str, Any]:
+    return services().billing.answer(principal, _path_id(invoice_id), "disputed", body.reason)

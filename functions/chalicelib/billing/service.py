@@ -35,7 +35,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.errors import BadInputError, ConflictingStateError, NotAllowedError, NotVisibleError
+from pydantic import ValidationError
+
+from chalicelib.errors import BadInputError, ConflictingStateError, NotAllowedError, NotVisibleError, validation_error
 from chalicelib.ports.billing import InvoiceArchive, InvoiceRecord, Invoices, LeaseRecord, Leases, PutReport, Usage
 from chalicelib.ports.chain import LeaseContracts
 from chalicelib.ports.twins import Devices, Shadows
@@ -337,18 +339,22 @@ class BillingService:
         another tenant's reference neither collides with nor reveals this one. The answer carries the id.
         """
         if not isinstance(body, dict):
-            raise BadInputError("send the lease document as a JSON object")
+            raise BadInputError("send the lease document as a JSON object", field="body")
         doc = dict(body)
         contract = doc.pop("contract_address", None)
         if contract is not None and not (isinstance(contract, str) and _ADDRESS.fullmatch(contract)):
-            raise BadInputError("contract_address: an Ethereum address, 0x and 40 hex digits")
+            raise BadInputError(
+                "contract_address: an Ethereum address, 0x and 40 hex digits", field="body.contract_address"
+            )
         try:
             lease = load_lease(doc)
         except (BillingError, ValueError, OverflowError) as exc:
-            raise BadInputError(str(exc)[:500]) from exc
+            if isinstance(exc.__cause__, ValidationError):  # every field at fault, not only the first
+                raise validation_error(exc.__cause__, "body") from exc
+            raise BadInputError(str(exc)[:500], field="body") from exc
         low, high = LEASE_YEARS
         if not (low <= lease.start.year and (lease.end is None or lease.end.year < high)):
-            raise BadInputError(f"start, end: a lease runs between the years {low} and {high}")
+            raise BadInputError(f"start, end: a lease runs between the years {low} and {high}", field="body.start")
         if principal.role != "lessor" or principal.tenant != lease.lessor:
             raise NotAllowedError("only the lessor named in the lease can register it")
         for machine in lease.machine_ids:  # a lease must not open another owner's machine data
@@ -383,7 +389,7 @@ class BillingService:
         """The lease's usage events with ``start <= ts < end`` (within its term) and totals per meter."""
         lease = self._visible(principal, lease_id).lease
         if end <= start or end - start > MAX_USAGE_RANGE:
-            raise BadInputError(f"from must be before to, at most {MAX_USAGE_RANGE.days} days apart")
+            raise BadInputError(f"from must be before to, at most {MAX_USAGE_RANGE.days} days apart", field="query.to")
         lo = max(start, lease.start)
         hi = end if lease.end is None else min(end, lease.end)
         events: list[UsageEvent] = []
@@ -446,7 +452,7 @@ class BillingService:
         if principal.role != "lessee" or principal.tenant != lease_record.lease.lessee:
             raise NotAllowedError("only the lessee of the lease answers its invoices")
         if status == "disputed" and not (reason and reason.strip()):
-            raise BadInputError("a dispute needs a reason")
+            raise BadInputError("a dispute needs a reason", field="body.reason")
         if not self.invoices.answer(ident, status, principal.subject or principal.tenant, self.clock(), reason):
             current = self.invoices.get(ident)
             if current is None or current.status != status:

@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, VerifyStep
+from chalicelib.ports.parts import PartDeriver
 from chalicelib.ports.twins import Backlog
 from twin_models.history import Segment
 from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope
@@ -91,6 +92,7 @@ class IngestPipeline:
         backlog: Backlog,
         score: ScoreStep | None = None,
         queue: QueueStep | None = None,
+        parts: PartDeriver | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.verify = verify
@@ -100,6 +102,7 @@ class IngestPipeline:
         self.backlog = backlog
         self.score = score
         self.queue = queue
+        self.parts = parts
         self.clock = clock
         self.totals = BatchOutcome()
 
@@ -190,6 +193,8 @@ class IngestPipeline:
                 if segments:
                     self.shadow.run(machine_id, segments)
                     self.meter.run(envelopes, {s.seq: s for s in segments})
+                    if self.parts is not None:
+                        self.parts.run(machine_id, envelopes, {s.seq: s for s in segments}, dict(entries_text(entries)))
             except Exception:
                 logger.exception("catch-up still failing", extra={"machine_id": machine_id})
                 report["still_failing"].append(machine_id)
@@ -248,6 +253,9 @@ class IngestPipeline:
                 if self.shadow.run(machine_id, segments):
                     outcome.shadow_updates += 1
                 self.meter.run(envelopes[machine_id], {s.seq: s for s in segments})
+                if self.parts is not None:
+                    self.parts.run(machine_id, envelopes[machine_id], {s.seq: s for s in segments},
+                                   {seq: body for _, seq, body in bodies_by_machine[machine_id]})  # fmt: skip
             except Exception as exc:
                 logger.exception("shadow update or metering failed", extra={"machine_id": machine_id})
                 failed += self._defer(machine_id, bodies_by_machine[machine_id], exc, outcome)
@@ -258,6 +266,11 @@ class IngestPipeline:
         metrics.add_metric(name="EnvelopesDuplicate", unit=MetricUnit.Count, value=outcome.duplicates)
         metrics.add_metric(name="EnvelopesQuarantined", unit=MetricUnit.Count, value=outcome.quarantined)
         return outcome
+
+
+def entries_text(entries: list[tuple[int, bytes]]) -> list[tuple[int, str]]:
+    """Backlog entries with their bodies as text (what the steps read)."""
+    return [(seq, body.decode()) for seq, body in entries]
 
 
 def count_shadow_conflict() -> None:

@@ -95,26 +95,29 @@ class VerifyStep:
         signature = envelope.signature
         if signature is None:  # parse_envelope refuses it already; the type checker cannot know
             raise EnvelopeError("unsigned", "envelope carries no signature block")
-        device, pem = _registered_key(device, envelope.machine_id, signature.key_id)
+        device, pem = _registered_key(device, envelope.machine_id, signature.key_id, now)
         _check_site(envelope, device)
         digest = verify_envelope(document, _public_key(pem))
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
     def _run_v2(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
         header = jws_header(body)  # which key, and what the signature must vouch for (not trusted yet)
-        device, pem = _registered_key(self.devices.get(header.machine_id), header.machine_id, header.key_id)
+        device, pem = _registered_key(self.devices.get(header.machine_id), header.machine_id, header.key_id, now)
         envelope, digest = open_jws(body, header, _public_key(pem), now=now, max_future=self.max_future)
         _check_site(envelope, device)
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
 
-def _registered_key(device: Device | None, machine_id: str, key_id: str) -> tuple[Device, str]:
-    """The machine and the PEM of its key ``key_id``; ``unknown_key`` when either is not registered."""
+def _registered_key(device: Device | None, machine_id: str, key_id: str, now: datetime) -> tuple[Device, str]:
+    """The machine and the PEM of its key ``key_id``; ``unknown_key`` when either is not registered, or the
+    key is retired at ``now`` (:meth:`~twin_models.tenancy.Device.key_at`)."""
     if device is None:
         raise EnvelopeError("unknown_key", f"machine {machine_id!r} is not registered")
-    pem = device.keys.get(key_id)
+    pem = device.key_at(key_id, now)
     if pem is None:
-        raise EnvelopeError("unknown_key", f"key {key_id!r} is not registered for {device.machine_id}")
+        retired = device.retired_keys.get(key_id)
+        state = f"retired since {format_utc(retired)}" if retired is not None else "not registered"
+        raise EnvelopeError("unknown_key", f"key {key_id!r} is {state} for {device.machine_id}")
     return device, pem
 
 
@@ -209,7 +212,7 @@ class MeterStep:
         for seq in sorted(envelopes):
             envelope = envelopes[seq]
             events += derive_usage_events(
-                envelope.samples, envelope.machine_id, previous=self._previous(envelope, segments), source=f"seq-{seq}"
+                envelope.columns, envelope.machine_id, previous=self._previous(envelope, segments), source=f"seq-{seq}"
             )
         if not events:
             return 0
@@ -217,7 +220,7 @@ class MeterStep:
 
     def _previous(self, envelope: TelemetryEnvelope, segments: Mapping[int, Segment]) -> Sample | None:
         """The sample before this envelope's first: carried by the envelope, else from seq - 1."""
-        first = min(s.ts for s in envelope.samples)
+        first = envelope.first_ts
         if envelope.previous is not None and envelope.previous.ts < first:
             return envelope.previous
         if envelope.seq == 0:

@@ -19,14 +19,27 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chalice.app import Blueprint, Rate, Response
+from chalice.app import Blueprint, Rate
 
-from chalicelib.auth import principal_of
-from chalicelib.errors import BadInputError
-from chalicelib.http import body_model, json_object, page_request, query_param, query_time
+from chalicelib.contract import contract
 from chalicelib.maintenance.requests import Dismissal, Move, NewEntry, NewTicket, Resolution
+from chalicelib.maintenance.schemas import (
+    DueView,
+    EntryPage,
+    EntryQuery,
+    EntryView,
+    EntryWithProof,
+    ExportView,
+    PlanDocument,
+    PlanView,
+    StatisticsQuery,
+    StatisticsView,
+    TicketMove,
+    TicketPage,
+    TicketQuery,
+)
 from chalicelib.wiring import services
-from twin_models.maintenance import ENTRY_KINDS
+from twin_models.tenancy import Principal
 
 __all__ = ["blueprint"]
 
@@ -40,99 +53,96 @@ def anchor_heads(event: Any) -> dict[str, Any]:
 
 
 @blueprint.route("/machines/{machine_id}/maintenance", methods=["POST"])
-def create_entry(machine_id: str) -> Response:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    body = services().maintenance.create_entry(principal, machine_id, body_model(request, NewEntry))
-    return Response(status_code=201, body=body)
+@contract(summary="Record a maintenance-log entry (its kind by the caller's role)", body=NewEntry,
+          response=EntryView, status=201, errors=(503,))  # fmt: skip
+def create_entry(machine_id: str, principal: Principal, body: NewEntry) -> dict[str, Any]:
+    return services().maintenance.create_entry(principal, machine_id, body)
 
 
 @blueprint.route("/machines/{machine_id}/maintenance", methods=["GET"])
-def list_entries(machine_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    kind = query_param(request, "kind")
-    if kind is not None and kind not in ENTRY_KINDS:
-        raise BadInputError(f"query parameter 'kind': one of {', '.join(ENTRY_KINDS)}, not {kind!r}")
-    start = query_time(request, "from") if query_param(request, "from") else None
-    end = query_time(request, "to") if query_param(request, "to") else None
-    return services().maintenance.list_entries(principal, machine_id, page_request(request), kind, start, end)
+@contract(summary="A machine's maintenance-log entries, in log order", query=EntryQuery, response=EntryPage)
+def list_entries(machine_id: str, principal: Principal, query: EntryQuery) -> dict[str, Any]:
+    return services().maintenance.list_entries(principal, machine_id, query.page(), query.kind, query.start, query.end)
 
 
 @blueprint.route("/machines/{machine_id}/maintenance/export", methods=["GET"])
-def export_history(machine_id: str) -> dict[str, Any]:
-    return services().maintenance.export(principal_of(blueprint.current_request), machine_id)
+@contract(summary="A machine's whole maintenance history: entries, hashes, links, anchored heads with proofs",
+          response=ExportView)  # fmt: skip
+def export_history(machine_id: str, principal: Principal) -> dict[str, Any]:
+    return services().maintenance.export(principal, machine_id)
 
 
 @blueprint.route("/machines/{machine_id}/maintenance/due", methods=["GET"])
-def due(machine_id: str) -> dict[str, Any]:
-    return services().maintenance.due(principal_of(blueprint.current_request), machine_id)
+@contract(summary="What the machine's maintenance plan says is due and overdue", response=DueView)
+def due(machine_id: str, principal: Principal) -> dict[str, Any]:
+    return services().maintenance.due(principal, machine_id)
 
 
 @blueprint.route("/maintenance/{entry_id}", methods=["GET"])
-def get_entry(entry_id: str) -> dict[str, Any]:
-    return services().maintenance.entry(principal_of(blueprint.current_request), entry_id)
+@contract(summary="One maintenance-log entry with its proof bundle", response=EntryWithProof)
+def get_entry(entry_id: str, principal: Principal) -> dict[str, Any]:
+    return services().maintenance.entry(principal, entry_id)
 
 
 @blueprint.route("/machines/{machine_id}/tickets", methods=["GET"])
-def list_tickets(machine_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    return services().maintenance.tickets(principal, machine_id, page_request(request), query_param(request, "state"))
+@contract(summary="A machine's tickets, in the order they were opened", query=TicketQuery, response=TicketPage)
+def list_tickets(machine_id: str, principal: Principal, query: TicketQuery) -> dict[str, Any]:
+    return services().maintenance.tickets(principal, machine_id, query.page(), query.state)
 
 
 @blueprint.route("/machines/{machine_id}/tickets", methods=["POST"])
-def open_ticket(machine_id: str) -> Response:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    body = services().maintenance.open_ticket(principal, machine_id, body_model(request, NewTicket))
-    return Response(status_code=201, body=body)
+@contract(summary="The lessee's operator opens a ticket for a fault the sensors do not see", body=NewTicket,
+          response=TicketMove, status=201, errors=(409, 503))  # fmt: skip
+def open_ticket(machine_id: str, principal: Principal, body: NewTicket) -> dict[str, Any]:
+    return services().maintenance.open_ticket(principal, machine_id, body)
 
 
 @blueprint.route("/tickets/{ticket_id}/acknowledge", methods=["POST"])
-def acknowledge(ticket_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    return services().maintenance.acknowledge(principal, ticket_id, body_model(request, Move))
+@contract(summary="The lessee's operator acknowledges a ticket", body=Move, response=TicketMove,
+          errors=(409, 503))  # fmt: skip
+def acknowledge(ticket_id: str, principal: Principal, body: Move) -> dict[str, Any]:
+    return services().maintenance.acknowledge(principal, ticket_id, body)
 
 
 @blueprint.route("/tickets/{ticket_id}/start", methods=["POST"])
-def start(ticket_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    return services().maintenance.start(principal, ticket_id, body_model(request, Move))
+@contract(summary="The lessor's service technician starts work on a ticket", body=Move, response=TicketMove,
+          errors=(409, 503))  # fmt: skip
+def start(ticket_id: str, principal: Principal, body: Move) -> dict[str, Any]:
+    return services().maintenance.start(principal, ticket_id, body)
 
 
 @blueprint.route("/tickets/{ticket_id}/resolve", methods=["POST"])
-def resolve(ticket_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    return services().maintenance.resolve(principal, ticket_id, body_model(request, Resolution))
+@contract(summary="The lessor's service technician resolves a ticket with the entry that resolves it",
+          body=Resolution, response=TicketMove, errors=(409, 503))  # fmt: skip
+def resolve(ticket_id: str, principal: Principal, body: Resolution) -> dict[str, Any]:
+    return services().maintenance.resolve(principal, ticket_id, body)
 
 
 @blueprint.route("/tickets/{ticket_id}/dismiss", methods=["POST"])
-def dismiss(ticket_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    return services().maintenance.dismiss(principal, ticket_id, body_model(request, Dismissal))
+@contract(summary="The lessor's service technician dismisses a ticket, with a reason", body=Dismissal,
+          response=TicketMove, errors=(409, 503))  # fmt: skip
+def dismiss(ticket_id: str, principal: Principal, body: Dismissal) -> dict[str, Any]:
+    return services().maintenance.dismiss(principal, ticket_id, body)
 
 
 @blueprint.route("/machines/{machine_id}/statistics", methods=["GET"])
-def statistics(machine_id: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    end = query_time(request, "to", services().maintenance.clock())
-    start = query_time(request, "from", end - timedelta(days=7))
-    return services().maintenance.statistics(principal, machine_id, start, end)
+@contract(summary="A machine's usage statistics, alarms, MTBF/MTTA/MTTR and health trend in a period",
+          query=StatisticsQuery, response=StatisticsView)  # fmt: skip
+def statistics(machine_id: str, principal: Principal, query: StatisticsQuery) -> dict[str, Any]:
+    maintenance = services().maintenance
+    end = query.end or maintenance.clock()
+    start = query.start or end - timedelta(days=7)
+    return maintenance.statistics(principal, machine_id, start, end)
 
 
 @blueprint.route("/maintenance-plans/{machine_type}", methods=["PUT"])
-def publish_plan(machine_type: str) -> dict[str, Any]:
-    request = blueprint.current_request
-    principal = principal_of(request)
-    return services().maintenance.publish_plan(principal, machine_type, json_object(request))
+@contract(summary="The lessor publishes its maintenance plan for a machine type", body=PlanDocument,
+          response=PlanView)  # fmt: skip
+def publish_plan(machine_type: str, principal: Principal, body: PlanDocument) -> dict[str, Any]:
+    return services().maintenance.publish_plan(principal, machine_type, body.model_dump())
 
 
 @blueprint.route("/maintenance-plans/{machine_type}", methods=["GET"])
-def get_plan(machine_type: str) -> dict[str, Any]:
-    return services().maintenance.plan(principal_of(blueprint.current_request), machine_type)
+@contract(summary="The lessor's maintenance plan for a machine type", response=PlanView)
+def get_plan(machine_type: str, principal: Principal) -> dict[str, Any]:
+    return services().maintenance.plan(principal, machine_type)

@@ -30,7 +30,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.errors import BadInputError, ConflictingStateError, NotAllowedError, NotVisibleError, ServiceError
+from chalicelib.errors import (
+    BadInputError,
+    ConflictingStateError,
+    NotAllowedError,
+    NotVisibleError,
+    ServiceError,
+    validation_error,
+)
 from chalicelib.http import API_TIMES, PageRequest, page, page_body
 from chalicelib.maintenance.requests import (
     MAX_ATTACHMENT_BYTES,
@@ -63,7 +70,6 @@ from twin_models.maintenance import (
     MaintenanceAction,
     MaintenanceError,
     MaintenancePlan,
-    PlanError,
     SinceLast,
     Ticket,
     TicketEvent,
@@ -73,7 +79,6 @@ from twin_models.maintenance import (
     due_list,
     entry_bundle,
     instruction_for,
-    load_plan,
     log_statistics,
     maintenance_role,
     may,
@@ -317,11 +322,15 @@ class MaintenanceService:
                 f"publishing a maintenance plan needs the role lessor; the caller is {principal.role}"
             )
         try:
-            plan = load_plan({**document, "machine_type": document.get("machine_type", machine_type)})
-        except PlanError as exc:
-            raise BadInputError(str(exc)) from exc
+            plan = MaintenancePlan.model_validate(
+                {**document, "machine_type": document.get("machine_type", machine_type)}
+            )
+        except ValidationError as exc:
+            raise validation_error(exc, "body") from exc
         if plan.machine_type != machine_type:
-            raise BadInputError(f"machine_type: the plan is for {plan.machine_type!r}, not {machine_type!r}")
+            raise BadInputError(
+                f"machine_type: the plan is for {plan.machine_type!r}, not {machine_type!r}", field="body.machine_type"
+            )
         published = PublishedPlan(plan, principal.tenant, self.clock(), principal.subject)
         self.store.put_plan(published)
         return self._plan_view(published)
@@ -343,57 +352,65 @@ class MaintenanceService:
         }
 
     # -- entries -------------------------------------------------------------------------------------
-    def _upload(self, machine_id: str, files: Sequence[UploadedAttachment]) -> list[Attachment]:
+    def _upload(self, machine_id: str, files: Sequence[UploadedAttachment], where: str) -> list[Attachment]:
         kept: list[Attachment] = []
         for i, f in enumerate(files):
             try:
                 body = base64.b64decode(f.content_base64, validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise BadInputError(f"attachments.{i}.content_base64: not base64") from exc
+                at = f"{where}.attachments.{i}.content_base64"
+                raise BadInputError(f"{at}: not base64", field=at) from exc
             if len(body) > MAX_ATTACHMENT_BYTES:
-                raise BadInputError(f"attachments.{i}: larger than {MAX_ATTACHMENT_BYTES} bytes")
+                at = f"{where}.attachments.{i}"
+                raise BadInputError(f"{at}: larger than {MAX_ATTACHMENT_BYTES} bytes", field=at)
             digest = hashlib.sha256(body).hexdigest()
             self.archive.put(f"maintenance/{machine_id}/attachments/{digest}", body, f.content_type)
             kept.append(Attachment(name=f.name, content_type=f.content_type, sha256=digest, size=len(body)))
         return kept
 
-    def _when(self, occurred_at: datetime | None) -> datetime:
+    def _when(self, occurred_at: datetime | None, where: str = "body") -> datetime:
         now = self.clock()
         at = occurred_at or now
+        field = f"{where}.occurred_at"
         if at > now + _MAX_FUTURE:
-            raise BadInputError(f"occurred_at: {format_utc(at)} is in the future")
+            raise BadInputError(f"{field}: {format_utc(at)} is in the future", field=field)
         if at < API_TIMES[0]:
-            raise BadInputError(f"occurred_at: {format_utc(at)} is before {API_TIMES[0].year}")
+            raise BadInputError(f"{field}: {format_utc(at)} is before {API_TIMES[0].year}", field=field)
         return at
 
-    def _content(self, machine_id: str, body: NewEntry, role: str, device: Device, **links: Any) -> EntryContent:
+    def _content(
+        self, machine_id: str, body: NewEntry, role: str, device: Device, where: str = "body", **links: Any
+    ) -> EntryContent:
         alarm = None
         if body.kind == "alarm":
             if body.alarm is None:
-                raise BadInputError("alarm: an alarm entry names its code, severity and component")
+                at = f"{where}.alarm"
+                raise BadInputError(f"{at}: an alarm entry names its code, severity and component", field=at)
             source = "machine" if role == "integration" else "operator"
             alarm = Alarm(
                 source=source, code=body.alarm.code, severity=body.alarm.severity, component=body.alarm.component
             )
         elif body.alarm is not None:
-            raise BadInputError("alarm: only an alarm entry carries one")
+            raise BadInputError(f"{where}.alarm: only an alarm entry carries one", field=f"{where}.alarm")
         if body.task is not None:
             plan = self._plan_of(device)
             if plan is None or body.task not in {t.id for t in plan.tasks}:
-                raise BadInputError(f"task: {body.task!r} is not a task of this machine's maintenance plan")
+                at = f"{where}.task"
+                raise BadInputError(f"{at}: {body.task!r} is not a task of this machine's maintenance plan", field=at)
         for i, corrected in enumerate(body.corrects):
+            at = f"{where}.corrects.{i}"
             try:
                 owner, seq = split_entry_id(corrected)
             except MaintenanceError as exc:
-                raise BadInputError(f"corrects.{i}: {exc}") from exc
+                raise BadInputError(f"{at}: {exc}", field=at) from exc
             if owner != machine_id or self.store.entry(machine_id, seq) is None:
-                raise BadInputError(f"corrects.{i}: no entry {corrected!r} in the log of {machine_id}")
+                raise BadInputError(f"{at}: no entry {corrected!r} in the log of {machine_id}", field=at)
         try:
             return EntryContent(
                 kind=body.kind,
-                occurred_at=self._when(body.occurred_at),
+                occurred_at=self._when(body.occurred_at, where),
                 text=body.text,
-                attachments=self._upload(machine_id, body.attachments),
+                attachments=self._upload(machine_id, body.attachments, where),
                 parts=body.parts,
                 alarm=alarm,
                 component=body.component,
@@ -402,9 +419,7 @@ class MaintenanceService:
                 **links,
             )
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise BadInputError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from exc
+            raise validation_error(exc, where) from exc
 
     def create_entry(self, principal: Principal, machine_id: str, body: NewEntry) -> dict[str, Any]:
         """``POST /machines/{id}/maintenance``: records one entry (work, a note, an alarm code)."""
@@ -498,7 +513,7 @@ class MaintenanceService:
             "dismissed",
             "active",
         ):
-            raise BadInputError(f"query parameter 'state': not a ticket state: {state!r}")
+            raise BadInputError(f"query parameter 'state': not a ticket state: {state!r}", field="query.state")
         found = [
             t
             for t in self.store.tickets(machine_id)
@@ -620,7 +635,7 @@ class MaintenanceService:
         device, role, ticket = self._ticket(principal, ticket_id, "resolve")
         machine_id = device.machine_id
         if body.entry is not None:
-            content = self._content(machine_id, body.entry, role, device, resolves=ticket_id)
+            content = self._content(machine_id, body.entry, role, device, "body.entry", resolves=ticket_id)
             if not may_record(role, content.kind):
                 raise NotAllowedError(f"a {role} may not record {content.kind} entries")
             event = TicketEvent(ticket_id=ticket_id, event="resolved")
@@ -630,14 +645,20 @@ class MaintenanceService:
         try:
             owner, seq = split_entry_id(body.entry_id)
         except MaintenanceError as exc:
-            raise BadInputError(f"entry_id: {exc}") from exc
+            raise BadInputError(f"entry_id: {exc}", field="body.entry_id") from exc
         work_entry = self.store.entry(machine_id, seq) if owner == machine_id else None
         if work_entry is None:
-            raise BadInputError(f"entry_id: no entry {body.entry_id!r} in the log of {machine_id}")
+            raise BadInputError(
+                f"entry_id: no entry {body.entry_id!r} in the log of {machine_id}", field="body.entry_id"
+            )
         if work_entry.kind not in WORK_KINDS:
-            raise BadInputError(f"entry_id: a {work_entry.kind} entry is not work that resolves a ticket")
+            raise BadInputError(
+                f"entry_id: a {work_entry.kind} entry is not work that resolves a ticket", field="body.entry_id"
+            )
         if work_entry.occurred_at < ticket.opened_at - timedelta(days=1):
-            raise BadInputError(f"entry_id: {body.entry_id} happened before the ticket was opened")
+            raise BadInputError(
+                f"entry_id: {body.entry_id} happened before the ticket was opened", field="body.entry_id"
+            )
 
         def make(current: Ticket, author: Author, at: datetime) -> EntryContent:
             return EntryContent(
@@ -815,9 +836,9 @@ class MaintenanceService:
         """``GET /machines/{id}/statistics?from=&to=``: usage, alarms, MTBF/MTTR and the health trend."""
         self._machine(principal, machine_id, "read")
         if end <= start:
-            raise BadInputError("query parameter 'to' must be after 'from'")
+            raise BadInputError("query parameter 'to' must be after 'from'", field="query.to")
         if end - start > MAX_STATISTICS_RANGE:
-            raise BadInputError(f"the range may span at most {MAX_STATISTICS_RANGE.days} days")
+            raise BadInputError(f"the range may span at most {MAX_STATISTICS_RANGE.days} days", field="query.from")
         usage = usage_statistics(self.history.segments(machine_id, start, end), start, end)
         log = log_statistics(
             self.store.entries(machine_id), self.store.tickets(machine_id), start, end, usage["spindle_hours"]

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from aws_lambda_powertools import Logger
 
-from chalicelib.errors import BadInputError, NotVisibleError
+from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError
 from chalicelib.ports.anchoring import AnchorQueue, RecordConflictError
 from chalicelib.ports.oee import Calendars, OeeResults, StoredPeriod
 from chalicelib.ports.twins import Devices, History, Shadows
@@ -40,22 +40,13 @@ from twin_models.oee import (
     shift_instances,
 )
 from twin_models.shadow import update_payload
-from twin_models.tenancy import Device, Principal, can_see, parties
+from twin_models.tenancy import Device, Principal, acting_role, can_see, parties
 from twin_models.timestamps import format_utc, from_micros, to_micros
 
-__all__ = ["MAX_RANGE_DAYS", "OeeService", "parse_by", "period_record", "period_record_id"]
+__all__ = ["MAX_RANGE_DAYS", "OeeService", "period_record", "period_record_id"]
 
 MAX_RANGE_DAYS = 400
 logger = Logger(service="twinledger-oee")
-_BY: dict[str, PeriodBy | None] = {"": None, "shift": "shift", "day": "day", "week": "week"}
-
-
-def parse_by(raw: str | None) -> PeriodBy | None:
-    """The ``by`` query parameter: absent, ``shift``, ``day`` or ``week``."""
-    key = (raw or "").strip().lower()
-    if key not in _BY:
-        raise BadInputError(f"by={raw!r}: use shift, day or week")
-    return _BY[key]
 
 
 def _ideal(device: Device) -> dict[str, float]:
@@ -176,21 +167,23 @@ class OeeService:
     # -- queries ----------------------------------------------------------------------------------
     def _check_range(self, start: datetime, end: datetime) -> None:
         if end <= start:
-            raise BadInputError("'to' must be after 'from'")
+            raise BadInputError("'to' must be after 'from'", field="query.to")
         if end - start > timedelta(days=MAX_RANGE_DAYS):
-            raise BadInputError(f"an OEE range spans at most {MAX_RANGE_DAYS} days")
+            raise BadInputError(f"an OEE range spans at most {MAX_RANGE_DAYS} days", field="query.from")
 
     def _report(self, devices: Sequence[Device], start: datetime, end: datetime, by: PeriodBy | None) -> dict[str, Any]:
         self._check_range(start, end)
         sites = {d.site for d in devices}
         if len(sites) > 1:
-            raise BadInputError(f"the machines belong to several sites ({sorted(sites)}) with their own calendars")
+            raise BadInputError(
+                f"the machines belong to several sites ({sorted(sites)}) with their own calendars", field="path"
+            )
         calendar = self.calendar(devices[0])
         try:
             totals, source = self.totals(devices, start, end, by, calendar)
             report = build_report(totals)
         except OeeError as exc:
-            raise BadInputError(str(exc)) from exc
+            raise BadInputError(str(exc), field="query.by" if by else "query") from exc
         return {
             **report.model_dump(mode="json"),
             "periods_stored": source["stored"],
@@ -221,6 +214,31 @@ class OeeService:
         if not devices:
             raise NotVisibleError("no machines")
         return self._report(devices, start, end, by)
+
+    # -- a site's calendar -------------------------------------------------------------------------
+    def _site_party(self, principal: Principal, site: str) -> list[Device]:
+        """The caller's machines at ``site``; none is a 404 (another tenant's site looks absent)."""
+        devices = [d for d in self.devices.for_tenant(principal.tenant) if d.site == site]
+        if not devices:
+            raise NotVisibleError(f"no site {site!r}")
+        return devices
+
+    def site_calendar(self, principal: Principal, site: str) -> dict[str, Any]:
+        """A site's stored calendar (or the one OEE uses without it: the zone, no shifts)."""
+        devices = self._site_party(principal, site)
+        return {"site": site, "calendar": self.calendar(devices[0]).model_dump(mode="json")}
+
+    def set_calendar(self, principal: Principal, site: str, calendar: PlantCalendar) -> dict[str, Any]:
+        """The lessor or the lessee of a machine at the site sets its shift calendar (technicians may not).
+
+        Stored periods computed under the previous calendar stay as they were; queries compute the periods
+        the new calendar defines that are not stored yet.
+        """
+        devices = self._site_party(principal, site)
+        if not any(acting_role(principal, d) in ("lessor", "lessee") for d in devices):
+            raise NotAllowedError(f"a {principal.role} may not set the shift calendar of {site!r}")
+        self.calendars.put(site, calendar)
+        return {"site": site, "calendar": calendar.model_dump(mode="json")}
 
     # -- schedule ---------------------------------------------------------------------------------
     def run_schedule(self, now: datetime) -> dict[str, Any]:

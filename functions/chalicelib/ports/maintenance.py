@@ -2,7 +2,8 @@
 
 :class:`MaintenanceStore` keeps, per machine, the log entries (append-only, one per ``seq``), the tickets
 (the state their events in the log leave them in), the heads submitted for anchoring, and the health
-history the trend is fitted on; and the maintenance plans per machine type. Adapters:
+history the trend is fitted on; and the maintenance plans per machine type. It also serves the parts
+area's ``MaintenanceState`` (``latest``). Adapters:
 ``chalicelib.adapters.maintenance.DynamoMaintenanceStore`` and
 ``chalicelib.adapters.memory_maintenance.MemoryMaintenanceStore``.
 
@@ -90,6 +91,11 @@ class MaintenanceStore(Protocol):
 
     def entries(self, machine_id: str, first_seq: int = 0, last_seq: int | None = None) -> list[LogEntry]:
         """The entries from ``first_seq`` to ``last_seq`` (inclusive; None: to the end), in order."""
+        ...
+
+    def latest(self, machine_id: str, at: datetime) -> tuple[str, datetime] | None:
+        """The hash (``0x`` hex) and ``occurred_at`` of the latest entry that happened at or before ``at``
+        (what the parts area's ``MaintenanceState`` port asks: a part record names the log's state)."""
         ...
 
     # -- tickets -----------------------------------------------------------------------------------

@@ -17,7 +17,21 @@ from typing import Any, Protocol, runtime_checkable
 from twin_models.history import Segment
 from twin_models.tenancy import Device
 
-__all__ = ["Backlog", "Devices", "History", "Quarantine", "ShadowVersionConflictError", "Shadows"]
+__all__ = [
+    "DEVICE_CACHE_MAX_AGE_S",
+    "Backlog",
+    "Devices",
+    "History",
+    "Quarantine",
+    "ShadowVersionConflictError",
+    "Shadows",
+]
+
+
+#: How long an adapter may answer a machine from its cache. It bounds how late a change reaches ingest: a key
+#: retired (or added) through the API is refused (or accepted) at most this long after the change was stored,
+#: and exactly from its retirement time when that time lies at least this far ahead.
+DEVICE_CACHE_MAX_AGE_S = 60.0
 
 
 class ShadowVersionConflictError(Exception):
@@ -32,8 +46,8 @@ class Devices(Protocol):
         """Register or update a machine."""
         ...
 
-    def get(self, machine_id: str, max_age_s: float = 60.0) -> Device | None:
-        """The machine (an adapter may cache it for ``max_age_s``)."""
+    def get(self, machine_id: str, max_age_s: float = DEVICE_CACHE_MAX_AGE_S) -> Device | None:
+        """The machine (an adapter may cache it for ``max_age_s``; 0: read the store)."""
         ...
 
     def for_tenant(self, tenant: str) -> list[Device]:

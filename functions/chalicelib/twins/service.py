@@ -1,13 +1,18 @@
-"""Read side of the twins: machines a caller may see, their twin now or at a time, and timelines."""
+"""The twins' use cases: machines a caller may see, their twin now or at a time, timelines, desired
+configuration, and the lessor's registration of machines and their gateway keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError, PayloadTooLargeError
+from chalicelib.errors import (
+    BadInputError,
+    ConflictingStateError,
+    NotAllowedError,
+    NotVisibleError,
+    PayloadTooLargeError,
+)
 from chalicelib.ports.twins import Devices, History, Shadows
 from twin_models.device_config import DesiredConfig, ShadowDocumentError
 from twin_models.history import state_at, timeline
@@ -93,15 +98,11 @@ class TwinQueries:
             )
         return {"at": format_utc(at), "machines": machines}
 
-    def set_desired(self, principal: Principal, machine_id: str, body: Any) -> dict[str, Any]:
+    def set_desired(self, principal: Principal, machine_id: str, config: DesiredConfig) -> dict[str, Any]:
         """Push configuration to the edge (desired section of the ``config`` shadow)."""
         device = self.device(principal, machine_id)
-        try:
-            config = DesiredConfig.model_validate(body)
-        except ValidationError as exc:
-            raise BadInputError(f"invalid configuration: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
         if not config.fields_set():
-            raise BadInputError("nothing to change")
+            raise BadInputError("nothing to change: name at least one setting", field="body")
         role = acting_role(principal, device)  # the role claim must be backed by the relationship
         forbidden = config.forbidden_for(role or "service")
         if forbidden:
@@ -118,9 +119,9 @@ class TwinQueries:
         """State intervals between ``start`` and ``end``; uncovered time is reported as gaps."""
         self.device(principal, machine_id)
         if end <= start:
-            raise BadInputError("'to' must be after 'from'")
+            raise BadInputError("'to' must be after 'from'", field="query.to")
         if (end - start).days > MAX_TIMELINE_DAYS:
-            raise BadInputError(f"a timeline spans at most {MAX_TIMELINE_DAYS} days")
+            raise BadInputError(f"a timeline spans at most {MAX_TIMELINE_DAYS} days", field="query.from")
         intervals = timeline(self.history.segments(machine_id, start, end), start, end)
         covered = sum(i.seconds for i in intervals)
         return {
@@ -141,6 +142,72 @@ class TwinQueries:
                 for i in intervals
             ],
         }
+
+    # -- registration (the lessor's) ------------------------------------------------------------------------
+    def register(self, principal: Principal, registration: dict[str, Any]) -> dict[str, Any]:
+        """A lessor registers a machine and its gateway's keys (again with the same entry: no change).
+
+        The caller's tenant becomes the machine's lessor; a machine id another lessor holds is a 409 that
+        names no owner.
+        """
+        if principal.role != "lessor":
+            raise NotAllowedError("only a lessor registers machines")
+        try:
+            device = Device.model_validate({**registration, "lessor": principal.tenant})
+        except ValueError as exc:
+            raise BadInputError(str(exc)[:500], field="body") from exc
+        stored = self.devices.get(device.machine_id, max_age_s=0)
+        if stored is not None and stored.lessor != principal.tenant:
+            raise ConflictingStateError(f"machine {device.machine_id!r} is registered to another lessor")
+        if stored is not None and stored.retired_keys:  # a retirement stays: registration cannot revive a key
+            device = device.model_copy(update={"retired_keys": stored.retired_keys})
+        self.devices.put(device)
+        return _with_keys(device)
+
+    def _owned(self, principal: Principal, machine_id: str) -> Device:
+        """The machine, read from the store, if the caller is its lessor (others: 404 or 403)."""
+        device = self.devices.get(machine_id, max_age_s=0)
+        if device is None or not can_see(principal, device):
+            raise NotVisibleError(f"no machine {machine_id!r}")
+        if acting_role(principal, device) != "lessor":
+            raise NotAllowedError(f"only the lessor of {machine_id!r} manages its keys")
+        return device
+
+    def keys(self, principal: Principal, machine_id: str) -> dict[str, Any]:
+        """The machine with its keys and their retirement times."""
+        return _with_keys(self.device(principal, machine_id))
+
+    def add_key(self, principal: Principal, machine_id: str, key_id: str, pem: str) -> dict[str, Any]:
+        """Register one more gateway key (the same key again: no change; another under a used id: 409)."""
+        device = self._owned(principal, machine_id)
+        if key_id in device.keys and device.keys[key_id] != pem:
+            raise ConflictingStateError(f"key {key_id!r} of {machine_id!r} exists with another public key")
+        if key_id in device.retired_keys:
+            raise ConflictingStateError(f"key {key_id!r} of {machine_id!r} is retired; use a new key id")
+        updated = device.model_copy(update={"keys": {**device.keys, key_id: pem}})
+        self.devices.put(Device.model_validate(updated.model_dump()))
+        return _with_keys(updated)
+
+    def retire_key(self, principal: Principal, machine_id: str, key_id: str, at: datetime) -> dict[str, Any]:
+        """Refuse envelopes signed with ``key_id`` that are received from ``at`` on (an earlier time stays)."""
+        device = self._owned(principal, machine_id)
+        if key_id not in device.keys:
+            raise NotVisibleError(f"no key {key_id!r} for {machine_id!r}")
+        since = min(at, device.retired_keys.get(key_id, at))
+        updated = device.model_copy(update={"retired_keys": {**device.retired_keys, key_id: since}})
+        self.devices.put(updated)
+        return _with_keys(updated)
+
+
+def _with_keys(device: Device) -> dict[str, Any]:
+    return {
+        **_summary(device),
+        "timezone": device.timezone,
+        "keys": [
+            {"key_id": k, "retired_from": format_utc(device.retired_keys[k]) if k in device.retired_keys else None}
+            for k in sorted(device.keys)
+        ],
+    }
 
 
 def _summary(device: Device) -> dict[str, Any]:

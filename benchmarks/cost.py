@@ -1,0 +1,297 @@
+"""What it costs to run: the AWS bill per machine-month at 1 Hz, from the calls the ingest benchmark counts.
+
+Runs the ingest benchmark's pipeline (``benchmarks/ingest.py``: the pipeline as the wiring builds it, over
+counted in-memory adapters) and its naive handler in the same run, measures envelope and history-item
+sizes and the handler's CPU time, and prices one machine-month (730 h at one sample per second) with the
+eu-central-1 list prices in :data:`PRICES`. The SageMaker endpoint is reported apart (it is a fixed cost
+shared by the fleet); the fixed costs of the rest (the queue's idle polling, the custom metrics, X-Ray's
+reservoir) are spread over the fleet, so the total is shown for 10, 100, 1,000 and 10,000 machines.
+
+    .venv/bin/python benchmarks/cost.py [--things 8] [--envelopes 40] [--samples 60]
+
+Ends with one JSON line of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+
+import ingest as bench  # the ingest benchmark beside this file
+
+from chalicelib.adapters.memory import MemoryShadows
+from chalicelib.settings import Settings
+from twin_models.history import segment_from_envelope
+from twin_models.telemetry import parse_envelope
+
+#: A machine-month: AWS prices a month as 730 hours.
+HOURS_PER_MONTH = 730
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+FLEETS = (10, 100, 1_000, 10_000)
+#: Target for everything but the SageMaker endpoint, USD per machine-month.
+TARGET_USD = 0.50
+
+#: When the prices below were recorded, and where each is published (eu-central-1, Europe (Frankfurt)).
+PRICES_DATE = "2026-12-02"
+PRICE_SOURCES = {
+    "iot": "https://aws.amazon.com/iot-core/pricing/",
+    "sqs": "https://aws.amazon.com/sqs/pricing/",
+    "lambda": "https://aws.amazon.com/lambda/pricing/",
+    "dynamodb": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    "s3": "https://aws.amazon.com/s3/pricing/",
+    "cloudwatch": "https://aws.amazon.com/cloudwatch/pricing/",
+    "xray": "https://aws.amazon.com/xray/pricing/",
+    "sagemaker": "https://aws.amazon.com/sagemaker/ai/pricing/",
+}
+#: eu-central-1 list prices in USD, first (smallest) tier, no free tier. Recorded on :data:`PRICES_DATE`
+#: from the pages in :data:`PRICE_SOURCES`; the script does not fetch them: check the pages (or the AWS
+#: Price List API) before relying on the figures.
+PRICES = {
+    "iot.connection_minute": 0.096 / 1e6,
+    "iot.message_5kb": 1.20 / 1e6,
+    "iot.rule_triggered": 0.18 / 1e6,
+    "iot.rule_action": 0.18 / 1e6,
+    "iot.shadow_operation_1kb": 1.50 / 1e6,
+    "sqs.request_64kb": 0.40 / 1e6,
+    "lambda.gb_second": 0.0000166667,
+    "lambda.request": 0.20 / 1e6,
+    "dynamodb.write_request_unit": 0.7625 / 1e6,
+    "dynamodb.read_request_unit": 0.1525 / 1e6,
+    "dynamodb.storage_gb_month": 0.306,
+    "dynamodb.pitr_gb_month": 0.2448,
+    "s3.put_request": 0.0054 / 1000,
+    "cloudwatch.logs_ingested_gb": 0.63,
+    "cloudwatch.custom_metric_month": 0.30,
+    "xray.trace_recorded": 5.00 / 1e6,
+    "sagemaker.ml_m5_large_hour": 0.138,
+}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What the measurements cannot give, each stated where it is used."""
+
+    #: Lambda gives one vCPU at 1,769 MB and a share proportional to memory below it.
+    lambda_mb_per_vcpu: int = 1769
+    #: ingest's memory setting (functions/.chalice/config.json).
+    lambda_memory_mb: int = 1024
+    #: service latency per call while the handler waits (same region, warm connections).
+    latency_s: tuple[tuple[str, float], ...] = (
+        ("dynamodb.PutItem", 0.006),
+        ("dynamodb.GetItem", 0.004),
+        ("iot-data.UpdateThingShadow", 0.030),
+        ("iot-data.GetThingShadow", 0.020),
+        ("s3.PutObject", 0.030),
+    )
+    #: the SQS event source's idle long polling (five pollers, one 20 s receive each), requests per month.
+    sqs_idle_receives_per_month: float = 5 * SECONDS_PER_MONTH / 20
+    #: the event source's batch size and batching window (iac/twinledger_iac/ingest.py).
+    sqs_batch_size: int = 10
+    sqs_batching_window_s: float = 5
+    #: log bytes per invocation: the runtime's JSON start/report lines and the EMF metrics line.
+    log_bytes_per_invocation: int = 1500
+    #: custom metrics the functions emit (ingest counters, quarantine reasons, billing and anchoring figures).
+    custom_metrics: int = 12
+    #: X-Ray's default sampling: the first request each second, then 5 %.
+    xray_reservoir_per_s: float = 1
+    xray_rate: float = 0.05
+    #: instances of the SageMaker endpoint (its autoscaling minimum).
+    endpoint_instances: int = 1
+
+
+ASSUMED = Assumptions()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one run of a handler gave, per envelope."""
+
+    name: str
+    samples_per_envelope: int
+    envelope_bytes: float
+    cpu_s_per_envelope: float
+    calls_per_envelope: dict[str, float]
+    history_item_bytes: float
+    history_items_per_envelope: float
+
+
+def _history_item_bytes(v1_batches: list[dict[str, Any]]) -> float:
+    """The mean size of a history item (the segment's stored form and its keys; the same for v1 and v2)."""
+    now = datetime(2026, 1, 6, tzinfo=UTC)
+    sizes = []
+    for body in [r["body"] for b in v1_batches for r in b["Records"]][:50]:
+        envelope, _ = parse_envelope(body, now=now, max_future=timedelta(minutes=5))
+        sizes.append(len(json.dumps(segment_from_envelope(envelope).to_item(), separators=(",", ":"))) + 120)
+    return sum(sizes) / len(sizes)
+
+
+def _measure_ours(batches: list[dict[str, Any]], devices: Any, samples: int, item_bytes: float) -> Measured:
+    cpu, _, calls, _ = bench.run_ours(batches, devices, metering=True)
+    envelopes = sum(len(b["Records"]) for b in batches)
+    bodies = [r["body"] for b in batches for r in b["Records"]]
+    return Measured(
+        name="ours",
+        samples_per_envelope=samples,
+        envelope_bytes=sum(len(b) for b in bodies) / envelopes,
+        cpu_s_per_envelope=cpu / envelopes,
+        calls_per_envelope={k: v / envelopes for k, v in calls.items()},
+        history_item_bytes=item_bytes,
+        history_items_per_envelope=1.0,  # one segment per envelope (the dedup key is (machine, seq))
+    )
+
+
+def _measure_naive(batches: list[dict[str, Any]], devices: Any, samples: int) -> Measured:
+    bench.CALLS.clear()
+    bench.STORE_CPU[0] = 0.0
+    shadows = bench.Counted(MemoryShadows(), {"update": bench._one("iot-data.UpdateThingShadow")})
+    history: dict[Any, str] = {}
+    cpu0 = time.process_time()
+    for batch in batches:
+        bench.naive_handler(batch, devices, history, shadows)
+    cpu = time.process_time() - cpu0 - bench.STORE_CPU[0]
+    envelopes = sum(len(b["Records"]) for b in batches)
+    bodies = [r["body"] for b in batches for r in b["Records"]]
+    return Measured(
+        name="naive",
+        samples_per_envelope=samples,
+        envelope_bytes=sum(len(b) for b in bodies) / envelopes,
+        cpu_s_per_envelope=cpu / envelopes,
+        calls_per_envelope={k: v / envelopes for k, v in bench.CALLS.items()},
+        history_item_bytes=sum(len(v) for v in history.values()) / max(1, len(history)) + 60,
+        history_items_per_envelope=float(samples),
+    )
+
+
+def machine_month(m: Measured, fleet: int, settings: Settings) -> dict[str, float]:
+    """USD per machine-month by item for a fleet of ``fleet`` machines (fixed costs spread over the fleet)."""
+    p, a = PRICES, ASSUMED
+    envelopes = SECONDS_PER_MONTH / m.samples_per_envelope
+    topic = len("dt/twinledger/plant-a/cnc-0001/telemetry")
+    messages_5kb = math.ceil((m.envelope_bytes + topic) / 5120)
+    # the queue's batches: envelopes arriving within the batching window, at most the batch size
+    arrivals_per_window = fleet / m.samples_per_envelope * a.sqs_batching_window_s
+    per_batch = min(a.sqs_batch_size, max(1.0, arrivals_per_window))
+    invocations = envelopes / per_batch
+    calls = m.calls_per_envelope
+    latency = sum(calls.get(op, 0.0) * s for op, s in a.latency_s)
+    vcpu = a.lambda_memory_mb / a.lambda_mb_per_vcpu
+    seconds_per_envelope = m.cpu_s_per_envelope / vcpu + latency
+    gb_s = envelopes * seconds_per_envelope * a.lambda_memory_mb / 1024
+    wru_per_history_item = math.ceil(m.history_item_bytes / 1024)
+    history_writes = envelopes * m.history_items_per_envelope
+    other_writes = envelopes * max(0.0, calls.get("dynamodb.PutItem", 0.0) - m.history_items_per_envelope)
+    # history writes also write the by_time index (projection ALL); usage events are under 1 KB
+    wru = history_writes * wru_per_history_item * 2 + other_writes
+    # device lookups (cached a minute per container) and the OEE schedule re-reading its lookback every hour
+    lookback_items = settings.oee_lookback_h * 3600 / m.samples_per_envelope * m.history_items_per_envelope
+    oee_rru = HOURS_PER_MONTH * lookback_items * math.ceil(m.history_item_bytes / 4096) * 0.5
+    rru = envelopes * calls.get("dynamodb.GetItem", 0.0) + oee_rru
+    stored_gb = history_writes * m.history_item_bytes * 2 / 1e9  # table and index
+    shadow_ops = envelopes * (calls.get("iot-data.UpdateThingShadow", 0.0) + calls.get("iot-data.GetThingShadow", 0.0))
+    shadow_ops += 2 * HOURS_PER_MONTH  # the oee and usage shadows, once an hour each
+    traced_fleet = min(invocations * fleet, a.xray_reservoir_per_s * SECONDS_PER_MONTH)
+    traced_fleet += a.xray_rate * max(0.0, invocations * fleet - traced_fleet)
+    return {
+        "iot_connectivity": HOURS_PER_MONTH * 60 * p["iot.connection_minute"],
+        "iot_messages": envelopes * messages_5kb * p["iot.message_5kb"],
+        "iot_rules": envelopes * messages_5kb * p["iot.rule_triggered"] + envelopes * p["iot.rule_action"],
+        "iot_shadow_operations": shadow_ops * p["iot.shadow_operation_1kb"],
+        "sqs": (envelopes + 2 * invocations + a.sqs_idle_receives_per_month / fleet) * p["sqs.request_64kb"],
+        "lambda_gb_seconds": gb_s * p["lambda.gb_second"],
+        "lambda_requests": invocations * p["lambda.request"],
+        "dynamodb_writes": wru * p["dynamodb.write_request_unit"],
+        "dynamodb_reads": rru * p["dynamodb.read_request_unit"],
+        "dynamodb_storage_month_added": stored_gb * (p["dynamodb.storage_gb_month"] + p["dynamodb.pitr_gb_month"]),
+        "s3": (envelopes * calls.get("s3.PutObject", 0.0) + 1) * p["s3.put_request"],
+        "cloudwatch_logs": invocations * a.log_bytes_per_invocation / 1e9 * p["cloudwatch.logs_ingested_gb"],
+        "cloudwatch_metrics": a.custom_metrics * p["cloudwatch.custom_metric_month"] / fleet,
+        "xray_traces": traced_fleet * p["xray.trace_recorded"] / fleet,
+    }
+
+
+def endpoint_share(fleet: int) -> float:
+    """The SageMaker endpoint's monthly cost per machine (instances always on, shared by the fleet)."""
+    return ASSUMED.endpoint_instances * HOURS_PER_MONTH * PRICES["sagemaker.ml_m5_large_hour"] / fleet
+
+
+def _row(items: dict[str, float]) -> float:
+    return sum(items.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--things", type=int, default=8)
+    parser.add_argument("--envelopes", type=int, default=40)
+    parser.add_argument("--samples", type=int, default=60, help="samples per envelope (the gateway's batch)")
+    args = parser.parse_args()
+    settings = Settings()
+
+    batches, devices, _ = bench.make_batches(args.things, args.envelopes, args.samples, version=2)
+    v1_batches, v1_devices, _ = bench.make_batches(args.things, max(1, args.envelopes // 4), args.samples, version=1)
+    ours = _measure_ours(batches, devices, args.samples, _history_item_bytes(v1_batches))
+    naive = _measure_naive(v1_batches, v1_devices, args.samples)
+
+    print(f"prices: eu-central-1, recorded {PRICES_DATE} (see PRICE_SOURCES); one machine, 730 h at 1 Hz")
+    print(
+        f"measured: envelope {ours.envelope_bytes:,.0f} B ({args.samples} samples), history item "
+        f"{ours.history_item_bytes:,.0f} B, handler {ours.cpu_s_per_envelope * 1000:.2f} ms CPU per envelope "
+        f"(naive {naive.cpu_s_per_envelope * 1000:.2f} ms)"
+    )
+    table: dict[int, dict[str, dict[str, float]]] = {}
+    for fleet in FLEETS:
+        table[fleet] = {"ours": machine_month(ours, fleet, settings), "naive": machine_month(naive, fleet, settings)}
+    at = table[1_000]
+    print(f"\nUSD per machine-month at 1,000 machines: {'item':<30} {'ours':>10} {'naive':>10}")
+    for item in at["ours"]:
+        print(f"  {item:<38} {at['ours'][item]:10.4f} {at['naive'][item]:10.4f}")
+    print(f"  {'total (excluding the endpoint)':<38} {_row(at['ours']):10.4f} {_row(at['naive']):10.4f}")
+    print(f"  {'SageMaker endpoint share':<38} {endpoint_share(1_000):10.4f}")
+    print(f"\n{'machines':>10} {'ours/machine':>13} {'naive/machine':>14} {'ours, fleet':>12} {'endpoint/machine':>17}")
+    for fleet, rows in table.items():
+        per = _row(rows["ours"])
+        print(
+            f"{fleet:>10,} {per:13.4f} {_row(rows['naive']):14.4f} {per * fleet:12,.2f} {endpoint_share(fleet):17.4f}"
+        )
+    dominant = max(at["ours"], key=lambda k: at["ours"][k])
+    total = _row(at["ours"])
+    verdict = "below" if total < TARGET_USD else "above"
+    print(
+        f"\ntarget {TARGET_USD:.2f} USD per machine-month excluding the endpoint: {verdict} at 1,000 machines "
+        f"({total:.3f}; largest item {dominant}, {at['ours'][dominant]:.3f})"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "cost",
+                "region": "eu-central-1",
+                "prices_date": PRICES_DATE,
+                "samples_per_envelope": args.samples,
+                "envelope_bytes": round(ours.envelope_bytes),
+                "history_item_bytes": round(ours.history_item_bytes),
+                "handler_ms_per_envelope": round(ours.cpu_s_per_envelope * 1000, 3),
+                "naive_handler_ms_per_envelope": round(naive.cpu_s_per_envelope * 1000, 3),
+                "usd_per_machine_month": {str(f): round(_row(r["ours"]), 4) for f, r in table.items()},
+                "naive_usd_per_machine_month": {str(f): round(_row(r["naive"]), 4) for f, r in table.items()},
+                "usd_fleet_month": {str(f): round(_row(r["ours"]) * f, 2) for f, r in table.items()},
+                "endpoint_usd_per_machine_month": {str(f): round(endpoint_share(f), 4) for f in FLEETS},
+                "items_at_1000": {k: round(v, 5) for k, v in at["ours"].items()},
+                "largest_item_at_1000": dominant,
+                "target_usd_per_machine_month": TARGET_USD,
+                "meets_target_at_1000": total < TARGET_USD,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

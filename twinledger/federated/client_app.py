@@ -1,0 +1,111 @@
+"""The lessee's ``ClientApp``: answers the lessor's statistics and sketch queries and trains locally.
+
+The lessee is configured by its SuperNode's node config: ``partition-id`` (which lessee of the dataset it
+is), optionally ``attack`` (``scale``, ``signflip``, ``labelflip`` or ``backdoor``: a manipulating lessee,
+for the robustness runs). The run config names the ``dataset``, ``clients`` and ``data-dir``. What it
+returns carries no rows, no machine ids and no row counts: normalised statistics, weights, histogram
+fractions, each with a bucketed weight. With ``dp-epsilon`` in the run config, Flower's ``LocalDpMod``
+clips and noises every training update before it leaves (:func:`local_privacy`).
+
+Example:
+    >>> from twinledger.federated.client_app import app
+    >>> type(app).__name__
+    'ClientApp'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MessageType, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.clientapp.mod import LocalDpMod
+from flwr.clientapp.typing import ClientAppCallable
+
+from twin_models.federated import ATTACKS, Attack, MomentDetector
+from twinledger.federated.data import Partition, load_partitions
+from twinledger.federated.task import TrainConfig, healthy_statistics, local_train, score_sketches
+
+__all__ = ["app"]
+
+
+def local_privacy(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """Flower's ``LocalDpMod`` on training replies when the run config sets ``dp-epsilon`` > 0.
+
+    The mod clips the lessee's update to ``dp-clip`` and adds Gaussian noise for (``dp-epsilon``,
+    ``dp-delta``)-DP per round with sensitivity ``2 x dp-clip`` (any two datasets of a lessee give updates
+    inside the same ball): the lessor learns the same about a lessee's data whatever its rows were, up to
+    that budget, composed over the rounds.
+    """
+    epsilon = float(context.run_config.get("dp-epsilon", 0.0))
+    if msg.metadata.message_type != MessageType.TRAIN or epsilon <= 0:
+        return call_next(msg, context)
+    clip = float(context.run_config.get("dp-clip", 1.0))
+    delta = float(context.run_config.get("dp-delta", 1e-5))
+    return LocalDpMod(clip, 2.0 * clip, epsilon, delta)(msg, context, call_next)
+
+
+app = ClientApp(mods=[local_privacy])
+
+
+def _partition(context: Context) -> Partition:
+    run = context.run_config
+    parts = load_partitions(
+        str(run.get("dataset", "synthetic")),
+        clients=int(run.get("clients", 4)),
+        # a lessee's own data location (its SuperNode's node config) wins over the run's
+        data_dir=str(context.node_config.get("data-dir", "") or run.get("data-dir", "")) or None,
+        seed=int(run.get("seed", 0)),
+    )
+    return parts[int(context.node_config["partition-id"])]
+
+
+def _attack(context: Context) -> Attack | None:
+    value = str(context.node_config.get("attack", ""))
+    for attack in ATTACKS:
+        if value == attack:
+            return attack
+    return None
+
+
+def _scale(config: ConfigRecord) -> MomentDetector:
+    return MomentDetector(np.asarray(config["mean"], dtype=float), np.asarray(config["std"], dtype=float))
+
+
+def _arrays(values: dict[str, Any]) -> ArrayRecord:
+    return ArrayRecord({k: Array(np.atleast_1d(np.asarray(v, dtype=float))) for k, v in values.items()})
+
+
+@app.query()
+def query(msg: Message, context: Context) -> Message:
+    """``statistics``: the healthy moments as shared; ``sketch``: healthy score histograms of a model."""
+    config = msg.content.config_records["config"]
+    part = _partition(context)
+    lessee = ConfigRecord({"lessee": part.name})
+    if config["kind"] == "statistics":
+        shared = healthy_statistics(part, bucket=bool(config.get("bucket", True)))
+        return Message(RecordDict({"statistics": _arrays(shared), "lessee": lessee}), reply_to=msg)
+    weights = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
+    sketches = score_sketches(weights, part, _scale(config))
+    content: dict[str, Any] = {"lessee": lessee}
+    for name, sketch in sketches.items():
+        content[name] = _arrays({"fractions": sketch.fractions, "weight": sketch.weight})
+    return Message(RecordDict(content), reply_to=msg)
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Train from the global weights on the lessee's rows; reply with the new weights and a bucketed weight."""
+    config = msg.content.config_records["config"]
+    weights = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
+    settings = TrainConfig(
+        epochs=int(config.get("epochs", 30)),  # type: ignore[arg-type]
+        learning_rate=float(config.get("learning-rate", 0.5)),  # type: ignore[arg-type]
+        mu=float(config.get("mu", 0.01)),  # type: ignore[arg-type]
+        attack_factor=float(config.get("attack-factor", 10.0)),  # type: ignore[arg-type]
+    )
+    new, weight = local_train(weights, _partition(context), _scale(config), settings, _attack(context))
+    return Message(
+        RecordDict({"arrays": ArrayRecord([new]), "metrics": MetricRecord({"num-examples": weight})}), reply_to=msg
+    )

@@ -1,0 +1,138 @@
+"""The lessor's ``ServerApp``: federated statistics, robust FedProx rounds, federated threshold, provenance.
+
+:func:`federate` is the whole federation over a Flower ``Grid``:
+
+1. **statistics** — every lessee's healthy moments (normalised, bucketed weight) merged into the fleet's
+   healthy detector, whose mean and spread also standardise the features for training;
+2. **rounds** — ``rounds`` rounds of local FedProx training, aggregated by the chosen strategy
+   (:func:`twinledger.federated.strategy.make_strategy`: updates screened, then Flower's FedAvg, trimmed
+   mean, median or Krum); every round's global model and update hashes recorded;
+3. **threshold** — every lessee's healthy score histograms merged; the threshold is their
+   ``1 - false_alarm_rate`` quantile, for the classifier and the detector.
+
+The ``@app.main()`` entry writes the result as JSON to the run config's ``result-path``; the in-process
+runner (:mod:`twinledger.federated.inprocess`) calls :func:`federate` on its own grid.
+
+Example:
+    >>> from twinledger.federated.server_app import app
+    >>> type(app).__name__
+    'ServerApp'
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+from flwr.serverapp import Grid, ServerApp
+
+from twin_models.federated import ScoreSketch, merge_sketches, model_manifest
+from twinledger.federated.strategy import make_strategy
+from twinledger.federated.task import GRID, standardiser
+
+__all__ = ["app", "federate"]
+
+app = ServerApp()
+
+
+def _wait_for_nodes(grid: Grid, clients: int, timeout: float = 120.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= clients or time.monotonic() > deadline:
+            return nodes[:clients] if len(nodes) >= clients else nodes
+        time.sleep(0.5)
+
+
+def _ask(grid: Grid, nodes: list[int], content: RecordDict) -> list[Message]:
+    messages = [grid.create_message(content, MessageType.QUERY, node, "") for node in nodes]
+    replies = [r for r in grid.send_and_receive(messages) if not r.has_error()]
+    if len(replies) < len(nodes):
+        raise RuntimeError(f"{len(nodes) - len(replies)} lessee(s) did not answer the query")
+    return replies
+
+
+def _shared(record: ArrayRecord) -> dict[str, Any]:
+    values: dict[str, Any] = {k: record[k].numpy() for k in record}
+    values["weight"] = float(values["weight"][0])
+    return values
+
+
+def _sketch(record: ArrayRecord) -> ScoreSketch:
+    return ScoreSketch(GRID, record["fractions"].numpy(), float(record["weight"].numpy()[0]))
+
+
+def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
+    """Run the federation described by ``run_config`` and return its JSON-ready result."""
+    clients = int(run_config.get("clients", 4))
+    rounds = int(run_config.get("rounds", 3))
+    federation = str(run_config.get("federation", "fleet"))
+    false_alarm_rate = float(run_config.get("false-alarm-rate", 0.01))
+    nodes = _wait_for_nodes(grid, clients)
+    if len(nodes) < clients:
+        raise RuntimeError(f"only {len(nodes)} of {clients} lessees connected")
+
+    # 1. statistics
+    bucket = bool(run_config.get("bucket", True))
+    replies = _ask(grid, nodes, RecordDict({"config": ConfigRecord({"kind": "statistics", "bucket": bucket})}))
+    lessees = {r.metadata.src_node_id: str(r.content["lessee"]["lessee"]) for r in replies}
+    scale = standardiser([_shared(r.content.array_records["statistics"]) for r in replies])
+    scale_config = {"mean": scale.mean.tolist(), "std": scale.std.tolist()}
+
+    # 2. rounds
+    strategy = make_strategy(str(run_config.get("aggregation", "trimmed")), clients, lambda n: lessees.get(n, str(n)))
+    train_config = ConfigRecord(
+        {
+            **scale_config,
+            "epochs": int(run_config.get("epochs", 30)),
+            "learning-rate": float(run_config.get("learning-rate", 0.5)),
+            "mu": float(run_config.get("mu", 0.01)),
+            "attack-factor": float(run_config.get("attack-factor", 10.0)),
+        }
+    )
+    initial = ArrayRecord([np.zeros(len(scale.mean) + 1)])
+    result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=rounds, train_config=train_config)
+    weights = result.arrays.to_numpy_ndarrays()[0]
+    history: list[dict[str, Any]] = strategy.rounds  # type: ignore[attr-defined]
+
+    # 3. threshold
+    query = RecordDict(
+        {
+            "config": ConfigRecord({"kind": "sketch", **scale_config}),
+            "arrays": ArrayRecord({"weights": Array(weights)}),
+        }
+    )
+    sketches = _ask(grid, nodes, query)
+    classifier = merge_sketches(_sketch(r.content.array_records["classifier"]) for r in sketches)
+    detector = merge_sketches(_sketch(r.content.array_records["detector"]) for r in sketches)
+    last: dict[str, Any] = history[-1] if history else {"round": 0, "updates": {}}
+    manifest = model_manifest(
+        federation,
+        int(last["round"]),
+        [weights],
+        {k: v for k, v in last["updates"].items() if k not in last.get("excluded", [])},
+        aggregation=str(run_config.get("aggregation", "trimmed")),
+        threshold=classifier.quantile(1.0 - false_alarm_rate) / 100.0,
+        detector_threshold=detector.quantile(1.0 - false_alarm_rate),
+    )
+    return {
+        "federation": federation,
+        "lessees": sorted(lessees.values()),
+        "rounds": history,
+        "weights": weights.tolist(),
+        "scale": scale_config,
+        "manifest": manifest,
+    }
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    """The deployed entry: federate and write the result to ``result-path``."""
+    outcome = federate(grid, dict(context.run_config))
+    path = str(context.run_config.get("result-path", ""))
+    if path:
+        Path(path).write_text(json.dumps(outcome), encoding="utf-8")

@@ -1,0 +1,91 @@
+"""What a lessee computes, shared by the ``ClientApp`` and the baselines: statistics, local training, sketches.
+
+Every function takes a lessee's :class:`~twinledger.federated.data.Partition` and returns only what may
+leave it: normalised statistics with a bucketed weight, model weights, score-histogram fractions. The
+standardiser (the healthy mean and spread, from the federated statistics) is applied before training
+and scoring, so every lessee's features are on the fleet's scale.
+
+Example:
+    >>> import numpy as np
+    >>> from twinledger.federated.data import load_partitions
+    >>> part = load_partitions("synthetic", clients=2)[0]
+    >>> sorted(healthy_statistics(part))
+    ['mean', 'scatter_per_row', 'weight']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from twin_models.federated import (
+    Attack,
+    MomentDetector,
+    Moments,
+    ScoreSketch,
+    bucket_count,
+    manipulate_data,
+    manipulate_update,
+    merge_moments,
+    predict,
+    score_grid,
+    train_local,
+)
+from twinledger.federated.data import Partition
+
+__all__ = ["TrainConfig", "healthy_statistics", "local_train", "score_sketches", "standardiser"]
+
+#: The grid every lessee's score histograms use (agreed before the round: it is part of the code).
+GRID = score_grid()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Local training: epochs, learning rate, FedProx ``mu`` and the attack boost factor."""
+
+    epochs: int = 30
+    learning_rate: float = 0.5
+    mu: float = 0.01
+    attack_factor: float = 10.0
+
+
+def healthy_statistics(part: Partition, bucket: bool = True) -> dict[str, Any]:
+    """The moments of the lessee's healthy training rows as shared (mean, per-row scatter, bucketed weight)."""
+    return Moments.of(part.x_train[part.y_train < 0.5]).shared(bucket=bucket)
+
+
+def standardiser(shared: list[dict[str, Any]]) -> MomentDetector:
+    """The fleet's healthy detector (and standardiser) from the lessees' shared statistics."""
+    return MomentDetector.fit(merge_moments(Moments.from_shared(s) for s in shared))
+
+
+def local_train(
+    weights: np.ndarray,
+    part: Partition,
+    scale: MomentDetector,
+    config: TrainConfig = TrainConfig(),
+    attack: Attack | None = None,
+) -> tuple[np.ndarray, float]:
+    """New weights from ``weights`` on the lessee's rows, and the bucketed weight it reports.
+
+    With ``attack``, the lessee manipulates: its data (labels flipped, a backdoor) or its update.
+    """
+    x, y = scale.standardise(part.x_train), part.y_train
+    if attack is not None:
+        x, y = manipulate_data(attack, x, y)
+    new = train_local(weights, x, y, epochs=config.epochs, learning_rate=config.learning_rate, mu=config.mu)
+    if attack is not None:
+        new = manipulate_update(weights, new, attack, factor=config.attack_factor)
+    return new, bucket_count(len(part.x_train))
+
+
+def score_sketches(weights: np.ndarray, part: Partition, scale: MomentDetector) -> dict[str, ScoreSketch]:
+    """Histograms (fractions, bucketed weight) of the healthy rows' scores: classifier and detector."""
+    healthy = part.x_train[part.y_train < 0.5]
+    weight = bucket_count(len(healthy))
+    return {
+        "classifier": ScoreSketch.of(predict(weights, scale.standardise(healthy)) * 100.0, GRID, weight),
+        "detector": ScoreSketch.of(scale.score(healthy), GRID, weight),
+    }
