@@ -17,6 +17,7 @@ from chalicelib.anchoring.routes import blueprint as anchoring_routes
 from chalicelib.billing.routes import blueprint as billing_routes
 from chalicelib.ingest.pipeline import logger, metrics
 from chalicelib.ingest.routes import blueprint as ingest_routes
+from chalicelib.maintenance.routes import blueprint as maintenance_routes
 from chalicelib.observability import observe
 from chalicelib.oee.routes import blueprint as oee_routes
 from chalicelib.openapi import document
@@ -33,6 +34,7 @@ app.register_blueprint(anchoring_routes)
 app.register_blueprint(oee_routes)
 app.register_blueprint(billing_routes)
 app.register_blueprint(ingest_routes)
+app.register_blueprint(maintenance_routes)
 app.register_blueprint(parts_routes)
 
 

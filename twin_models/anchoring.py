@@ -4,8 +4,11 @@ A record (a maintenance entry, a quality result, a daily summary, an invoice) is
 *record hash*; batches of record hashes are anchored as one Merkle root in ``AnchorRegistry``. A
 :class:`ProofBundle` carries the record (optional), its hash and how it was computed, the Merkle proof,
 the root, and where the root was anchored (chain id, registry address, transaction, block); for a
-maintenance-log entry, ``root`` is the machine's chain head after the entry, ``proof`` the head before it,
-and ``log_machine`` / ``log_index`` its place in the chain. Anyone can
+maintenance-log entry on the registry's own log, ``root`` is the machine's chain head after the entry,
+``proof`` the head before it, and ``log_machine`` / ``log_index`` its place in the chain. A record that is
+chained to later records before one of them is anchored (a maintenance entry under its machine's anchored
+head) carries those records in ``chain_after``: each names the hash of the one before in ``prev_hash``, and
+the Merkle proof starts from the last one (:meth:`ProofBundle.anchored_hash`). Anyone can
 then recompute the hash from the record, check the proof off line with :meth:`ProofBundle.verify_offline`,
 and ask the registry (``verifyRecord``) whether the root is on chain.
 
@@ -36,6 +39,7 @@ from twin_models.hashchain import link, machine_key
 from twin_models.merkle import HASH_SIZE, MerkleError, keccak256, verify_proof
 
 __all__ = [
+    "CHAIN_LINK_FIELD",
     "AnchoredRoot",
     "HashAlgorithm",
     "LoggedEntry",
@@ -50,6 +54,9 @@ __all__ = [
 ]
 
 HashAlgorithm = Literal["keccak256-jcs", "sha256-jcs", "none"]
+
+#: The field of a chained record that holds the hash of the record before it (``0x`` hex).
+CHAIN_LINK_FIELD = "prev_hash"
 
 
 def record_hash(document: Any, algorithm: HashAlgorithm = "keccak256-jcs") -> bytes:
@@ -123,6 +130,11 @@ class ProofBundle(BaseModel):
     anchored_at: datetime | None = None
     log_machine: str | None = None
     log_index: int | None = Field(default=None, ge=0)
+    chain_after: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="the records chained after this one up to the anchored one, oldest first; each holds the "
+        f"hash of the record before it in {CHAIN_LINK_FIELD!r}",
+    )
 
     @field_validator("record_hash", "root", "tx_hash", mode="before")
     @classmethod
@@ -143,11 +155,39 @@ class ProofBundle(BaseModel):
             raise MerkleError("anchored_at needs a time zone")
         return value
 
+    def anchored_hash(self) -> bytes:
+        """The hash the Merkle proof starts from: ``record_hash``, or the hash of the last ``chain_after`` record."""
+        if not self.chain_after:
+            return self.record_hash
+        return record_hash(self.chain_after[-1], self._chain_algorithm())
+
+    def _chain_algorithm(self) -> HashAlgorithm:
+        return "keccak256-jcs" if self.hash_algorithm == "none" else self.hash_algorithm
+
+    def _check_chain_after(self) -> str:
+        """Why ``chain_after`` does not lead from ``record_hash`` to the anchored record ("" when it does)."""
+        previous = self.record_hash
+        for position, following in enumerate(self.chain_after or []):
+            if not isinstance(following, dict) or following.get(CHAIN_LINK_FIELD) != bytes32_hex(previous):
+                return f"chain_after[{position}] does not link to the record before it ({CHAIN_LINK_FIELD})"
+            previous = record_hash(following, self._chain_algorithm())
+        return ""
+
     def verify_offline(self) -> OfflineCheck:
-        """Recomputes the record hash (when the record is present) and checks the proof against ``root``."""
+        """Recomputes the record hash (when the record is present), follows ``chain_after`` and checks the proof
+        against ``root``."""
         rehash = self.record is not None and self.hash_algorithm != "none"
         if rehash and record_hash(self.record, self.hash_algorithm) != self.record_hash:
             return OfflineCheck(ok=False, reason=f"the record does not hash to record_hash ({self.hash_algorithm})")
+        if self.chain_after:
+            if self.log_index is not None:
+                return OfflineCheck(ok=False, reason="a bundle follows either chain_after or the registry's log")
+            broken = self._check_chain_after()
+            if broken:
+                return OfflineCheck(ok=False, reason=broken)
+            if not verify_proof(self.root, self.anchored_hash(), self.proof):
+                return OfflineCheck(ok=False, reason="the proof does not lead from the anchored record to root")
+            return OfflineCheck(ok=True)
         if self.log_index is not None:
             if len(self.proof) != 1 or not self.log_machine:
                 return OfflineCheck(ok=False, reason="a log entry's bundle needs log_machine and the previous head")
@@ -246,7 +286,8 @@ def verify_bundle(bundle: ProofBundle, client: RegistryView) -> Verification:
         reasons.append(f"the bundle names chain {bundle.chain_id}, the node is chain {chain_id}")
     if bundle.log_index is not None:
         return _verify_log_entry(bundle, client, offline.ok, reasons)
-    on_chain = client.verify_record(bundle.root, bundle.record_hash, bundle.proof)
+    # a record chained to a later anchored one (chain_after) is proven through that one's leaf
+    on_chain = client.verify_record(bundle.root, bundle.anchored_hash(), bundle.proof)
     stored = client.anchor_of(bundle.root)
     if stored is None:
         reasons.append("the root is not anchored in this registry")

@@ -22,7 +22,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,15 +38,23 @@ from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
 from twin_models.timestamps import from_micros, from_seconds, to_seconds
 
 __all__ = [
+    "LOAD_BAND_EDGES_PCT",
+    "SPEED_BAND_EDGES_RPM",
     "CounterPoint",
     "Segment",
     "StateInterval",
     "count_increments",
+    "load_spectrum",
     "oee_input",
     "segment_from_envelope",
     "state_at",
     "timeline",
 ]
+
+#: The spindle-load band edges (% of rated load) and spindle-speed band edges (rpm) of a segment's load
+#: spectrum: band ``i`` of a value is the number of edges at or below it (0 below the first edge).
+LOAD_BAND_EDGES_PCT: tuple[float, ...] = (20.0, 40.0, 60.0, 80.0, 100.0)
+SPEED_BAND_EDGES_RPM: tuple[float, ...] = (1.0, 3000.0, 6000.0, 9000.0, 12000.0)
 
 
 class StateInterval(BaseModel):
@@ -99,6 +109,8 @@ class Segment(BaseModel):
     temperature_max: float
     last: Sample
     content_hash: str = ""  # the envelope's signed-content digest (twin_models.signing.verify_envelope)
+    #: seconds at each (spindle-load band, spindle-speed band), keyed ``"<load band><speed band>"``
+    load_spectrum: dict[str, float] = {}
 
     def to_item(self) -> dict[str, Any]:
         """A compact, JSON-ready form for storage (epoch seconds, lists instead of objects)."""
@@ -117,6 +129,7 @@ class Segment(BaseModel):
             "temperature_max": self.temperature_max,
             "last": self.last.model_dump(mode="json", exclude_none=True),
             "content_hash": self.content_hash,
+            **({"load_spectrum": self.load_spectrum} if self.load_spectrum else {}),
         }
 
     @classmethod
@@ -139,6 +152,7 @@ class Segment(BaseModel):
             temperature_max=float(item["temperature_max"]),
             last=Sample.model_validate(item["last"]),
             content_hash=str(item.get("content_hash", "")),
+            load_spectrum={str(k): float(v) for k, v in item.get("load_spectrum", {}).items()},
         )
 
 
@@ -221,7 +235,29 @@ def segment_from_envelope(
         temperature_max=float(np.max(columns.temperature)),
         last=samples[-1],
         content_hash=content_hash,
+        load_spectrum=load_spectrum(samples, sample_interval_s),
     )
+
+
+def load_spectrum(samples: Sequence[Sample], sample_interval_s: float = 1.0) -> dict[str, float]:
+    """Seconds at each (spindle-load band, spindle-speed band), keyed ``"<load band><speed band>"`` (see
+    :data:`LOAD_BAND_EDGES_PCT`, :data:`SPEED_BAND_EDGES_RPM`); the usage statistics sum them per period.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> t = datetime(2026, 1, 5, tzinfo=UTC)
+        >>> load_spectrum([Sample(ts=t, state=100, spindle_load_pct=45, spindle_speed_rpm=8000)] * 3)
+        {'23': 3.0}
+    """
+    speed_bands = len(SPEED_BAND_EDGES_RPM) + 1
+    cells = Counter(
+        [
+            bisect_right(LOAD_BAND_EDGES_PCT, s.spindle_load_pct) * speed_bands
+            + bisect_right(SPEED_BAND_EDGES_RPM, s.spindle_speed_rpm)
+            for s in samples
+        ]
+    )
+    return {f"{cell // speed_bands}{cell % speed_bands}": n * sample_interval_s for cell, n in sorted(cells.items())}
 
 
 def count_increments(points: Iterable[CounterPoint], previous: CounterPoint | None = None) -> tuple[int, int]:

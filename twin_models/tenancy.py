@@ -45,6 +45,9 @@ class Device(BaseModel):
     machine_id: Annotated[str, Field(pattern=NAME_PATTERN)]
     site: Annotated[str, Field(pattern=NAME_PATTERN)]
     line: str = ""
+    machine_type: Annotated[str, Field(max_length=64)] = Field(
+        default="", description="the maker's machine type: the lessor's maintenance plan for it applies"
+    )
     lessor: Annotated[str, Field(min_length=1)]
     lessee: str | None = None
     timezone: str = "UTC"

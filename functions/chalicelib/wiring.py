@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters import anomaly as anomaly_adapters
-from chalicelib.adapters import memory
+from chalicelib.adapters import memory, memory_maintenance
 from chalicelib.adapters.anchoring import DynamoAnchorStore
 from chalicelib.adapters.archive import S3Archive
 from chalicelib.adapters.billing import InvoiceArchive as S3InvoiceArchive
@@ -35,7 +35,8 @@ from chalicelib.adapters.billing import InvoiceStore, LeaseStore, UsageStore
 from chalicelib.adapters.chain.config import connect, get_anchor_client, get_chain_settings, load_signer
 from chalicelib.adapters.chain.lease import LeaseClient
 from chalicelib.adapters.chain.lease_anchor import ContractLeaseAnchor
-from chalicelib.adapters.memory_parts import MemoryMaintenanceState, MemoryParts
+from chalicelib.adapters.maintenance import DynamoMaintenanceStore
+from chalicelib.adapters.memory_parts import MemoryParts
 from chalicelib.adapters.oee import CalendarStore, OeeResultStore
 from chalicelib.adapters.parts import DynamoParts
 from chalicelib.adapters.twins import BacklogStore, DeviceRegistry, HistoryStore, QuarantineStore, ShadowStore
@@ -45,6 +46,7 @@ from chalicelib.anomaly.service import AnomalyService
 from chalicelib.billing.service import BillingService
 from chalicelib.ingest.pipeline import IngestPipeline, count_shadow_conflict
 from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, VerifyStep
+from chalicelib.maintenance.service import MaintenanceService
 from chalicelib.oee.service import OeeService
 from chalicelib.parts.service import PartsService
 from chalicelib.parts.step import PartsStep
@@ -53,8 +55,9 @@ from chalicelib.ports.anomaly import AlertPublisher, AnomalyEndpoint, Cooldowns
 from chalicelib.ports.archive import Archive
 from chalicelib.ports.billing import InvoiceArchive, Invoices, Leases, Usage
 from chalicelib.ports.chain import AnchorChain, ChainConfigurationError, LeaseContracts
+from chalicelib.ports.maintenance import MaintenanceStore
 from chalicelib.ports.oee import Calendars, OeeResults
-from chalicelib.ports.parts import MaintenanceState, Parts
+from chalicelib.ports.parts import Parts
 from chalicelib.ports.twins import Backlog, Devices, History, Quarantine, Shadows
 from chalicelib.settings import Settings, get_settings
 from chalicelib.twins.service import TwinQueries
@@ -93,7 +96,7 @@ class Adapters:
     lease_contracts: Callable[[], LeaseContracts | None] | None
     clock: Clock = _utcnow
     parts: Parts = field(default_factory=MemoryParts)
-    maintenance: MaintenanceState = field(default_factory=MemoryMaintenanceState)
+    maintenance: MaintenanceStore = field(default_factory=memory_maintenance.MemoryMaintenanceStore)
 
 
 def _chain_factories(settings: Settings) -> tuple[Callable[[], AnchorChain], Callable[[], LeaseContracts | None]]:
@@ -142,6 +145,7 @@ def aws_adapters(settings: Settings | None = None) -> Adapters:
         oee_results=OeeResultStore(),
         calendars=CalendarStore(),
         anchor_store=store,
+        maintenance=DynamoMaintenanceStore(),
         cooldowns=anomaly_adapters.CooldownStore(),
         alerts=anomaly_adapters.SnsAlertPublisher(settings.alert_topic_arn) if settings.alert_topic_arn else None,
         endpoint=endpoint,
@@ -169,6 +173,7 @@ def memory_adapters(settings: Settings | None = None) -> Adapters:
         oee_results=memory.MemoryOeeResults(),
         calendars=memory.MemoryCalendars(),
         anchor_store=memory.InMemoryAnchorStore(),
+        maintenance=memory_maintenance.MemoryMaintenanceStore(),
         cooldowns=memory.MemoryCooldowns(),
         alerts=memory.MemoryAlerts(),
         endpoint=None,
@@ -192,12 +197,30 @@ class Services:
 
     @cached_property
     def anomaly(self) -> AnomalyService | None:
-        """Scoring on the anomaly endpoint; None where no endpoint is configured."""
+        """Scoring on the anomaly endpoint; None where no endpoint is configured. It pages nobody itself: a
+        critical alarm pages through its maintenance ticket, once per ticket (:attr:`maintenance`)."""
         a = self.adapters
         if a.endpoint is None:
             return None
-        return AnomalyService(
-            a.endpoint, a.cooldowns, a.alerts, cooldown_s=self.settings.alert_cooldown_s, clock=a.clock
+        return AnomalyService(a.endpoint, None, None, cooldown_s=self.settings.alert_cooldown_s, clock=a.clock)
+
+    @cached_property
+    def maintenance(self) -> MaintenanceService:
+        """The maintenance logs, tickets (which page), plans, statistics, and the anchoring of the chain heads."""
+        a = self.adapters
+        return MaintenanceService(
+            store=a.maintenance,
+            devices=a.devices,
+            archive=a.archive,
+            usage=a.usage,
+            history=a.history,
+            shadows=a.shadows,
+            anchors=self.anchoring,
+            proofs=self.anchoring,
+            alerts=a.alerts,
+            cooldowns=a.cooldowns,
+            cooldown_s=self.settings.alert_cooldown_s,
+            clock=a.clock,
         )
 
     @cached_property
@@ -215,7 +238,7 @@ class Services:
 
     @cached_property
     def ingest(self) -> IngestPipeline:
-        """The ingest pipeline: verify -> store -> shadow -> meter -> score -> queue for anchoring."""
+        """The ingest pipeline: verify -> store -> shadow -> meter -> score -> alarms to the maintenance log."""
         a = self.adapters
         scorer = self.anomaly
         return IngestPipeline(
@@ -224,8 +247,8 @@ class Services:
             shadow=ShadowStep(a.shadows, self.settings.shadow_retries, on_conflict=count_shadow_conflict),
             meter=MeterStep(a.usage, a.history, a.clock),
             backlog=a.backlog,
-            score=ScoreStep(scorer, a.shadows) if scorer is not None else None,
-            queue=QueueStep(a.archive, self.anchoring),
+            score=ScoreStep(scorer, a.shadows, self.maintenance.observe_health) if scorer is not None else None,
+            queue=QueueStep(self.maintenance),
             parts=PartsStep(a.parts, a.devices, a.shadows, a.maintenance, self.anchoring),
             clock=a.clock,
         )

@@ -36,22 +36,46 @@ class FunctionAccess:
         return {*self.read_buckets, *self.write_buckets}
 
 
-#: The HTTP API serves every area: twins, OEE, proofs, leases, usage, invoices and parts.
+#: The HTTP API serves every area: twins, OEE, proofs, leases, usage, invoices, parts and maintenance (entries
+#: with their attachments in the archive bucket, tickets that page, plans; the log reads usage and history).
 API_ACCESS = FunctionAccess(
-    write_tables=("devices", "history", "quarantine", "oee", "anchors", "leases", "usage", "invoices", "parts"),
+    write_tables=(
+        "devices",
+        "history",
+        "quarantine",
+        "oee",
+        "anchors",
+        "leases",
+        "usage",
+        "invoices",
+        "parts",
+        "maintenance",
+        "alert_cooldown",
+    ),
     read_buckets=("archive",),
-    write_buckets=("invoices",),
+    write_buckets=("invoices", "archive"),
     shadows=True,
     chain_signer=True,
+    alerts=True,
 )
 
 ACCESS: dict[str, FunctionAccess] = {
     ids.API_HANDLER_FUNCTION: API_ACCESS,
     # Telemetry batches: verify against registered devices, append history, quarantine with the raw
-    # payload archived, coalesced shadow updates, anomaly scoring and critical alerts.
+    # payload archived, coalesced shadow updates, anomaly scoring, alarms into the maintenance log (its
+    # tickets page critical faults).
     ids.INGEST_FUNCTION: FunctionAccess(
         read_tables=("devices",),
-        write_tables=("history", "backlog", "quarantine", "usage", "anchors", "alert_cooldown", "parts"),
+        write_tables=(
+            "history",
+            "backlog",
+            "quarantine",
+            "usage",
+            "anchors",
+            "alert_cooldown",
+            "parts",
+            "maintenance",
+        ),
         write_buckets=("archive",),
         shadows=True,
         anomaly_endpoint=True,
@@ -60,6 +84,8 @@ ACCESS: dict[str, FunctionAccess] = {
     ),
     # Anchoring schedule: drain queued record hashes into a Merkle batch and anchor its root.
     "Anchor": FunctionAccess(write_tables=("anchors",), chain_signer=True),
+    # Maintenance heads schedule: every machine's new log head into the anchoring queue.
+    "MaintenanceHeads": FunctionAccess(read_tables=("devices",), write_tables=("maintenance", "anchors")),
     # OEE schedule: per-shift results from devices and history; the oee shadow; closed shifts queued for anchoring.
     "OeeShifts": FunctionAccess(read_tables=("devices", "history"), write_tables=("oee", "anchors"), shadows=True),
     # Ingest catch-up: shadow, metering and part records for envelopes in the backlog (already in history).

@@ -55,10 +55,13 @@ _ENDPOINT: list[InProcessEndpoint] = []
 
 
 def anomaly_service(clock: Any) -> AnomalyService:
-    """The anomaly service as the wiring builds it: the in-process model, cooldowns and SNS on moto."""
-    service = services(endpoint=_ENDPOINT[0], clock=clock).anomaly
-    assert service is not None
-    return service
+    """The anomaly service with its page guard and publisher: the in-process model, cooldowns and SNS on moto.
+
+    (In the ingest path the wiring gives it neither: a critical alarm pages through its maintenance ticket,
+    once per ticket — tests/functional/test_maintenance_alarms.py.)"""
+    adapters = services(endpoint=_ENDPOINT[0], clock=clock).adapters
+    assert adapters.endpoint is not None and adapters.alerts is not None
+    return AnomalyService(adapters.endpoint, adapters.cooldowns, adapters.alerts, clock=clock)
 
 
 def pages(queue: str) -> list[dict[str, Any]]:

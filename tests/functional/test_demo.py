@@ -31,9 +31,18 @@ def test_three_machines_one_day_end_to_end() -> None:
     # the OEE schedule queued every closed shift (two per machine) and scoring every ticket; one batch
     # anchored them all, and each shift result's proof checks on chain through the API
     assert result.periods_anchored == 2 * len(result.machines)
-    # (and every part record the ingest path derived, one per part the counters counted)
-    assert result.anchored_records == result.periods_anchored + result.tickets + result.parts.recorded
+    # (and every part record the ingest path derived, one per part the counters counted, and every machine's
+    # maintenance-log head)
+    heads = result.maintenance["heads_submitted"]
+    assert result.anchored_records == result.periods_anchored + heads + result.parts.recorded
     assert result.parts.recorded == sum(m.total for m in result.machines)
     assert [(v["result"], v["ok"]) for v in result.parts.verified] == [("good", True), ("rejected", True)]
     assert all(m.proofs == 2 and m.proof_ok for m in result.machines)
     assert "fleet   OEE" in report and "proofs 2 ok" in report
+    # the technician's entries resolve every ticket; one machine's history checks against the chain
+    maintenance = result.maintenance
+    assert result.tickets >= 1 and len(maintenance["resolved"]) == result.tickets
+    assert all(t["state"] == "resolved" for t in maintenance["resolved"])
+    assert maintenance["machine_id"] == "cnc-03" and maintenance["export"]["ok"]
+    assert maintenance["due"]["items"] and maintenance["statistics"]["usage"]["spindle_hours"] > 0
+    assert "cnc-03 due list" in report and "intact and anchored" in report

@@ -1,16 +1,14 @@
-"""Ingest with an anomaly model configured: the health shadow follows, a fault opens an anchored ticket."""
+"""Ingest with an anomaly model configured: the health shadow follows, a fault opens one ticket in the
+machine's maintenance log, whose head is anchored."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chalicelib import wiring
-from chalicelib.adapters import aws
-from chalicelib.adapters.tables import bucket_name
 from chalicelib.adapters.twins import ShadowStore
 from chalicelib.ports.anomaly import EndpointError
 from tests.functional.conftest import Gateway, register, reset_services, sqs_event, wire
@@ -64,14 +62,17 @@ def test_bearing_fault_raises_severity_and_opens_one_anchored_ticket() -> None:
     health = ShadowStore().get("cnc-03", "health")
     assert health is not None and health[0]["severity"] in ("warning", "critical")
     assert health[0]["action"] == "spindle_bearings"
-    tickets = first.tickets + second.tickets
-    assert 1 <= len(tickets) <= 2  # one per alarm, a second only on escalation
-    stored = aws.client("s3").get_object(
-        Bucket=bucket_name("archive"), Key=f"maintenance/cnc-03/{tickets[0]['ticket_id']}.json"
-    )
-    assert json.loads(stored["Body"].read())["content_hash"] == tickets[0]["content_hash"]
+    alarms = first.tickets + second.tickets
+    assert 1 <= len(alarms) <= 2  # the alarm's onset, and its escalation if it rose to critical
+    # one ticket for the episode, its alarms in the machine's maintenance log, whose head is anchored
+    maintenance = wiring.services().maintenance
+    (ticket,) = maintenance.store.tickets("cnc-03")
+    assert ticket.component == "spindle_bearings" and ticket.alarms == len(alarms)
+    logged = [e for e in maintenance.store.entries("cnc-03") if e.kind == "alarm"]
+    assert [e.alarm.ref for e in logged if e.alarm] == [a["ticket_id"] for a in alarms]
+    assert maintenance.anchor_heads().as_dict()["submitted"] == 1
     run = wiring.services().anchoring.run_once()
-    assert run.anchored == len(tickets)
+    assert run.anchored == 1
 
 
 @pytest.mark.usefixtures("scoring")

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 FUNCTIONS = REPO / "functions"
 CHALICELIB = FUNCTIONS / "chalicelib"
 FIRST_PARTY = {"chalicelib", "app", "twin_models", "twinledger", "edge_greengrass"}
-AREAS = {"twins", "ingest", "oee", "anomaly", "billing", "anchoring", "parts"}
+AREAS = {"twins", "ingest", "oee", "anomaly", "billing", "anchoring", "parts", "maintenance"}
 SHARED = {"errors", "http", "auth", "settings"}
 DOMAIN_PACKAGES = {p.name for p in (REPO / "twin_models").iterdir() if (p / "__init__.py").is_file()}
 

@@ -5,9 +5,15 @@ proof and asks the registry named in the bundle (or ``--registry``) on the node 
 ``anchor log-check`` need only the installed package (``pip install 'twinledger[verify]'``); ``deploy`` and
 ``drain`` need a source checkout.
 
+``verify --maintenance`` checks a machine's exported maintenance history (``GET
+/machines/{id}/maintenance/export``): every entry's hash, every link, and that the heads are anchored; it
+names the first entry that breaks. Like ``verify --record`` it exits 0 when everything checks, 1 when
+something does not, 2 when the file cannot be read or the chain cannot be asked.
+
 Example:
     $ twinledger verify --record proof.json --rpc http://127.0.0.1:8545
     $ twinledger verify --part part.json --rpc http://127.0.0.1:8545
+    $ twinledger verify --maintenance cnc-03-history.json --rpc http://127.0.0.1:8545
     $ twinledger anchor hash summary.json
     $ twinledger anchor deploy --rpc http://127.0.0.1:8545
     $ twinledger anchor drain
@@ -64,8 +70,10 @@ def _print(value: Any) -> None:
 def _verify(args: argparse.Namespace) -> int:
     if args.part:
         return verify_part(args)
+    if args.maintenance:
+        return _verify_maintenance(args)
     if not args.record:
-        print("error: give --record PROOF.json or --part BUNDLE.json", file=sys.stderr)
+        print("error: give --record PROOF.json, --part BUNDLE.json or --maintenance EXPORT.json", file=sys.stderr)
         return 2
     try:
         bundle = ProofBundle.model_validate_json(Path(args.record).read_text(encoding="utf-8"))
@@ -79,6 +87,66 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     _print({"record_id": bundle.record_id, "root": bytes32_hex(bundle.root), **result.as_dict()})
     return 0 if result.ok else 1
+
+
+def _verify_maintenance(args: argparse.Namespace) -> int:
+    """An exported maintenance history: off line (hashes, links, heads), then each anchored head on chain."""
+    from twin_models.maintenance import ChainBreak, MaintenanceExport, check_export
+
+    try:
+        export = MaintenanceExport.model_validate_json(Path(args.maintenance).read_text(encoding="utf-8"))
+    except (OSError, ValidationError) as exc:
+        print(f"error: cannot read a maintenance export from {args.maintenance}: {exc}", file=sys.stderr)
+        return 2
+    check = check_export(export)
+    report: dict[str, Any] = {
+        "machine_id": check.machine_id,
+        "entries": check.entries,
+        "head": check.head,
+        "offline_ok": check.first_break is None,
+        "anchored_through": check.anchored_through,
+        "pending": check.pending,
+        "first_break": check.first_break.model_dump() if check.first_break else None,
+        "checkpoints": [],
+        "on_chain": None,
+        "reasons": list(check.reasons),
+    }
+    ok = check.ok
+    if not args.offline and check.first_break is None:
+        on_chain = True
+        try:
+            readers: dict[str, Any] = {}
+            for checkpoint in export.checkpoints:
+                if checkpoint.bundle is None:
+                    continue
+                registry = args.registry or checkpoint.bundle.contract or ""
+                if registry not in readers:
+                    readers[registry] = _reader(args, registry)
+                verdict = verify_bundle(checkpoint.bundle, readers[registry])
+                report["checkpoints"].append(
+                    {"seq": checkpoint.seq, "ok": verdict.ok, "block_number": verdict.block_number}
+                )
+                if not verdict.ok and on_chain:
+                    on_chain = False
+                    entry = export.entries[checkpoint.seq] if checkpoint.seq < len(export.entries) else {}
+                    broken = ChainBreak(
+                        position=checkpoint.seq,
+                        kind="anchor_mismatch",
+                        reason=f"the head anchored for entry {checkpoint.seq} is not on chain: "
+                        + "; ".join(verdict.reasons),
+                        seq=checkpoint.seq,
+                        entry_id=entry.get("entry_id") if isinstance(entry, dict) else None,
+                    )
+                    report["first_break"] = broken.model_dump()
+                    report["reasons"].append(broken.reason)
+        except (RegistryError, TwinModelsError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        report["on_chain"] = on_chain and bool(report["checkpoints"])
+        ok = ok and bool(report["on_chain"])
+    report["ok"] = ok
+    _print(report)
+    return 0 if ok else 1
 
 
 def _hash(args: argparse.Namespace) -> int:
@@ -158,13 +226,19 @@ def _log_check(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds ``verify`` and ``anchor`` (hash, deploy, drain, log-check)."""
-    verify = subparsers.add_parser("verify", help="check a record's proof bundle against the chain")
-    verify.add_argument("--record", help="proof bundle JSON (from GET /proofs)")
+    verify = subparsers.add_parser(
+        "verify", help="check a record's proof bundle, or a machine's exported maintenance history, against the chain"
+    )
+    verify.add_argument("--record", help="proof bundle JSON (from GET /proofs or GET /maintenance/{entry_id})")
     verify.add_argument(
         "--part", help="part bundle JSON (from GET /parts/{part_id}): every check, the first failing named"
     )
     verify.add_argument("--rpc", help="node JSON-RPC URL (default $TWINLEDGER_CHAIN_RPC_URL or 127.0.0.1:8545)")
+    verify.add_argument(
+        "--maintenance", metavar="EXPORT", help="maintenance history JSON (GET /machines/{id}/maintenance/export)"
+    )
     verify.add_argument("--registry", help="AnchorRegistry address (default: the bundle's contract)")
+    verify.add_argument("--offline", action="store_true", help="--maintenance: check hashes and links only")
     verify.set_defaults(handler=_verify)
 
     anchor = subparsers.add_parser("anchor", help="record hashes, registry deployment, anchoring runs")

@@ -14,7 +14,10 @@ One plant day of a leased fleet, through the code a deployment runs:
    site's shift calendar (closed shifts are queued for anchoring), billing closes the day and posts the
    invoice on chain, anchoring puts every queued record hash in a Merkle batch per kind;
 6. the HTTP API serves each party's view: the fleet's OEE, the lessee's invoice, and a proof per
-   anchored shift checked against the chain.
+   anchored shift checked against the chain;
+7. maintenance (:mod:`twinledger.local.maintenance_demo`): the lessor's technician resolves the day's
+   tickets with log entries, the chain heads are anchored with the day's records, and one machine's due
+   list, statistics and exported history (checked against the chain) are reported.
 
 The services come from the functions' one wiring module, with the in-memory adapters, the in-process
 chain and the inference code in process in place of the SageMaker endpoint.
@@ -46,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from twin_models.timestamps import format_utc
+from twinledger.local import maintenance_demo
 from twinledger.local.demo_parts import PartsReport, drain, format_report, parts_demo
 from twinledger.paths import ensure_functions_importable
 
@@ -100,6 +104,7 @@ class DemoResult:
     periods_anchored: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     parts: PartsReport = field(default_factory=PartsReport)
+    maintenance: dict[str, Any] = field(default_factory=dict)
 
 
 class SimClock:
@@ -436,6 +441,8 @@ def run_demo(
                 periods_anchored += int(oee_run.get("periods_anchored", 0))
             # billing closes the days after their grace time; anchoring drains the queue in one batch
             billing_run = client.lambda_.invoke("billing_close_periods", _scheduled_event(clock.now)).payload
+            tokens = {"operator": lessee, **_maintenance_headers()}
+            work = maintenance_demo.resolve_faults(client, built, clock, tokens, _scheduled_event(clock.now))
             anchor_run = drain(lambda: client.lambda_.invoke("anchor", _scheduled_event(clock.now)).payload)
             window = {"from": format_utc(window_start), "to": format_utc(window_end)}
             report = _get(client, "/fleet/oee", lessee, {**window, "by": "shift"})
@@ -469,7 +476,7 @@ def run_demo(
                         breakdown_events=m["breakdown_events"],
                         health=str(worst["severity"]) if worst else "ok",
                         action=str(worst["action"]) if worst else "",
-                        tickets=len(opened),
+                        tickets=work["machines"].get(m["machine_id"], 0),
                         summary_record=records[0] if records else "",
                         proofs=len(checked),
                         proof_ok=bool(checked) and all(ok for ok, _ in checked),
@@ -478,6 +485,7 @@ def run_demo(
             parts = parts_demo(
                 client, built, clock, lessee, sorted(fleet.machines), {"site": SITE, "lessor": LESSOR, "lessee": LESSEE}
             )
+            maintenance = maintenance_demo.report(client, tokens, work, window_start, clock.now)
         timings["schedules_and_api_s"] = time.perf_counter() - mark
         days_seen = {(window_start + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days + 2)}
         quarantined = Counter(item["reason"] for day in days_seen for item in adapters.quarantine.list_day(day))
@@ -491,7 +499,7 @@ def run_demo(
         duplicates=stats.duplicates,
         quarantined=quarantined,
         samples=sample_count,
-        tickets=len(stats.tickets),
+        tickets=sum(work["machines"].values()),
         invoice=invoice,
         anchored_records=int(anchor_run.get("anchored", 0)),
         anchor_tx=str((anchor_run.get("tx_hashes") or [""])[-1]),
@@ -500,6 +508,7 @@ def run_demo(
         periods_anchored=periods_anchored,
         timings=timings,
         parts=parts,
+        maintenance=maintenance,
     )
     if out is not None:
         _print(result, machines, days, seed, start_day, out)
@@ -507,6 +516,15 @@ def run_demo(
 
         federate_factories(out, seed=seed)  # the factories federate the fleet's failure model once
     return result
+
+
+def _maintenance_headers() -> dict[str, dict[str, str]]:
+    """The bearer headers of the lessor and of its service technician."""
+    from chalicelib.auth import issue_token
+
+    lessor = issue_token(JWT_SECRET, tenant=LESSOR, role="lessor", subject="lars")
+    technician = issue_token(JWT_SECRET, tenant=LESSOR, role="technician", subject="tom")
+    return {"lessor": {"Authorization": "Bearer " + lessor}, "technician": {"Authorization": "Bearer " + technician}}
 
 
 def _get(client: Any, path: str, headers: dict[str, str], query: dict[str, str] | None = None) -> dict[str, Any]:
@@ -551,7 +569,7 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
         f"telemetry: {result.envelopes_sent} envelopes sent, {result.accepted} ingested, {result.duplicates} duplicate,"
         f" {sum(result.quarantined.values())} quarantined ({reasons}); {result.samples} samples\n"
     )
-    w(f"maintenance: {result.tickets} ticket(s) opened from anomaly alarms, each queued for anchoring\n")
+    maintenance_demo.write_report(result.maintenance, out)
     inv = result.invoice
     nested = inv.get("invoice")
     body: dict[str, Any] = nested if isinstance(nested, dict) else inv
@@ -576,8 +594,8 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
         w(f"invoice: none issued ({inv.get('run')})\n")
     w(
         f"anchored {result.anchored_records} record hashes ({result.periods_anchored} closed shift results, "
-        f"{result.tickets} tickets, {result.parts.recorded} parts) in Merkle batches on the in-process chain:"
-        f" tx {result.anchor_tx}"
+        f"{result.maintenance.get('heads_submitted', 0)} maintenance log heads, {result.parts.recorded} parts) in"
+        f" Merkle batches on the in-process chain: tx {result.anchor_tx}"
         f" (block {result.anchor_block}); every shift result's proof checked via the API\n"
     )
     w(format_report(result.parts))

@@ -152,6 +152,16 @@ _TABLES: list[TableSpec] = [
             ("by_received", ("machine_id", "S"), ("received_key", "S")),
         ),
     ),
+    # Maintenance: per machine (pk M#<machine>) its log entries (sk E#<seq>, written once), tickets (T#<id>),
+    # anchored heads (H#<seq>) and health history (O#<bucket>, expiring); the heads to anchor (pk PENDING) and
+    # the lessors' plans per machine type (pk PLAN#<lessor>#<type>).
+    TableSpec(
+        key="maintenance",
+        env="TWINLEDGER_MAINTENANCE_TABLE",
+        partition_key=("pk", "S"),
+        sort_key=("sk", "S"),
+        ttl_attribute="expires_at",
+    ),
     # Billing: one invoice per lease and period (``<lease>@<period>``), written once; by lease.
     TableSpec(
         key="invoices",

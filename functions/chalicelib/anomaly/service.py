@@ -3,9 +3,9 @@
 * the ``health`` named-shadow document: ``{"state": {"reported": {...}}}`` with severity, score,
   threshold, alarm, recommended action and its driving features, and what the next call needs: the
   alarm state and the machine's temperature baseline (learnt from healthy batches only);
-* a maintenance ticket (a maintenance-log entry with a ``content_hash`` for the anchoring service) on
-  the onset of an alarm episode: one fault episode is one alarm and one ticket, however long it lasts
-  and however its severity moves;
+* a maintenance ticket (for the maintenance log, with a ``content_hash``) on the onset of an alarm
+  episode: one fault episode is one alarm and one ticket, however long it lasts; when its severity rises
+  (warning to critical) an *escalation* for the same episode, which updates that ticket;
 * a critical alert to SNS when an episode first becomes critical (its score reaches the critical level,
   or it outlived the escalation time), at most one per ``<machine>#<action>`` per cooldown (state in
   DynamoDB) as a second guard, so one fault is one page.
@@ -33,7 +33,7 @@ from twin_models.merkle import keccak256
 from twin_models.signing import canonical_bytes
 from twin_models.timestamps import format_utc
 
-__all__ = ["AnomalyOutcome", "AnomalyService", "health_shadow", "maintenance_ticket"]
+__all__ = ["AnomalyOutcome", "AnomalyService", "alarm_escalation", "health_shadow", "maintenance_ticket"]
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
 _NAMES = {rank: name for name, rank in _RANK.items()}
@@ -100,6 +100,23 @@ def maintenance_ticket(result: AnomalyResult, now: datetime) -> dict[str, Any]:
     return entry
 
 
+def alarm_escalation(result: AnomalyResult, now: datetime, episode_ticket: str | None) -> dict[str, Any]:
+    """The rise of an alarm episode to a higher severity: it updates the episode's ticket (``episode_ticket``)."""
+    return {
+        "kind": "alarm_escalation",
+        "machine_id": result.machine_id,
+        "at": _iso(now),
+        "severity": result.severity,
+        "action": result.action,
+        "action_text": result.action_text,
+        "score": round(result.score, 4),
+        "threshold": round(result.threshold, 4),
+        "critical": round(result.critical, 4),
+        "episode_ticket": episode_ticket,
+        "ticket_id": f"{episode_ticket or result.machine_id}~{result.severity}",
+    }
+
+
 def _learn_baseline(
     baseline: float | None, windows: Sequence[Mapping[str, Any]], severity: str, rate: float = 0.1
 ) -> float | None:
@@ -119,13 +136,15 @@ def _learn_baseline(
 
 @dataclass(frozen=True)
 class AnomalyOutcome:
-    """What the ingest path does next: write ``shadow`` to the ``health`` named shadow, append
-    ``ticket`` (if any) to the maintenance log for anchoring; ``alert`` is the page sent (if any)."""
+    """What the ingest path does next: write ``shadow`` to the ``health`` named shadow, hand ``ticket`` (an
+    episode's onset) or ``escalation`` (its rise in severity) to the maintenance log; ``alert`` is the page
+    this service sent (if it was given a publisher) or would send."""
 
     result: AnomalyResult
     shadow: dict[str, Any]
     ticket: dict[str, Any] | None
     alert: dict[str, Any] | None
+    escalation: dict[str, Any] | None = None
 
 
 class AnomalyService:
@@ -199,6 +218,10 @@ class AnomalyService:
         if started:
             episode = 0  # a new episode (the previous one may have cleared within this batch)
         ticket = maintenance_ticket(result, now) if started else None
+        escalation = None
+        if not started and was_alarm and result.alarm and 0 < episode < rank:
+            episode_ticket = previous.get("episode_ticket")
+            escalation = alarm_escalation(result, now, episode_ticket if isinstance(episode_ticket, str) else None)
         alert = (
             self._page(result, now, ticket) if result.severity == "critical" and episode < _RANK["critical"] else None
         )
@@ -210,7 +233,7 @@ class AnomalyService:
             reported["episode_ticket"] = ticket["ticket_id"]
         elif was_alarm and result.alarm and isinstance(previous.get("episode_ticket"), str):
             reported["episode_ticket"] = previous["episode_ticket"]
-        return AnomalyOutcome(result=result, shadow=shadow, ticket=ticket, alert=alert)
+        return AnomalyOutcome(result=result, shadow=shadow, ticket=ticket, alert=alert, escalation=escalation)
 
     def _page(self, result: AnomalyResult, now: datetime, ticket: dict[str, Any] | None) -> dict[str, Any] | None:
         key = f"{result.machine_id}#{result.action}"

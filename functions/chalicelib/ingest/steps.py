@@ -8,8 +8,8 @@ Each step takes the ports it needs and imports no other area; :mod:`chalicelib.w
   rejected record into the quarantine with its reason and raw payload.
 * :class:`ShadowStep` — one coalesced, version-locked ``state`` shadow update per machine and batch.
 * :class:`MeterStep` — usage events for pay-per-use billing, idempotent by event id.
-* :class:`ScoreStep` — the new samples on the anomaly endpoint; the ``health`` shadow.
-* :class:`QueueStep` — a maintenance ticket into the archive and its hash into the anchoring queue.
+* :class:`ScoreStep` — the new samples on the anomaly endpoint; the ``health`` shadow (kept for the trend).
+* :class:`QueueStep` — an alarm's onset or escalation to the maintenance log (its ticket, anchored there).
 
 Example:
     >>> from chalicelib.adapters.memory import MemoryDevices
@@ -27,9 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from chalicelib.ports.anchoring import AnchorQueue
-from chalicelib.ports.archive import Archive
 from chalicelib.ports.billing import Usage
+from chalicelib.ports.maintenance import MaintenanceInbox
 from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, ShadowVersionConflictError
 from twin_models.billing import derive_usage_events
 from twin_models.history import Segment, segment_from_envelope
@@ -243,6 +242,11 @@ class ScoreOutcome(Protocol):
         """The maintenance ticket a raised alarm opened (with ``ticket_id`` and ``content_hash``)."""
         ...
 
+    @property
+    def escalation(self) -> dict[str, Any] | None:
+        """The alarm's rise to a higher severity within its episode (it updates the episode's ticket)."""
+        ...
+
 
 class Scorer(Protocol):
     """The anomaly area's use case as ingest sees it (the wiring passes the anomaly service)."""
@@ -255,15 +259,22 @@ class Scorer(Protocol):
 
 
 class ScoreStep:
-    """Score a machine's new samples and write its ``health`` shadow; returns the ticket opened, if any.
+    """Score a machine's new samples and write its ``health`` shadow; returns the alarm raised or escalated,
+    if any (``on_health`` gets the shadow's reported section: the maintenance health history).
 
     Scoring is advisory: the pipeline logs and counts a failure and the batch still succeeds (the samples
     are safe in history and can be scored again from there).
     """
 
-    def __init__(self, scorer: Scorer, shadows: Shadows) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        shadows: Shadows,
+        on_health: Callable[[str, Mapping[str, Any]], None] | None = None,
+    ) -> None:
         self.scorer = scorer
         self.shadows = shadows
+        self.on_health = on_health
 
     def run(self, machine_id: str, samples: Sequence[Sample]) -> dict[str, Any] | None:
         """Score ``samples`` (oldest first) against the machine's previous health."""
@@ -272,24 +283,21 @@ class ScoreStep:
         if outcome is None:
             return None
         self.shadows.update(machine_id, "health", json.dumps(outcome.shadow, separators=(",", ":")).encode())
-        return outcome.ticket
+        if self.on_health is not None:
+            self.on_health(machine_id, outcome.shadow["state"]["reported"])
+        return outcome.ticket if outcome.ticket is not None else outcome.escalation
 
 
 class QueueStep:
-    """A maintenance ticket into the archive (``maintenance/<machine>/<ticket>.json``) and its hash into the
-    anchoring queue, shared with the machine's parties."""
+    """An alarm's onset (its ticket) or escalation into the machine's maintenance log, which keeps one ticket
+    per fault episode and anchors the log's head with the machine's parties."""
 
-    def __init__(self, archive: Archive, anchors: AnchorQueue) -> None:
-        self.archive = archive
-        self.anchors = anchors
+    def __init__(self, inbox: MaintenanceInbox) -> None:
+        self.inbox = inbox
 
     def run(self, machine_id: str, tenants: tuple[str, ...], ticket: Mapping[str, Any]) -> bool:
-        """Archive and queue one ticket; False when it was queued before."""
-        record_id = f"maintenance/{machine_id}/{ticket['ticket_id']}"
-        self.archive.put(f"{record_id}.json", json.dumps(ticket, separators=(",", ":")).encode())
-        return self.anchors.submit(
-            record_id, bytes.fromhex(str(ticket["content_hash"])[2:]), kind="maintenance", tenants=tenants
-        )
+        """Record one alarm; False when it was recorded before."""
+        return self.inbox.record_alarm(machine_id, tenants, ticket)
 
 
 def machine_hint(body: str) -> str | None:

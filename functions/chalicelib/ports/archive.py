@@ -17,7 +17,7 @@ __all__ = ["Archive"]
 
 @runtime_checkable
 class Archive(Protocol):
-    """Documents kept by key (maintenance tickets; in AWS the archive bucket)."""
+    """Documents kept by key (maintenance attachments, quarantined payloads; in AWS the archive bucket)."""
 
     def put(self, key: str, body: bytes, content_type: str = "application/json") -> None:
         """Keep ``body`` under ``key`` (the same bytes every time for the same key)."""

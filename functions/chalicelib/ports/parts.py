@@ -5,8 +5,9 @@
   inspections, and each machine's id scheme. Adapters: ``chalicelib.adapters.parts.DynamoParts``,
   ``chalicelib.adapters.memory_parts.MemoryParts``.
 * :class:`MaintenanceState` answers "the latest maintenance-log entry of this machine at this instant":
-  ``(entry hash, when)``. Adapters: ``chalicelib.adapters.memory_parts.MemoryMaintenanceState`` and
-  ``chalicelib.parts.maintenance.AnchoredTickets`` (the maintenance tickets queued for anchoring).
+  ``(entry hash, when)``. The maintenance store serves it (``MaintenanceStore.latest``: the wiring passes
+  ``chalicelib.adapters.maintenance.DynamoMaintenanceStore`` or its in-process twin);
+  ``chalicelib.adapters.memory_parts.MemoryMaintenanceState`` is a stand-in for the parts benchmark.
 
 Example:
     >>> from chalicelib.adapters.memory_parts import MemoryParts
