@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin_models.history import CounterPoint, Segment, StateInterval, segment_from_envelope
+from twin_models.history import (
+    LOAD_BAND_EDGES_PCT,
+    SPEED_BAND_EDGES_RPM,
+    CounterPoint,
+    Segment,
+    StateInterval,
+    segment_from_envelope,
+)
 from twin_models.telemetry import U64_MAX, Sample, TelemetryEnvelope
 
 T0 = datetime(2026, 1, 5, 5, 59, 58, tzinfo=UTC)
@@ -31,8 +38,12 @@ def oracle(envelope: TelemetryEnvelope, interval_s: float = 1.0) -> Segment:
 
     run_start, run_end, run_key = samples[0].ts, samples[0].ts + step, key(samples[0])
     last_alarm, energy = 0, 0.0
+    spectrum: dict[str, float] = {}
     for index, sample in enumerate(samples):
         energy += sample.power_kw * interval_s / 3600.0
+        load = sum(1 for edge in LOAD_BAND_EDGES_PCT if sample.spindle_load_pct >= edge)
+        speed = sum(1 for edge in SPEED_BAND_EDGES_RPM if sample.spindle_speed_rpm >= edge)
+        spectrum[f"{load}{speed}"] = spectrum.get(f"{load}{speed}", 0.0) + interval_s
         if sample.alarm_code and sample.alarm_code != last_alarm:
             alarms.append((sample.ts, sample.alarm_code))
         last_alarm = sample.alarm_code
@@ -69,11 +80,12 @@ def oracle(envelope: TelemetryEnvelope, interval_s: float = 1.0) -> Segment:
         vibration_max=max(s.vibration_rms_mm_s for s in samples),
         temperature_max=max(s.temperature_c for s in samples),
         last=samples[-1],
+        load_spectrum=dict(sorted(spectrum.items())),
     )
 
 
 sample = st.builds(
-    lambda ms, state, program, ideal, parts, rejects, alarm, power, vib, temp: Sample(
+    lambda ms, state, program, ideal, parts, rejects, alarm, power, vib, temp, load, speed: Sample(
         ts=T0 + timedelta(milliseconds=ms),
         state=state,
         program=program,
@@ -84,6 +96,8 @@ sample = st.builds(
         power_kw=power,
         vibration_rms_mm_s=vib,
         temperature_c=temp,
+        spindle_load_pct=load,
+        spindle_speed_rpm=speed,
     ),
     st.integers(0, 20_000).map(lambda ms: ms - ms % 250),
     st.sampled_from([100, 200, 300, 604]),
@@ -95,6 +109,8 @@ sample = st.builds(
     st.floats(0, 40, allow_nan=False),
     st.floats(0, 20, allow_nan=False),
     st.floats(-50, 400, allow_nan=False),
+    st.sampled_from([0.0, 19.99, 20.0, 45.0, 100.0, 250.0]),  # the load spectrum's band edges and inside them
+    st.sampled_from([0.0, 0.5, 1.0, 2999.0, 8000.0, 12000.0, 20000.0]),
 )
 
 

@@ -482,10 +482,11 @@ def run_demo(
                         proof_ok=bool(checked) and all(ok for ok, _ in checked),
                     )
                 )
+            # before the parts part, which commissions a machine in real time (and moves the clock there)
+            maintenance = maintenance_demo.report(client, tokens, work, window_start, clock.now)
             parts = parts_demo(
                 client, built, clock, lessee, sorted(fleet.machines), {"site": SITE, "lessor": LESSOR, "lessee": LESSEE}
             )
-            maintenance = maintenance_demo.report(client, tokens, work, window_start, clock.now)
         timings["schedules_and_api_s"] = time.perf_counter() - mark
         days_seen = {(window_start + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days + 2)}
         quarantined = Counter(item["reason"] for day in days_seen for item in adapters.quarantine.list_day(day))
