@@ -23,7 +23,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_up_runs_broker_bridge_and_gateway(tmp_path: Path) -> None:
     state = tmp_path / "edge"
-    command = [sys.executable, "-m", "twinledger", "up", "--state-dir", str(state), "--port", str(free_port())]
+    command = [
+        sys.executable,
+        "-m",
+        "twinledger",
+        "up",
+        "--edge-only",
+        "--state-dir",
+        str(state),
+        "--port",
+        str(free_port()),
+    ]
     process = subprocess.Popen(
         [*command, "--machines", "2", "--speed", "120", "--duration", "60"],
         cwd=REPO_ROOT,
