@@ -15,9 +15,10 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from twin_models.components import component_of
 
 __all__ = ["ACTIONS", "Diagnosis", "component_of", "diagnose"]
 
@@ -28,20 +29,6 @@ ACTIONS: dict[str, str] = {
     "tool_change": "Change the tool: wear and cutting load beyond the healthy range.",
     "general_inspection": "General inspection: several signals deviate, no single component dominates.",
 }
-
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("tool_change", re.compile(r"wear|tool|load|torque|current|power|strain", re.I)),
-    ("spindle_bearings", re.compile(r"vib|bearing|kurt|crest|peak|rms|^b\d", re.I)),
-    ("cooling_system", re.compile(r"temp|thermal|coolant|heat", re.I)),
-)
-
-
-def component_of(feature: str) -> str:
-    """The component a feature name belongs to (``general_inspection`` when none matches)."""
-    for component, pattern in _RULES:
-        if pattern.search(feature):
-            return component
-    return "general_inspection"
 
 
 @dataclass(frozen=True)

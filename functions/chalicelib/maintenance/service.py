@@ -56,7 +56,7 @@ from chalicelib.ports.chain import ChainError
 from chalicelib.ports.maintenance import AnchoredProofs, HeadRecord, HealthPoint, MaintenanceStore, PublishedPlan
 from chalicelib.ports.twins import Devices, History, Shadows
 from twin_models.anchoring import ProofBundle
-from twin_models.anomaly import component_of
+from twin_models.components import component_of
 from twin_models.maintenance import (
     OPEN_STATES,
     WORK_KINDS,
