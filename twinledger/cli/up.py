@@ -34,6 +34,18 @@ _PORTS_HELP = """ports (all on 127.0.0.1; 0 picks a free one):
 """
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM: the command then stops what it started and exits."""
+    stopped = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stopped
+
+
 def _full(args: argparse.Namespace) -> int:
     from twinledger.local.stack import LocalStack, Ports
 
@@ -53,13 +65,7 @@ def _full(args: argparse.Namespace) -> int:
         history_hours=args.history_hours if args.speed > 1 else 0.0,
         schedule_interval_s=args.schedule_interval,
     )
-    stopped = threading.Event()
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    stopped = _stop_on_signals()
     print(f"starting the local stack in {stack.state_dir} ...", file=sys.stderr, flush=True)
     # the Lambda handlers running in this process log and emit metrics on stdout, as in Lambda: that goes to
     # a log file, so stdout carries just the one line describing the stack
@@ -138,13 +144,7 @@ def _up(args: argparse.Namespace) -> int:
         gateway=not args.no_gateway,
         opcua=args.opcua,
     )
-    stopped = threading.Event()
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    stopped = _stop_on_signals()
     try:
         stack.start()
     except BrokerError as exc:
