@@ -31,7 +31,14 @@ from zoneinfo import ZoneInfo
 from twin_models.states import StateCode
 from twin_models.telemetry import Sample
 
-__all__ = ["FailureMode", "FleetSimulator", "MachineProfile", "MachineSimulator", "default_profiles"]
+__all__ = [
+    "FailureMode",
+    "FleetSimulator",
+    "MachineProfile",
+    "MachineSimulator",
+    "ShiftCalendar",
+    "default_profiles",
+]
 
 FailureMode = Literal["bearing", "cooling"]
 
@@ -122,6 +129,24 @@ class ShiftCalendar:
             return int(StateCode.PLANNED_BREAK)
         return None
 
+    def last_shift_start(self, at_or_before: datetime) -> datetime:
+        """The latest shift start at or before ``at_or_before``, in UTC: a simulation started there begins
+        with production, whatever the time of day it is run at.
+
+        Example:
+            >>> ShiftCalendar().last_shift_start(datetime(2026, 1, 5, 3, 0, tzinfo=UTC)).isoformat()
+            '2026-01-04T13:00:00+00:00'
+        """
+        zone = ZoneInfo(self.timezone)
+        bound = at_or_before.astimezone(UTC)
+        day = bound.astimezone(zone).date()
+        for back in range(3):
+            for start, _ in sorted(self.shifts, reverse=True):
+                local = datetime.combine(day - timedelta(days=back), start, tzinfo=zone)
+                if local.astimezone(UTC) <= bound:
+                    return local.astimezone(UTC)
+        raise ValueError("the calendar has no shifts")
+
 
 class MachineSimulator:
     """One machine, advanced one second per :meth:`step`.
@@ -130,7 +155,7 @@ class MachineSimulator:
         >>> from datetime import datetime, timezone
         >>> sim = MachineSimulator(MachineProfile("cnc-01"), seed=1,
         ...                        start=datetime(2026, 1, 5, 8, tzinfo=timezone.utc))
-        >>> [s.state for s in sim.run(3)]
+        >>> [int(s.state) for s in sim.run(3)]
         [500, 500, 500]
     """
 

@@ -9,6 +9,7 @@ Fixtures:
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -51,8 +52,15 @@ def ganache() -> Iterator[Ganache]:
     node.close()
 
 
+#: How far the session devnet's clock may run ahead of the wall clock: tests that sign data "now" and
+#: anchor it need the two to agree; a test that moves the clock uses ``ganache_factory`` instead.
+CLOCK_SKEW_S = 120
+
+
 @pytest.fixture
-def ganache_w3(ganache: Ganache) -> Web3:
-    """A ``Web3`` on the session devnet."""
+def ganache_w3(ganache: Ganache) -> Iterator[Web3]:
+    """A ``Web3`` on the session devnet; the test fails if it moved the devnet's clock."""
     w3: Web3 = ganache.w3()
-    return w3
+    yield w3
+    ahead = int(w3.eth.get_block("latest")["timestamp"]) - int(time.time())
+    assert ahead <= CLOCK_SKEW_S, f"the test moved the session devnet's clock {ahead} s ahead: use ganache_factory"

@@ -240,8 +240,11 @@ def test_transaction_not_mined_in_time_is_recognised_later(
     assert len(client.contract.events.RootAnchored.get_logs(from_block=0)) == 1
 
 
-def test_lease_cycle_on_ganache(ganache: Ganache, ganache_w3: Web3, admin: LocalAccount) -> None:
-    # Given a lease whose lessor's key signs and whose lessee is Ganache's second account
+def test_lease_cycle_on_ganache(ganache_factory: Callable[..., Ganache], admin: LocalAccount) -> None:
+    # Given a devnet of its own (the test moves its clock; the session devnet's clock stays with the wall
+    # clock for the tests that sign data "now"), and a lease whose lessee is Ganache's second account
+    ganache = ganache_factory()
+    ganache_w3 = ganache.w3()
     lessee: LocalAccount = Account.from_key(DETERMINISTIC_KEYS[1])
     now = datetime.fromtimestamp(ganache_w3.eth.get_block("latest")["timestamp"], tz=UTC)
     terms = LeaseTerms(

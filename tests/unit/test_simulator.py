@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from edge_greengrass.simulator import FailureMode, FleetSimulator, MachineProfile, MachineSimulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_greengrass.simulator import FailureMode, FleetSimulator, MachineProfile, MachineSimulator, ShiftCalendar
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -73,3 +77,25 @@ def test_simulated_samples_pass_the_envelope_schema() -> None:
     for samples in day.values():
         for sample in samples[::97]:
             assert Sample.model_validate(sample.model_dump()) == sample
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    zone=st.sampled_from(["Europe/Berlin", "America/Chicago", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"]),
+)
+def test_the_last_shift_start_is_planned_production_and_no_later_shift_start_is_skipped(
+    at: datetime, zone: str
+) -> None:
+    # Given any moment and a plant calendar in any zone (DST changes included)
+    calendar = ShiftCalendar(timezone=zone)
+    # When a simulation start is asked for
+    start = calendar.last_shift_start(at)
+    # Then it is not after the moment, production is planned there, and no shift began in between
+    assert start.tzinfo is UTC and start <= at
+    assert calendar.planned_state(start) is None
+    starts = {s for s, _ in calendar.shifts}
+    step = start + timedelta(minutes=1)
+    while step <= at:
+        assert step.astimezone(ZoneInfo(zone)).time() not in starts, f"a shift began at {step}, after {start}"
+        step += timedelta(minutes=1)
