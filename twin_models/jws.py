@@ -53,6 +53,7 @@ from joserfc.jwk import ECKey
 from joserfc.registry import HeaderParameter
 
 from twin_models.signing import build_envelope, verify_envelope
+from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import (
     MAX_ENVELOPE_BYTES,
     NAME_PATTERN,
@@ -208,16 +209,17 @@ def open_jws(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
+    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
 ) -> tuple[TelemetryEnvelope, str]:
     """Verify a v2 envelope over its exact bytes, then parse those bytes strictly; returns the envelope and
     its content digest (``sha256:`` + the hex SHA-256 of the payload bytes).
 
     :class:`EnvelopeError` reasons: ``bad_signature`` (the bytes, the header or the key do not match),
     ``thing_mismatch`` (the payload names another thing or ``seq`` than the signed header), and the
-    reasons of :func:`twin_models.telemetry.parse_payload`.
+    reasons of :func:`twin_models.telemetry.parse_payload` (``taxonomy``: the plant's state codes).
     """
     payload = _verified_payload(token, header, public_key)
-    envelope = parse_payload(payload, now=now, max_future=max_future)
+    envelope = parse_payload(payload, now=now, max_future=max_future, taxonomy=taxonomy)
     if envelope.machine_id != header.machine_id or envelope.seq != header.seq:
         raise EnvelopeError(
             "thing_mismatch",
@@ -254,6 +256,7 @@ def open_envelope(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
+    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
 ) -> tuple[TelemetryEnvelope, str]:
     """Verify one envelope as published, v2 (a JWS) or v1 (JSON with the signature inside), with one known
     public key: the envelope and its content digest, or :class:`EnvelopeError` with the reason. For a

@@ -148,8 +148,11 @@ def update_payload(reported: dict[str, Any], version: int | None = None) -> byte
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict[str, Any] | None:
-    """The new ``state`` reported section after a batch of a thing's segments, or None if nothing is newer.
+def merge_state(
+    current: dict[str, Any] | None, segments: list[Segment], taxonomy: StateTaxonomy = DEFAULT_TAXONOMY
+) -> dict[str, Any] | None:
+    """The new ``state`` reported section after a batch of a thing's segments, or None if nothing is newer
+    (``taxonomy``: the site's state codes, which name the newest state's category).
 
     Coalesces any number of envelopes (in any order, duplicates included) into one update:
     the newest sample wins, and the lifetime counters grow by the reset-aware increments of
@@ -198,5 +201,7 @@ def merge_state(current: dict[str, Any] | None, segments: list[Segment]) -> dict
         previous = unique[0]
         parts_total, rejects_total = previous.part_count, previous.reject_count
     parts, rejects = count_increments(unique, previous)
-    merged = state_reported(newest, parts_total=parts_total + parts, rejects_total=rejects_total + rejects)
+    merged = state_reported(
+        newest, parts_total=parts_total + parts, rejects_total=rejects_total + rejects, taxonomy=taxonomy
+    )
     return {"schema": 1, **merged}

@@ -21,9 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "DEFAULT_TAXONOMY",
+    "MAX_PLANT_CODES",
+    "PlantStateCodes",
     "StateCategory",
     "StateCode",
     "StateTaxonomy",
@@ -190,3 +195,52 @@ class StateTaxonomy:
 
 
 DEFAULT_TAXONOMY = StateTaxonomy()
+
+
+#: The most codes a plant's mapping may hold.
+MAX_PLANT_CODES = 1000
+_FIXED_CODES = frozenset(int(c) for c in StateCode)
+
+
+class PlantStateCodes(BaseModel):
+    """A plant's own state codes mapped onto the categories: what its controllers send that the default
+    table does not know (codes ``1000..9999``), or a code of ``0..999`` the plant uses differently from its
+    hundred. The codes the platform itself gives a meaning (:class:`StateCode`: ``710`` lease-locked, ``702``
+    maintenance mode, ...) keep it: mapping one is refused.
+
+    One mapping per site; ingest parses, meters and reports the site's machines with it, and OEE, the
+    timeline and the usage statistics read their history with it.
+
+    Example:
+        >>> codes = PlantStateCodes.model_validate({"codes": {"1500": "running", "150": "idle"}})
+        >>> t = codes.taxonomy()
+        >>> t.category(1500).value, t.category(150).value, t.category(100).value
+        ('running', 'idle', 'running')
+        >>> PlantStateCodes.model_validate({"codes": {"710": "running"}})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for PlantStateCodes
+        codes
+          Value error, 710 is the platform's own lease_locked code and keeps its meaning ...
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    codes: Annotated[
+        dict[Annotated[int, Field(ge=0, le=9999)], StateCategory],
+        Field(max_length=MAX_PLANT_CODES, description="a plant's state code (0..9999) -> its category"),
+    ] = Field(default_factory=dict)
+
+    @field_validator("codes")
+    @classmethod
+    def _not_fixed(cls, value: dict[int, StateCategory]) -> dict[int, StateCategory]:
+        for code in sorted(value):
+            if code in _FIXED_CODES and value[code] is not DEFAULT_TAXONOMY.category(code):
+                raise ValueError(
+                    f"{code} is the platform's own {StateCode(code).name.lower()} code and keeps its meaning"
+                )
+        return value
+
+    def taxonomy(self) -> StateTaxonomy:
+        """The taxonomy the site's data is read with."""
+        return StateTaxonomy(overrides=dict(self.codes)) if self.codes else DEFAULT_TAXONOMY

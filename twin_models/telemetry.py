@@ -55,6 +55,7 @@ __all__ = [
     "Signature",
     "TelemetryEnvelope",
     "UtcDatetime",
+    "check_states",
     "parse_envelope",
     "parse_payload",
     "strict_json",
@@ -315,7 +316,7 @@ def parse_payload(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
-    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
+    taxonomy: StateTaxonomy | None = DEFAULT_TAXONOMY,
 ) -> TelemetryEnvelope:
     """The payload of a v2 envelope (its JWS payload bytes, already verified): the same strict rules as
     :func:`parse_envelope`, ``v`` must be 2 and no ``signature`` block may be inside.
@@ -371,7 +372,7 @@ def parse_envelope(
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
     max_bytes: int = MAX_ENVELOPE_BYTES,
-    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
+    taxonomy: StateTaxonomy | None = DEFAULT_TAXONOMY,
 ) -> tuple[TelemetryEnvelope, dict[str, Any]]:
     """Parse and validate one envelope; raise :class:`EnvelopeError` with the quarantine reason.
 
@@ -398,7 +399,7 @@ def parse_envelope(
 
 
 def _parse_strict(
-    raw: bytes | str, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy
+    raw: bytes | str, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy | None
 ) -> tuple[TelemetryEnvelope, dict[str, Any]]:
     """The one strict parse of an envelope document: JSON, model, taxonomy, clock."""
     try:
@@ -424,15 +425,36 @@ def _model_error(exc: ValidationError) -> EnvelopeError:
     return EnvelopeError("schema_violation", f"{where}: {first['msg']} ({exc.error_count()} errors)")
 
 
-def _check_states_and_clock(
-    envelope: TelemetryEnvelope, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy
-) -> None:
+def check_states(envelope: TelemetryEnvelope, taxonomy: StateTaxonomy) -> None:
+    """Refuse an envelope with a sample whose state code the plant's ``taxonomy`` does not know
+    (``schema_violation``, naming the first such sample). The parsers run it; a caller that learns the
+    plant only from the parsed envelope (v1: the machine is named inside) parses with ``taxonomy=None`` and
+    runs it then.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> from twin_models.states import StateCategory, StateTaxonomy
+        >>> t = datetime(2026, 1, 5, 6, tzinfo=UTC)
+        >>> e = TelemetryEnvelope(machine_id="m", site="s", seq=0, sent_at=t, samples=[Sample(ts=t, state=1500)])
+        >>> check_states(e, StateTaxonomy(overrides={1500: StateCategory.IDLE}))
+        >>> check_states(e, DEFAULT_TAXONOMY)
+        Traceback (most recent call last):
+        ...
+        twin_models.telemetry.EnvelopeError: schema_violation: samples.0.state: 1500 is not a state code of the taxonomy
+    """
     if not all(taxonomy.knows(code) for code in {sample.state for sample in envelope.samples}):
         for index, sample in enumerate(envelope.samples):  # name the first sample that has an unknown code
             if not taxonomy.knows(sample.state):
                 raise EnvelopeError(
                     "schema_violation", f"samples.{index}.state: {sample.state} is not a state code of the taxonomy"
                 )
+
+
+def _check_states_and_clock(
+    envelope: TelemetryEnvelope, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy | None
+) -> None:
+    if taxonomy is not None:
+        check_states(envelope, taxonomy)
     limit = (now or datetime.now(UTC)) + max_future
     latest = max(envelope.last_ts, envelope.sent_at)
     if latest > limit:

@@ -37,7 +37,7 @@ from chalicelib.adapters.chain.lease import LeaseClient
 from chalicelib.adapters.chain.lease_anchor import ContractLeaseAnchor
 from chalicelib.adapters.maintenance import DynamoMaintenanceStore
 from chalicelib.adapters.memory_parts import MemoryParts
-from chalicelib.adapters.oee import CalendarStore, OeeResultStore
+from chalicelib.adapters.oee import CalendarStore, OeeResultStore, StateCodeStore
 from chalicelib.adapters.parts import DynamoParts
 from chalicelib.adapters.twins import BacklogStore, DeviceRegistry, HistoryStore, QuarantineStore, ShadowStore
 from chalicelib.anchoring.proofs import ProofQueries
@@ -58,7 +58,7 @@ from chalicelib.ports.chain import AnchorChain, ChainConfigurationError, LeaseCo
 from chalicelib.ports.maintenance import MaintenanceStore
 from chalicelib.ports.oee import Calendars, OeeResults
 from chalicelib.ports.parts import Parts
-from chalicelib.ports.twins import Backlog, Devices, History, Quarantine, Shadows
+from chalicelib.ports.twins import Backlog, Devices, History, Quarantine, Shadows, StateCodes
 from chalicelib.settings import Settings, get_settings
 from chalicelib.twins.service import TwinQueries
 from twin_models.anchoring import ProofBundle
@@ -97,6 +97,7 @@ class Adapters:
     clock: Clock = _utcnow
     parts: Parts = field(default_factory=MemoryParts)
     maintenance: MaintenanceStore = field(default_factory=memory_maintenance.MemoryMaintenanceStore)
+    state_codes: StateCodes = field(default_factory=memory.MemoryStateCodes)
 
 
 def _chain_factories(settings: Settings) -> tuple[Callable[[], AnchorChain], Callable[[], LeaseContracts | None]]:
@@ -144,6 +145,7 @@ def aws_adapters(settings: Settings | None = None) -> Adapters:
         invoice_archive=S3InvoiceArchive(),
         oee_results=OeeResultStore(),
         calendars=CalendarStore(),
+        state_codes=StateCodeStore(),
         anchor_store=store,
         maintenance=DynamoMaintenanceStore(),
         cooldowns=anomaly_adapters.CooldownStore(),
@@ -193,7 +195,7 @@ class Services:
     def twins(self) -> TwinQueries:
         """The twin queries (machines, twin now or at a time, timelines, desired configuration)."""
         a = self.adapters
-        return TwinQueries(devices=a.devices, history=a.history, shadows=a.shadows)
+        return TwinQueries(devices=a.devices, history=a.history, shadows=a.shadows, state_codes=a.state_codes)
 
     @cached_property
     def anomaly(self) -> AnomalyService | None:
@@ -221,6 +223,7 @@ class Services:
             cooldowns=a.cooldowns,
             cooldown_s=self.settings.alert_cooldown_s,
             clock=a.clock,
+            state_codes=a.state_codes,
         )
 
     @cached_property
@@ -242,10 +245,12 @@ class Services:
         a = self.adapters
         scorer = self.anomaly
         return IngestPipeline(
-            verify=VerifyStep(a.devices, timedelta(seconds=self.settings.max_future_s)),
+            verify=VerifyStep(a.devices, timedelta(seconds=self.settings.max_future_s), a.state_codes),
             store=StoreStep(a.history, a.quarantine),
-            shadow=ShadowStep(a.shadows, self.settings.shadow_retries, on_conflict=count_shadow_conflict),
-            meter=MeterStep(a.usage, a.history, a.clock),
+            shadow=ShadowStep(
+                a.shadows, self.settings.shadow_retries, on_conflict=count_shadow_conflict, state_codes=a.state_codes
+            ),
+            meter=MeterStep(a.usage, a.history, a.clock, a.state_codes),
             backlog=a.backlog,
             score=ScoreStep(scorer, a.shadows, self.maintenance.observe_health) if scorer is not None else None,
             queue=QueueStep(self.maintenance),
@@ -266,6 +271,7 @@ class Services:
             anchors=self.anchoring,
             lookback=timedelta(hours=self.settings.oee_lookback_h),
             anchor_after=timedelta(hours=self.settings.oee_anchor_after_h),
+            state_codes=a.state_codes,
         )
 
     @cached_property

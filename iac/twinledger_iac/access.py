@@ -63,9 +63,9 @@ ACCESS: dict[str, FunctionAccess] = {
     ids.API_HANDLER_FUNCTION: API_ACCESS,
     # Telemetry batches: verify against registered devices, append history, quarantine with the raw
     # payload archived, coalesced shadow updates, anomaly scoring, alarms into the maintenance log (its
-    # tickets page critical faults).
+    # tickets page critical faults). A site's own state codes are read from the oee table.
     ids.INGEST_FUNCTION: FunctionAccess(
-        read_tables=("devices",),
+        read_tables=("devices", "oee"),
         write_tables=(
             "history",
             "backlog",
@@ -90,7 +90,7 @@ ACCESS: dict[str, FunctionAccess] = {
     "OeeShifts": FunctionAccess(read_tables=("devices", "history"), write_tables=("oee", "anchors"), shadows=True),
     # Ingest catch-up: shadow, metering and part records for envelopes in the backlog (already in history).
     "IngestCatchUp": FunctionAccess(
-        read_tables=("devices", "history"), write_tables=("backlog", "usage", "parts", "anchors"), shadows=True
+        read_tables=("devices", "history", "oee"), write_tables=("backlog", "usage", "parts", "anchors"), shadows=True
     ),
     # Billing schedule: close lease periods into invoices, anchor them, update the usage shadow.
     "BillingClosePeriods": FunctionAccess(

@@ -21,6 +21,7 @@ from chalicelib.settings import Settings
 from chalicelib.wiring import Services
 from tests.functional.conftest import JWT_SECRET, register, samples, sqs_event
 from tests.functional.openapi_conformance import assert_conforms
+from twin_models.jws import seal_jws
 from twin_models.signing import generate_private_key, public_key_pem, seal_wire
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -186,3 +187,66 @@ def test_the_plants_calendar_is_set_by_its_lessor_or_lessee_and_makes_shifts_ans
         assert call(client, "GET", "/sites/plant-a/calendar", LESSOR)[1] == stored
         status, report = call(client, "GET", f"/machines/cnc-01/oee?{window}&by=shift", LESSEE)
         assert status == 200 and [p["shift"] for p in report["periods"]] == ["early"]
+
+
+def test_a_plants_own_state_codes_are_mapped_by_its_lessor_and_read_by_ingest_metering_twin_and_oee(
+    built: Services, clock: Clock
+) -> None:
+    key = generate_private_key()
+    with Client(app) as client:
+        call(client, "POST", "/machines", LESSOR, _registration(key=key))
+        # Given a controller that reports its own code 1500 for cutting: unknown, so quarantined with its reason
+        assert _deliver_states(built, key, 0, clock.now, 1500) == "schema_violation"
+        assert call(client, "GET", "/sites/plant-a/state-codes", LESSEE)[1] == {"site": "plant-a", "codes": {}}
+        mapping = {"codes": {"1500": "running", "1600": "breakdown"}}
+        # only the lessor of the site's machines maps them: metering bills running time with the mapping
+        assert call(client, "PUT", "/sites/plant-a/state-codes", LESSEE, mapping)[0] == 403
+        assert call(client, "PUT", "/sites/plant-a/state-codes", TECHNICIAN, mapping)[0] == 403
+        assert call(client, "PUT", "/sites/plant-a/state-codes", STRANGER, mapping)[0] == 404
+        status, problem = call(client, "PUT", "/sites/plant-a/state-codes", LESSOR, {"codes": {"710": "running"}})
+        assert status == 400 and [e["path"] for e in problem["errors"]] == ["body.codes"]
+        assert "lease_locked" in problem["errors"][0]["message"]
+        status, problem = call(client, "PUT", "/sites/plant-a/state-codes", LESSOR, {"codes": {"1500": "cutting"}})
+        assert status == 400 and [e["path"] for e in problem["errors"]] == ["body.codes.1500"]
+        status, problem = call(client, "PUT", "/sites/plant-a/state-codes", LESSOR, {"codes": {"10000": "running"}})
+        assert status == 400 and problem["errors"][0]["path"].startswith("body.codes.10000")
+        # When the lessor maps the plant's codes
+        status, stored = call(client, "PUT", "/sites/plant-a/state-codes", LESSOR, mapping)
+        assert status == 200 and stored == {"site": "plant-a", **mapping}
+        assert call(client, "GET", "/sites/plant-a/state-codes", LESSEE)[1] == stored
+        # Then the codes are ingested (v1 and v2 alike), and read as what they were mapped to
+        clock.now += timedelta(minutes=1)
+        assert _deliver_states(built, key, 1, clock.now, 1500) == "accepted"
+        twin = call(client, "GET", "/machines/cnc-01/twin", LESSEE)[1]
+        assert twin["shadows"]["state"]["reported"]["category"] == "running"
+        clock.now += timedelta(minutes=1)
+        assert _deliver_states(built, key, 2, clock.now, 1600, v2=True) == "accepted"
+        window = f"from={_z(T0)}&to={_z(clock.now + timedelta(minutes=1))}"
+        line = call(client, "GET", f"/machines/cnc-01/timeline?{window}", LESSEE)[1]
+        assert {(i["state"], i["category"]) for i in line["intervals"]} == {(1500, "running"), (1600, "breakdown")}
+        oee = call(client, "GET", f"/machines/cnc-01/oee?{window}", LESSEE)[1]["total"]
+        assert oee["run_time_s"] > 0 and oee["losses_s"]["breakdowns"] > 0
+        spindle = [e for e in built.adapters.usage.between("cnc-01", T0, clock.now) if e.meter == "spindle_hours"]
+        assert spindle and sum(e.quantity for e in spindle) > 0  # the mapped running code is billed running time
+        # and no lessor maps a site it shares with another lessor's machines
+        other = {**_registration("cnc-09"), "lessee": "factory-1"}
+        assert call(client, "POST", "/machines", OTHER_LESSOR, other)[0] == 201
+        assert call(client, "PUT", "/sites/plant-a/state-codes", LESSOR, mapping)[0] == 403
+
+
+def _deliver_states(built: Services, key: Any, seq: int, at: datetime, state: int, v2: bool = False) -> str:
+    rows = samples(at - timedelta(seconds=10), 10, state=state)
+    if v2:
+        body = seal_jws("cnc-01", "plant-a", seq, rows, key, "cnc-01/1", sent_at=at).decode()
+    else:
+        body = seal_wire("cnc-01", "plant-a", seq, rows, key, "cnc-01/1", at).decode()
+    before = built.ingest.totals.accepted
+    built.ingest.handle_batch(sqs_event([body], [f"s-{seq}"]))
+    if built.ingest.totals.accepted > before:
+        return "accepted"
+    reasons = [q["reason"] for q in built.adapters.quarantine.list_day(at.strftime("%Y-%m-%d"))]
+    return reasons[-1] if reasons else "lost"
+
+
+def _z(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")

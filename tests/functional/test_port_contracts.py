@@ -29,12 +29,13 @@ from chalicelib.ports.anomaly import AlertPublisher, Cooldowns
 from chalicelib.ports.archive import Archive
 from chalicelib.ports.billing import InvoiceArchive, Invoices, Leases, Usage
 from chalicelib.ports.oee import Calendars, OeeResults, StoredPeriod
-from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, ShadowVersionConflictError
+from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, ShadowVersionConflictError, StateCodes
 from tests.functional.conftest import T0, samples
 from twin_models.billing import Invoice, Lease, UsageEvent, compute_invoice, load_lease
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.oee import PlantCalendar
 from twin_models.shadow import update_payload
+from twin_models.states import PlantStateCodes
 from twin_models.telemetry import TelemetryEnvelope
 from twin_models.tenancy import Device
 
@@ -157,6 +158,15 @@ def calendars(backend: str) -> Calendars:
 
 
 @pytest.fixture
+def state_codes(backend: str) -> StateCodes:
+    if backend == "aws":
+        from chalicelib.adapters.oee import StateCodeStore
+
+        return StateCodeStore()
+    return mem.MemoryStateCodes()
+
+
+@pytest.fixture
 def cooldowns(backend: str) -> Cooldowns:
     if backend == "aws":
         from chalicelib.adapters.anomaly import CooldownStore
@@ -195,6 +205,7 @@ PORTS: list[tuple[str, type]] = [
     ("invoice_archive", InvoiceArchive),
     ("oee_results", OeeResults),
     ("calendars", Calendars),
+    ("state_codes", StateCodes),
     ("cooldowns", Cooldowns),
     ("alerts", AlertPublisher),
     ("anchor_store", AnchorStore),
@@ -968,6 +979,17 @@ def test_calendars_put_and_get(calendars: Calendars) -> None:
     calendars.put("plant-a", PlantCalendar(timezone="UTC"))
     assert calendars.get("plant-a") == PlantCalendar(timezone="UTC")
     assert calendars.get("plant-b") is None
+
+
+def test_state_codes_put_and_get_beside_the_calendar(state_codes: StateCodes, calendars: Calendars) -> None:
+    mapping = PlantStateCodes.model_validate({"codes": {"1500": "running", "150": "idle"}})
+    assert state_codes.get("plant-a") is None
+    calendars.put("plant-a", PlantCalendar(timezone="Europe/Berlin"))  # same table, its own item
+    state_codes.put("plant-a", mapping)
+    assert state_codes.get("plant-a", 0) == mapping
+    assert calendars.get("plant-a") == PlantCalendar(timezone="Europe/Berlin")
+    state_codes.put("plant-a", PlantStateCodes())
+    assert state_codes.get("plant-a", 0) == PlantStateCodes() and state_codes.get("plant-b") is None
 
 
 # -- anomaly -----------------------------------------------------------------------------------------------

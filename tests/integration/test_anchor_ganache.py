@@ -263,7 +263,7 @@ def test_lease_cycle_on_ganache(ganache_factory: Callable[..., Ganache], admin: 
     posted = LeaseClient(ganache_w3, address, admin).post_usage(now, usage.root, keccak256(b"inv-1"), 4200)
     LeaseClient(ganache_w3, address, lessee).dispute(posted.index, keccak256(b"reason"))
     LeaseClient(ganache_w3, address, admin).revise_usage(posted.index, usage.root, keccak256(b"inv-2"), 4100)
-    ganache_w3.provider.make_request("evm_increaseTime", [3601])  # type: ignore[arg-type]
+    ganache_w3.provider.make_request("evm_increaseTime", [3601])
     ganache.mine()
     final = LeaseClient(ganache_w3, address, lessee).finalize(posted.index)
 

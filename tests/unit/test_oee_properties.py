@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -92,20 +92,41 @@ def _hms(text: str) -> int:
     return (int(h) % 24) * 3600 + int(m) * 60
 
 
-def _in(sec: int, start: int, end: int) -> bool:
-    length = (end - start) % 86400 or 86400
-    return (sec - start) % 86400 < length
+def _instant(day: date, wall: str, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall time, by the calendar's convention, worked out minute by minute: a
+    time the autumn change repeats is its first occurrence (``fold=0``); a time the spring change skips is
+    the moment the clocks jump (the first instant whose wall time is past it)."""
+    h, m = (int(x) for x in wall.split(":"))
+    naive = datetime.combine(day, time(h % 24, m))
+    first = naive.replace(tzinfo=zone).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == naive:
+        return first
+    probe = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)  # before the jump
+    while probe.astimezone(zone).replace(tzinfo=None) < naive:
+        probe += timedelta(seconds=1)
+    return probe
 
 
 def scheduled_at(moment: datetime, zone: str, shifts: list[dict[str, Any]]) -> bool:
-    """Wall-clock check, independent of the engine's shift instances."""
+    """Whether production is planned at ``moment``: each shift and break as its own instants on the local
+    days around it, independent of the engine's shift instances."""
     if not shifts:
         return True
-    local = moment.astimezone(ZoneInfo(zone))
-    sec = local.hour * 3600 + local.minute * 60 + local.second
+    tz = ZoneInfo(zone)
+    today = moment.astimezone(tz).date()
     for shift in shifts:
-        if _in(sec, _hms(shift["start"]), _hms(shift["end"])):
-            return not any(_in(sec, _hms(b0), _hms(b1)) for b0, b1 in shift.get("breaks", []))
+        overnight = _hms(shift["end"]) <= _hms(shift["start"])
+        for day in (today - timedelta(days=1), today):
+            start = _instant(day, shift["start"], tz)
+            end = _instant(day + timedelta(days=int(overnight)), shift["end"], tz)
+            if not start <= moment < end:
+                continue
+            for b0, b1 in shift.get("breaks", []):
+                d0 = day + timedelta(days=int(_hms(b0) < _hms(shift["start"])))
+                d1 = day + timedelta(days=int(_hms(b1) <= _hms(shift["start"])))
+                if _instant(d0, b0, tz) <= moment < _instant(d1, b1, tz):
+                    return False
+            return True
     return False
 
 

@@ -47,6 +47,7 @@ from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json
 from twin_models.device_config import MAX_SHADOW_DEPTH, MAX_SHADOW_STATE_BYTES, state_depth, state_size
 from twin_models.history import Segment
 from twin_models.oee import PlantCalendar
+from twin_models.states import PlantStateCodes
 from twin_models.tenancy import Device
 
 __all__ = [
@@ -922,6 +923,33 @@ class MemoryCalendars:
         with self._lock:
             body = self._calendars.get(site)
         return PlantCalendar.model_validate_json(body) if body is not None else None
+
+
+class MemoryStateCodes:
+    """Each site's own state codes.
+
+    Example:
+        >>> codes = MemoryStateCodes()
+        >>> codes.put("plant-a", PlantStateCodes.model_validate({"codes": {"1500": "running"}}))
+        >>> codes.get("plant-a").codes, codes.get("plant-b")
+        ({1500: <StateCategory.RUNNING: 'running'>}, None)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: dict[str, str] = {}
+
+    def put(self, site: str, codes: PlantStateCodes) -> None:
+        """Store a site's mapping (replacing the one stored before)."""
+        body = codes.model_dump_json()
+        with self._lock:
+            self._codes[site] = body
+
+    def get(self, site: str, max_age_s: float = DEVICE_CACHE_MAX_AGE_S) -> PlantStateCodes | None:
+        """A site's mapping, or None when none is stored (always the stored one: nothing to cache)."""
+        with self._lock:
+            body = self._codes.get(site)
+        return PlantStateCodes.model_validate_json(body) if body is not None else None
 
 
 # -- anomaly -----------------------------------------------------------------------------------------------

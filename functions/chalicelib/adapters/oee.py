@@ -5,21 +5,25 @@ One table (``oee``), two kinds of items:
 * ``pk = M#<machine>``, ``sk = P#<period start, epoch µs, 20 digits>``: one completed period of one
   machine — its bounds, label, shift, the additive totals row (``row``, JSON ``{column: value}``)
   and the machine-level input warnings (``notes``).
-* ``pk = S#<site>``, ``sk = calendar``: the site's :class:`PlantCalendar` as JSON.
+* ``pk = S#<site>``, ``sk = calendar``: the site's :class:`PlantCalendar` as JSON;
+* ``pk = S#<site>``, ``sk = state-codes``: the site's own state codes (:class:`PlantStateCodes`) as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.tables import table_name
 from chalicelib.ports.oee import StoredPeriod
+from chalicelib.ports.twins import DEVICE_CACHE_MAX_AGE_S
 from twin_models.oee import PlantCalendar
+from twin_models.states import PlantStateCodes
 
-__all__ = ["CalendarStore", "OeeResultStore"]
+__all__ = ["CalendarStore", "OeeResultStore", "StateCodeStore"]
 
 
 def _ddb() -> Any:
@@ -107,3 +111,29 @@ class CalendarStore:
         if "Item" not in found:
             return None
         return PlantCalendar.model_validate_json(found["Item"]["body"]["S"])
+
+
+class StateCodeStore:
+    """Site state-code mappings (table ``oee``, ``pk = S#<site>``, ``sk = state-codes``), cached per container
+    like the devices (:data:`~chalicelib.ports.twins.DEVICE_CACHE_MAX_AGE_S`)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[float, PlantStateCodes | None]] = {}
+
+    def put(self, site: str, codes: PlantStateCodes) -> None:
+        """Store a site's mapping."""
+        _ddb().put_item(
+            TableName=table_name("oee"),
+            Item={"pk": {"S": f"S#{site}"}, "sk": {"S": "state-codes"}, "body": {"S": codes.model_dump_json()}},
+        )
+        self._cache.pop(site, None)
+
+    def get(self, site: str, max_age_s: float = DEVICE_CACHE_MAX_AGE_S) -> PlantStateCodes | None:
+        """A site's mapping, or None when none is stored; cached for at most ``max_age_s``."""
+        cached = self._cache.get(site)
+        if cached and time.monotonic() - cached[0] < max_age_s:
+            return cached[1]
+        found = _ddb().get_item(TableName=table_name("oee"), Key={"pk": {"S": f"S#{site}"}, "sk": {"S": "state-codes"}})
+        codes = PlantStateCodes.model_validate_json(found["Item"]["body"]["S"]) if "Item" in found else None
+        self._cache[site] = (time.monotonic(), codes)
+        return codes

@@ -29,13 +29,22 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from chalicelib.ports.billing import Usage
 from chalicelib.ports.maintenance import MaintenanceInbox
-from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, ShadowVersionConflictError
-from twin_models.billing import derive_usage_events
+from chalicelib.ports.twins import (
+    Devices,
+    History,
+    Quarantine,
+    Shadows,
+    ShadowVersionConflictError,
+    StateCodes,
+    site_taxonomy,
+)
+from twin_models.billing import MeteringConfig, derive_usage_events
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.jws import is_jws, jws_header, open_jws, payload_of
 from twin_models.shadow import merge_state, update_payload
 from twin_models.signing import load_public_key, verify_envelope
-from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, parse_envelope
+from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
+from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, check_states, parse_envelope
 from twin_models.tenancy import Device, parties
 from twin_models.timestamps import format_utc
 
@@ -68,9 +77,16 @@ class ShadowUpdateError(Exception):
 class VerifyStep:
     """Parse, check and verify one record: the envelope and its segment, or :class:`EnvelopeError`."""
 
-    def __init__(self, devices: Devices, max_future: timedelta = timedelta(seconds=300)) -> None:
+    def __init__(
+        self, devices: Devices, max_future: timedelta = timedelta(seconds=300), state_codes: StateCodes | None = None
+    ) -> None:
         self.devices = devices
         self.max_future = max_future
+        self.state_codes = state_codes
+
+    def taxonomy(self, site: str) -> StateTaxonomy:
+        """The state codes the site's samples are read with (its own mapping, else the default)."""
+        return DEFAULT_TAXONOMY if self.state_codes is None else site_taxonomy(self.state_codes, site)
 
     def run(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
         """The segment, the envelope and the machine's parties; raises :class:`EnvelopeError` with the reason.
@@ -80,7 +96,7 @@ class VerifyStep:
         try:
             if is_jws(body):
                 return self._run_v2(body, now)
-            envelope, document = parse_envelope(body, now=now, max_future=self.max_future)
+            envelope, document = parse_envelope(body, now=now, max_future=self.max_future, taxonomy=None)
         except EnvelopeError:
             raise
         except Exception as exc:  # nothing a parser raises may escape the quarantine
@@ -97,13 +113,16 @@ class VerifyStep:
             raise EnvelopeError("unsigned", "envelope carries no signature block")
         device, pem = _registered_key(device, envelope.machine_id, signature.key_id, now)
         _check_site(envelope, device)
+        check_states(envelope, self.taxonomy(device.site))
         digest = verify_envelope(document, _public_key(pem))
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
     def _run_v2(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
         header = jws_header(body)  # which key, and what the signature must vouch for (not trusted yet)
         device, pem = _registered_key(self.devices.get(header.machine_id), header.machine_id, header.key_id, now)
-        envelope, digest = open_jws(body, header, _public_key(pem), now=now, max_future=self.max_future)
+        envelope, digest = open_jws(
+            body, header, _public_key(pem), now=now, max_future=self.max_future, taxonomy=self.taxonomy(device.site)
+        )
         _check_site(envelope, device)
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
@@ -166,10 +185,17 @@ class ShadowStep:
     and this step completes the twin without counting anything twice.
     """
 
-    def __init__(self, shadows: Shadows, retries: int = 5, on_conflict: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        shadows: Shadows,
+        retries: int = 5,
+        on_conflict: Callable[[], None] = lambda: None,
+        state_codes: StateCodes | None = None,
+    ) -> None:
         self.shadows = shadows
         self.retries = retries
         self.on_conflict = on_conflict
+        self.state_codes = state_codes
 
     def run(self, machine_id: str, segments: Sequence[Segment]) -> bool:
         """Merge the batch's segments into the ``state`` shadow; False when nothing was newer."""
@@ -180,7 +206,10 @@ class ShadowStep:
                 self.shadows.update(machine_id, "state", update_payload({"schema": 1}))
                 continue
             reported, version = current
-            merged = merge_state(reported, list(segments))
+            taxonomy = DEFAULT_TAXONOMY
+            if self.state_codes is not None and segments:
+                taxonomy = site_taxonomy(self.state_codes, segments[0].site)
+            merged = merge_state(reported, list(segments), taxonomy)
             if merged is None:
                 return False
             try:
@@ -201,18 +230,29 @@ class MeterStep:
     else it comes from envelope ``seq - 1`` in the same batch or in history.
     """
 
-    def __init__(self, usage: Usage, history: History, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, usage: Usage, history: History, clock: Callable[[], datetime], state_codes: StateCodes | None = None
+    ) -> None:
         self.usage = usage
         self.history = history
         self.clock = clock
+        self.state_codes = state_codes
 
     def run(self, envelopes: Mapping[int, TelemetryEnvelope], segments: Mapping[int, Segment]) -> int:
         """Meter one machine's envelopes of a batch (by seq), stored in one go; returns the events stored."""
         events = []
         for seq in sorted(envelopes):
             envelope = envelopes[seq]
+            config = None
+            if self.state_codes is not None:
+                taxonomy = site_taxonomy(self.state_codes, envelope.site)
+                config = None if taxonomy is DEFAULT_TAXONOMY else MeteringConfig(taxonomy=taxonomy)
             events += derive_usage_events(
-                envelope.columns, envelope.machine_id, previous=self._previous(envelope, segments), source=f"seq-{seq}"
+                envelope.columns,
+                envelope.machine_id,
+                config=config,
+                previous=self._previous(envelope, segments),
+                source=f"seq-{seq}",
             )
         if not events:
             return 0

@@ -54,7 +54,7 @@ from chalicelib.ports.archive import Archive
 from chalicelib.ports.billing import Usage
 from chalicelib.ports.chain import ChainError
 from chalicelib.ports.maintenance import AnchoredProofs, HeadRecord, HealthPoint, MaintenanceStore, PublishedPlan
-from chalicelib.ports.twins import Devices, History, Shadows
+from chalicelib.ports.twins import Devices, History, Shadows, StateCodes, site_taxonomy
 from twin_models.anchoring import ProofBundle
 from twin_models.components import component_of
 from twin_models.maintenance import (
@@ -94,6 +94,7 @@ from twin_models.maintenance import (
     usage_statistics,
     who_may,
 )
+from twin_models.states import DEFAULT_TAXONOMY
 from twin_models.tenancy import Device, Principal, parties
 from twin_models.timestamps import format_utc, parse_utc
 
@@ -181,7 +182,9 @@ class MaintenanceService:
         cooldowns: Cooldowns | None = None,
         cooldown_s: int = 3600,
         clock: Clock = _utcnow,
+        state_codes: StateCodes | None = None,
     ) -> None:
+        self.state_codes = state_codes
         self.store = store
         self.devices = devices
         self.archive = archive
@@ -834,12 +837,13 @@ class MaintenanceService:
 
     def statistics(self, principal: Principal, machine_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """``GET /machines/{id}/statistics?from=&to=``: usage, alarms, MTBF/MTTR and the health trend."""
-        self._machine(principal, machine_id, "read")
+        device, _ = self._machine(principal, machine_id, "read")
         if end <= start:
             raise BadInputError("query parameter 'to' must be after 'from'", field="query.to")
         if end - start > MAX_STATISTICS_RANGE:
             raise BadInputError(f"the range may span at most {MAX_STATISTICS_RANGE.days} days", field="query.from")
-        usage = usage_statistics(self.history.segments(machine_id, start, end), start, end)
+        taxonomy = DEFAULT_TAXONOMY if self.state_codes is None else site_taxonomy(self.state_codes, device.site)
+        usage = usage_statistics(self.history.segments(machine_id, start, end), start, end, taxonomy)
         log = log_statistics(
             self.store.entries(machine_id), self.store.tickets(machine_id), start, end, usage["spindle_hours"]
         )

@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.errors import BadInputError, NotAllowedError, NotVisibleError
 from chalicelib.ports.anchoring import AnchorQueue, RecordConflictError
 from chalicelib.ports.oee import Calendars, OeeResults, StoredPeriod
-from chalicelib.ports.twins import Devices, History, Shadows
+from chalicelib.ports.twins import Devices, History, Shadows, StateCodes, site_taxonomy
 from twin_models.anchoring import record_hash
 from twin_models.history import oee_input
 from twin_models.oee import (
@@ -40,6 +40,7 @@ from twin_models.oee import (
     shift_instances,
 )
 from twin_models.shadow import update_payload
+from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.tenancy import Device, Principal, acting_role, can_see, parties
 from twin_models.timestamps import format_utc, from_micros, to_micros
 
@@ -81,7 +82,9 @@ class OeeService:
         anchors: AnchorQueue | None = None,
         lookback: timedelta = timedelta(hours=48),
         anchor_after: timedelta = timedelta(hours=2),
+        state_codes: StateCodes | None = None,
     ) -> None:
+        self.state_codes = state_codes
         self.results = results
         self.calendars = calendars
         self.history = history
@@ -95,6 +98,10 @@ class OeeService:
     def calendar(self, device: Device) -> PlantCalendar:
         """The site's stored calendar, else the device's time zone with no shifts (all time scheduled)."""
         return self.calendars.get(device.site) or PlantCalendar(timezone=device.timezone)
+
+    def taxonomy(self, device: Device) -> StateTaxonomy:
+        """The state codes the machine's site reads its history with."""
+        return DEFAULT_TAXONOMY if self.state_codes is None else site_taxonomy(self.state_codes, device.site)
 
     def machine_data(self, device: Device, start: datetime, end: datetime) -> MachineData:
         """The engine's input for one machine from its stored history."""
@@ -122,7 +129,13 @@ class OeeService:
             for lo, hi in _spans(missing):
                 a, b = from_micros(periods[lo].start_us), from_micros(periods[hi].end_us)
                 fresh = compute_totals(
-                    [self.machine_data(device, a, b)], a, b, shifts=calendar.shifts, timezone=calendar.timezone, by=by
+                    [self.machine_data(device, a, b)],
+                    a,
+                    b,
+                    shifts=calendar.shifts,
+                    timezone=calendar.timezone,
+                    by=by,
+                    taxonomy=self.taxonomy(device),
                 )
                 index = {p.start_us: k for k, p in enumerate(fresh.periods)}
                 for k in range(lo, hi + 1):
@@ -282,6 +295,7 @@ class OeeService:
             shifts=calendar.shifts,
             timezone=calendar.timezone,
             by=by,
+            taxonomy=self.taxonomy(device),
         )
         w0, w1 = totals.window_start_us, totals.window_end_us
         complete = [k for k, p in enumerate(totals.periods) if p.start_us > w0 and p.end_us < w1]

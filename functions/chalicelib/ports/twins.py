@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from twin_models.history import Segment
+from twin_models.states import DEFAULT_TAXONOMY, PlantStateCodes, StateTaxonomy
 from twin_models.tenancy import Device
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "Quarantine",
     "ShadowVersionConflictError",
     "Shadows",
+    "StateCodes",
+    "site_taxonomy",
 ]
 
 
@@ -32,6 +35,34 @@ __all__ = [
 #: retired (or added) through the API is refused (or accepted) at most this long after the change was stored,
 #: and exactly from its retirement time when that time lies at least this far ahead.
 DEVICE_CACHE_MAX_AGE_S = 60.0
+
+
+@runtime_checkable
+class StateCodes(Protocol):
+    """Each site's own state codes mapped onto the categories (:class:`~twin_models.states.PlantStateCodes`)."""
+
+    def put(self, site: str, codes: PlantStateCodes) -> None:
+        """Store a site's mapping (replacing the one stored before)."""
+        ...
+
+    def get(self, site: str, max_age_s: float = DEVICE_CACHE_MAX_AGE_S) -> PlantStateCodes | None:
+        """A site's mapping, or None when none is stored (an adapter may cache it for ``max_age_s``, the
+        same bound as a device's: a mapping reaches ingest at most this long after it was stored)."""
+        ...
+
+
+def site_taxonomy(codes: StateCodes, site: str) -> StateTaxonomy:
+    """The taxonomy a site's data is read with: its own codes where it has a mapping, else the default.
+
+    Example:
+        >>> from chalicelib.adapters.memory import MemoryStateCodes
+        >>> store = MemoryStateCodes()
+        >>> store.put("plant-a", PlantStateCodes.model_validate({"codes": {"1500": "idle"}}))
+        >>> site_taxonomy(store, "plant-a").category(1500).value, site_taxonomy(store, "plant-b").knows(1500)
+        ('idle', False)
+    """
+    found = codes.get(site)
+    return found.taxonomy() if found is not None else DEFAULT_TAXONOMY
 
 
 class ShadowVersionConflictError(Exception):

@@ -1,5 +1,5 @@
 """HTTP routes of the twins: machines, twin (now or at a time), timeline, desired configuration, fleet, and
-the lessor's registration of machines and gateway keys."""
+the lessor's registration of machines and gateway keys, and a site's own state codes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from chalicelib.twins.schemas import (
     MachineKeys,
     MachinePage,
     MachineRegistration,
+    SiteStateCodes,
     Timeline,
     TimelineQuery,
     Twin,
@@ -26,6 +27,7 @@ from chalicelib.twins.schemas import (
 )
 from chalicelib.wiring import services
 from twin_models.device_config import DesiredConfig
+from twin_models.states import PlantStateCodes
 from twin_models.tenancy import Principal
 
 __all__ = ["blueprint"]
@@ -92,3 +94,16 @@ def put_desired(machine_id: str, principal: Principal, body: DesiredConfig) -> d
 def get_fleet(principal: Principal, query: FleetQuery) -> dict[str, Any]:
     fleet = services().twins.fleet_at(principal, query.at)
     return page_body(*page(fleet["machines"], _machine_id, query.page()), at=fleet["at"])
+
+
+@blueprint.route("/sites/{site_id}/state-codes", methods=["GET"])
+@contract(summary="A site's own state codes mapped onto the categories", response=SiteStateCodes)
+def get_state_codes(site_id: str, principal: Principal) -> dict[str, Any]:
+    return services().twins.site_state_codes(principal, site_id)
+
+
+@blueprint.route("/sites/{site_id}/state-codes", methods=["PUT"])
+@contract(summary="Map a site's own state codes onto the categories (the lessor of its machines)",
+          body=PlantStateCodes, response=SiteStateCodes)  # fmt: skip
+def put_state_codes(site_id: str, principal: Principal, body: PlantStateCodes) -> dict[str, Any]:
+    return services().twins.set_site_state_codes(principal, site_id, body)

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.http import PageQuery, QueryTime
 from twin_models.signing import load_public_key
+from twin_models.states import StateCategory
 from twin_models.telemetry import NAME_PATTERN
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "MachineRegistration",
     "MachineSummary",
     "ShadowView",
+    "SiteStateCodes",
     "Timeline",
     "TimelineQuery",
     "Twin",
@@ -233,3 +235,10 @@ class MachineKeys(MachineSummary):
 
     timezone: str
     keys: list[KeyView]
+
+
+class SiteStateCodes(_Out):
+    """A site's own state codes and the category each is read as (empty: the default table only)."""
+
+    site: str
+    codes: dict[str, StateCategory] = Field(description="state code -> category")

@@ -13,11 +13,11 @@ from chalicelib.errors import (
     NotVisibleError,
     PayloadTooLargeError,
 )
-from chalicelib.ports.twins import Devices, History, Shadows
+from chalicelib.ports.twins import Devices, History, Shadows, StateCodes, site_taxonomy
 from twin_models.device_config import DesiredConfig, ShadowDocumentError
 from twin_models.history import state_at, timeline
 from twin_models.shadow import SHADOW_NAMES
-from twin_models.states import DEFAULT_TAXONOMY, StateCode
+from twin_models.states import DEFAULT_TAXONOMY, PlantStateCodes, StateCode, StateTaxonomy
 from twin_models.tenancy import Device, Principal, acting_role, can_see
 from twin_models.timestamps import format_utc
 
@@ -29,10 +29,17 @@ MAX_TIMELINE_DAYS = 93
 class TwinQueries:
     """Tenant-scoped twin queries over the devices, history and shadows ports."""
 
-    def __init__(self, *, devices: Devices, history: History, shadows: Shadows) -> None:
+    def __init__(
+        self, *, devices: Devices, history: History, shadows: Shadows, state_codes: StateCodes | None = None
+    ) -> None:
         self.devices = devices
         self.history = history
         self.shadows = shadows
+        self.state_codes = state_codes
+
+    def taxonomy(self, device: Device) -> StateTaxonomy:
+        """The state codes the machine's site reads its data with."""
+        return DEFAULT_TAXONOMY if self.state_codes is None else site_taxonomy(self.state_codes, device.site)
 
     def device(self, principal: Principal, machine_id: str) -> Device:
         """The device if the caller may see it; otherwise it does not exist for them (404)."""
@@ -60,7 +67,7 @@ class TwinQueries:
                 "lease_locked": code == StateCode.LEASE_LOCKED,
                 "state": {
                     "state": code,
-                    "category": DEFAULT_TAXONOMY.category(code).value,
+                    "category": self.taxonomy(device).category(code).value,
                     "program": found["program"],
                     "since": format_utc(found["since"]) if isinstance(found["since"], datetime) else None,
                     "covered": found["covered"],
@@ -91,7 +98,7 @@ class TwinQueries:
                 {
                     **_summary(device),
                     "state": code,
-                    "category": DEFAULT_TAXONOMY.category(code).value,
+                    "category": self.taxonomy(device).category(code).value,
                     "program": found["program"] if found else "",
                     "covered": bool(found and found["covered"]),
                 }
@@ -117,7 +124,7 @@ class TwinQueries:
 
     def timeline(self, principal: Principal, machine_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """State intervals between ``start`` and ``end``; uncovered time is reported as gaps."""
-        self.device(principal, machine_id)
+        taxonomy = self.taxonomy(self.device(principal, machine_id))
         if end <= start:
             raise BadInputError("'to' must be after 'from'", field="query.to")
         if (end - start).days > MAX_TIMELINE_DAYS:
@@ -135,13 +142,42 @@ class TwinQueries:
                     "start": format_utc(i.start),
                     "end": format_utc(i.end),
                     "state": i.code,
-                    "category": DEFAULT_TAXONOMY.category(i.code).value,
+                    "category": taxonomy.category(i.code).value,
                     "program": i.program,
                     **({"ideal_cycle_time_s": i.ideal_cycle_time_s} if i.ideal_cycle_time_s is not None else {}),
                 }
                 for i in intervals
             ],
         }
+
+    # -- a site's own state codes ---------------------------------------------------------------------------
+    def site_state_codes(self, principal: Principal, site: str) -> dict[str, Any]:
+        """A site's state-code mapping (empty: the default table), for anyone with a machine there."""
+        if not any(d.site == site for d in self.devices.for_tenant(principal.tenant)):
+            raise NotVisibleError(f"no site {site!r}")
+        found = self.state_codes.get(site, 0) if self.state_codes is not None else None
+        return {"site": site, "codes": _codes_out(found or PlantStateCodes())}
+
+    def set_site_state_codes(self, principal: Principal, site: str, codes: PlantStateCodes) -> dict[str, Any]:
+        """The lessor of every machine at the site maps the plant's own state codes (replacing the mapping).
+
+        Metering reads samples with it, so it decides billed running time: a lessee may not set it, and
+        neither may a lessor while another lessor's machines share the site. It applies to data received
+        from then on (ingest caches it like a device, for at most
+        :data:`~chalicelib.ports.twins.DEVICE_CACHE_MAX_AGE_S`); usage already metered stays as metered.
+        """
+        mine = [d for d in self.devices.for_tenant(principal.tenant) if d.site == site]
+        if not mine:
+            raise NotVisibleError(f"no site {site!r}")
+        if principal.role != "lessor" or any(d.lessor != principal.tenant for d in mine):
+            raise NotAllowedError(f"only the lessor of the machines at {site!r} may map its state codes")
+        others = sorted({d.lessor for d in self.devices.all() if d.site == site and d.lessor != principal.tenant})
+        if others:
+            raise NotAllowedError(f"machines of other lessors share {site!r}: its state codes are not one lessor's")
+        if self.state_codes is None:
+            raise NotAllowedError("this deployment keeps no state-code mappings")
+        self.state_codes.put(site, codes)
+        return {"site": site, "codes": _codes_out(codes)}
 
     # -- registration (the lessor's) ------------------------------------------------------------------------
     def register(self, principal: Principal, registration: dict[str, Any]) -> dict[str, Any]:
@@ -234,3 +270,7 @@ def _lease_lock(shadows: dict[str, Any]) -> dict[str, Any]:
         "pending": "lease_lock" in config.get("delta", {}),
         "machine_locked": state == StateCode.LEASE_LOCKED,
     }
+
+
+def _codes_out(codes: PlantStateCodes) -> dict[str, str]:
+    return {str(code): category.value for code, category in sorted(codes.codes.items())}
