@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from twin_models.bounds import number, whole
 from twin_models.timestamps import TimestampError, parse_utc
 
 if TYPE_CHECKING:
@@ -134,6 +135,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     due.add_argument("--plan", type=Path, required=True)
     due.add_argument("--export", type=Path, required=True)
     due.add_argument("--at", help="the time to compute for (ISO 8601 with zone; default now)")
-    due.add_argument("--spindle-hours", type=float, help="the machine's spindle hours now (log scale)")
-    due.add_argument("--parts", type=int, help="the machine's parts now (log scale)")
+    due.add_argument("--spindle-hours", type=number(0), help="the machine's spindle hours now (log scale)")
+    due.add_argument("--parts", type=whole(0), help="the machine's parts now (log scale)")
     due.set_defaults(handler=_due)
