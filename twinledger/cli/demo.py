@@ -17,16 +17,18 @@ import sys
 from datetime import date
 
 from twin_models.bounds import day, seed, whole
-from twin_models.telemetry import MAX_SAMPLES
 from twinledger.paths import require_checkout
 from twinledger.progress import Progress
 
-__all__ = ["MAX_MACHINES", "register"]
+__all__ = ["MAX_BATCH", "MAX_DAYS", "MAX_MACHINES", "register"]
 
 #: The largest fleet the demo simulates (8 machines take about a minute).
 MAX_MACHINES = 64
 #: The longest run: a month of plant days, one invoice per day.
 MAX_DAYS = 31
+#: The most samples per envelope: the simulator's samples take about 280 bytes each in an envelope, so 400
+#: stay well under the 128 KiB an envelope may have (``twin_models.telemetry.MAX_ENVELOPE_BYTES``).
+MAX_BATCH = 400
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -76,9 +78,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--batch",
-        type=whole(1, MAX_SAMPLES),
+        type=whole(1, MAX_BATCH),
         default=300,
-        help=f"samples per envelope, 1 to {MAX_SAMPLES} (default 300)",
+        help=f"samples per envelope, 1 to {MAX_BATCH} (default 300)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.set_defaults(handler=_run)

@@ -727,7 +727,7 @@ def report_document(result: DemoResult) -> dict[str, Any]:
             "verified": result.parts.verified,
         },
         "federation": result.federation,
-        "seconds": round(result.seconds, 3),
+        "seconds": result.seconds,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "next": [{"command": command, "what": what} for command, what in NEXT_STEPS],
     }
