@@ -3,8 +3,9 @@
 Each factory returns a callable for ``argparse``'s ``type=``: it turns the text into the value, or raises
 :class:`BoundsError` (an ``argparse.ArgumentTypeError``, so a parser prints its message as it is) naming
 what was expected. A whole number is what :func:`int` reads; a number is what :func:`float` reads and is
-finite; a day is an ISO 8601 date. The bounds are kept on the callable (``low``, ``high``, ``low_open``,
-``high_open``), so a help text or a test can read them.
+finite; a day is an ISO 8601 date; a moment (:func:`instant`) an ISO 8601 time with its offset. The bounds
+are kept on the callable (``low``, ``high``, ``low_open``, ``high_open``), so a help text or a test can
+read them.
 
 Example:
     >>> machines = whole(1, 64)
@@ -25,9 +26,11 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-__all__ = ["BoundsError", "Day", "Number", "Whole", "day", "number", "port", "seed", "whole"]
+from twin_models.timestamps import TimestampError, parse_utc
+
+__all__ = ["BoundsError", "Day", "Number", "Whole", "day", "instant", "number", "port", "seed", "whole"]
 
 #: The largest seed a simulator takes (``random.Random`` takes any; numpy's generators take 32 bits).
 MAX_SEED = 2**32 - 1
@@ -156,6 +159,19 @@ def day(first: date, last: date) -> Day:
         datetime.date(2026, 1, 5)
     """
     return Day(first, last)
+
+
+def instant(text: str) -> datetime:
+    """A moment: ISO 8601 text that names its offset, as aware UTC (:func:`twin_models.timestamps.parse_utc`).
+
+    Example:
+        >>> instant("2026-01-05T07:00:00+01:00").isoformat()
+        '2026-01-05T06:00:00+00:00'
+    """
+    try:
+        return parse_utc(text)
+    except TimestampError as exc:
+        raise BoundsError(str(exc)) from None
 
 
 def port() -> Whole:

@@ -161,7 +161,7 @@ NUMBERS = st.one_of(
 )
 WORDS = st.one_of(
     st.sampled_from(["zscore", "serve", "openapi", "shift", "synthetic", "trimmed", "keccak256-jcs", "bogus"]),
-    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
 )
 DAYS = st.one_of(st.dates().map(date.isoformat), st.sampled_from(["2026-13-01", "2026-02-30", "yesterday", ""]))
 
@@ -232,12 +232,17 @@ def test_random_arguments_are_parsed_or_refused_in_one_line(vector: tuple[list[s
         (["federated", "run", "--aggregation", "mean"], "argument --aggregation: invalid choice: 'mean'"),
         (["edge", "run", "--config", "g.yaml", "--drain", "nan"], "argument --drain: must be a number at least 0"),
         (["oee", "--scenario", "s.json", "--by", "month"], "argument --by: invalid choice: 'month'"),
+        (["maintenance", "due", "--plan", "p", "--export", "e", "--at", "yesterday"], "argument --at: 'yesterday'"),
+        (
+            ["billing", "close", "--now", "2026-01-05T06:00:00"],
+            "argument --now: '2026-01-05T06:00:00' has no time zone",
+        ),
     ],
 )
 def test_the_one_line_says_what_the_option_takes(argv: list[str], says: str) -> None:
     code, out, err = _run(argv)
     assert (code, out) == (2, "")
-    assert err.startswith(f"twinledger {' '.join(argv[: 2 if argv[0] in ('anomaly', 'federated', 'edge') else 1])}")
+    assert err.startswith(f"twinledger {' '.join(argv[: 1 if argv[0] in ('demo', 'up', 'api', 'oee') else 2])}")
     assert says in err and len(err.splitlines()) == 1
 
 

@@ -42,7 +42,14 @@ def one_line(text: str) -> str:
 
 class CommandLineParser(argparse.ArgumentParser):
     """An argument parser whose refusal is one line (``twinledger demo: error: argument --machines: ...``)
-    with a pointer to ``--help``, and exit code 2; its sub-parsers are of the same class."""
+    with a pointer to ``--help``, and exit code 2; its sub-parsers are of the same class.
+
+    Example:
+        >>> parser = CommandLineParser(prog="twinledger")
+        >>> _ = parser.add_argument("--by", choices=["shift", "day"])
+        >>> parser.parse_args(["--by", "month"])  # doctest: +SKIP
+        twinledger: error: argument --by: invalid choice: 'month' (choose from 'shift', 'day') (see twinledger --help)
+    """
 
     def error(self, message: str) -> NoReturn:
         """Print the one line and exit with 2."""

@@ -610,7 +610,13 @@ def _proof_checks(client: Any, headers: dict[str, str], record_id: str) -> tuple
 
 
 def write_report(result: DemoResult, out: TextIO) -> None:
-    """The demo's report as text; every figure in it is also in :func:`report_document`."""
+    """The demo's report as text; every figure in it is also in :func:`report_document`.
+
+    Example:
+        >>> write_report(run_demo(machines=1), sys.stdout)  # doctest: +SKIP
+        twinledger demo: 1 machine, 1 day from 2026-01-05 (Europe/Berlin), seed 7
+        ...
+    """
     w = out.write
     w(
         f"twinledger demo: {counted(len(result.machines), 'machine')}, {counted(result.days, 'day')} from"
