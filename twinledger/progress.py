@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Protocol, TextIO
@@ -54,14 +55,23 @@ class Silent:
 class Progress:
     """Phases on ``stream``: a bar on a terminal (``tty``, default: ``stream.isatty()``), plain lines otherwise.
 
-    ``timings`` collects each finished phase's seconds by name.
+    On a terminal the bar is also redrawn every ``refresh_s`` seconds (``None``: only as steps are made), so
+    the time keeps counting in a phase without steps. ``timings`` collects each finished phase's seconds.
     """
 
-    def __init__(self, stream: TextIO, tty: bool | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        refresh_s: float | None = 1.0,
+    ) -> None:
         self.stream = stream
         self.tty = stream.isatty() if tty is None else tty
         self.clock = clock
+        self.refresh_s = refresh_s
         self.timings: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def _bar(self, name: str, done: int, total: int | None, unit: str, seconds: float) -> str:
         if total:
@@ -70,30 +80,49 @@ class Progress:
             return f"\r{name} [{'#' * filled}{'-' * (_WIDTH - filled)}] {count} {seconds:.0f} s\x1b[K"
         return f"\r{name} ... {seconds:.0f} s\x1b[K"
 
+    def _write(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(text)
+            self.stream.flush()
+
     @contextlib.contextmanager
     def phase(self, name: str, total: int | None = None, unit: str = "") -> Iterator[Step]:
         """Report the phase ``name`` of ``total`` steps (``unit``: what a step is) until the block ends."""
         began = self.clock()
         done = 0
+        finished = threading.Event()
+
+        def draw() -> None:
+            self._write(self._bar(name, done, total, unit, self.clock() - began))
 
         def step(n: int = 1) -> None:
             nonlocal done
             done += n
             if self.tty:
-                self.stream.write(self._bar(name, done, total, unit, self.clock() - began))
-                self.stream.flush()
+                draw()
 
+        def tick() -> None:
+            assert self.refresh_s is not None
+            while not finished.wait(self.refresh_s):
+                draw()
+
+        ticker = threading.Thread(target=tick, name=f"progress: {name}", daemon=True)
         if self.tty:
-            self.stream.write(self._bar(name, 0, total, unit, 0.0))
-            self.stream.flush()
+            draw()
+            if self.refresh_s is not None:
+                ticker.start()
         try:
             yield step
         except BaseException:
+            finished.set()
             if self.tty:  # what follows (an error) starts on a line of its own
-                self.stream.write("\n")
+                self._write("\n")
             raise
+        finally:
+            finished.set()
+            if ticker.is_alive():
+                ticker.join()
         seconds = self.clock() - began
         self.timings[name] = seconds
         line = f"{name}: done ({seconds:.1f} s)"
-        self.stream.write(f"\r{line}\x1b[K\n" if self.tty else f"{line}\n")
-        self.stream.flush()
+        self._write(f"\r{line}\x1b[K\n" if self.tty else f"{line}\n")

@@ -276,3 +276,10 @@ def test_a_bad_time_for_a_command_that_reads_files_is_one_line(tmp_path: Path) -
     plan = str(EXAMPLES / "maintenance-plan.json")
     code, out, err = _run(["maintenance", "due", "--plan", plan, "--export", str(tmp_path / "none.json")])
     assert (code, out) == (2, "") and len(err.splitlines()) == 1 and "none.json" in err
+
+
+@pytest.mark.parametrize("argv", [["nosuch"], ["anomaly", "fit"], ["demo", "--machines"], ["demo", "--machine=3x"]])
+def test_an_unknown_command_or_a_missing_value_is_one_line_too(argv: list[str]) -> None:
+    code, out, err = _run(argv)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert re.match(r"twinledger( \w+)?: error: ", err)
