@@ -17,6 +17,7 @@ import sys
 from datetime import date
 
 from twin_models.bounds import day, seed, whole
+from twinledger.cli.federated import _json_ready  # NaN (a figure without both classes) as null
 from twinledger.paths import require_checkout
 from twinledger.progress import Progress
 
@@ -49,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=progress,
         )
     if args.json:
-        stdout.write(json.dumps(report_document(result), default=str) + "\n")
+        stdout.write(json.dumps(_json_ready(report_document(result)), default=str, allow_nan=False) + "\n")
     else:
         write_report(result, stdout)
     stdout.flush()
