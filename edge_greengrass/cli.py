@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from twin_models.bounds import number
+
 __all__ = ["add_actions", "main", "register"]
 
 Handler = Callable[[argparse.Namespace], int]
@@ -117,8 +119,10 @@ def add_actions(edge: argparse.ArgumentParser) -> None:
 
     run = sub.add_parser("run", help="run the gateway (source -> spool -> MQTT5/mTLS) from a config file")
     run.add_argument("--config", type=Path, required=True, help="gateway configuration (YAML or JSON)")
-    run.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    run.add_argument("--drain", type=float, default=0.0, help="at the end, seal open batches and publish for up to S s")
+    run.add_argument("--duration", type=number(0, low_open=True), default=None, help="stop after this many seconds")
+    run.add_argument(
+        "--drain", type=number(0), default=0.0, help="at the end, seal open batches and publish for up to S s"
+    )
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(handler=_run)
 

@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from twin_models.anchoring import ProofBundle, bytes32_hex, record_hash, verify_bundle
+from twin_models.bounds import whole
 from twin_models.errors import TwinModelsError
 from twin_models.hashchain import chain_heads, first_mismatch, machine_key
 from twinledger.cli.parts import verify_part
@@ -253,7 +254,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     deploy.set_defaults(handler=_deploy)
 
     drain = commands.add_parser("drain", help="anchor the pending record hashes now")
-    drain.add_argument("--max-batches", type=int, default=None)
+    drain.add_argument("--max-batches", type=whole(1), default=None, help="at most this many batches (at least 1)")
     drain.set_defaults(handler=_drain)
 
     log_check = commands.add_parser("log-check", help="compare a maintenance log with its on-chain hash chain")

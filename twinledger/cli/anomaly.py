@@ -18,14 +18,37 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from twin_models.bounds import number, seed, whole
+
 __all__ = ["DETECTOR_NAMES", "register"]
 
 #: The detectors ``twin_models.anomaly.DETECTORS`` offers (a unit test keeps the two in step).
 DETECTOR_NAMES = ("iforest", "mahalanobis", "zscore")
 
 
+#: The longest window of the K-of-N alarm rule an option takes (rows).
+MAX_PERSISTENCE_ROWS = 3600
+
+_RATE = number(0, 1, low_open=True, high_open=True)  # a share of rows: above 0 and below 1
+_POSITIVE = number(0, low_open=True)
+_SECONDS = number(0, 30 * 86_400)  # up to a month
+
+
 def _columns(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _persistence(text: str) -> str:
+    """``K/N`` as the alarm rule reads it (:meth:`twin_models.anomaly.AlarmPolicy.parse`), N at most 3600."""
+    from twin_models.anomaly import AlarmPolicy, AnomalyError
+
+    try:
+        policy = AlarmPolicy.parse(text)
+    except AnomalyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if policy.n > MAX_PERSISTENCE_ROWS:
+        raise argparse.ArgumentTypeError(f"persistence K/N takes N up to {MAX_PERSISTENCE_ROWS}, got {text!r}")
+    return text
 
 
 def _row_seconds(table: Any, given: float | None) -> float | None:
@@ -147,15 +170,15 @@ def _read_samples(path: str) -> list[dict[str, Any]]:
 
     text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     rows: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except ValueError as exc:
-            raise AnomalyError(f"line {number} is not JSON: {exc}") from exc
+            raise AnomalyError(f"line {line_number} is not JSON: {exc}") from exc
         if not isinstance(item, dict):
-            raise AnomalyError(f"line {number} is not a JSON object")
+            raise AnomalyError(f"line {line_number} is not a JSON object")
         if isinstance(item.get("samples"), list):  # an envelope: its samples, with its machine
             machine = item.get("machine_id")
             rows.extend(dict(s, machine_id=machine) if machine and isinstance(s, dict) else s for s in item["samples"])
@@ -222,23 +245,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--features", type=_columns, default=None, help="feature columns, comma-separated")
     train.add_argument("--exclude", type=_columns, default=None, help="numeric columns to leave out")
     train.add_argument("--detector", default="zscore", choices=DETECTOR_NAMES, help="default: zscore")
-    train.add_argument("--p", type=float, default=None, help="zscore power mean exponent (default 2)")
-    train.add_argument("--window", type=int, default=1, help="trailing rolling mean over N rows (default 1)")
-    train.add_argument("--trend", type=int, default=None, help="add drift features: window mean - N-row mean")
+    train.add_argument("--p", type=number(1, 64), default=None, help="zscore power mean exponent (default 2)")
+    train.add_argument(
+        "--window", type=whole(1, 100_000), default=1, help="trailing rolling mean over N rows (default 1)"
+    )
+    train.add_argument(
+        "--trend", type=whole(1, 100_000), default=None, help="add drift features: window mean - N-row mean"
+    )
     train.add_argument("--group-by", default=None, help="column naming separate machines (rolling per machine)")
     train.add_argument("--no-physics", action="store_true", help="do not derive power, temperature rise, ...")
-    train.add_argument("--quantile", type=float, default=0.995, help="1 - the target rate of rows flagged")
-    train.add_argument("--target-row-rate", type=float, default=None, help="rows flagged on healthy data")
+    train.add_argument("--quantile", type=_RATE, default=0.995, help="1 - the target rate of rows flagged")
+    train.add_argument("--target-row-rate", type=_RATE, default=None, help="rows flagged on healthy data")
     train.add_argument(
-        "--target-events-per-day", type=float, default=1.0, help="alarm events per machine per day (default 1)"
+        "--target-events-per-day", type=_POSITIVE, default=1.0, help="alarm events per machine per day (default 1)"
     )
-    train.add_argument("--row-seconds", type=float, default=None, help="time step of a row (default: from timestamps)")
-    train.add_argument("--clear-after-s", type=float, default=None, help="an alarm clears after this long below")
-    train.add_argument("--escalate-after-s", type=float, default=None, help="an alarm escalates once after this long")
-    train.add_argument("--calibration-fraction", type=float, default=0.25, help="last rows held out to calibrate")
+    train.add_argument(
+        "--row-seconds", type=_POSITIVE, default=None, help="time step of a row (default: from timestamps)"
+    )
+    train.add_argument("--clear-after-s", type=_SECONDS, default=None, help="an alarm clears after this long below")
+    train.add_argument(
+        "--escalate-after-s", type=_SECONDS, default=None, help="an alarm escalates once after this long"
+    )
+    train.add_argument("--calibration-fraction", type=_RATE, default=0.25, help="last rows held out to calibrate")
     train.add_argument("--drift", default="auto", choices=("off", "auto", "all"), help="drifting channels")
     train.add_argument("--strict", action="store_true", help="refuse when the data cannot support the target")
-    train.add_argument("--persistence", default="3/5", help="alarm after K of N rows over threshold (K/N)")
+    train.add_argument(
+        "--persistence", type=_persistence, default="3/5", help="alarm after K of N rows over threshold (K/N)"
+    )
     train.add_argument("--out", required=True, help="where to write model.tar.gz")
     train.set_defaults(handler=_train)
 
@@ -248,16 +281,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source = tel.add_mutually_exclusive_group(required=True)
     source.add_argument("--samples", help="JSON lines of samples or envelopes ('-' for stdin)")
     source.add_argument(
-        "--synthetic-hours", type=float, help="hours of the demo's simulated fleet, healthy (local stack, demo)"
+        "--synthetic-hours",
+        type=number(0, 24 * 7, low_open=True),
+        help="hours of the demo's simulated fleet, healthy (local stack, demo)",
     )
-    tel.add_argument("--seed", type=int, default=7, help="seed of the simulated fleet (the demo's: 7)")
-    tel.add_argument("--window", type=int, default=60, help="samples per window (default 60)")
+    tel.add_argument("--seed", type=seed(), default=7, help="seed of the simulated fleet (the demo's: 7)")
+    tel.add_argument("--window", type=whole(1, 3600), default=60, help="samples per window (default 60)")
     tel.add_argument("--detector", default="zscore", choices=DETECTOR_NAMES)
-    tel.add_argument("--quantile", type=float, default=0.995)
-    tel.add_argument("--persistence", default="3/5")
-    tel.add_argument("--clear-after-s", type=float, default=1800.0, help="an alarm clears after this long below")
-    tel.add_argument("--escalate-after-s", type=float, default=4 * 3600.0, help="an alarm escalates once after")
-    tel.add_argument("--target-events-per-day", type=float, default=0.5, help="alarm events per machine per day")
+    tel.add_argument("--quantile", type=_RATE, default=0.995)
+    tel.add_argument("--persistence", type=_persistence, default="3/5")
+    tel.add_argument("--clear-after-s", type=_SECONDS, default=1800.0, help="an alarm clears after this long below")
+    tel.add_argument("--escalate-after-s", type=_SECONDS, default=4 * 3600.0, help="an alarm escalates once after")
+    tel.add_argument("--target-events-per-day", type=_POSITIVE, default=0.5, help="alarm events per machine per day")
     tel.add_argument("--out", default=None, help="write model.tar.gz here")
     tel.add_argument("--model-dir", default=None, help="also write the unpacked model here")
     tel.set_defaults(handler=_train_telemetry)

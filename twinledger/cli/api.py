@@ -15,6 +15,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from twin_models.bounds import port, seed, whole
+from twinledger.wording import counted
+
 __all__ = ["register"]
 
 
@@ -52,8 +55,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"twinledger API on {api.url}  (OpenAPI: {api.url}/openapi.json)")
         for role, token in api.tokens.items():
             print(f"  {role:<10} {token}")
-        print(f"  machines: {', '.join(api.seed.machines)}; lease {api.seed.lease_id}; "
-              f"{api.seed.accepted} envelopes ingested, {api.seed.anchored} records anchored")  # fmt: skip
+        seeded = f"{counted(api.seed.accepted, 'envelope')} ingested, {counted(api.seed.anchored, 'record')} anchored"
+        print(f"  machines: {', '.join(api.seed.machines)}; lease {api.seed.lease_id}; {seeded}")
         if args.tokens_file:
             print(f"  URL and tokens written to {args.tokens_file}")
         print("Ctrl-C stops.", flush=True)
@@ -75,10 +78,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "technician. `twinledger api openapi` prints the OpenAPI 3.1 document (docs/openapi.json).",
     )
     parser.add_argument("action", nargs="?", choices=["serve", "openapi"], default="serve")
-    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0: any free one)")
-    parser.add_argument("--machines", type=int, default=3, help="seeded machines (default 3)")
-    parser.add_argument("--hours", type=int, default=8, help="simulated hours of telemetry (default 8)")
-    parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    parser.add_argument("--port", type=port(), default=8000, help="port on 127.0.0.1 (default 8000; 0: any free one)")
+    parser.add_argument("--machines", type=whole(1, 64), default=3, help="seeded machines, 1 to 64 (default 3)")
+    parser.add_argument(
+        "--hours", type=whole(1, 24 * 31), default=8, help="simulated hours of telemetry, 1 to 744 (default 8)"
+    )
+    parser.add_argument("--seed", type=seed(), default=7, help="simulator seed (default 7)")
     parser.add_argument("--tokens-file", help="also write the URL and tokens to this JSON file (mode 0600)")
     parser.add_argument("--out", help="openapi: write the document to this file instead of standard output")
     parser.set_defaults(handler=_run)

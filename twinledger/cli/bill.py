@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from twin_models.billing import (
     load_lease,
     read_usage_text,
 )
-from twin_models.timestamps import TimestampError, parse_utc
+from twin_models.bounds import instant
 from twinledger.paths import ensure_functions_importable
 
 __all__ = ["register"]
@@ -60,19 +59,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     record_p = actions.add_parser("record", help="store usage events (duplicates are ignored)")
     record_p.add_argument("--usage", required=True, type=Path, help="usage events, one JSON object per line")
     record_p.add_argument(
-        "--received-at", type=_instant, help="arrival time for events without received_at (default: now)"
+        "--received-at", type=instant, help="arrival time for events without received_at (default: now)"
     )
     record_p.set_defaults(handler=_record)
     close_p = actions.add_parser("close", help="issue, store and anchor every due invoice (the hourly schedule)")
-    close_p.add_argument("--now", type=_instant, help="the run's clock (default: now)")
+    close_p.add_argument("--now", type=instant, help="the run's clock (default: now)")
     close_p.set_defaults(handler=_close)
-
-
-def _instant(text: str) -> datetime:
-    try:
-        return parse_utc(text)
-    except TimestampError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _service() -> Any:

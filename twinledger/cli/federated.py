@@ -21,8 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from twin_models.bounds import whole
 from twin_models.federated import ATTACKS
 from twinledger.federated.data import DATASETS
+from twinledger.wording import counted
 
 __all__ = ["register"]
 
@@ -52,7 +54,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: dataset {args.dataset} not found: {exc}", file=sys.stderr)
         return 1
     if len(parts) != args.clients:
-        print(f"error: {args.dataset} is split into {len(parts)} lessees; pass --clients {len(parts)}", file=sys.stderr)
+        print(
+            f"error: {args.dataset} is split into {counted(len(parts), 'lessee')}; pass --clients {len(parts)}",
+            file=sys.stderr,
+        )
         return 2
     if args.attackers >= args.clients:
         print("error: at least one lessee must be honest", file=sys.stderr)
@@ -119,12 +124,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sub = parser.add_subparsers(dest="federated_command", metavar="COMMAND")
     run = sub.add_parser("run", help="start a SuperLink and SuperNodes on 127.0.0.1 and run the federation")
-    run.add_argument("--clients", type=int, default=3, help="lessees (SuperNodes); a public dataset fixes it")
-    run.add_argument("--rounds", type=int, default=3)
+    run.add_argument("--clients", type=whole(2, 64), default=3, help="lessees (SuperNodes); a public dataset fixes it")
+    run.add_argument("--rounds", type=whole(1, 100), default=3, help="rounds, 1 to 100 (default 3)")
     run.add_argument("--dataset", choices=DATASETS, default="synthetic")
     run.add_argument("--data-dir", default=None, help="folder of the public datasets (default ../shared/data)")
     run.add_argument("--attack", choices=ATTACKS, default=None, help="make --attackers lessees manipulate")
-    run.add_argument("--attackers", type=int, default=1)
+    run.add_argument("--attackers", type=whole(0, 63), default=1, help="lessees that manipulate (fewer than --clients)")
     run.add_argument("--aggregation", choices=("fedavg", "trimmed", "median", "krum"), default="trimmed")
     run.add_argument("--in-process", action="store_true", help="the same apps over the in-process grid")
     run.add_argument("--json", action="store_true", help="print one JSON object")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from twin_models.timestamps import TimestampError, parse_utc
+from twin_models.bounds import instant, number, whole
 
 if TYPE_CHECKING:
     from twin_models.maintenance import LogEntry, Ticket
@@ -106,8 +106,8 @@ def _due(args: argparse.Namespace) -> int:
     try:
         plan = load_plan(_read_json(args.plan))
         entries = _entries(args.export)
-        now = parse_utc(args.at) if args.at else datetime.now(UTC)
-    except (OSError, ValueError, ValidationError, TimestampError) as exc:
+        now = args.at or datetime.now(UTC)
+    except (OSError, ValueError, ValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     last = max(entries, key=lambda e: (e.occurred_at, e.seq), default=None)
@@ -133,7 +133,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     due = commands.add_parser("due", help="what a plan says is due, from an exported history")
     due.add_argument("--plan", type=Path, required=True)
     due.add_argument("--export", type=Path, required=True)
-    due.add_argument("--at", help="the time to compute for (ISO 8601 with zone; default now)")
-    due.add_argument("--spindle-hours", type=float, help="the machine's spindle hours now (log scale)")
-    due.add_argument("--parts", type=int, help="the machine's parts now (log scale)")
+    due.add_argument("--at", type=instant, help="the time to compute for (ISO 8601 with zone; default now)")
+    due.add_argument("--spindle-hours", type=number(0), help="the machine's spindle hours now (log scale)")
+    due.add_argument("--parts", type=whole(0), help="the machine's parts now (log scale)")
     due.set_defaults(handler=_due)

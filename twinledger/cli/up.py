@@ -22,6 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from twin_models.bounds import number, port, seed, whole
+
 __all__ = ["register"]
 
 
@@ -120,9 +122,6 @@ def _serve(stack: Any, args: argparse.Namespace, stopped: threading.Event, out: 
 def _up(args: argparse.Namespace) -> int:
     args.state_dir = args.state_dir.expanduser().resolve()
     if not args.edge_only:
-        if args.machines < 1:
-            print("error: --machines must be at least 1", file=sys.stderr)
-            return 2
         return _full(args)
     from twinledger.local.broker import BrokerError, find_mosquitto
     from twinledger.local.edge_stack import LocalEdgeStack, load_handler
@@ -193,21 +192,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument(
         "--state-dir", type=Path, default=Path(".twinledger"), help="certificates, spool, logs, tokens (made absolute)"
     )
-    up.add_argument("--port", type=int, default=8883, help="mosquitto (MQTT over mTLS)")
-    up.add_argument("--api-port", type=int, default=8000, help="the HTTP API")
-    up.add_argument("--moto-port", type=int, default=0, help="moto in server mode (0: free port)")
-    up.add_argument("--ganache-port", type=int, default=0, help="Ganache JSON-RPC (0: free port)")
-    up.add_argument("--endpoint-port", type=int, default=0, help="the SageMaker runtime endpoint (0: free port)")
+    up.add_argument("--port", type=port(), default=8883, help="mosquitto (MQTT over mTLS)")
+    up.add_argument("--api-port", type=port(), default=8000, help="the HTTP API")
+    up.add_argument("--moto-port", type=port(), default=0, help="moto in server mode (0: free port)")
+    up.add_argument("--ganache-port", type=port(), default=0, help="Ganache JSON-RPC (0: free port)")
+    up.add_argument("--endpoint-port", type=port(), default=0, help="the SageMaker runtime endpoint (0: free port)")
     up.add_argument(
-        "--schedule-interval", type=float, default=10.0, help="seconds between runs of OEE, billing and anchoring"
+        "--schedule-interval",
+        type=number(0, 86_400, low_open=True),
+        default=10.0,
+        help="seconds between runs of OEE, billing and anchoring",
     )
     up.add_argument("--edge-only", action="store_true", help="only mosquitto, the bridge and the gateway")
-    up.add_argument("--machines", type=int, default=4)
-    up.add_argument("--seed", type=int, default=7)
-    up.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
-    up.add_argument("--history-hours", type=float, default=24.0, help="with --speed > 1: start this far back")
+    up.add_argument("--machines", type=whole(1, 64), default=4, help="simulated machines, 1 to 64 (default 4)")
+    up.add_argument("--seed", type=seed(), default=7)
+    up.add_argument(
+        "--speed", type=number(0, 3600, low_open=True), default=1.0, help="simulated seconds per second (at most 3600)"
+    )
+    up.add_argument(
+        "--history-hours", type=number(0, 24 * 31), default=24.0, help="with --speed > 1: start this far back"
+    )
     up.add_argument("--ingest", default=None, help="MODULE:ATTR of the ingest handler (default: verify and log)")
     up.add_argument("--no-gateway", action="store_true", help="broker and bridge only")
     up.add_argument("--opcua", action="store_true", help="read the simulator over OPC UA (real time)")
-    up.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    up.add_argument("--duration", type=number(0, low_open=True), default=None, help="stop after this many seconds")
     up.set_defaults(handler=_up)

@@ -52,8 +52,19 @@ from twin_models.timestamps import format_utc
 from twinledger.local import maintenance_demo
 from twinledger.local.demo_parts import PartsReport, drain, format_report, parts_demo
 from twinledger.paths import ensure_functions_importable
+from twinledger.progress import Reporter, Silent
+from twinledger.wording import counted
 
-__all__ = ["DemoResult", "MachineLine", "commission_model", "commissioning_samples", "run_demo"]
+__all__ = [
+    "NEXT_STEPS",
+    "DemoResult",
+    "MachineLine",
+    "commission_model",
+    "commissioning_samples",
+    "report_document",
+    "run_demo",
+    "write_report",
+]
 
 PLANT_TZ = "Europe/Berlin"
 SITE = "plant-a"
@@ -62,6 +73,14 @@ LESSEE = "factory-1"
 LEASE_ID = f"{LESSOR}:lease-demo"  # the qualified id (twin_models.billing.qualified_lease_id)
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
 JWT_SECRET = "local-demo-secret-for-in-process-runs"
+
+#: Where to look next, as the demo's report ends: (command or file, what it shows).
+NEXT_STEPS: tuple[tuple[str, str], ...] = (
+    ("twinledger up", "the whole local stack (moto, Ganache, mosquitto, a gateway): the API on 127.0.0.1:8000"),
+    ("twinledger api", "the HTTP API alone on a seeded fleet, with a token per party and /openapi.json"),
+    ("twinledger verify --record PROOF.json --rpc URL", "a record's proof bundle checked against a chain"),
+    ("docs/architecture.md", "the map of the code: layers, ports, where each rule lives"),
+)
 
 
 @dataclass
@@ -105,6 +124,16 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     parts: PartsReport = field(default_factory=PartsReport)
     maintenance: dict[str, Any] = field(default_factory=dict)
+    federation: dict[str, Any] = field(default_factory=dict)
+    days: int = 1
+    seed: int = 7
+    start_day: date = date(2026, 1, 5)
+    batch_samples: int = 300
+
+    @property
+    def ok(self) -> bool:
+        """Every shift result's proof checked and telemetry was ingested (the command's exit status)."""
+        return all(m.proof_ok for m in self.machines) and self.accepted > 0
 
 
 class SimClock:
@@ -322,8 +351,10 @@ def run_demo(
     start_day: date = date(2026, 1, 5),
     batch_samples: int = 300,
     out: TextIO | None = None,
+    progress: Reporter | None = None,
 ) -> DemoResult:
-    """Run the whole data path once and print a report; returns the figures.
+    """Run the whole data path once, reporting each phase to ``progress``; returns the figures (and writes the
+    report to ``out`` when given: :func:`write_report`).
 
     Example:
         >>> result = run_demo(machines=2, days=1, seed=1, out=None)  # doctest: +SKIP
@@ -332,6 +363,7 @@ def run_demo(
     """
     began = time.perf_counter()
     timings: dict[str, float] = {}
+    phase = (progress or Silent()).phase
     with _isolated_process_state(), tempfile.TemporaryDirectory(prefix="twinledger-demo-") as tmp:
         model_dir = Path(tmp) / "anomaly-model"
         _set_local_defaults()
@@ -355,41 +387,43 @@ def run_demo(
         rng = random.Random(seed)
 
         mark = time.perf_counter()
-        commission_model(model_dir, seed)
+        with phase("commissioning the anomaly model"):
+            commission_model(model_dir, seed)
         timings["commission_model_s"] = time.perf_counter() - mark
 
-        reset_chain()
-        clock = SimClock(window_start)
-        built = wiring.build(endpoint=InProcessEndpoint(model_dir), clock=clock)
-        wiring.use(built)
-        adapters = built.adapters
-        fleet = FleetSimulator(machines, seed, window_start, calendar=ShiftCalendar(timezone=PLANT_TZ))
-        keys = {}
-        for machine_id, sim in fleet.machines.items():
-            keys[machine_id] = generate_private_key()
-            adapters.devices.put(
-                Device(
-                    machine_id=machine_id,
-                    site=SITE,
-                    line=sim.profile.line,
-                    lessor=LESSOR,
-                    lessee=LESSEE,
-                    timezone=PLANT_TZ,
-                    keys={f"{machine_id}/1": public_key_pem(keys[machine_id])},
-                    ideal_cycle_times_s=dict(sim.profile.programs),
+        with phase("registering the fleet and the lease"):
+            reset_chain()
+            clock = SimClock(window_start)
+            built = wiring.build(endpoint=InProcessEndpoint(model_dir), clock=clock)
+            wiring.use(built)
+            adapters = built.adapters
+            fleet = FleetSimulator(machines, seed, window_start, calendar=ShiftCalendar(timezone=PLANT_TZ))
+            keys = {}
+            for machine_id, sim in fleet.machines.items():
+                keys[machine_id] = generate_private_key()
+                adapters.devices.put(
+                    Device(
+                        machine_id=machine_id,
+                        site=SITE,
+                        line=sim.profile.line,
+                        lessor=LESSOR,
+                        lessee=LESSEE,
+                        timezone=PLANT_TZ,
+                        keys={f"{machine_id}/1": public_key_pem(keys[machine_id])},
+                        ideal_cycle_times_s=dict(sim.profile.programs),
+                    )
                 )
+            adapters.calendars.put(
+                SITE,
+                PlantCalendar(
+                    timezone=PLANT_TZ,
+                    shifts=[
+                        ShiftSpec(name="early", start="06:00", end="14:00", breaks=[("10:00", "10:30")]),
+                        ShiftSpec(name="late", start="14:00", end="22:00", breaks=[("18:00", "18:30")]),
+                    ],
+                ),
             )
-        adapters.calendars.put(
-            SITE,
-            PlantCalendar(
-                timezone=PLANT_TZ,
-                shifts=[
-                    ShiftSpec(name="early", start="06:00", end="14:00", breaks=[("10:00", "10:30")]),
-                    ShiftSpec(name="late", start="14:00", end="22:00", breaks=[("18:00", "18:30")]),
-                ],
-            ),
-        )
-        open_lease(adapters.leases, sorted(fleet.machines), window_start, window_end)
+            open_lease(adapters.leases, sorted(fleet.machines), window_start, window_end)
 
         # -- the edge publishes while the cloud ingests (topic rule -> SQS -> ingest Lambda) ----
         mark = time.perf_counter()
@@ -404,7 +438,12 @@ def run_demo(
         )
         gateways.start()
         bodies: list[str] = []
-        with Client(app_module.app) as client, contextlib.redirect_stdout(lambda_logs):
+        simulated_hours = -(-int((window_end - window_start).total_seconds()) // 3600)
+        with (
+            phase("edge and ingest", total=simulated_hours, unit="simulated hours") as step,
+            Client(app_module.app) as client,
+            contextlib.redirect_stdout(lambda_logs),
+        ):
 
             def deliver(messages: list[str]) -> None:
                 for event in _sqs_batches(messages, first_id=len(bodies)):
@@ -418,6 +457,7 @@ def run_demo(
 
             while (hour := hours.get(timeout=600)) is not None:
                 deliver(hour)
+                step()
             gateways.join(timeout=60)
             # what a shop floor also produces: a tampered envelope, an unsigned one, a retransmission
             tampered = json.loads(bodies[rng.randrange(len(bodies))])
@@ -433,17 +473,25 @@ def run_demo(
         mark = time.perf_counter()
         lessee = {"Authorization": "Bearer " + issue_token(JWT_SECRET, tenant=LESSEE, role="lessee", subject="d")}
         periods_anchored = 0
-        with Client(app_module.app) as client, contextlib.redirect_stdout(lambda_logs):
+        with (
+            phase("schedules and the parties' API reads", total=len(fleet.machines) + 6, unit="steps") as step,
+            Client(app_module.app) as client,
+            contextlib.redirect_stdout(lambda_logs),
+        ):
             for day in range(days):  # the hourly OEE schedule, seen the morning after each plant day
                 day_end = datetime.combine(start_day + timedelta(days=day + 1), dtime(0), tz).astimezone(UTC)
                 clock.now = day_end + timedelta(hours=3)
                 oee_run = client.lambda_.invoke("oee_shifts", _scheduled_event(clock.now)).payload
                 periods_anchored += int(oee_run.get("periods_anchored", 0))
+            step()
             # billing closes the days after their grace time; anchoring drains the queue in one batch
             billing_run = client.lambda_.invoke("billing_close_periods", _scheduled_event(clock.now)).payload
+            step()
             tokens = {"operator": lessee, **_maintenance_headers()}
             work = maintenance_demo.resolve_faults(client, built, clock, tokens, _scheduled_event(clock.now))
+            step()
             anchor_run = drain(lambda: client.lambda_.invoke("anchor", _scheduled_event(clock.now)).payload)
+            step()
             window = {"from": format_utc(window_start), "to": format_utc(window_end)}
             report = _get(client, "/fleet/oee", lessee, {**window, "by": "shift"})
             invoices = _get(client, f"/leases/{LEASE_ID}/invoices", lessee).get("items") or []
@@ -482,15 +530,24 @@ def run_demo(
                         proof_ok=bool(checked) and all(ok for ok, _ in checked),
                     )
                 )
+                step()
             # before the parts part, which commissions a machine in real time (and moves the clock there)
             maintenance = maintenance_demo.report(client, tokens, work, window_start, clock.now)
+            step()
             parts = parts_demo(
                 client, built, clock, lessee, sorted(fleet.machines), {"site": SITE, "lessor": LESSOR, "lessee": LESSEE}
             )
+            step()
         timings["schedules_and_api_s"] = time.perf_counter() - mark
         days_seen = {(window_start + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days + 2)}
         quarantined = Counter(item["reason"] for day in days_seen for item in adapters.quarantine.list_day(day))
 
+    mark = time.perf_counter()
+    with phase("federating the failure model"):
+        from twinledger.federated.demo import federate_factories  # Flower loads only here
+
+        federation = federate_factories(None, seed=seed)  # the factories federate the fleet's failure model once
+    timings["federation_s"] = time.perf_counter() - mark
     total = report.get("total") or {}
     result = DemoResult(
         machines=lines,
@@ -510,12 +567,14 @@ def run_demo(
         timings=timings,
         parts=parts,
         maintenance=maintenance,
+        federation=federation,
+        days=days,
+        seed=seed,
+        start_day=start_day,
+        batch_samples=batch_samples,
     )
     if out is not None:
-        _print(result, machines, days, seed, start_day, out)
-        from twinledger.federated.demo import federate_factories  # Flower loads only when the demo reports
-
-        federate_factories(out, seed=seed)  # the factories federate the fleet's failure model once
+        write_report(result, out)
     return result
 
 
@@ -550,11 +609,21 @@ def _proof_checks(client: Any, headers: dict[str, str], record_id: str) -> tuple
     return ok, int(json.loads(found.body).get("block_number") or 0)
 
 
-def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: date, out: TextIO) -> None:
+def write_report(result: DemoResult, out: TextIO) -> None:
+    """The demo's report as text; every figure in it is also in :func:`report_document`.
+
+    Example:
+        >>> write_report(run_demo(machines=1), sys.stdout)  # doctest: +SKIP
+        twinledger demo: 1 machine, 1 day from 2026-01-05 (Europe/Berlin), seed 7
+        ...
+    """
     w = out.write
-    w(f"twinledger demo: {machines} machines, {days} day(s) from {start_day} ({PLANT_TZ}), seed {seed}\n\n")
+    w(
+        f"twinledger demo: {counted(len(result.machines), 'machine')}, {counted(result.days, 'day')} from"
+        f" {result.start_day} ({PLANT_TZ}), seed {result.seed}\n\n"
+    )
     for line in result.machines:
-        health = "ok" if line.health == "ok" else f"{line.health} ({line.action}, {line.tickets} ticket)"
+        health = "ok" if line.health == "ok" else f"{line.health} ({line.action}, {counted(line.tickets, 'ticket')})"
         w(
             f"{line.machine_id}  OEE {_pct(line.oee)}  (A {_pct(line.availability)} x P {_pct(line.performance)}"
             f" x Q {_pct(line.quality)})  good {line.good:5d}/{line.total:5d}  breakdowns {line.breakdown_events}"
@@ -567,8 +636,9 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
     )
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(result.quarantined.items())) or "none"
     w(
-        f"telemetry: {result.envelopes_sent} envelopes sent, {result.accepted} ingested, {result.duplicates} duplicate,"
-        f" {sum(result.quarantined.values())} quarantined ({reasons}); {result.samples} samples\n"
+        f"telemetry: {counted(result.envelopes_sent, 'envelope')} sent, {result.accepted} ingested,"
+        f" {counted(result.duplicates, 'duplicate')}, {sum(result.quarantined.values())} quarantined ({reasons});"
+        f" {counted(result.samples, 'sample')}\n"
     )
     maintenance_demo.write_report(result.maintenance, out)
     inv = result.invoice
@@ -576,9 +646,9 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
     body: dict[str, Any] = nested if isinstance(nested, dict) else inv
     if body.get("invoice_id"):
         posted = inv.get("anchor", {})
-        more = int(inv.get("issued_count", 1)) - 1
-        if more > 0:
-            w(f"invoices: {more + 1} issued, one per lease period; the first:\n")
+        issued = int(inv.get("issued_count", 1))
+        if issued > 1:
+            w(f"invoices: {issued} issued, one per lease period; the first:\n")
         w(
             f"invoice {body['invoice_id']} to {LESSEE}: total {body.get('total')} {body.get('currency', '')}"
             f" (subtotal {body.get('subtotal')}, tax {body.get('tax')});"
@@ -594,13 +664,79 @@ def _print(result: DemoResult, machines: int, days: int, seed: int, start_day: d
     else:
         w(f"invoice: none issued ({inv.get('run')})\n")
     w(
-        f"anchored {result.anchored_records} record hashes ({result.periods_anchored} closed shift results, "
-        f"{result.maintenance.get('heads_submitted', 0)} maintenance log heads, {result.parts.recorded} parts) in"
+        f"anchored {counted(result.anchored_records, 'record hash')}"
+        f" ({counted(result.periods_anchored, 'closed shift result')},"
+        f" {counted(result.maintenance.get('heads_submitted', 0), 'maintenance log head')},"
+        f" {counted(result.parts.recorded, 'part')}) in"
         f" Merkle batches on the in-process chain: tx {result.anchor_tx}"
         f" (block {result.anchor_block}); every shift result's proof checked via the API\n"
     )
     w(format_report(result.parts))
-    w(f"finished in {result.seconds:.1f} s\n")
+    if result.federation:
+        from twinledger.federated.demo import federation_line
+
+        w(federation_line(result.federation))
+    w(f"finished in {result.seconds:.1f} s\n\nwhere to look next:\n")
+    width = max(len(command) for command, _ in NEXT_STEPS)
+    for command, what in NEXT_STEPS:
+        w(f"  {command:<{width}}  {what}\n")
+
+
+def report_document(result: DemoResult) -> dict[str, Any]:
+    """The demo's figures as one JSON-ready document (``twinledger demo --json``): the same figures as
+    :func:`write_report`, by name.
+
+    Example:
+        >>> doc = report_document(run_demo(machines=1))  # doctest: +SKIP
+        >>> doc["telemetry"]["ingested"] == doc["telemetry"]["envelopes_sent"] - 3
+        True
+    """
+    inv = result.invoice
+    nested = inv.get("invoice")
+    return {
+        "demo": {
+            "machines": len(result.machines),
+            "days": result.days,
+            "start": result.start_day.isoformat(),
+            "timezone": PLANT_TZ,
+            "seed": result.seed,
+            "batch_samples": result.batch_samples,
+        },
+        "ok": result.ok,
+        "machines": [dataclasses.asdict(line) for line in result.machines],
+        "fleet": dict(result.fleet),
+        "telemetry": {
+            "envelopes_sent": result.envelopes_sent,
+            "ingested": result.accepted,
+            "duplicates": result.duplicates,
+            "quarantined": dict(sorted(result.quarantined.items())),
+            "samples": result.samples,
+        },
+        "maintenance": result.maintenance,
+        "invoice": {
+            "invoice": nested if isinstance(nested, dict) else None,
+            "anchor": inv.get("anchor"),
+            "issued_count": int(inv.get("issued_count", 1 if isinstance(nested, dict) else 0)),
+            "run": inv.get("run"),
+        },
+        "anchoring": {
+            "records": result.anchored_records,
+            "shift_results": result.periods_anchored,
+            "maintenance_heads": int(result.maintenance.get("heads_submitted", 0)),
+            "parts": result.parts.recorded,
+            "tx": result.anchor_tx,
+            "block": result.anchor_block,
+        },
+        "parts": {
+            "recorded": result.parts.recorded,
+            "per_machine": {m: {"good": g, "rejected": r} for m, (g, r) in sorted(result.parts.per_machine.items())},
+            "verified": result.parts.verified,
+        },
+        "federation": result.federation,
+        "seconds": result.seconds,
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "next": [{"command": command, "what": what} for command, what in NEXT_STEPS],
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover

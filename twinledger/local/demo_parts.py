@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from twinledger.wording import counted
+
 __all__ = ["PartsReport", "drain", "format_report", "parts_demo"]
 
 QA_MACHINE = "cnc-qa"
@@ -210,6 +212,6 @@ def format_report(report: PartsReport) -> str:
         verdict = "verified end to end" if item["ok"] else f"FAILED at {item['failed']}"
         lines.append(
             f"part proof ({item['result']}, {QA_MACHINE} commissioned now): {item['part_id']} {verdict}"
-            f" ({', '.join(item['checks'])}; {item['envelopes']} signed envelope(s))\n"
+            f" ({', '.join(item['checks'])}; {counted(item['envelopes'], 'signed envelope')})\n"
         )
     return "".join(lines)

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
+from twinledger.wording import counted
+
 __all__ = ["MACHINE_TYPE", "PLAN_FILE", "report", "resolve_faults", "write_report"]
 
 MACHINE_TYPE = "vmc-800"
@@ -132,10 +134,10 @@ def write_report(result: dict[str, Any], out: TextIO) -> None:
     w = out.write
     mttr = [t["mttr_h"] for t in result["resolved"] if t.get("mttr_h") is not None]
     w(
-        f"maintenance: {result['tickets']} ticket(s) from anomaly alarms (one per fault episode); "
+        f"maintenance: {counted(result['tickets'], 'ticket')} from anomaly alarms (one per fault episode); "
         f"{len(result['resolved'])} resolved by the lessor's technician"
         + (f" (MTTR {sum(mttr) / len(mttr):.1f} h)" if mttr else "")
-        + f"; the log heads of {result['heads_submitted']} machine(s) anchored with the day's records\n"
+        + f"; the log heads of {counted(result['heads_submitted'], 'machine')} anchored with the day's records\n"
     )
     for ticket in result["resolved"]:
         w(
@@ -166,7 +168,7 @@ def write_report(result: dict[str, Any], out: TextIO) -> None:
     verdict = "intact and anchored" if export["ok"] else "FAILED"
     block = export["blocks"][-1] if export["blocks"] else "-"
     w(
-        f"{machine} exported history: {export['entries']} entries, hash chain "
-        f"{'ok' if export['offline_ok'] else 'BROKEN'}, {export['checkpoints']} anchored head(s) checked against "
-        f"the chain (block {block}): {verdict}\n"
+        f"{machine} exported history: {counted(export['entries'], 'entry')}, hash chain "
+        f"{'ok' if export['offline_ok'] else 'BROKEN'}, {counted(export['checkpoints'], 'anchored head')}"
+        f" checked against the chain (block {block}): {verdict}\n"
     )
