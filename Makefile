@@ -7,7 +7,7 @@ demo: setup-demo
 # lint and type checks first (seconds), then the whole suite: unit, functional and integration tests
 test: setup-test
 	$(MAKE) --no-print-directory lint typecheck
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n auto --dist loadfile
 
 setup-demo:
 	scripts/setup.sh demo
