@@ -124,9 +124,19 @@ def test_a_counter_reset_reuses_no_id() -> None:
 def test_redelivered_and_reordered_envelopes_change_no_part(
     seed: int, size: int, batch: int, data: st.DataObject
 ) -> None:
-    # Given twenty minutes of telemetry ingested in order, once
     made = shift(1200, seed=seed)
-    dropped = frozenset(data.draw(st.sets(st.integers(1, 200), max_size=5)))
+    count = -(-len(made) // size)
+    seqs = st.integers(1, count - 1)
+    dropped = frozenset(data.draw(st.sets(seqs, max_size=5) | st.sets(seqs, min_size=count // 2), label="dropped"))
+    assert_arrival_changes_no_part(made, seed, size, batch, dropped)
+
+
+def assert_arrival_changes_no_part(
+    made: list[Sample], seed: int, size: int, batch: int, dropped: frozenset[int]
+) -> None:
+    """Envelopes of ``size`` samples (``dropped`` without ``previous``) shuffled by ``seed``, a third of them
+    twice, in batches of ``batch``, give the records the same envelopes give ingested in order, once."""
+    # Given the telemetry ingested in order, once
     envelopes = bodies(made, size, dropped)
     in_order = build()
     in_order.ingest.handle_batch(sqs_event(envelopes))
@@ -145,6 +155,39 @@ def test_redelivered_and_reordered_envelopes_change_no_part(
     assert {r.part_id: r for r in records(other)} == expected
     assert len(expected) == made[-1].part_count - made[0].part_count
     assert other.adapters.anchor_store.count_pending() == len(expected)
+
+
+def test_shuffled_envelopes_record_a_part_started_against_a_late_envelope() -> None:
+    # seed 115, envelopes of 7 samples one per batch, 1, 2 and 93 without `previous`: part 53 starts at the
+    # first sample of envelope 93 and ends in 94, and envelope 92 arrives after both
+    assert_arrival_changes_no_part(shift(1200, seed=115), 115, 7, 1, frozenset({1, 2, 93}))
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # the cycle started at the first sample of envelope 1 ends in envelope 2
+        ([0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3], [1, 2, 3]),
+        # ... or in envelope 1 itself
+        ([0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3], [1, 2, 3]),
+    ],
+)
+def test_a_cycle_started_against_a_late_envelope_is_recorded(counts: list[int], expected: list[int]) -> None:
+    # Given envelopes 1 and 2 ingested first, envelope 1 without `previous` and a part step at its first sample
+    made = [Sample(ts=T0 + timedelta(seconds=i), state=100, part_count=c, program="P1") for i, c in enumerate(counts)]
+    envelopes = bodies(made, 5, drop_previous=frozenset({1}))
+    built = build()
+    built.ingest.handle_batch(sqs_event(envelopes[1:], ["m-1", "m-2"]))
+
+    # When envelope 0, whose last sample that step is found against, arrives last
+    built.ingest.handle_batch(sqs_event(envelopes[:1], ["m-0"]))
+
+    # Then the cycle that step starts is recorded too, as when the envelopes arrive in order
+    in_order = build()
+    in_order.ingest.handle_batch(sqs_event(envelopes))
+    assert [r.count for r in records(built)] == expected
+    assert records(built) == records(in_order)
+    assert built.adapters.anchor_store.count_pending() == len(expected)
 
 
 @pytest.mark.parametrize("missing", [3, 0])

@@ -16,8 +16,11 @@ The rules, stated once:
 
 Each envelope is reduced once to a :class:`Piece` (its samples' statistics between steps); the pieces of a
 contiguous run of ``seq`` are scanned by :func:`scan` into :class:`Cycle` s. A cycle depends only on the
-pieces from its previous step to its own, so whichever order envelopes arrive in, and however often, the
-same cycles come out; :func:`run_around` says which stored pieces a new piece must be scanned with.
+pieces from its previous step to its own (:attr:`Cycle.basis`): its evidence, and, when its start is a step
+at the first sample of an envelope without ``previous``, the envelope before, whose last sample that step
+is found against. Whichever order envelopes arrive in, and however often, the same cycles come out:
+:func:`run_around` says which stored pieces a new piece must be scanned with, and :func:`touching` which of
+the cycles found depend on it.
 
 Example:
     >>> from datetime import UTC, datetime, timedelta
@@ -237,6 +240,14 @@ class Cycle(BaseModel):
     context: Context
     span: Span
     evidence: tuple[tuple[int, str], ...] = ()
+    basis: tuple[int, ...] = ()
+
+    @property
+    def depends_on(self) -> tuple[int, ...]:
+        """The seqs of every envelope the cycle is derived from: its evidence and, when its start was found
+        against the last sample of the envelope before (a step at the first sample of an envelope without
+        ``previous``), that envelope too."""
+        return self.basis or tuple(s for s, _ in self.evidence)
 
     @property
     def cycle_time_s(self) -> float:
@@ -259,6 +270,7 @@ def scan(pieces: Sequence[Piece]) -> list[Cycle]:
     cycles: list[Cycle] = []
     open_span: Span | None = None
     open_start: datetime | None = None
+    open_basis = 0  # the seq whose content fixes the open cycle's start
     last_counts: tuple[int, int] | None = None
     hashes: dict[int, str] = {}
     previous_seq: int | None = None
@@ -272,6 +284,7 @@ def scan(pieces: Sequence[Piece]) -> list[Cycle]:
         if before is None:
             # nothing known before this sample: a baseline; only the start of history starts a cycle here
             open_span, open_start = (first, piece.first_ts) if piece.seq == 0 else (None, None)
+            open_basis = piece.seq
         else:
             first = first.model_copy(update={"rejects": counter_delta(before[1], piece.first_counts[1])})
             if piece.first_counts[0] != before[0]:
@@ -279,8 +292,10 @@ def scan(pieces: Sequence[Piece]) -> list[Cycle]:
                     ts=piece.first_ts, before=before[0], after=piece.first_counts[0], context=piece.first_context
                 )
                 if open_span is not None and open_start is not None:
-                    cycles.append(_cycle(piece, open_start, open_span.merge(first), step, hashes))
+                    cycles.append(_cycle(piece, open_start, open_span.merge(first), step, hashes, open_basis))
                 open_span, open_start = Span(seqs=(piece.seq,)), piece.first_ts
+                # found against the sample before: the envelope's own `previous`, else the envelope before's last
+                open_basis = piece.seq if piece.previous_counts is not None else piece.seq - 1
             elif open_span is not None:
                 open_span = open_span.merge(first)
         for span, chunk_step in piece.chunks:
@@ -289,13 +304,13 @@ def scan(pieces: Sequence[Piece]) -> list[Cycle]:
                     open_span = open_span.merge(span)
                 continue
             if open_span is not None and open_start is not None:
-                cycles.append(_cycle(piece, open_start, open_span.merge(span), chunk_step, hashes))
-            open_span, open_start = Span(seqs=(piece.seq,)), chunk_step.ts
+                cycles.append(_cycle(piece, open_start, open_span.merge(span), chunk_step, hashes, open_basis))
+            open_span, open_start, open_basis = Span(seqs=(piece.seq,)), chunk_step.ts, piece.seq
         last_counts = piece.last_counts
     return cycles
 
 
-def _cycle(piece: Piece, start: datetime, span: Span, step: Step, hashes: Mapping[int, str]) -> Cycle:
+def _cycle(piece: Piece, start: datetime, span: Span, step: Step, hashes: Mapping[int, str], basis: int) -> Cycle:
     counts = _counts(step.before, step.after)
     rejects = min(span.rejects, len(counts))
     seqs = tuple(sorted(set(span.seqs) | {piece.seq}))
@@ -309,13 +324,17 @@ def _cycle(piece: Piece, start: datetime, span: Span, step: Step, hashes: Mappin
         context=step.context,
         span=span,
         evidence=tuple((s, hashes[s]) for s in seqs),
+        basis=tuple(sorted({*seqs, basis})),
     )
 
 
 def run_around(seq: int, stored: Mapping[int, Piece]) -> list[Piece]:
     """The run of consecutive stored pieces a new piece ``seq`` (in ``stored``) must be scanned with: back to
     the nearest piece whose inner step fixes a cycle start (or to ``seq 0``, or to a gap), forward to the
-    nearest piece with a step (or to a gap).
+    nearest piece with a step that ends a cycle depending on ``seq`` (or to a gap).
+
+    A step at the first sample of the next piece, found against ``seq``'s last sample (that piece has no
+    ``previous``), also starts a cycle depending on ``seq``: the run goes on to the step that ends it.
 
     Example:
         >>> run_around(3, {})
@@ -333,11 +352,14 @@ def run_around(seq: int, stored: Mapping[int, Piece]) -> list[Piece]:
         hi += 1
         found = stored[hi]
         before = found.previous_counts or stored[hi - 1].last_counts
-        if found.has_inner_step or found.first_counts[0] != before[0]:
+        if found.has_inner_step:
+            break
+        if found.first_counts[0] != before[0] and (hi - 1 != seq or found.previous_counts is not None):
             break
     return [stored[s] for s in range(lo, hi + 1)]
 
 
 def touching(cycles: Iterable[Cycle], seq: int) -> list[Cycle]:
-    """The cycles that hold samples (or the start) of envelope ``seq``."""
-    return [c for c in cycles if any(s == seq for s, _ in c.evidence)]
+    """The cycles that depend on envelope ``seq``: that hold its samples (or their start), or whose start was
+    found against its last sample (:attr:`Cycle.depends_on`)."""
+    return [c for c in cycles if seq in c.depends_on]
