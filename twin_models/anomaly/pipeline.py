@@ -193,7 +193,10 @@ def train_telemetry(
     frames: list[pd.DataFrame] = []
     keys: list[str] = []
     for machine_id, samples in machines.items():
-        rows = telemetry_features(list(samples), window=window)
+        # the temperature is scored as its excess over the machine's thermal model (warm-up and
+        # cool-down after stops), against the machine's own reference; the rise over a baseline
+        # learnt from batches would follow a slow fault and is left out
+        rows = telemetry_features(list(samples), window=window).drop(columns=["temperature_rise"])
         frames.append(rows)
         keys.extend([str(machine_id)] * len(rows))
     if not frames:
@@ -217,4 +220,5 @@ def train_telemetry(
         drift=drift,
         groups=np.asarray(keys),
         strict=strict,
+        thermal=("temperature", "duty"),
     )
