@@ -21,7 +21,7 @@ from typing import Any
 __all__ = ["DETECTOR_NAMES", "register"]
 
 #: The detectors ``twin_models.anomaly.DETECTORS`` offers (a unit test keeps the two in step).
-DETECTOR_NAMES = ("iforest", "mahalanobis", "zscore")
+DETECTOR_NAMES = ("iforest", "mahalanobis", "pca", "zscore")
 
 
 def _columns(text: str) -> list[str]:
