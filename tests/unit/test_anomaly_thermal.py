@@ -85,3 +85,20 @@ def test_pca_sees_a_broken_relation_the_levels_do_not_show() -> None:
     broken = np.array([[1.5, -1.5, 0.0]])  # each channel within 1.5 healthy standard deviations
     assert det.score(broken)[0] > 3 * limit
     assert det.contributions(broken)[0, 2] < 0.05  # the untouched channel is not blamed
+
+
+def test_windows_without_the_duty_report_it_missing_and_do_not_score_the_temperature() -> None:
+    from twin_models.anomaly import evaluate_windows, train_telemetry
+    from twin_models.anomaly.synthetic import synthetic_samples
+
+    fleet = {"m1": synthetic_samples(60 * 120, seed=1), "m2": synthetic_samples(60 * 120, seed=2)}
+    model = train_telemetry(fleet)
+    assert model.thermal is not None and model.manifest()["thermal"]["driver"] == "duty"
+    assert model.prior is not None
+    hot = dict(zip(model.feature_names, model.prior.tolist(), strict=True), temperature=90.0)
+    blind = evaluate_windows(model, [hot] * 15)
+    assert "duty" in blind.missing
+    assert blind.contributions["temperature"].iloc[-1] == 0.0  # unknown excess: neither scored nor blamed
+    seen = evaluate_windows(model, [dict(hot, duty=1.0)] * 15)
+    assert "duty" not in seen.missing
+    assert seen.contributions.iloc[-1].idxmax() == "temperature"

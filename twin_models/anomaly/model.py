@@ -312,7 +312,8 @@ class AnomalyModel:
             excess = numeric[thermal[0]].to_numpy(dtype=float).copy()
             for key in pd.unique(keys):
                 rows = np.flatnonzero(keys == key)
-                excess[rows], _ = thermal_model.excess(excess[rows], driver[rows], None)
+                part, _ = thermal_model.excess(excess[rows], driver[rows], None)
+                excess[rows] = np.where(np.isfinite(driver[rows]), part, np.nan)
             numeric[thermal[0]] = excess
         values = numeric.to_numpy(dtype=float)
         fit_values, fit_keys = values[~cal_mask], keys[~cal_mask]
@@ -503,7 +504,9 @@ class AnomalyModel:
             driver = np.full(len(values), np.nan)
         j = self.feature_names.index(self.thermal.target)
         previous = state.thermal if state is not None and state.thermal else None
-        values[:, j], end = self.thermal.excess(values[:, j], driver, previous)
+        excess, end = self.thermal.excess(values[:, j], driver, previous)
+        # without the duty the excess is unknown: not scored (and the driver is reported missing)
+        values[:, j] = np.where(np.isfinite(driver), excess, np.nan)
         return values, end
 
     def missing_features(self, features: pd.DataFrame) -> tuple[str, ...]:
@@ -517,7 +520,8 @@ class AnomalyModel:
             ('b',)
         """
         present = {str(c) for c in features.columns if features[c].notna().any()}
-        return tuple(f for f in self.feature_names if f not in present)
+        needed = (*self.feature_names, *(() if self.thermal is None else (self.thermal.driver,)))
+        return tuple(f for f in needed if f not in present)
 
     def _scores_with_reference(
         self, values: np.ndarray, state: AlarmState | None

@@ -112,6 +112,8 @@ def score_table(model: AnomalyModel, frame: pd.DataFrame, state: AlarmState | No
         out[column] = result[column].to_numpy()
     out.attrs["missing"] = evaluation.missing
     used = set(model.feature_names) | ({model.tabular.group_by} if model.tabular and model.tabular.group_by else set())
+    if model.thermal is not None:
+        used.add(model.thermal.driver)
     out.attrs["unknown"] = tuple(str(c) for c in rows.columns if str(c) not in used and str(c) not in model.dropped)
     out.attrs["state"] = evaluation.state
     return out
