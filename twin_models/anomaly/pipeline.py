@@ -183,7 +183,9 @@ def train_telemetry(
     own adaptive reference: its healthy baseline, a running mean over its first ``learn_rows`` observed
     windows with the fleet's level as the prior, then an exponential average over ``reference_rows``
     windows, frozen while an alarm is active. The ``zscore`` power ``p = 4`` lets one channel that moves
-    far raise the score rather than be averaged away by the others.
+    far raise the score rather than be averaged away by the others. The temperature is scored as its
+    excess over the thermal model of the recent duty (:class:`~twin_models.anomaly.thermal.ThermalModel`:
+    warm-up and cool-down after stops are explained, a slow rise at the same running history is not).
 
     Example:
         >>> from twin_models.anomaly.synthetic import synthetic_samples
