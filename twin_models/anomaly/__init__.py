@@ -36,6 +36,7 @@ from twin_models.anomaly.detectors import (
     Detector,
     IsolationForestDetector,
     MahalanobisDetector,
+    PCADetector,
     ZScoreDetector,
     make_detector,
 )
@@ -60,6 +61,7 @@ from twin_models.anomaly.pipeline import (
     window_rows,
 )
 from twin_models.anomaly.sensor_csv import SensorTable, parse_sensor_csv
+from twin_models.anomaly.thermal import ThermalModel
 
 __all__ = [
     "ACTIONS",
@@ -84,9 +86,11 @@ __all__ = [
     "MahalanobisDetector",
     "ModelArtifactError",
     "NotFittedError",
+    "PCADetector",
     "SensorTable",
     "Severity",
     "TabularFeatureConfig",
+    "ThermalModel",
     "ZScoreDetector",
     "calibrate",
     "calibrate_held_out",

@@ -311,8 +311,9 @@ class AlarmPolicy:
 @dataclass(frozen=True)
 class AlarmState:
     """Recent exceedances (oldest first: over threshold, over clear level), whether the alarm is active,
-    the rows below the clear level since, the rows the alarm has lasted, whether it escalated, and the
-    machine's adaptive reference (per channel, with the number of rows it has learnt from)."""
+    the rows below the clear level since, the rows the alarm has lasted, whether it escalated, the
+    machine's adaptive reference (per channel, with the number of rows it has learnt from) and the state
+    of its thermal model's duty filters (:mod:`twin_models.anomaly.thermal`)."""
 
     over: tuple[bool, ...] = field(default_factory=tuple)
     over_clear: tuple[bool, ...] = field(default_factory=tuple)
@@ -321,6 +322,7 @@ class AlarmState:
     age: int = 0
     escalated: bool = False
     reference: tuple[tuple[str, float, int], ...] = field(default_factory=tuple)
+    thermal: tuple[float, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form (what the health shadow stores)."""
@@ -334,6 +336,8 @@ class AlarmState:
         }
         if self.reference:
             out["reference"] = {k: [round(float(v), 6), int(n)] for k, v, n in self.reference}
+        if self.thermal:
+            out["thermal"] = [round(float(v), 6) for v in self.thermal]
         return out
 
     def rebaselined(self) -> AlarmState:
@@ -346,6 +350,7 @@ class AlarmState:
             below=self.below,
             age=self.age,
             escalated=self.escalated,
+            thermal=self.thermal,
         )
 
     @classmethod
@@ -363,6 +368,7 @@ class AlarmState:
                 age=int(data.get("age", 0)),
                 escalated=bool(data.get("escalated", False)),
                 reference=tuple((str(k), float(v[0]), int(v[1])) for k, v in dict(reference).items()),
+                thermal=tuple(float(v) for v in data.get("thermal") or ()),
             )
         except (TypeError, ValueError) as exc:
             raise AnomalyError(f"bad alarm state: {exc}") from exc

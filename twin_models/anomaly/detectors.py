@@ -9,6 +9,10 @@ Every detector receives rows already standardised against the healthy training d
   because degradation shows as a drift of some signals while healthy sensor noise is nearly independent.
 * ``mahalanobis`` — the Mahalanobis distance under a Ledoit-Wolf shrunk covariance (or a Minimum
   Covariance Determinant robust one), for signals whose healthy correlations matter.
+* ``pca`` — how the channels move together: principal components of the healthy rows, Hotelling's T²
+  on the retained components plus the Q (squared prediction error) of the residual, each scaled by its
+  healthy mean and combined; a channel that breaks the healthy correlations shows in Q even when it
+  stays within its own range. Contributions are reconstruction-based (non-negative, summing to one).
 * ``iforest`` — scikit-learn's IsolationForest, the baseline.
 
 Example:
@@ -41,6 +45,7 @@ __all__ = [
     "Detector",
     "IsolationForestDetector",
     "MahalanobisDetector",
+    "PCADetector",
     "ZScoreDetector",
     "make_detector",
 ]
@@ -164,6 +169,91 @@ class MahalanobisDetector(Detector):
         return {"robust": self.robust, "random_state": self.random_state}
 
 
+class PCADetector(Detector):
+    """T² on the principal components that explain ``variance`` of the healthy rows plus Q on the
+    residual, combined as ``sqrt(T²/k + Q/mean healthy Q)`` (a combined index: about 1.4 on a typical
+    healthy row, whatever the number of channels).
+
+    Each channel's contribution is its reconstruction-based contribution to the combined index,
+    ``(M x)_j² / M_jj`` with ``M = P Λ⁻¹ Pᵀ / k + (I - P Pᵀ) / q̄``: the part of the index removed by
+    reconstructing that channel from the others; non-negative, shares summing to one.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> a = rng.normal(size=(2000, 1))
+        >>> healthy = np.hstack([a, a + 0.1 * rng.normal(size=(2000, 1)), rng.normal(size=(2000, 1))])
+        >>> det = PCADetector().fit(healthy)
+        >>> broken = np.array([[1.0, -1.0, 0.0]])  # each channel in range, their relation broken
+        >>> bool(det.score(broken)[0] > 3 * np.median(det.score(healthy)))
+        True
+        >>> det.contributions(broken).round(2).tolist()
+        [[0.5, 0.5, 0.0]]
+    """
+
+    name = "pca"
+
+    def __init__(self, variance: float = 0.9, max_components: int | None = None) -> None:
+        if not 0 < variance < 1:
+            raise AnomalyError("variance must be within (0, 1)")
+        if max_components is not None and max_components < 1:
+            raise AnomalyError("max_components must be at least 1")
+        self.variance = float(variance)
+        self.max_components = max_components
+        self.mean_: np.ndarray | None = None
+        self.metric_: np.ndarray | None = None
+        self.n_components_: int = 0
+
+    def fit(self, z: np.ndarray) -> Self:
+        arr = _check(z)
+        if arr.shape[0] < 3:
+            raise AnomalyError("need at least 3 healthy rows")
+        d = arr.shape[1]
+        self.mean_ = arr.mean(axis=0)
+        centered = arr - self.mean_
+        cov = centered.T @ centered / (arr.shape[0] - 1)
+        eigval, eigvec = np.linalg.eigh(cov)
+        order = np.argsort(eigval)[::-1]
+        eigval, eigvec = np.clip(eigval[order], 0.0, None), eigvec[:, order]
+        total = float(eigval.sum())
+        if total <= 0:
+            raise AnomalyError("the healthy rows do not vary")
+        explained = np.cumsum(eigval) / total
+        k = int(np.searchsorted(explained, self.variance) + 1)
+        limit = d - 1 if d > 1 else 1  # keep a residual to compute Q on
+        if self.max_components is not None:
+            limit = min(limit, self.max_components)
+        k = max(1, min(k, limit))
+        floor = max(total * 1e-9, 1e-12)
+        loadings = eigvec[:, :k]
+        lam = np.maximum(eigval[:k], floor)
+        residual = np.eye(d) - loadings @ loadings.T
+        q_mean = max(float(eigval[k:].sum()), floor) if d > k else 1.0
+        self.metric_ = (loadings / lam) @ loadings.T / k + (residual / q_mean if d > k else 0.0)
+        self.n_components_ = k
+        self.n_features_ = d
+        return self
+
+    def _projected(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        arr = _check(z, self._fitted())
+        assert self.mean_ is not None and self.metric_ is not None
+        x = arr - self.mean_
+        return x, x @ self.metric_
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        x, mx = self._projected(z)
+        return np.asarray(np.sqrt(np.clip((x * mx).sum(axis=1), 0.0, None)))
+
+    def contributions(self, z: np.ndarray) -> np.ndarray:
+        _, mx = self._projected(z)
+        assert self.metric_ is not None
+        diag = np.clip(np.diag(self.metric_), 1e-12, None)
+        return _shares(mx**2 / diag)
+
+    def params(self) -> dict[str, Any]:
+        return {"variance": self.variance, "max_components": self.max_components}
+
+
 class IsolationForestDetector(Detector):
     """scikit-learn's IsolationForest; the score is the negated ``score_samples`` (in (0, 1])."""
 
@@ -193,12 +283,13 @@ class IsolationForestDetector(Detector):
 DETECTORS: dict[str, type[Detector]] = {
     ZScoreDetector.name: ZScoreDetector,
     MahalanobisDetector.name: MahalanobisDetector,
+    PCADetector.name: PCADetector,
     IsolationForestDetector.name: IsolationForestDetector,
 }
 
 
 def make_detector(name: str, **params: Any) -> Detector:
-    """A new, unfitted detector by name (``zscore``, ``mahalanobis``, ``iforest``).
+    """A new, unfitted detector by name (``zscore``, ``mahalanobis``, ``pca``, ``iforest``).
 
     Example:
         >>> make_detector("mahalanobis", robust=True).params()

@@ -58,6 +58,7 @@ TELEMETRY_FEATURES: tuple[str, ...] = (
     "speed_cv",
     "tool_wear",
     "power_kw",
+    "duty",
 )
 
 
@@ -218,6 +219,7 @@ def window_features(
         "speed_cv": float(krpm.std() / mean_krpm) if mean_krpm > 0 else float("nan"),
         "tool_wear": float(finite_wear[-1]) if finite_wear.size else float("nan"),
         "power_kw": power_mean if np.isfinite(power_mean) and power_mean > 0 else float("nan"),
+        "duty": float(running.mean()) if np.isfinite(speed).any() else float("nan"),
     }
 
 

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from twin_models.anomaly.detectors import Detector, make_detector
 from twin_models.anomaly.diagnosis import ACTIONS, component_of
 from twin_models.anomaly.errors import AnomalyError, FeatureError
 from twin_models.anomaly.features import TabularFeatureConfig, tabular_features
+from twin_models.anomaly.thermal import ThermalModel
 
 __all__ = ["DRIFT_MODES", "AnomalyModel", "ChannelProfile", "Evaluation"]
 
@@ -195,6 +197,7 @@ class AnomalyModel:
     learn_rows: int = 60
     row_seconds: float | None = None
     dropped: dict[str, str] = field(default_factory=dict)
+    thermal: ThermalModel | None = None
 
     @classmethod
     def fit(
@@ -218,6 +221,7 @@ class AnomalyModel:
         groups: Sequence[Any] | np.ndarray | None = None,
         strict: bool = False,
         calibrate: bool = True,
+        thermal: tuple[str, str] | None = None,
     ) -> AnomalyModel:
         """Fit on healthy feature rows in time order; calibrate on the later rows it was not fitted on.
 
@@ -228,6 +232,9 @@ class AnomalyModel:
         drifting channels are handled (:data:`DRIFT_MODES`); the decision per channel is in
         :attr:`channels` and the manifest. ``calibrate=False`` fits on every row and sets no threshold:
         a model that only ranks rows by score (the published ranking protocols), never one to alarm with.
+        ``thermal=(temperature, duty)`` scores the temperature column as its excess over what the recent
+        duty explains (:class:`~twin_models.anomaly.thermal.ThermalModel`, fitted on the fitting rows;
+        needs ``row_seconds``); the duty column drives it and is not scored itself.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -257,6 +264,13 @@ class AnomalyModel:
         keys = np.zeros(len(numeric), dtype=int) if groups is None else np.asarray(groups)
         if len(keys) != len(numeric):
             raise FeatureError("groups must name one machine per row")
+        driver: np.ndarray | None = None
+        if thermal is not None:
+            if row_seconds is None:
+                raise AnomalyError("a thermal model needs row_seconds")
+            if thermal[0] not in numeric.columns or thermal[1] not in numeric.columns:
+                raise FeatureError(f"the thermal model needs the columns {thermal[0]!r} and {thermal[1]!r}")
+            driver = numeric.pop(thermal[1]).to_numpy(dtype=float)
         dropped: dict[str, str] = {}
         for c in [str(c) for c in features.columns if c not in numeric.columns]:
             dropped[c] = "not numeric"
@@ -284,6 +298,23 @@ class AnomalyModel:
                 f"{len(numeric)} rows are too few to fit and calibrate on separate rows "
                 f"(need at least {_MIN_CALIBRATION_ROWS} held-out rows)"
             )
+        thermal_model: ThermalModel | None = None
+        if thermal is not None and driver is not None and row_seconds is not None:
+            thermal_model = ThermalModel.fit(
+                numeric[thermal[0]].to_numpy(dtype=float),
+                driver,
+                keys,
+                row_seconds=row_seconds,
+                target_name=thermal[0],
+                driver_name=thermal[1],
+                fit_mask=~cal_mask,
+            )
+            excess = numeric[thermal[0]].to_numpy(dtype=float).copy()
+            for key in pd.unique(keys):
+                rows = np.flatnonzero(keys == key)
+                part, _ = thermal_model.excess(excess[rows], driver[rows], None)
+                excess[rows] = np.where(np.isfinite(driver[rows]), part, np.nan)
+            numeric[thermal[0]] = excess
         values = numeric.to_numpy(dtype=float)
         fit_values, fit_keys = values[~cal_mask], keys[~cal_mask]
         channels: list[ChannelProfile] = []
@@ -302,6 +333,8 @@ class AnomalyModel:
                 handling, reason = "reference", f"drifting (trend t = {trend:.0f})"
             else:
                 handling, reason = "level", "stationary" if drift != "off" else "drift handling off"
+            if thermal_model is not None and name == thermal_model.target:
+                reason = f"its excess over the thermal model of recent running; {reason}"
             channels.append(ChannelProfile(str(name), handling, float(min(persistence, 1e12)), step, reason))
         prior = np.nanmedian(fit_values, axis=0)
         det = make_detector(detector, **dict(detector_params or {})) if isinstance(detector, str) else detector
@@ -320,6 +353,7 @@ class AnomalyModel:
             learn_rows=max(1, int(learn_rows)),
             row_seconds=row_seconds,
             dropped=dropped,
+            thermal=thermal_model,
         )
         deviation, warming = model._training_deviation(values, keys)
         if drift == "auto" and model._ref_mask.any():
@@ -445,7 +479,7 @@ class AnomalyModel:
     def standardize(self, features: pd.DataFrame) -> np.ndarray:
         """Rows as z scores against the healthy profile, each row on its own (reference channels against
         the fleet prior); a missing column or value is 0. :meth:`evaluate` is the scoring path."""
-        values = self._values(features)
+        values, _ = self._explained(features, None)
         if self._ref_mask.any():
             assert self.prior is not None
             values = np.where(self._ref_mask, values - self.prior, values)
@@ -458,6 +492,23 @@ class AnomalyModel:
         except (TypeError, ValueError) as exc:
             raise FeatureError(f"feature values must be numeric: {exc}") from exc
 
+    def _explained(self, features: pd.DataFrame, state: AlarmState | None) -> tuple[np.ndarray, tuple[float, ...]]:
+        """The rows' values with the thermal model applied (the temperature as its excess over what the
+        recent duty explains), and the thermal filter state after the last row."""
+        values = np.array(self._values(features), dtype=float, copy=True)
+        if self.thermal is None or self.thermal.target not in self.feature_names:
+            return values, ()
+        if self.thermal.driver in features.columns:
+            driver = pd.to_numeric(features[self.thermal.driver], errors="coerce").to_numpy(dtype=float)
+        else:
+            driver = np.full(len(values), np.nan)
+        j = self.feature_names.index(self.thermal.target)
+        previous = state.thermal if state is not None and state.thermal else None
+        excess, end = self.thermal.excess(values[:, j], driver, previous)
+        # without the duty the excess is unknown: not scored (and the driver is reported missing)
+        values[:, j] = np.where(np.isfinite(driver), excess, np.nan)
+        return values, end
+
     def missing_features(self, features: pd.DataFrame) -> tuple[str, ...]:
         """The model's features the input does not carry (absent, or no value in any row).
 
@@ -469,7 +520,8 @@ class AnomalyModel:
             ('b',)
         """
         present = {str(c) for c in features.columns if features[c].notna().any()}
-        return tuple(f for f in self.feature_names if f not in present)
+        needed = (*self.feature_names, *(() if self.thermal is None else (self.thermal.driver,)))
+        return tuple(f for f in needed if f not in present)
 
     def _scores_with_reference(
         self, values: np.ndarray, state: AlarmState | None
@@ -520,7 +572,7 @@ class AnomalyModel:
     def score(self, features: pd.DataFrame) -> np.ndarray:
         """One score per row (higher is more anomalous), in order from a fresh machine state."""
         if self._ref_mask.any():
-            return self._scores_with_reference(self._values(features), None)[1]
+            return self._scores_with_reference(self._explained(features, None)[0], None)[1]
         return np.asarray(self.detector.score(self.standardize(features)), dtype=float)
 
     def evaluate(self, features: pd.DataFrame, state: AlarmState | None = None) -> Evaluation:
@@ -528,18 +580,21 @@ class AnomalyModel:
         if len(features) == 0:
             raise FeatureError("no rows to score")
         missing = self.missing_features(features)
+        values, thermal_state = self._explained(features, state)
         if self._ref_mask.any():
-            z, scores, active, onset, escalated, new_state = self._scores_with_reference(self._values(features), state)
+            z, scores, active, onset, escalated, new_state = self._scores_with_reference(values, state)
         else:
-            z = self.standardize(features)
+            z = self._z(values)
             scores = np.asarray(self.detector.score(z), dtype=float)
             life = _Lifecycle(self.calibration, self.policy, state)
-            observed = self._observed(self._values(features))
+            observed = self._observed(values)
             steps = [life.step(float(s), bool(seen)) for s, seen in zip(scores, observed, strict=True)]
             active = [a for a, _, _ in steps]
             onset = [o for _, o, _ in steps]
             escalated = [e for _, _, e in steps]
             new_state = life.state()
+        if thermal_state:
+            new_state = dataclasses.replace(new_state, thermal=thermal_state)
         shares = self.detector.contributions(z)
         active_arr = np.asarray(active, dtype=bool)
         # an escalated episode stays critical until it clears
@@ -586,6 +641,7 @@ class AnomalyModel:
             "row_seconds": self.row_seconds,
             "channels": [c.to_dict() for c in self.channels],
             "dropped": dict(self.dropped),
+            "thermal": None if self.thermal is None else self.thermal.to_dict(),
             "reference": {
                 "learn_rows": self.learn_rows,
                 "rows": self.reference_rows,

@@ -112,6 +112,8 @@ def score_table(model: AnomalyModel, frame: pd.DataFrame, state: AlarmState | No
         out[column] = result[column].to_numpy()
     out.attrs["missing"] = evaluation.missing
     used = set(model.feature_names) | ({model.tabular.group_by} if model.tabular and model.tabular.group_by else set())
+    if model.thermal is not None:
+        used.add(model.thermal.driver)
     out.attrs["unknown"] = tuple(str(c) for c in rows.columns if str(c) not in used and str(c) not in model.dropped)
     out.attrs["state"] = evaluation.state
     return out
@@ -181,7 +183,9 @@ def train_telemetry(
     own adaptive reference: its healthy baseline, a running mean over its first ``learn_rows`` observed
     windows with the fleet's level as the prior, then an exponential average over ``reference_rows``
     windows, frozen while an alarm is active. The ``zscore`` power ``p = 4`` lets one channel that moves
-    far raise the score rather than be averaged away by the others.
+    far raise the score rather than be averaged away by the others. The temperature is scored as its
+    excess over the thermal model of the recent duty (:class:`~twin_models.anomaly.thermal.ThermalModel`:
+    warm-up and cool-down after stops are explained, a slow rise at the same running history is not).
 
     Example:
         >>> from twin_models.anomaly.synthetic import synthetic_samples
@@ -193,7 +197,10 @@ def train_telemetry(
     frames: list[pd.DataFrame] = []
     keys: list[str] = []
     for machine_id, samples in machines.items():
-        rows = telemetry_features(list(samples), window=window)
+        # the temperature is scored as its excess over the machine's thermal model (warm-up and
+        # cool-down after stops), against the machine's own reference; the rise over a baseline
+        # learnt from batches would follow a slow fault and is left out
+        rows = telemetry_features(list(samples), window=window).drop(columns=["temperature_rise"])
         frames.append(rows)
         keys.extend([str(machine_id)] * len(rows))
     if not frames:
@@ -217,4 +224,5 @@ def train_telemetry(
         drift=drift,
         groups=np.asarray(keys),
         strict=strict,
+        thermal=("temperature", "duty"),
     )

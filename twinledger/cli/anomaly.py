@@ -23,7 +23,7 @@ from twin_models.bounds import number, seed, whole
 __all__ = ["DETECTOR_NAMES", "register"]
 
 #: The detectors ``twin_models.anomaly.DETECTORS`` offers (a unit test keeps the two in step).
-DETECTOR_NAMES = ("iforest", "mahalanobis", "zscore")
+DETECTOR_NAMES = ("iforest", "mahalanobis", "pca", "zscore")
 
 
 #: The longest window of the K-of-N alarm rule an option takes (rows).

@@ -33,7 +33,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the twinledger anomaly model (SageMaker script mode).")
     parser.add_argument("--features", type=_csv_list, default=None, help="comma-separated feature columns")
     parser.add_argument("--exclude", type=_csv_list, default=[], help="numeric columns to leave out")
-    parser.add_argument("--detector", default="zscore", help="zscore, mahalanobis or iforest")
+    parser.add_argument("--detector", default="zscore", help="zscore, mahalanobis, pca or iforest")
     parser.add_argument("--p", type=float, default=None, help="zscore power (default 2)")
     parser.add_argument("--window", type=int, default=1, help="trailing rolling mean over N rows")
     parser.add_argument("--trend", type=int, default=None, help="drift features: window mean - N-row mean")

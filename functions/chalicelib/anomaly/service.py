@@ -4,8 +4,10 @@
   threshold, alarm, recommended action and its driving features, and what the next call needs: the
   alarm state and the machine's temperature baseline (learnt from healthy batches only);
 * a maintenance ticket (for the maintenance log, with a ``content_hash``) on the onset of an alarm
-  episode: one fault episode is one alarm and one ticket, however long it lasts; when its severity rises
-  (warning to critical) an *escalation* for the same episode, which updates that ticket;
+  episode: one fault episode is one alarm and one ticket, however long it lasts, and an alarm on the same
+  component that comes back within ``merge_s`` (two hours) of clearing continues that episode and its
+  ticket; when its severity rises (warning to critical) an *escalation* for the same episode, which
+  updates that ticket;
 * a critical alert to SNS when an episode first becomes critical (its score reaches the critical level,
   or it outlived the escalation time), at most one per ``<machine>#<action>`` per cooldown (state in
   DynamoDB) as a second guard, so one fault is one page.
@@ -37,6 +39,9 @@ __all__ = ["AnomalyOutcome", "AnomalyService", "alarm_escalation", "health_shado
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
 _NAMES = {rank: name for name, rank in _RANK.items()}
+#: An alarm on the same component that comes back within this many seconds of clearing continues the
+#: episode that cleared (its ticket, its severity): one fault episode is one alarm and one ticket.
+EPISODE_MERGE_S = 7200
 
 
 def _iso(moment: datetime) -> str:
@@ -157,7 +162,9 @@ class AnomalyService:
         publisher: AlertPublisher | None = None,
         cooldown_s: int = 3600,
         clock: Callable[[], datetime] | None = None,
+        merge_s: int = EPISODE_MERGE_S,
     ) -> None:
+        self._merge_s = merge_s
         self._endpoint = endpoint
         self._cooldown = cooldown
         self._publisher = publisher
@@ -204,6 +211,17 @@ class AnomalyService:
             return None
         return self.handle(machine_id, windows, previous_reported)
 
+    def _reopened(self, previous: Mapping[str, Any], action: str, now: datetime) -> Mapping[str, Any] | None:
+        """The episode that cleared less than ``merge_s`` ago on the same component, if any."""
+        last = previous.get("last_episode")
+        if not isinstance(last, Mapping) or last.get("action") != action or not isinstance(last.get("ticket"), str):
+            return None
+        try:
+            cleared = datetime.fromisoformat(str(last.get("cleared_at")).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return last if 0 <= (now - cleared).total_seconds() <= self._merge_s else None
+
     def outcome(self, result: AnomalyResult, previous_reported: Mapping[str, Any] | None = None) -> AnomalyOutcome:
         """The shadow, ticket and alert for an already obtained result."""
         now = self._clock()
@@ -212,15 +230,20 @@ class AnomalyService:
         # the highest severity of the episode in progress: one ticket per episode (at its onset), one
         # page when it first becomes critical
         episode = _RANK.get(str(previous.get("episode_severity", "ok")), 0) if was_alarm else 0
+        episode_ticket = previous.get("episode_ticket") if was_alarm else None
         rank = _RANK.get(result.severity, 0)
         onsets = [int(w.get("alarm_onset", 0)) for w in result.windows]
         started = any(onsets) if result.windows and "alarm_onset" in result.windows[0] else (rank > 0 and not was_alarm)
-        if started:
+        reopened = self._reopened(previous, result.action, now) if started else None
+        if reopened is not None:  # the same fault back within the merge window: the same episode and ticket
+            started = False
+            episode = _RANK.get(str(reopened.get("severity", "ok")), 0)
+            episode_ticket = reopened["ticket"]
+        elif started:
             episode = 0  # a new episode (the previous one may have cleared within this batch)
         ticket = maintenance_ticket(result, now) if started else None
         escalation = None
-        if not started and was_alarm and result.alarm and 0 < episode < rank:
-            episode_ticket = previous.get("episode_ticket")
+        if not started and result.alarm and 0 < episode < rank:
             escalation = alarm_escalation(result, now, episode_ticket if isinstance(episode_ticket, str) else None)
         alert = (
             self._page(result, now, ticket) if result.severity == "critical" and episode < _RANK["critical"] else None
@@ -230,9 +253,22 @@ class AnomalyService:
         reported["episode_severity"] = _NAMES[max(episode, rank)] if result.alarm else "ok"
         reported["alarm_onsets"] = sum(onsets)
         if ticket is not None:
-            reported["episode_ticket"] = ticket["ticket_id"]
-        elif was_alarm and result.alarm and isinstance(previous.get("episode_ticket"), str):
-            reported["episode_ticket"] = previous["episode_ticket"]
+            episode_ticket = ticket["ticket_id"]
+        if result.alarm and isinstance(episode_ticket, str):
+            reported["episode_ticket"] = episode_ticket
+            reported["episode_action"] = (
+                result.action if ticket is not None else previous.get("episode_action", result.action)
+            )
+        if isinstance(previous.get("last_episode"), Mapping):
+            reported["last_episode"] = dict(previous["last_episode"])
+        if was_alarm and not result.alarm and isinstance(previous.get("episode_ticket"), str):
+            # the episode cleared: remembered for the merge window
+            reported["last_episode"] = {
+                "ticket": previous["episode_ticket"],
+                "action": previous.get("episode_action", result.action),
+                "severity": _NAMES[max(episode, rank)],
+                "cleared_at": _iso(now),
+            }
         return AnomalyOutcome(result=result, shadow=shadow, ticket=ticket, alert=alert, escalation=escalation)
 
     def _page(self, result: AnomalyResult, now: datetime, ticket: dict[str, Any] | None) -> dict[str, Any] | None:
