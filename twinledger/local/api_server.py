@@ -326,7 +326,8 @@ def _lease(machine_ids: list[str], start: datetime) -> dict[str, Any]:
             "components": [
                 {"id": "base", "kind": "base_fee", "description": "Fleet day fee", "amount": "240.00"},
                 {"id": "spindle", "meter": "spindle_hours", "description": "Spindle hours", "unit_price": "9.50"},
-                {"id": "parts", "meter": "parts", "description": "Parts", "unit_price": "0.08"},
+                {"id": "parts", "meter": "parts", "description": "Parts", "pricing": "graduated",
+                 "tiers": [{"up_to": "500", "unit_price": "0.08"}, {"up_to": None, "unit_price": "0.05"}]},
             ]
         },
     }
