@@ -83,6 +83,16 @@ function timeline(data, ctx) {
   return el("div", {}, el("div", { class: "scroll-x" }, root), legend);
 }
 
+/**
+ * The record a shift's result was anchored as (the OEE schedule's period record), rebuilt from the figures
+ * this page shows: the badge then proves the figures on the screen, not only a hash the server names.
+ */
+export function shiftRecord(period, figures) {
+  const metrics = { ...figures };
+  for (const key of ["machine_id", "line", "warnings"]) delete metrics[key];
+  return { kind: "oee-period", machine_id: figures.machine_id, label: period.label, shift: period.shift, start: period.start, end: period.end, metrics };
+}
+
 /** Whether a shift is over and produced: only such a result is anchored (an open shift has no proof yet). */
 function closedWithData(f) {
   return Date.parse(f.period.end) <= Date.now() && ((f.m.total_count || 0) > 0 || (f.m.run_time_s || 0) > 0);
@@ -112,7 +122,7 @@ function oeeByShift(report, ctx, machineId) {
       el("th", { scope: "row" }, `${f.period.shift} (${localTime(f.period.start, ctx.tz)}–${localTime(f.period.end, ctx.tz)})`),
       ...["oee", "availability", "performance", "quality"].map((k) => el("td", { class: "num", "data-col": k, "data-value": f.m[k] ?? "" }, pct(f.m[k]))),
       el("td", { class: "num", "data-col": "good" }, `${f.m.good_count ?? 0} / ${f.m.total_count ?? 0}`),
-      el("td", {}, closedWithData(f) ? proofBadge(proofOf(record), "shift result") : el("span", { class: "hint" }, "no result to prove")),
+      el("td", {}, closedWithData(f) ? proofBadge(proofOf(record).then((b) => ({ ...b, record: b.record ?? shiftRecord(f.period, f.m) })), "shift result") : el("span", { class: "hint" }, "no result to prove")),
     );
   });
   const table = el(
