@@ -64,7 +64,9 @@ def _require() -> None:
 
 
 def _get(served: dict[str, Any], path: str, role: str = "lessee") -> Any:
-    request = urllib.request.Request(served["url"] + path, headers={"Authorization": f"Bearer {served['tokens'][role]}"})
+    request = urllib.request.Request(
+        served["url"] + path, headers={"Authorization": f"Bearer {served['tokens'][role]}"}
+    )
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())
 
@@ -78,7 +80,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'functions'}"}
     for name in [n for n in env if n.startswith("TWINLEDGER_")]:
         env.pop(name)
-    command = [sys.executable, "-m", "twinledger", "api", "--port", "0", "--chain", "ganache", "--tokens-file", str(info)]
+    command = [
+        sys.executable,
+        "-m",
+        "twinledger",
+        "api",
+        "--port",
+        "0",
+        "--chain",
+        "ganache",
+        "--tokens-file",
+        str(info),
+    ]
     process = subprocess.Popen(
         command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -126,9 +139,18 @@ class Watched:
         self.page = page
         self.errors: list[str] = []
         self.rpc_calls: list[str] = []
-        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        self.rpc_url = rpc_url
+        page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
-        page.on("request", lambda request: request.url.startswith(rpc_url) and self.rpc_calls.append(request.post_data or ""))
+        page.on("request", self._request)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(str(message.text))
+
+    def _request(self, request: Any) -> None:
+        if str(request.url).startswith(self.rpc_url):
+            self.rpc_calls.append(str(request.post_data or ""))
 
     def open(self, served: dict[str, Any], route: str) -> Any:
         self.page.goto(f"{served['url']}/dashboard/#/{route}")
@@ -209,8 +231,9 @@ def test_the_fleet_shows_the_apis_figures(watched: Watched, served: dict[str, An
         tickets = _get(served, f"/machines/{machine_id}/tickets?state=active")["items"]
         assert row.locator("td[data-col='tickets'] [data-value]").inner_text() == str(len(tickets))
         twin = _get(served, f"/machines/{machine_id}/twin")
-        assert row.locator("td[data-col='category'] [data-value]").get_attribute("data-value") == (
-            twin["shadows"]["state"]["reported"]["category"]
+        assert (
+            row.locator("td[data-col='category'] [data-value]").get_attribute("data-value")
+            == (twin["shadows"]["state"]["reported"]["category"])
         )
     # sortable: OEE descending puts the best machine first
     page.click("th:has(button:has-text('OEE')) button")
@@ -238,7 +261,9 @@ def test_the_machine_page_shows_the_apis_figures(watched: Watched, served: dict[
             assert _value(page.locator(f"#pareto [data-loss='{loss}']").get_attribute("data-value")) == seconds
     health = _get(served, f"/machines/{machine}/twin")["shadows"]["health"]["reported"]
     assert _value(page.locator("#health-score").get_attribute("data-value")) == pytest.approx(health["score"])
-    usage = _get(served, f"/leases/{quote(served['lease_id'])}/usage?from={start}&to={end}&machine_id={machine}&limit=1")
+    usage = _get(
+        served, f"/leases/{quote(served['lease_id'])}/usage?from={start}&to={end}&machine_id={machine}&limit=1"
+    )
     for meter, quantity in usage["totals"].items():
         assert page.locator(f"#usage [data-meter='{meter}']").get_attribute("data-value") == quantity
     entries = _get(served, f"/machines/{machine}/maintenance")["items"]
@@ -254,12 +279,16 @@ def test_the_line_page_shows_the_apis_time_weighted_oee(watched: Watched, served
         assert _value(page.locator(f"[data-kpi='{key}']").get_attribute("data-value")) == pytest.approx(line[key])
 
 
-def test_genuine_badges_turn_valid_with_the_chain_asked_by_the_browser(watched: Watched, served: dict[str, Any]) -> None:
+def test_genuine_badges_turn_valid_with_the_chain_asked_by_the_browser(
+    watched: Watched, served: dict[str, Any]
+) -> None:
     watched.open(served, "machine/cnc-03")
     states = watched.settle_badges()
     assert states and set(states) == {"valid"}, states
     calls = [json.loads(body) for body in watched.rpc_calls if body]
-    methods = {c.get("method") for c in (item for call in calls for item in (call if isinstance(call, list) else [call]))}
+    methods = {
+        c.get("method") for c in (item for call in calls for item in (call if isinstance(call, list) else [call]))
+    }
     assert "eth_call" in methods, f"the browser made no eth_call to {served['chain']['rpc_url']}: {methods}"
 
 
@@ -304,7 +333,11 @@ def test_no_serious_or_critical_accessibility_violation(watched: Watched, served
         watched.settle_badges()
         page.evaluate(axe)  # evaluated by the driver, not injected as a script tag (the page's CSP holds)
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-        bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        bad = [
+            f"{v['id']} ({v['impact']}): {v['help']}"
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
         if bad:
             found[name] = bad
     assert found == {}

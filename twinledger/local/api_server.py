@@ -41,10 +41,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from pathlib import Path
 
 from twinledger.paths import REPO_ROOT, ensure_functions_importable
 
@@ -326,8 +325,13 @@ def _lease(machine_ids: list[str], start: datetime) -> dict[str, Any]:
             "components": [
                 {"id": "base", "kind": "base_fee", "description": "Fleet day fee", "amount": "240.00"},
                 {"id": "spindle", "meter": "spindle_hours", "description": "Spindle hours", "unit_price": "9.50"},
-                {"id": "parts", "meter": "parts", "description": "Parts", "pricing": "graduated",
-                 "tiers": [{"up_to": "500", "unit_price": "0.08"}, {"up_to": None, "unit_price": "0.05"}]},
+                {
+                    "id": "parts",
+                    "meter": "parts",
+                    "description": "Parts",
+                    "pricing": "graduated",
+                    "tiers": [{"up_to": "500", "unit_price": "0.08"}, {"up_to": None, "unit_price": "0.05"}],
+                },
             ]
         },
     }

@@ -45,7 +45,7 @@ export async function render(view, ctx) {
   header(view, "Parts", select("Machine", list.map((m) => [m.machine_id, m.machine_id]), machineId, (id) => ctx.go("parts", "", { machine: id, order, lot })));
   view.append(form);
   if (!machineId) return;
-  const page = await api(`/machines/${enc(machineId)}/parts`, { query: { order, lot, limit: 200 } });
+  const page = await api(`/machines/${enc(machineId)}/parts`, { query: { order, lot, limit: 50 } });
   const link = (p) => el("a", { href: `#/parts?${new URLSearchParams({ machine: machineId, order, lot, part: p.part_id })}` }, p.part_id);
   view.append(
     section(
