@@ -30,8 +30,15 @@ export class ApiError extends Error {
   }
 }
 
+let base = "";
+
+/** The API's base URL: the page's own origin locally, the deployment's API in AWS (config `api`). */
+export function setApiBase(url) {
+  base = url ? url.replace(/\/+$/, "") : "";
+}
+
 export async function api(path, { method = "GET", body, query } = {}) {
-  const url = new URL(path, location.origin);
+  const url = new URL(base ? `${base}${path}` : path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
   }

@@ -1,7 +1,8 @@
 // The dashboard: a hash router over five pages, the sign-in field, and the site's calendar they share.
 import "./style.css";
-import { ApiError, api, claims, setToken, token } from "./api.js";
+import { ApiError, api, claims, setApiBase, setToken, token } from "./api.js";
 import { destroyCharts, mountCharts } from "./charts.js";
+import { finishSignIn, startSignIn } from "./hosted-ui.js";
 import * as fleet from "./pages/fleet.js";
 import * as lease from "./pages/lease.js";
 import * as line from "./pages/line.js";
@@ -62,6 +63,10 @@ function renderWho() {
 
 function signIn(main, message) {
   const s = settings();
+  if (s.cognito) {
+    main.replaceChildren(el("div", { class: "card signin" }, el("h1", {}, "Sign in"), message ? notice(message, "error") : null, el("button", { type: "button", class: "primary", onclick: () => startSignIn(s.cognito) }, "Sign in with your account")));
+    return;
+  }
   const input = el("textarea", { id: "token", name: "token", rows: "4", autocomplete: "off", spellcheck: "false", required: true });
   const rpc = el("input", { id: "rpc", name: "rpc", type: "url", value: s.rpc_url || "", placeholder: "http://127.0.0.1:8545" });
   const registry = el("input", { id: "registry", name: "registry", type: "text", value: s.anchor_registry || "", placeholder: "0x…" });
@@ -140,6 +145,15 @@ async function start() {
     history.replaceState(null, "", `${location.pathname}#/fleet`);
   }
   await loadSettings();
+  setApiBase(settings().api);
+  try {
+    const idToken = await finishSignIn(settings().cognito);
+    if (idToken) setToken(idToken);
+  } catch (error) {
+    window.addEventListener("hashchange", render);
+    signIn(document.getElementById("main"), error.message);
+    return;
+  }
   window.addEventListener("hashchange", render);
   await render();
 }

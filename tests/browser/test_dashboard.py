@@ -279,6 +279,27 @@ def test_the_line_page_shows_the_apis_time_weighted_oee(watched: Watched, served
         assert _value(page.locator(f"[data-kpi='{key}']").get_attribute("data-value")) == pytest.approx(line[key])
 
 
+def test_the_lease_and_parts_pages_show_the_apis_figures(watched: Watched, served: dict[str, Any]) -> None:
+    invoices = _get(served, f"/leases/{quote(served['lease_id'])}/invoices")["items"]
+    document = _get(served, f"/invoices/{quote(invoices[-1]['invoice_id'])}")
+    page = watched.open(served, f"lease/{quote(served['lease_id'], safe='')}")
+    assert page.locator(".page").get_attribute("data-invoice") == invoices[-1]["invoice_id"]
+    assert page.locator("#invoice-total").get_attribute("data-value") == document["invoice"]["total"]
+    shown = [e.get_attribute("data-value") for e in page.locator("[data-line]").all()]
+    assert shown == [line["amount"] for line in document["invoice"]["lines"]]
+    matches = "the invoice hashes (in this browser) to the hash posted on the contract"
+    assert matches in page.inner_text("#contract-state")
+    order = served["orders"][0]
+    parts = _get(served, f"/machines/cnc-03/parts?order={order}&limit=50")["items"]
+    page = watched.open(served, f"parts?machine=cnc-03&order={order}")
+    assert _value(page.locator("#part-count").get_attribute("data-value")) == len(parts) > 0
+    page.click(f"a:has-text('{parts[0]['part_id']}')")
+    page.wait_for_selector(f"#part-detail[data-part='{parts[0]['part_id']}']")
+    assert watched.settle_badges() == ["valid"]
+    events = _get(served, f"/parts/{quote(parts[0]['part_id'])}")["events"]
+    assert page.locator("#part-detail tbody tr").count() == len(events) > 0
+
+
 def test_genuine_badges_turn_valid_with_the_chain_asked_by_the_browser(
     watched: Watched, served: dict[str, Any]
 ) -> None:
