@@ -70,13 +70,17 @@ export function sortableTable(caption, columns, rows, { sortKey = columns[0].key
     table.append(body);
   };
   render();
-  return el("div", { class: "scroll" }, table);
+  return scroller(caption, table);
+}
+
+/** A region that scrolls sideways on a narrow screen, reachable by keyboard. */
+export function scroller(label, ...children) {
+  return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": label }, ...children);
 }
 
 export function simpleTable(caption, headers, rows, numeric = []) {
-  return el(
-    "div",
-    { class: "scroll" },
+  return scroller(
+    caption,
     el(
       "table",
       { class: "grid" },

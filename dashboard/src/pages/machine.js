@@ -5,7 +5,7 @@ import { all, api, enc } from "../api.js";
 import { proofBadge } from "../badge.js";
 import { chart } from "../charts.js";
 import { dayWindow, hours, localTime, nextDay, pct, zonedTime } from "../time.js";
-import { CATEGORY_COLORS, el, notice, section, severityChip, simpleTable, stateChip } from "../ui.js";
+import { CATEGORY_COLORS, el, notice, scroller, section, severityChip, simpleTable, stateChip } from "../ui.js";
 import { dayPicker, header, leaseOf, machines, proofOf, select } from "./common.js";
 
 export const SIX_LOSSES = [
@@ -80,7 +80,7 @@ function timeline(data, ctx) {
     root.append(svg("text", { x: Math.min(W - 24, x(t) + 2), y: 86, "font-size": 11, fill: "#222" }, `${String(h).padStart(2, "0")}:00`));
   }
   const legend = el("ul", { class: "legend" }, Object.entries(spent).sort((a, b) => b[1] - a[1]).map(([category, seconds]) => el("li", {}, stateChip(category), ` ${hours(seconds)}`)), el("li", {}, el("span", { class: "swatch hatch", "aria-hidden": "true" }), " break"));
-  return el("div", {}, el("div", { class: "scroll-x" }, root), legend);
+  return el("div", {}, scroller(`State timeline of ${data.machine_id}`, root), legend);
 }
 
 /**
@@ -125,9 +125,8 @@ function oeeByShift(report, ctx, machineId) {
       el("td", {}, closedWithData(f) ? proofBadge(proofOf(record).then((b) => ({ ...b, record: b.record ?? shiftRecord(f.period, f.m) })), "shift result") : el("span", { class: "hint" }, "no result to prove")),
     );
   });
-  const table = el(
-    "div",
-    { class: "scroll" },
+  const table = scroller(
+    "OEE by shift",
     el(
       "table",
       { class: "grid", id: "shift-table" },
