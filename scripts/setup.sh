@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates the project's environment on a fresh machine.
-#   scripts/setup.sh demo   Python environment for the demo (moto, eth-tester in-process)
+#   scripts/setup.sh demo   Python environment for the demo (moto, eth-tester in-process) and the built
+#                           web dashboard (dashboard/dist, when npm is there)
 #   scripts/setup.sh test   everything the test suite starts for real: Python dev extras,
-#                           node tools (solc, ganache, aws-cdk) and mosquitto
+#                           node tools (solc, ganache, aws-cdk), the dashboard, mosquitto and chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,28 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The web dashboard (dashboard/, its own pinned packages): installed when its lock changed, built when a
+# source is newer than the build.
+build_dashboard() {
+  if [ ! -d dashboard/node_modules ] || [ dashboard/package-lock.json -nt dashboard/node_modules/.package-lock.json ]; then
+    echo "== installing the dashboard's packages (npm ci --prefix dashboard)"
+    npm ci --prefix dashboard --no-audit --no-fund --loglevel=error
+  fi
+  if [ ! -f dashboard/dist/index.html ] || [ -n "$(find dashboard/src dashboard/index.html dashboard/vite.config.js \
+      dashboard/package-lock.json -newer dashboard/dist/index.html -print -quit)" ]; then
+    echo "== building the dashboard (npm run build --prefix dashboard)"
+    npm run build --prefix dashboard --silent >/dev/null
+  fi
+}
+if command -v npm >/dev/null 2>&1; then
+  build_dashboard
+elif [ "$what" = "test" ]; then
+  echo "npm is missing: the tests need Node.js 20+ with npm" >&2
+  exit 1
+else
+  echo "== npm is missing: the web dashboard is not built (the demo runs without it)"
+fi
+
 [ "$what" = "test" ] || exit 0
 
 # checkov pins boto3 and more far below the project's packages: it lives in its own environment.
@@ -49,4 +72,13 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   [ "$(id -u)" = "0" ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto >/dev/null
+fi
+
+# The browser tests drive Debian's chromium through Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package)"
+  sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi

@@ -61,6 +61,23 @@ REASONS = {
         "The schedule failures queue is itself the failure destination of the scheduled functions (the role a "
         "dead-letter queue plays); a dead-letter queue behind it would only move the same events again."
     ),
+    "AwsSolutions-CFR1": (
+        "The dashboard's distribution serves static files only (no data: every figure comes from the signed-in "
+        "API); the lessor's and lessees' staff sign in from wherever their plants are, so no country is excluded."
+    ),
+    "AwsSolutions-CFR2": (
+        "The distribution serves the dashboard's static files, which hold no data; the API behind the sign-in has "
+        "its own throttling. A WAF web ACL (a per-deployment charge) can be attached without changing the stack."
+    ),
+    "AwsSolutions-CFR4": (
+        "Without a custom domain the distribution uses CloudFront's default certificate, for which CloudFront "
+        "fixes the security policy; a deployment with its own domain and ACM certificate gets TLSv1.2_2021 (set)."
+    ),
+    "bucket-deployment": (
+        "The CDK's BucketDeployment handler copies the built dashboard from the asset bucket into the dashboard "
+        "bucket and invalidates the distribution at deployment; its role, policy and runtime are the CDK's own, "
+        "pinned with aws-cdk-lib, and it runs only during a deployment."
+    ),
     "AwsSolutions-COG8": (
         "The Plus feature plan (threat protection) is a paid tier chosen per deployment; users are created by "
         "administrators only, MFA (TOTP) is required and tokens live one hour."
@@ -112,3 +129,27 @@ def acknowledge(stack: TwinLedgerStack) -> None:
     _ack(stack.operations.failures, "AwsSolutions-SQS3", REASONS["AwsSolutions-SQS3"])
     _ack(stack.chain.signer_key, "AwsSolutions-SMG4", REASONS["AwsSolutions-SMG4"])
     _ack(stack.auth.user_pool, "AwsSolutions-COG8", REASONS["AwsSolutions-COG8"])
+    _acknowledge_dashboard(stack)
+
+
+def _acknowledge_dashboard(stack: TwinLedgerStack) -> None:
+    """The distribution's findings, and those of the CDK's bucket deployment handler (one per stack)."""
+    for rule in ("AwsSolutions-CFR1", "AwsSolutions-CFR2", "AwsSolutions-CFR4"):
+        _ack(stack.dashboard.distribution, rule, REASONS[rule])
+    handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
+    region = _arn_part(stack, stack.region, "AWS::Region")
+    account = _arn_part(stack, stack.account, "AWS::AccountId")
+    assets = f"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{account}-{region}/*"
+    bucket = stack.resolve(stack.dashboard.bucket.node.default_child.logical_id)  # type: ignore[union-attr]
+    rules = [
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        *(f"AwsSolutions-IAM5[Action::s3:{a}]" for a in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*")),
+        "AwsSolutions-IAM5[Action::s3:List*]",
+        "AwsSolutions-IAM5[Resource::*]",
+        f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
+        f"AwsSolutions-IAM5[{assets}]",
+        "AwsSolutions-L1",
+    ]
+    for handler in handlers:
+        for rule in rules:
+            _ack(handler, rule, REASONS["bucket-deployment"])

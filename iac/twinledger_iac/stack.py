@@ -15,6 +15,7 @@ from twinledger_iac.alerts import Alerts
 from twinledger_iac.anomaly import AnomalyEndpoint
 from twinledger_iac.auth import Auth
 from twinledger_iac.chain import Chain
+from twinledger_iac.dashboard import Dashboard
 from twinledger_iac.data import DataStores
 from twinledger_iac.federated import FederationLink
 from twinledger_iac.functions import ChaliceFunctions
@@ -89,6 +90,14 @@ class TwinLedgerStack(cdk.Stack):
         self.operations = Operations(self, ids.OPERATIONS, functions=self.functions, topic=self.alerts.topic)
 
         self.federation = FederationLink(self, "Federation")  # the lessor's Flower SuperLink (docs/federated.md)
+        self.dashboard = Dashboard(  # the web dashboard on CloudFront, signed in by Cognito's hosted UI
+            self,
+            "Dashboard",
+            user_pool=self.auth.user_pool,
+            api_url=self._api_url(),
+            logs=self.data.access_logs,
+            removal_policy=removal,
+        )
 
         self._outputs()
         nag.acknowledge(self)
@@ -113,15 +122,14 @@ class TwinLedgerStack(cdk.Stack):
         if access.alerts:
             self.alerts.grant_publish(role)
 
-    def _outputs(self) -> None:
+    def _api_url(self) -> str:
         api = self.functions.rest_api()
         stage = stage_settings().api_gateway_stage
-        cdk.CfnOutput(
-            self,
-            ids.OUTPUT_API_URL,
-            value=f"https://{api.ref}.execute-api.{self.region}.{self.url_suffix}/{stage}/",
-            description="Base URL of the HTTP API",
-        )
+        return f"https://{api.ref}.execute-api.{self.region}.{self.url_suffix}/{stage}/"
+
+    def _outputs(self) -> None:
+        cdk.CfnOutput(self, ids.OUTPUT_API_URL, value=self._api_url(), description="Base URL of the HTTP API")
+        cdk.CfnOutput(self, "DashboardUrl", value=self.dashboard.url, description="The web dashboard")
         cdk.CfnOutput(self, ids.OUTPUT_USER_POOL_ID, value=self.auth.user_pool.user_pool_id)
         cdk.CfnOutput(self, ids.OUTPUT_USER_POOL_CLIENT_ID, value=self.auth.client.user_pool_client_id)
         cdk.CfnOutput(self, ids.OUTPUT_TELEMETRY_QUEUE_URL, value=self.ingest.queue.queue_url)

@@ -275,6 +275,13 @@ def test_usage_invoices_evidence_and_the_lessees_answers(api: Client) -> None:
     )
     assert status == 200 and usage["totals"] == {"spindle_hours": "90"} and len(usage["items"]) == 2
     assert call(api, "get", f"/leases/{LEASE_ID}/usage?from=2026-10-01T00:00:00Z", LESSEE)[0] == 400
+    window = "from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z"
+    for machine, totals in (("cnc-01", {"spindle_hours": "60"}), ("cnc-02", {"spindle_hours": "30"}), ("cnc-09", {})):
+        status, one = call(api, "get", f"/leases/{LEASE_ID}/usage?{window}&machine_id={machine}", LESSEE)
+        assert status == 200 and one["machine_id"] == machine and one["totals"] == totals
+        assert {e["machine_id"] for e in one["items"]} <= {machine}
+    status, problem = call(api, "get", f"/leases/{LEASE_ID}/usage?{window}&machine_id=", LESSEE)
+    assert status == 400 and problem["errors"][0]["path"] == "query.machine_id"
     schedule = api.events.generate_cw_event("aws.events", "Scheduled Event", {}, [], region="eu-central-1")
     result = api.lambda_.invoke("billing_close_periods", schedule)
     assert result.payload["issued"] == [f"{LEASE_ID}@2026-10"]

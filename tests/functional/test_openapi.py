@@ -43,7 +43,7 @@ def test_every_parameter_of_a_path_and_of_a_query_model_is_declared() -> None:
         ("at", "query", True), ("limit", "query", False), ("next", "query", False)
     }  # fmt: skip
     usage = doc["paths"]["/leases/{lease_id}/usage"]["get"]
-    assert {p["name"] for p in usage["parameters"]} == {"lease_id", "from", "to", "limit", "next"}
+    assert {p["name"] for p in usage["parameters"]} == {"lease_id", "from", "to", "machine_id", "limit", "next"}
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}

@@ -88,6 +88,11 @@ def test_up_brings_the_whole_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         # Then it answers with the machine's reported state, and another tenant's token is refused
         assert status == 200 and twin["shadows"]["state"]["reported"]["category"]
         assert get(f"{api}/machines/cnc-01/twin", "not-a-token")[0] == 401
+        # And the dashboard is served with the chain the browser is to ask (and no token)
+        assert info["dashboard"] == f"{api}/dashboard/"
+        status, config = get(f"{info['dashboard']}config.json", "")
+        assert status == 200 and config["rpc_url"] == info["chain"]
+        assert config["anchor_registry"] == info["anchor_registry"] and "token" not in json.dumps(config)
         # And its history grows over 20 s
         first = covered_seconds(api, lessee)
         time.sleep(20)

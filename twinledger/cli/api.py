@@ -1,7 +1,8 @@
 """``twinledger api``: the HTTP API alone on embedded backends, and its OpenAPI document.
 
 Example:
-    $ twinledger api --port 8000            # serves until Ctrl-C; prints the URL and three tokens
+    $ twinledger api --port 8000            # serves until Ctrl-C; prints the URL, the dashboard and three tokens
+    $ twinledger api --chain in-process     # the chain in process (no Ganache): the browser cannot ask it
     $ twinledger api openapi > docs/openapi.json
 """
 
@@ -36,8 +37,19 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chain(choice: str) -> str:
+    """``auto``: Ganache when it is installed (a browser then checks proofs on the chain itself)."""
+    if choice != "auto":
+        return choice
+    import shutil
+
+    from twinledger.local.ganache import GANACHE_BIN
+
+    return "ganache" if GANACHE_BIN.exists() and shutil.which("node") else "in-process"
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from twinledger.local.api_server import serve_api
+    from twinledger.local.api_server import dashboard_url, serve_api
 
     stop = threading.Event()
 
@@ -46,7 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    with serve_api(port=args.port, machines=args.machines, hours=args.hours, seed=args.seed) as api:
+    chain = _chain(args.chain)
+    with serve_api(port=args.port, machines=args.machines, hours=args.hours, seed=args.seed, chain=chain) as api:
         info = api.as_json()
         if args.tokens_file:
             path = Path(args.tokens_file)
@@ -57,6 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  {role:<10} {token}")
         seeded = f"{counted(api.seed.accepted, 'envelope')} ingested, {counted(api.seed.anchored, 'record')} anchored"
         print(f"  machines: {', '.join(api.seed.machines)}; lease {api.seed.lease_id}; {seeded}")
+        print(f"  chain: {api.chain['rpc_url'] or 'in process'} (AnchorRegistry {api.chain['anchor_registry']})")
+        print(f"Dashboard: {dashboard_url(api.url, api.tokens['lessee'])}")
         if args.tokens_file:
             print(f"  URL and tokens written to {args.tokens_file}")
         print("Ctrl-C stops.", flush=True)
@@ -85,5 +100,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--seed", type=seed(), default=7, help="simulator seed (default 7)")
     parser.add_argument("--tokens-file", help="also write the URL and tokens to this JSON file (mode 0600)")
+    parser.add_argument(
+        "--chain",
+        choices=["auto", "ganache", "in-process"],
+        default="auto",
+        help="the chain: a Ganache devnet a browser can reach, or eth-tester in process (auto: Ganache if installed)",
+    )
     parser.add_argument("--out", help="openapi: write the document to this file instead of standard output")
     parser.set_defaults(handler=_run)

@@ -89,6 +89,7 @@ def _serve(stack: Any, args: argparse.Namespace, stopped: threading.Event, out: 
         json.dumps(
             {
                 "api": stack.api_url,
+                "dashboard": stack.dashboard_url,
                 "tokens_file": str(stack.tokens_path),
                 "tokens": stack.tokens,
                 "things": stack.things,
@@ -101,7 +102,10 @@ def _serve(stack: Any, args: argparse.Namespace, stopped: threading.Event, out: 
         file=out,
         flush=True,
     )
+    from twinledger.local.api_server import dashboard_url
+
     print(f"API: {stack.api_url}  (tokens in {stack.tokens_path}); Ctrl-C stops everything", file=sys.stderr)
+    print(f"Dashboard: {dashboard_url(stack.api_url, stack.tokens['lessee'])}", file=sys.stderr)
     code = 0
     try:
         deadline = None if args.duration is None else time.monotonic() + args.duration

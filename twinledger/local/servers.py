@@ -142,13 +142,17 @@ def chalice_process(env: Mapping[str, str], port: int | None = None, log_path: P
     )
 
 
-def api_process(env: Mapping[str, str], port: int | None = None, log_path: Path | None = None) -> ServerProcess:
-    """The HTTP API (:func:`twinledger.local.api_server.main`: the app with the error model's 404 and 405)
-    on ``port`` of 127.0.0.1 with ``env`` added, not started yet."""
+def api_process(
+    env: Mapping[str, str], port: int | None = None, log_path: Path | None = None, dashboard_config: Path | None = None
+) -> ServerProcess:
+    """The HTTP API (:func:`twinledger.local.api_server.main`: the app with the error model's 404 and 405, and
+    the dashboard with the settings in ``dashboard_config``) on ``port`` of 127.0.0.1 with ``env`` added, not
+    started yet."""
     port = port or free_port()
+    extra = ["--dashboard-config", str(dashboard_config)] if dashboard_config is not None else []
     return ServerProcess(
         "the API",
-        [sys.executable, "-m", "twinledger.local.api_server", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "twinledger.local.api_server", "--host", "127.0.0.1", "--port", str(port), *extra],
         f"http://127.0.0.1:{port}/openapi.json",
         env={**os.environ, **env},
         log_path=log_path,

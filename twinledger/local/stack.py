@@ -7,7 +7,7 @@
 * **mosquitto** with mTLS, the **ingest bridge** (MQTT -> the real ingest Lambda handler, in process), the
   **shadow relay** (moto's shadows <-> MQTT) and a **gateway process** publishing a simulated fleet;
 * the **HTTP API** (the same app on Chalice's local server, :mod:`twinledger.local.api_server`, over moto
-  and Ganache);
+  and Ganache), which also serves the web dashboard at ``/dashboard/`` with the chain's URL and registry;
 * a **scheduler** thread running the scheduled functions (ingest catch-up, OEE, billing, anchoring) every
   ``schedule_interval_s``, so what is ingested is anchored within seconds.
 
@@ -259,11 +259,41 @@ class LocalStack:
             tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
             raise StackError(f"the gateway exited with {gateway.returncode}: " + " | ".join(tail))
 
+    def _dashboard_config(self) -> Path:
+        """The dashboard's local settings (no token): the chain the browser asks, the site, the lease."""
+        from zoneinfo import ZoneInfo
+
+        from chalicelib.adapters.chain.config import connect, get_chain_settings
+        from twinledger.local.api_server import LEASE_REFERENCE, LESSOR, PLANT_TZ, SITE
+
+        path = self.state_dir / "dashboard-config.json"
+        config = {
+            "mode": "local",
+            "rpc_url": self.env["TWINLEDGER_CHAIN_RPC_URL"],
+            "chain_id": int(connect(get_chain_settings()).eth.chain_id),
+            "anchor_registry": self.env["TWINLEDGER_ANCHOR_REGISTRY"],
+            "site": SITE,
+            "lease_id": f"{LESSOR}:{LEASE_REFERENCE}",
+            "default_day": datetime.now(ZoneInfo(PLANT_TZ)).date().isoformat(),
+            "refresh_s": 5,
+        }
+        path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        return path
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard on the stack's API."""
+        from twinledger.local.api_server import dashboard_url
+
+        return dashboard_url(self.api_url)
+
     def _start_api(self) -> None:
         from twinledger.local.servers import api_process, base_url
 
         try:
-            self._parts.api = api_process(self.env, self.ports.api or None, self.state_dir / "logs" / "api.log")
+            self._parts.api = api_process(
+                self.env, self.ports.api or None, self.state_dir / "logs" / "api.log", self._dashboard_config()
+            )
             self._parts.api.start()
         except RuntimeError as exc:
             raise StackError(str(exc)) from exc

@@ -1,6 +1,6 @@
 """HTTP routes of billing and its hourly schedule.
 
-``GET /leases``, ``POST /leases`` (lessor), ``GET /leases/{id}``, ``GET /leases/{id}/usage?from=&to=``,
+``GET /leases``, ``POST /leases`` (lessor), ``GET /leases/{id}``, ``GET /leases/{id}/usage?from=&to=[&machine_id=]``,
 ``GET /leases/{id}/invoices``, ``GET /invoices/{id}[?event=<usage event id>]`` (with evidence),
 ``POST /invoices/{id}/acknowledge`` and ``POST /invoices/{id}/dispute`` (lessee, body ``{"reason": ...}``).
 Every route is scoped to the caller's tenant: a lease is visible to its lessor and its lessee only.
@@ -73,7 +73,7 @@ def get_lease(lease_id: str, principal: Principal) -> dict[str, Any]:
 @contract(summary="A lease's usage events in a window, with totals per meter", query=UsageQuery,
           response=UsagePage)  # fmt: skip
 def get_usage(lease_id: str, principal: Principal, query: UsageQuery) -> dict[str, Any]:
-    usage = services().billing.lease_usage(principal, _path_id(lease_id), query.start, query.end)
+    usage = services().billing.lease_usage(principal, _path_id(lease_id), query.start, query.end, query.machine_id)
     events, cursor = page(usage.pop("events"), lambda e: f"{e['ts']}|{e['id']}", query.page())
     return page_body(events, cursor, **usage)
 

@@ -71,12 +71,17 @@ class LeasePage(_Out):
 
 
 class UsageQuery(PageQuery):
-    """``?from=&to=`` (at most the service's range) and the page of events."""
+    """``?from=&to=`` (at most the service's range), optionally one machine's (``?machine_id=``), and the page
+    of events."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     start: Annotated[QueryTime, Field(alias="from")]
     end: Annotated[QueryTime, Field(alias="to")]
+    machine_id: Annotated[
+        str | None,
+        Field(min_length=1, max_length=128, description="only this machine's events, and its totals"),
+    ] = None
 
 
 class UsageEvent(_Out):
@@ -100,6 +105,7 @@ class UsagePage(_Out):
     lease_id: str
     start: Annotated[str, Field(alias="from")]
     end: Annotated[str, Field(alias="to")]
+    machine_id: str | None = None
     totals: dict[str, str]
     items: list[UsageEvent]
     next: str | None

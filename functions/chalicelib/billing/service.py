@@ -385,8 +385,11 @@ class BillingService:
         """One lease the caller is party to."""
         return self._lease_doc(self._visible(principal, lease_id))
 
-    def lease_usage(self, principal: Principal, lease_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """The lease's usage events with ``start <= ts < end`` (within its term) and totals per meter."""
+    def lease_usage(
+        self, principal: Principal, lease_id: str, start: datetime, end: datetime, machine_id: str | None = None
+    ) -> dict[str, Any]:
+        """The lease's usage events with ``start <= ts < end`` (within its term) and totals per meter; with
+        ``machine_id``, that machine's only (a machine the lease does not cover has none)."""
         lease = self._visible(principal, lease_id).lease
         if end <= start or end - start > MAX_USAGE_RANGE:
             raise BadInputError(f"from must be before to, at most {MAX_USAGE_RANGE.days} days apart", field="query.to")
@@ -394,7 +397,7 @@ class BillingService:
         hi = end if lease.end is None else min(end, lease.end)
         events: list[UsageEvent] = []
         for machine in lease.machine_ids:
-            if lo < hi:
+            if lo < hi and machine_id in (None, machine):
                 events += self.usage.between(machine, lo, hi)
         unique = dedupe(e for e in events if e.lease_id is None or lease.is_named(e.lease_id))
         totals: dict[str, Decimal] = {}
@@ -404,6 +407,7 @@ class BillingService:
             "lease_id": lease.lease_id,
             "from": start.isoformat(),
             "to": end.isoformat(),
+            **({"machine_id": machine_id} if machine_id is not None else {}),
             "totals": {k: format(v, "f") for k, v in sorted(totals.items())},
             "events": [{**e.to_json(), "hash": e.hash} for e in unique],
         }
