@@ -11,12 +11,7 @@ web3); axe-core finds no serious or critical accessibility violation; every page
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from tests.api_process import twinledger_api
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -75,42 +72,8 @@ def _get(served: dict[str, Any], path: str, role: str = "lessee") -> Any:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``twinledger api --chain ganache`` from a directory outside the repository; stopped with SIGINT."""
     _require()
-    workdir = tmp_path_factory.mktemp("dashboard-api")
-    info = workdir / "api.json"
-    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'functions'}"}
-    for name in [n for n in env if n.startswith("TWINLEDGER_")]:
-        env.pop(name)
-    command = [
-        sys.executable,
-        "-m",
-        "twinledger",
-        "api",
-        "--port",
-        "0",
-        "--chain",
-        "ganache",
-        "--tokens-file",
-        str(info),
-    ]
-    process = subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while not info.exists() or not info.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout and process.poll() is not None else ""
-                pytest.fail(f"twinledger api did not come up: {output[-2000:]}")
-            time.sleep(0.5)
-        yield {**json.loads(info.read_text()), "process": process}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with twinledger_api(tmp_path_factory.mktemp("dashboard-api"), "--chain", "ganache", timeout_s=240) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.api_process import twinledger_api
 from twin_models.signing import generate_private_key, public_key_pem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,31 +34,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``twinledger api`` started from a directory outside the repository; stopped with SIGINT."""
-    workdir = tmp_path_factory.mktemp("api")
-    info = workdir / "api.json"
-    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'functions'}"}
-    for name in [n for n in env if n.startswith("TWINLEDGER_")]:
-        env.pop(name)
-    command = [sys.executable, "-m", "twinledger", "api", "--port", "0", "--hours", "2", "--tokens-file", str(info)]
-    process = subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while not info.exists() or not info.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout and process.poll() is not None else ""
-                pytest.fail(f"twinledger api did not come up: {output[-2000:]}")
-            time.sleep(0.5)
-        yield {**json.loads(info.read_text()), "process": process}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with twinledger_api(tmp_path_factory.mktemp("api"), "--hours", "2") as served:
+        yield served
 
 
 def test_twinledger_api_prints_its_url_and_a_token_per_role(served: dict[str, Any]) -> None:
