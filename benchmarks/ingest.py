@@ -112,7 +112,7 @@ def make_batches(
         key = generate_private_key()
         devices[thing] = Device(machine_id=thing, site="plant-a", lessor="t", keys={f"{thing}/1": public_key_pem(key)})
         chunks = [rows[i * samples : (i + 1) * samples] for i in range(envelopes)]
-        seal_body = _seal_v2 if version == 2 else _seal_v1
+        seal_body = {1: _seal_v1, 2: _seal_v2, 3: _seal_v3}[version]
         bodies_by_thing[thing] = [  # each envelope carries its predecessor's last sample, as the gateway sends it
             seal_body(thing, i, chunk, key, chunks[i - 1][-1] if i else None) for i, chunk in enumerate(chunks)
         ]
@@ -143,6 +143,10 @@ def _seal_v1(thing: str, seq: int, chunk: list[Any], key: Any, previous: Any) ->
 
 def _seal_v2(thing: str, seq: int, chunk: list[Any], key: Any, previous: Any) -> str:
     return seal_jws(thing, "plant-a", seq, chunk, key, f"{thing}/1", previous=previous).decode()
+
+
+def _seal_v3(thing: str, seq: int, chunk: list[Any], key: Any, previous: Any) -> str:
+    return seal_jws(thing, "plant-a", seq, chunk, key, f"{thing}/1", previous=previous, columns=True).decode()
 
 
 def naive_handler(batch: dict[str, Any], devices: dict[str, Device], history: dict[Any, str], shadows: Any) -> None:
@@ -212,12 +216,12 @@ def run_ours(
     service = build_pipeline(devices, metering, parts)
     updates_per_thing_per_batch = 0.0
     seen: set[str] = set()
+    things_of = [{envelope_document(r["body"])["machine_id"] for r in batch["Records"]} for batch in batches]
     cpu0 = time.process_time()
-    for batch in batches:
+    for batch, things in zip(batches, things_of, strict=True):
         before = CALLS["iot-data.UpdateThingShadow"]
         outcome = service.handle_batch(batch)
         assert not outcome.failed_message_ids and not outcome.quarantined
-        things = {envelope_document(r["body"])["machine_id"] for r in batch["Records"]}
         created = len(things - seen)  # a thing's first batch also creates its shadow, once
         seen |= things
         updates = CALLS["iot-data.UpdateThingShadow"] - before - created
@@ -255,11 +259,14 @@ def main() -> None:
 
     batches, devices, total_samples = make_batches(args.things, args.envelopes, args.samples, version=2)
     v1_batches, v1_devices, _ = make_batches(args.things, args.envelopes, args.samples, version=1)
+    v3_batches, v3_devices, _ = make_batches(args.things, args.envelopes, args.samples, version=3)
     print(f"{len(batches)} SQS batches, {total_samples} samples, {args.samples} samples per envelope")
 
     # every variant runs in turn, repeatedly, so a change of machine load touches all alike; the fastest
     # run of each counts
-    runs: dict[str, list[Any]] = {"v1_twin": [], "twin": [], "v1_full": [], "full": [], "all": [], "json": []}
+    runs: dict[str, list[Any]] = {
+        k: [] for k in ("v1_twin", "twin", "v3_twin", "v1_full", "full", "v3_full", "all", "v3_all", "json")
+    }
     for _ in range(max(1, args.repeats)):
         runs["json"].append(json_loads_cpu(batches))
         runs["v1_twin"].append(run_ours(v1_batches, v1_devices, metering=False))
@@ -267,10 +274,19 @@ def main() -> None:
         runs["v1_full"].append(run_ours(v1_batches, v1_devices, metering=True))
         runs["full"].append(run_ours(batches, devices, metering=True))  # and usage metering
         runs["all"].append(run_ours(batches, devices, metering=True, parts=True))  # and part records
+        runs["v3_twin"].append(run_ours(v3_batches, v3_devices, metering=False))  # the same over v3 columns
+        runs["v3_full"].append(run_ours(v3_batches, v3_devices, metering=True))
+        runs["v3_all"].append(run_ours(v3_batches, v3_devices, metering=True, parts=True))
     v1_twin, twin, v1_full, full, every = (best(runs[k]) for k in ("v1_twin", "twin", "v1_full", "full", "all"))
     json_rate = total_samples / min(runs["json"])
     ours_cpu, ours_calls, ours_breakdown, updates_per_thing_per_batch = full
     v1_twin_rate, v1_full_rate = total_samples / v1_twin[0], total_samples / v1_full[0]
+    v3_twin, v3_full, v3_all = (best(runs[k]) for k in ("v3_twin", "v3_full", "v3_all"))
+    v3_twin_rate, v3_full_rate, v3_all_rate = (total_samples / r[0] for r in (v3_twin, v3_full, v3_all))
+    wire = {
+        name: sum(len(r["body"]) for b in found for r in b["Records"]) / total_samples
+        for name, found in (("v1", v1_batches), ("v2", batches), ("v3", v3_batches))
+    }
 
     CALLS.clear()
     STORE_CPU[0] = 0.0
@@ -296,6 +312,11 @@ def main() -> None:
     print(f"twin : {twin_rate:12,.0f} samples/s per core (CPU time), {twin_per_k:8.2f} AWS calls per 1,000 samples")
     print(f"ours : {ours_rate:12,.0f} samples/s per core (CPU time), {ours_per_k:8.2f} AWS calls per 1,000 samples")
     print(f"       calls by operation: {ours_breakdown}")
+    print(
+        f"v3   : {v3_twin_rate:12,.0f} samples/s per core (twin path), {v3_full_rate:12,.0f} with metering, "
+        f"{v3_all_rate:12,.0f} with part records too (columns inside the same JWS)"
+    )
+    print("bytes per sample on the wire: " + ", ".join(f"{k} {v:.1f}" for k, v in wire.items()))
     all_rate, all_per_k = total_samples / every[0], 1000 * every[1] / total_samples
     print(f"all  : {all_rate:12,.0f} samples/s per core with part records too, {all_per_k:8.2f} AWS calls per 1,000")
     print(f"       shadow updates per thing per batch: at most {updates_per_thing_per_batch:.2f} (+1 once, to create)")
@@ -303,8 +324,9 @@ def main() -> None:
     print(f"ratio: {ours_rate / naive_rate:.1f}x faster, {naive_per_k / ours_per_k:.1f}x fewer AWS calls")
     print(
         f"scaled to the reference machine (json.loads {REFERENCE_JSON_LOADS:,} samples/s): "
-        f"{ours_rate * scale:,.0f} samples/s per core with metering (target 250,000); the handler costs "
-        f"{json_rate / ours_rate:.2f}x json.loads"
+        f"{ours_rate * scale:,.0f} samples/s per core with metering over v2, {v3_full_rate * scale:,.0f} over v3 "
+        f"(target 250,000); the handler costs {json_rate / ours_rate:.2f}x json.loads (v2), "
+        f"{json_rate / v3_full_rate:.2f}x (v3)"
     )
     print(
         json.dumps(
@@ -320,6 +342,13 @@ def main() -> None:
                 "v1_samples_per_s_per_core_with_metering": round(v1_full_rate),
                 "v2_vs_v1": round(twin_rate / v1_twin_rate, 2),
                 "v2_vs_v1_with_metering": round(ours_rate / v1_full_rate, 2),
+                "v3_samples_per_s_per_core": round(v3_twin_rate),
+                "v3_samples_per_s_per_core_with_metering": round(v3_full_rate),
+                "v3_samples_per_s_per_core_with_metering_and_parts": round(v3_all_rate),
+                "v3_vs_v2_with_metering": round(v3_full_rate / ours_rate, 2),
+                "v3_samples_per_s_per_core_with_metering_at_reference_speed": round(v3_full_rate * scale),
+                "v3_meets_target_at_reference_speed": v3_full_rate * scale >= 250_000,
+                "wire_bytes_per_sample": {k: round(v, 1) for k, v in wire.items()},
                 "aws_calls_per_1000_samples_with_metering": round(ours_per_k, 3),
                 "max_shadow_updates_per_thing_per_batch": round(updates_per_thing_per_batch, 3),
                 "naive_samples_per_s_per_core": round(naive_rate),

@@ -39,11 +39,12 @@ from chalicelib.adapters.memory_parts import MemoryMaintenanceState, MemoryParts
 from chalicelib.anchoring.service import AnchoringService  # noqa: E402
 from chalicelib.parts.step import PART_KIND, PartsStep, part_record_id  # noqa: E402
 from edge_greengrass.simulator import FleetSimulator  # noqa: E402
+from twin_models.columnar import AnyEnvelope  # noqa: E402
 from twin_models.history import segment_from_envelope  # noqa: E402
 from twin_models.jws import jws_header, open_jws, payload_of, seal_jws  # noqa: E402
 from twin_models.parts import PartRecord, piece_of, records_of, scan  # noqa: E402
 from twin_models.signing import generate_private_key, public_key_pem  # noqa: E402
-from twin_models.telemetry import TelemetryEnvelope, parse_payload  # noqa: E402
+from twin_models.telemetry import parse_payload  # noqa: E402
 from twin_models.tenancy import Device  # noqa: E402
 from twinledger.local.ganache import DETERMINISTIC_KEYS, Ganache  # noqa: E402
 
@@ -88,7 +89,7 @@ def devices(machines: list[str]) -> MemoryDevices:
     return registry
 
 
-def opened(bodies: list[str]) -> list[tuple[TelemetryEnvelope, str]]:
+def opened(bodies: list[str]) -> list[tuple[AnyEnvelope, str]]:
     public = KEY.public_key()
     return [open_jws(b, jws_header(b), public, now=datetime(2100, 1, 1, tzinfo=UTC)) for b in bodies]
 

@@ -23,21 +23,22 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from twin_models.timestamps import to_micros
+from twin_models.timestamps import from_micros, to_micros
 
 if TYPE_CHECKING:  # the envelope model reads its columns from here: no import cycle at run time
     from twin_models.telemetry import Sample
 
-__all__ = ["SampleColumns", "sample_columns"]
+__all__ = ["SampleColumns", "Times", "sample_columns"]
 
 _FIELDS = attrgetter(
     "ts",
@@ -50,20 +51,51 @@ _FIELDS = attrgetter(
     "temperature_c",
     "program",
     "ideal_cycle_time_s",
+    "spindle_load_pct",
+    "spindle_speed_rpm",
 )
 #: Distances from the first sample up to this many seconds go through a float exactly (see ``_micros``).
 _FLOAT_EXACT_S = 2**31
 _ONE_US = timedelta(microseconds=1)
 
 
+class Times(Sequence[datetime]):
+    """The samples' times as aware UTC datetimes, made from ``ts_us`` only when one is read (an envelope's
+    consumers read a handful: the counter changes, the alarm onsets, the first and the last).
+
+    Example:
+        >>> Times(np.array([0, 1_000_000], dtype=np.int64))[1:][0].isoformat()
+        '1970-01-01T00:00:01+00:00'
+    """
+
+    def __init__(self, ts_us: npt.NDArray[np.int64]) -> None:
+        self._ts_us = ts_us
+
+    def __len__(self) -> int:
+        return len(self._ts_us)
+
+    @overload
+    def __getitem__(self, index: int) -> datetime: ...
+    @overload
+    def __getitem__(self, index: slice) -> Times: ...
+    def __getitem__(self, index: int | slice) -> datetime | Times:
+        if isinstance(index, slice):
+            return Times(self._ts_us[index])
+        return from_micros(int(self._ts_us[index]))
+
+    def __iter__(self) -> Iterator[datetime]:
+        return map(from_micros, self._ts_us.tolist())
+
+
 @dataclass(frozen=True, eq=False)
 class SampleColumns:
     """One envelope's samples in time order (a stable sort: equal times keep their order), as arrays.
 
-    ``samples`` are the :class:`~twin_models.telemetry.Sample` objects in that same order; ``ideal`` is
-    ``NaN`` where a sample states no ideal cycle time."""
+    ``samples`` are the :class:`~twin_models.telemetry.Sample` objects in that same order: the ones the
+    envelope was parsed into (a row envelope), or, for a columnar envelope (:mod:`twin_models.columnar`),
+    made from the columns by ``row`` the first time they are read. ``ideal`` is ``NaN`` where a sample
+    states no ideal cycle time."""
 
-    samples: list[Sample]
     ts_us: npt.NDArray[np.int64]
     state: npt.NDArray[np.int64]
     part_count: npt.NDArray[np.uint64]
@@ -74,9 +106,34 @@ class SampleColumns:
     temperature: npt.NDArray[np.float64]
     program: npt.NDArray[np.object_]
     ideal: npt.NDArray[np.float64]
+    spindle_load: npt.NDArray[np.float64]
+    spindle_speed: npt.NDArray[np.float64]
+    given: list[Sample] | None = field(default=None, repr=False)
+    #: the sample at an index of these (sorted) columns, for columns read without sample objects
+    row: Callable[[int], Sample] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.ts_us)
+
+    @cached_property
+    def samples(self) -> list[Sample]:
+        """Every sample as an object, in time order (made once, on first use, for a columnar envelope)."""
+        if self.given is not None:
+            return self.given
+        if self.row is None:
+            raise ValueError("these columns carry neither samples nor a way to make them")
+        return [self.row(i) for i in range(len(self))]
+
+    def sample_at(self, index: int) -> Sample:
+        """One sample (``-1``: the latest) without making the others."""
+        if self.given is not None or self.row is None or "samples" in self.__dict__:
+            return self.samples[index]
+        return self.row(range(len(self))[index])
+
+    @cached_property
+    def times(self) -> Times:
+        """The samples' times, made one by one as they are read."""
+        return Times(self.ts_us)
 
 
 def _micros(times: Sequence[object]) -> npt.NDArray[np.int64]:
@@ -113,7 +170,7 @@ def sample_columns(samples: Sequence[Sample]) -> SampleColumns:
     program = np.empty(len(samples), dtype=object)
     program[:] = rows[8]
     columns = SampleColumns(
-        samples=list(samples),
+        given=list(samples),
         ts_us=ts_us,
         state=np.array(rows[1], dtype=np.int64),
         part_count=np.array(rows[2], dtype=np.uint64),
@@ -124,13 +181,16 @@ def sample_columns(samples: Sequence[Sample]) -> SampleColumns:
         temperature=np.array(rows[7], dtype=np.float64),
         program=program,
         ideal=ideal,
+        spindle_load=np.array(rows[10], dtype=np.float64),
+        spindle_speed=np.array(rows[11], dtype=np.float64),
     )
     return columns if order is None else _reordered(columns, order)
 
 
 def _reordered(columns: SampleColumns, order: npt.NDArray[np.intp]) -> SampleColumns:
+    given = columns.given
     return SampleColumns(
-        samples=[columns.samples[i] for i in order.tolist()],
+        given=None if given is None else [given[i] for i in order.tolist()],
         ts_us=columns.ts_us[order],
         state=columns.state[order],
         part_count=columns.part_count[order],
@@ -141,4 +201,6 @@ def _reordered(columns: SampleColumns, order: npt.NDArray[np.intp]) -> SampleCol
         temperature=columns.temperature[order],
         program=columns.program[order],
         ideal=columns.ideal[order],
+        spindle_load=columns.spindle_load[order],
+        spindle_speed=columns.spindle_speed[order],
     )

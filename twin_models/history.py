@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from twin_models.columnar import AnyEnvelope
 from twin_models.columns import SampleColumns
 from twin_models.counters import counter_delta
 from twin_models.oee import MachineData, StateIntervals, counters_to_counts
-from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
+from twin_models.telemetry import Sample, UtcDatetime
 from twin_models.timestamps import from_micros, from_seconds, to_seconds
 
 __all__ = [
@@ -185,9 +186,7 @@ def _run_starts(columns: SampleColumns, step_us: int) -> list[int]:
     return [0, *(np.flatnonzero(breaks) + 1).tolist()]
 
 
-def segment_from_envelope(
-    envelope: TelemetryEnvelope, sample_interval_s: float = 1.0, content_hash: str = ""
-) -> Segment:
+def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0, content_hash: str = "") -> Segment:
     """Run-length encode an envelope's samples (sorted by time) into a :class:`Segment`; ``content_hash`` is
     the envelope's signed-content digest, which tells a redelivery from a conflicting duplicate.
 
@@ -211,20 +210,20 @@ def segment_from_envelope(
         for a, b in zip(starts, ends, strict=True)
     ]
     parts, rejects = columns.part_count, columns.reject_count
-    changed = np.flatnonzero((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])) + 1
-    samples = columns.samples
+    changed = [0, *(np.flatnonzero((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])) + 1).tolist()]
+    times = columns.times
     counters = [
-        CounterPoint(ts=samples[i].ts, part_count=samples[i].part_count, reject_count=samples[i].reject_count)
-        for i in [0, *changed.tolist()]
+        CounterPoint(ts=times[i], part_count=p, reject_count=r)
+        for i, p, r in zip(changed, parts[changed].tolist(), rejects[changed].tolist(), strict=True)
     ]
     alarm = columns.alarm_code
-    onsets = np.flatnonzero((alarm != 0) & (alarm != np.concatenate(([np.uint64(0)], alarm[:-1]))))
-    alarms = [(samples[i].ts, samples[i].alarm_code) for i in onsets.tolist()]
+    onsets = np.flatnonzero((alarm != 0) & (alarm != np.concatenate(([np.uint64(0)], alarm[:-1])))).tolist()
+    alarms = [(times[i], code) for i, code in zip(onsets, alarm[onsets].tolist(), strict=True)]
     return Segment(
         machine_id=envelope.machine_id,
         site=envelope.site,
         seq=envelope.seq,
-        start=samples[0].ts,
+        start=times[0],
         end=from_micros(int(ts[-1]) + step_us),
         sample_count=n,
         intervals=intervals,
@@ -233,10 +232,25 @@ def segment_from_envelope(
         energy_kwh=float(np.sum(columns.power_kw)) * sample_interval_s / 3600.0,
         vibration_max=float(np.max(columns.vibration)),
         temperature_max=float(np.max(columns.temperature)),
-        last=samples[-1],
+        last=columns.sample_at(-1),
         content_hash=content_hash,
-        load_spectrum=load_spectrum(samples, sample_interval_s),
+        load_spectrum=_spectrum_of_columns(columns, sample_interval_s),
     )
+
+
+def _spectrum_of_columns(columns: SampleColumns, sample_interval_s: float) -> dict[str, float]:
+    """:func:`load_spectrum` over columns: the same bands (``searchsorted`` right is ``bisect_right``)."""
+    speed_bands = len(SPEED_BAND_EDGES_RPM) + 1
+    cells = np.searchsorted(np.asarray(LOAD_BAND_EDGES_PCT, dtype=np.float64), columns.spindle_load, side="right")
+    cells = cells * speed_bands + np.searchsorted(
+        np.asarray(SPEED_BAND_EDGES_RPM, dtype=np.float64), columns.spindle_speed, side="right"
+    )
+    counts = np.bincount(cells)
+    found = np.flatnonzero(counts).tolist()
+    return {
+        f"{cell // speed_bands}{cell % speed_bands}": n * sample_interval_s
+        for cell, n in zip(found, counts[found].tolist(), strict=True)
+    }
 
 
 def load_spectrum(samples: Sequence[Sample], sample_interval_s: float = 1.0) -> dict[str, float]:

@@ -52,6 +52,8 @@ from joserfc import jws as _jws
 from joserfc.jwk import ECKey
 from joserfc.registry import HeaderParameter
 
+from twin_models import columnar
+from twin_models.columnar import AnyEnvelope, encode_columns, parse_columns
 from twin_models.signing import build_envelope, verify_envelope
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import (
@@ -60,7 +62,6 @@ from twin_models.telemetry import (
     U64_MAX,
     EnvelopeError,
     Sample,
-    TelemetryEnvelope,
     parse_envelope,
     parse_payload,
     strict_json,
@@ -80,6 +81,8 @@ __all__ = [
 
 #: The content type in the protected header: names the envelope schema version of the payload.
 CONTENT_TYPE = "vnd.twinledger.telemetry.v2+json"
+#: The content types a JWS envelope may carry: v2 (a list of samples) and v3 (columns, :mod:`twin_models.columnar`).
+CONTENT_TYPES = (CONTENT_TYPE, columnar.CONTENT_TYPE)
 
 
 class _Registry(_jws.JWSRegistry):
@@ -107,6 +110,8 @@ class JwsHeader:
     key_id: str
     machine_id: str
     seq: int
+    #: the payload's schema: :data:`CONTENT_TYPE` (v2) or :data:`twin_models.columnar.CONTENT_TYPE` (v3)
+    content_type: str = CONTENT_TYPE
     #: the header's base64url segment as it was read (what the signature covers)
     segment: bytes = field(default=b"", compare=False, repr=False)
 
@@ -158,8 +163,9 @@ def jws_header(token: bytes | str) -> JwsHeader:
         raise EnvelopeError("bad_signature", "protected header: crit and b64 are not supported")
     if header.get("alg") != "ES256":
         raise EnvelopeError("bad_signature", f"protected header: unsupported algorithm {header.get('alg')!r}")
-    if header.get("cty") != CONTENT_TYPE:
-        raise EnvelopeError("schema_violation", f"protected header: cty must be {CONTENT_TYPE!r}")
+    content_type = header.get("cty")
+    if content_type not in CONTENT_TYPES:
+        raise EnvelopeError("schema_violation", f"protected header: cty must be one of {', '.join(CONTENT_TYPES)}")
     kid, machine_id, seq = header.get("kid"), header.get("machine_id"), header.get("seq")
     if not isinstance(kid, str) or not 0 < len(kid) <= 128:
         raise EnvelopeError("unsigned", "protected header: no key id (kid)")
@@ -167,7 +173,7 @@ def jws_header(token: bytes | str) -> JwsHeader:
         raise EnvelopeError("schema_violation", "protected header: machine_id is not a thing name")
     if type(seq) is not int or not 0 <= seq <= U64_MAX:
         raise EnvelopeError("schema_violation", "protected header: seq is not an unsigned 64-bit integer")
-    return JwsHeader(key_id=kid, machine_id=machine_id, seq=seq, segment=header_segment)
+    return JwsHeader(key_id=kid, machine_id=machine_id, seq=seq, content_type=content_type, segment=header_segment)
 
 
 def _name_ok(value: str) -> bool:
@@ -210,8 +216,8 @@ def open_jws(
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
     taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
-) -> tuple[TelemetryEnvelope, str]:
-    """Verify a v2 envelope over its exact bytes, then parse those bytes strictly; returns the envelope and
+) -> tuple[AnyEnvelope, str]:
+    """Verify a v2 or v3 envelope over its exact bytes, then parse those bytes strictly; returns the envelope and
     its content digest (``sha256:`` + the hex SHA-256 of the payload bytes).
 
     :class:`EnvelopeError` reasons: ``bad_signature`` (the bytes, the header or the key do not match),
@@ -219,7 +225,11 @@ def open_jws(
     reasons of :func:`twin_models.telemetry.parse_payload` (``taxonomy``: the plant's state codes).
     """
     payload = _verified_payload(token, header, public_key)
-    envelope = parse_payload(payload, now=now, max_future=max_future, taxonomy=taxonomy)
+    envelope: AnyEnvelope
+    if header.content_type == columnar.CONTENT_TYPE:
+        envelope = parse_columns(payload, now=now, max_future=max_future, taxonomy=taxonomy)
+    else:
+        envelope = parse_payload(payload, now=now, max_future=max_future, taxonomy=taxonomy)
     if envelope.machine_id != header.machine_id or envelope.seq != header.seq:
         raise EnvelopeError(
             "thing_mismatch",
@@ -257,8 +267,8 @@ def open_envelope(
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
     taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
-) -> tuple[TelemetryEnvelope, str]:
-    """Verify one envelope as published, v2 (a JWS) or v1 (JSON with the signature inside), with one known
+) -> tuple[AnyEnvelope, str]:
+    """Verify one envelope as published, v2 or v3 (a JWS) or v1 (JSON with the signature inside), with one known
     public key: the envelope and its content digest, or :class:`EnvelopeError` with the reason. For a
     verifier that already holds the key (a third party, a log, a test); ingest looks the key up by the
     header's ``kid`` and the machine's window first.
@@ -291,14 +301,20 @@ def seal_jws(
     previous: Sample | None = None,
     *,
     items: Sequence[bytes] | None = None,
+    columns: bool = False,
 ) -> bytes:
-    """Build, serialise once and sign one v2 envelope: the compact JWS a gateway spools and publishes.
+    """Build, serialise once and sign one v2 envelope (v3 with ``columns``: :mod:`twin_models.columnar`): the
+    compact JWS a gateway spools and publishes.
 
     ``items`` are the samples' :func:`twin_models.signing.sample_wire_bytes` when already at hand (one per
-    sample, in order): the payload is assembled around them instead of serialising every sample again.
+    sample, in order): a v2 payload is assembled around them instead of serialising every sample again.
     """
     envelope = build_envelope(machine_id, site, seq, samples, sent_at, previous, version=2)
-    if items is None:
+    content_type = CONTENT_TYPE
+    if columns:
+        content_type = columnar.CONTENT_TYPE
+        payload = encode_columns(machine_id, site, seq, envelope.samples, envelope.sent_at, envelope.previous)
+    elif items is None:
         payload = envelope.model_dump_json(exclude_none=True).encode()
     else:
         if len(items) != len(samples):
@@ -306,6 +322,6 @@ def seal_jws(
         head = envelope.model_dump_json(exclude_none=True, exclude={"samples", "previous"}).encode()
         tail = b"" if previous is None else b',"previous":' + previous.model_dump_json(exclude_none=True).encode()
         payload = b"".join((head[:-1], b',"samples":[', b",".join(items), b"]", tail, b"}"))
-    protected = {"alg": "ES256", "kid": key_id, "cty": CONTENT_TYPE, "machine_id": machine_id, "seq": seq}
+    protected = {"alg": "ES256", "kid": key_id, "cty": content_type, "machine_id": machine_id, "seq": seq}
     token = _jws.serialize_compact(protected, payload, ECKey.import_key(key), registry=_REGISTRY)
     return token.encode()

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,7 +47,7 @@ import numpy.typing as npt
 from twin_models.billing.errors import UsageError
 from twin_models.billing.money import round_quantity
 from twin_models.billing.usage import UsageEvent
-from twin_models.columns import SampleColumns, sample_columns
+from twin_models.columns import SampleColumns, Times, sample_columns
 from twin_models.counters import counter_delta
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateCode, StateTaxonomy, UnknownStateError
 from twin_models.telemetry import Sample
@@ -134,7 +134,7 @@ class _Meterable:
     """One machine's samples as metering reads them: time-ordered columns, their times, exact powers."""
 
     ts_us: npt.NDArray[np.int64]
-    times: list[datetime]
+    times: Sequence[datetime]
     state: npt.NDArray[np.int64]
     part_count: npt.NDArray[Any]  # uint64, or Python ints (object) for values beyond it
     reject_count: npt.NDArray[Any]
@@ -147,7 +147,9 @@ class _Meterable:
         exact = self.exact_power
         return _Meterable(
             ts_us=self.ts_us[index],
-            times=[self.times[i] for i in index.tolist()],
+            times=Times(self.ts_us[index])
+            if isinstance(self.times, Times)
+            else [self.times[i] for i in index.tolist()],
             state=self.state[index],
             part_count=self.part_count[index],
             reject_count=self.reject_count[index],
@@ -161,7 +163,7 @@ def _from_columns(columns: SampleColumns) -> _Meterable:
     powers = columns.power_kw
     return _Meterable(
         ts_us=columns.ts_us,
-        times=[s.ts for s in columns.samples],
+        times=columns.times,
         state=columns.state,
         part_count=columns.part_count,
         reject_count=columns.reject_count,

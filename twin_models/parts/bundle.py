@@ -28,16 +28,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from twin_models.anchoring import ProofBundle, record_hash
 from twin_models.errors import TwinModelsError
-from twin_models.jws import is_jws, jws_header, open_jws, payload_of
+from twin_models.jws import envelope_document, is_jws, jws_header, open_jws
 from twin_models.parts.epcis import NAMESPACES
 from twin_models.parts.hashid import event_hash_id
 from twin_models.parts.record import InspectionRecord, PartRecord
 from twin_models.signing import load_public_key, verify_envelope
-from twin_models.telemetry import EnvelopeError, TelemetryEnvelope, parse_envelope
+from twin_models.telemetry import EnvelopeError, UtcDatetime, parse_envelope
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -216,10 +216,12 @@ def _open(token: str, public_key: ec.EllipticCurvePublicKey) -> tuple[str, int, 
     return envelope.machine_id, envelope.seq, envelope.signature.key_id if envelope.signature else "", digest
 
 
+_SENT_AT: TypeAdapter[datetime] = TypeAdapter(UtcDatetime)
+
+
 def _sent_at(token: str) -> datetime:
-    if is_jws(token):
-        return TelemetryEnvelope.model_validate_json(payload_of(token)).sent_at
-    return TelemetryEnvelope.model_validate_json(token).sent_at
+    """When the envelope says it was sent (v1, v2 or v3), read without verifying."""
+    return _SENT_AT.validate_python(envelope_document(token).get("sent_at"))
 
 
 def earliest_sent(bundle: PartBundle) -> datetime | None:
@@ -228,7 +230,7 @@ def earliest_sent(bundle: PartBundle) -> datetime | None:
     for token in bundle.envelopes:
         try:
             times.append(_sent_at(token))
-        except (EnvelopeError, ValidationError):
+        except (EnvelopeError, ValidationError, ValueError):
             continue
     return min(times) if times else None
 

@@ -39,8 +39,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin_models.columnar import AnyEnvelope
 from twin_models.counters import counter_delta
-from twin_models.telemetry import Sample, TelemetryEnvelope, UtcDatetime
+from twin_models.telemetry import Sample, UtcDatetime
 
 __all__ = ["Context", "Cycle", "Piece", "Span", "Stat", "Step", "piece_of", "run_around", "scan", "touching"]
 
@@ -193,7 +194,7 @@ class Piece(BaseModel):
         return any(step is not None for _, step in self.chunks)
 
 
-def piece_of(envelope: TelemetryEnvelope, content_hash: str, sample_interval_s: float = 1.0) -> Piece:
+def piece_of(envelope: AnyEnvelope, content_hash: str, sample_interval_s: float = 1.0) -> Piece:
     """Reduce one envelope (samples in time order) to its :class:`Piece`."""
     samples = sorted(envelope.samples, key=lambda s: s.ts)
     head = samples[0]

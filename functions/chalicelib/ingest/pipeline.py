@@ -35,8 +35,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, VerifyStep
 from chalicelib.ports.parts import PartDeriver
 from chalicelib.ports.twins import Backlog
+from twin_models.columnar import AnyEnvelope
 from twin_models.history import Segment
-from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope
+from twin_models.telemetry import EnvelopeError
 
 __all__ = ["BatchOutcome", "IngestPipeline", "logger", "metrics"]
 
@@ -109,7 +110,7 @@ class IngestPipeline:
     # -- one record ---------------------------------------------------------------------------
     def ingest_record(
         self, message_id: str, body: str, outcome: BatchOutcome
-    ) -> tuple[Outcome, Segment | None, TelemetryEnvelope | None, tuple[str, ...]]:
+    ) -> tuple[Outcome, Segment | None, AnyEnvelope | None, tuple[str, ...]]:
         """Verify and store one SQS record; quarantines bad input, raises only on transient failures."""
         now = self.clock()
         try:
@@ -180,7 +181,7 @@ class IngestPipeline:
             report["machines"] += 1
             entries = self.backlog.entries(machine_id)
             segments: list[Segment] = []
-            envelopes: dict[int, TelemetryEnvelope] = {}
+            envelopes: dict[int, AnyEnvelope] = {}
             for _, body in entries:
                 try:
                     segment, envelope, _ = self.verify.run(body.decode(), now)
@@ -205,11 +206,13 @@ class IngestPipeline:
 
     # -- per machine: score and queue ------------------------------------------------------------
     def _score(
-        self, new_samples: dict[str, list[Sample]], tenants: dict[str, tuple[str, ...]], outcome: BatchOutcome
+        self, new: dict[str, list[AnyEnvelope]], tenants: dict[str, tuple[str, ...]], outcome: BatchOutcome
     ) -> None:
+        """Score each machine's newly accepted samples (made into objects here, only when a scorer runs)."""
         if self.score is None:
             return
-        for machine_id, samples in new_samples.items():
+        for machine_id, accepted in new.items():
+            samples = [sample for envelope in accepted for sample in envelope.samples]
             try:
                 ticket = self.score.run(machine_id, sorted(samples, key=lambda s: s.ts))
                 if ticket is not None and self.queue is not None:
@@ -227,8 +230,8 @@ class IngestPipeline:
         """Process an SQS event; see the module doc for the guarantees."""
         outcome = BatchOutcome()
         by_machine: dict[str, list[Segment]] = defaultdict(list)
-        new_samples: dict[str, list[Sample]] = defaultdict(list)
-        envelopes: dict[str, dict[int, TelemetryEnvelope]] = defaultdict(dict)
+        new_envelopes: dict[str, list[AnyEnvelope]] = defaultdict(list)
+        envelopes: dict[str, dict[int, AnyEnvelope]] = defaultdict(dict)
         tenants: dict[str, tuple[str, ...]] = {}
         bodies_by_machine: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
 
@@ -241,7 +244,7 @@ class IngestPipeline:
                 envelopes[envelope.machine_id][envelope.seq] = envelope
                 tenants[envelope.machine_id] = parties
                 if result == "accepted":
-                    new_samples[envelope.machine_id].extend(envelope.samples)
+                    new_envelopes[envelope.machine_id].append(envelope)
             return result
 
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -259,7 +262,7 @@ class IngestPipeline:
             except Exception as exc:
                 logger.exception("shadow update or metering failed", extra={"machine_id": machine_id})
                 failed += self._defer(machine_id, bodies_by_machine[machine_id], exc, outcome)
-        self._score(new_samples, tenants, outcome)
+        self._score(new_envelopes, tenants, outcome)
         outcome.failed_message_ids = sorted(set(failed))
         self.totals.add(outcome)
         metrics.add_metric(name="EnvelopesAccepted", unit=MetricUnit.Count, value=outcome.accepted)

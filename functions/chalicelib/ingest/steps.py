@@ -39,12 +39,13 @@ from chalicelib.ports.twins import (
     site_taxonomy,
 )
 from twin_models.billing import MeteringConfig, derive_usage_events
+from twin_models.columnar import AnyEnvelope
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.jws import is_jws, jws_header, open_jws, payload_of
 from twin_models.shadow import merge_state, update_payload
 from twin_models.signing import load_public_key, verify_envelope
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
-from twin_models.telemetry import EnvelopeError, Sample, TelemetryEnvelope, check_states, parse_envelope
+from twin_models.telemetry import EnvelopeError, Sample, check_states, parse_envelope
 from twin_models.tenancy import Device, parties
 from twin_models.timestamps import format_utc
 
@@ -88,7 +89,7 @@ class VerifyStep:
         """The state codes the site's samples are read with (its own mapping, else the default)."""
         return DEFAULT_TAXONOMY if self.state_codes is None else site_taxonomy(self.state_codes, site)
 
-    def run(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
+    def run(self, body: str, now: datetime) -> tuple[Segment, AnyEnvelope, tuple[str, ...]]:
         """The segment, the envelope and the machine's parties; raises :class:`EnvelopeError` with the reason.
 
         A body that is a compact JWS is a v2 envelope (:mod:`twin_models.jws`); any other is v1, accepted
@@ -117,7 +118,7 @@ class VerifyStep:
         digest = verify_envelope(document, _public_key(pem))
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
-    def _run_v2(self, body: str, now: datetime) -> tuple[Segment, TelemetryEnvelope, tuple[str, ...]]:
+    def _run_v2(self, body: str, now: datetime) -> tuple[Segment, AnyEnvelope, tuple[str, ...]]:
         header = jws_header(body)  # which key, and what the signature must vouch for (not trusted yet)
         device, pem = _registered_key(self.devices.get(header.machine_id), header.machine_id, header.key_id, now)
         envelope, digest = open_jws(
@@ -140,7 +141,7 @@ def _registered_key(device: Device | None, machine_id: str, key_id: str, now: da
     return device, pem
 
 
-def _check_site(envelope: TelemetryEnvelope, device: Device) -> None:
+def _check_site(envelope: AnyEnvelope, device: Device) -> None:
     if envelope.site != device.site:
         raise EnvelopeError("thing_mismatch", f"site {envelope.site!r} is not the machine's site {device.site!r}")
 
@@ -238,7 +239,7 @@ class MeterStep:
         self.clock = clock
         self.state_codes = state_codes
 
-    def run(self, envelopes: Mapping[int, TelemetryEnvelope], segments: Mapping[int, Segment]) -> int:
+    def run(self, envelopes: Mapping[int, AnyEnvelope], segments: Mapping[int, Segment]) -> int:
         """Meter one machine's envelopes of a batch (by seq), stored in one go; returns the events stored."""
         events = []
         for seq in sorted(envelopes):
@@ -258,7 +259,7 @@ class MeterStep:
             return 0
         return self.usage.put(events, self.clock()).stored
 
-    def _previous(self, envelope: TelemetryEnvelope, segments: Mapping[int, Segment]) -> Sample | None:
+    def _previous(self, envelope: AnyEnvelope, segments: Mapping[int, Segment]) -> Sample | None:
         """The sample before this envelope's first: carried by the envelope, else from seq - 1."""
         first = envelope.first_ts
         if envelope.previous is not None and envelope.previous.ts < first:

@@ -20,6 +20,7 @@ from datetime import datetime
 from chalicelib.ports.anchoring import AnchorQueue
 from chalicelib.ports.parts import MaintenanceState, Parts
 from chalicelib.ports.twins import Devices, Shadows
+from twin_models.columnar import AnyEnvelope
 from twin_models.history import Segment
 from twin_models.parts import (
     Cycle,
@@ -33,7 +34,6 @@ from twin_models.parts import (
     scan,
 )
 from twin_models.parts import touching as cycles_touching
-from twin_models.telemetry import TelemetryEnvelope
 from twin_models.tenancy import Device
 
 __all__ = ["PART_KIND", "PartsStep", "part_record_id"]
@@ -77,7 +77,7 @@ class PartsStep:
     def run(
         self,
         machine_id: str,
-        envelopes: Mapping[int, TelemetryEnvelope],
+        envelopes: Mapping[int, AnyEnvelope],
         segments: Mapping[int, Segment],
         bodies: Mapping[int, str],
     ) -> int:

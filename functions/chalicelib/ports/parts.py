@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from twin_models.columnar import AnyEnvelope
 from twin_models.history import Segment
 from twin_models.parts import InspectionRecord, PartIdScheme, PartRecord, Piece
-from twin_models.telemetry import TelemetryEnvelope
 
 __all__ = ["MaintenanceState", "PartDeriver", "Parts", "StoredPart"]
 
@@ -107,7 +107,7 @@ class PartDeriver(Protocol):
     def run(
         self,
         machine_id: str,
-        envelopes: Mapping[int, TelemetryEnvelope],
+        envelopes: Mapping[int, AnyEnvelope],
         segments: Mapping[int, Segment],
         bodies: Mapping[int, str],
     ) -> int:

@@ -1,0 +1,373 @@
+"""Telemetry envelope v3: the same batch of samples, sent as columns, inside the same JWS as v2.
+
+A v2 payload repeats every field name in every sample (a 60-sample envelope is about 17 KB, four 5 KB IoT
+messages once base64url-encoded) and is read into one object per sample. A v3 payload carries each field
+once, as a column of values, and a column that holds one value for a run of samples (a state, a program,
+a tool, a counter between parts) as runs::
+
+    {"v": 3, "machine_id": "cnc-01", "site": "plant-a", "seq": 7, "sent_at": "...Z", "n": 60,
+     "t0": "2026-01-05T06:00:00Z", "dt_us": {"rle": [[1000000, 59]]},
+     "columns": {"state": {"rle": [[100, 42], [500, 18]]}, "temperature_c": [31.2, 31.25, ...], ...},
+     "previous": {<the last sample of seq - 1, as in v2>}}
+
+* ``n`` samples; ``t0`` is the first sample's time (UTC), ``dt_us`` the ``n - 1`` steps from one sample's
+  time to the next, in microseconds (negative for a sample sent out of order: the envelope is sorted by
+  time, stably, as v2's).
+* ``columns`` holds the fields of :class:`~twin_models.telemetry.Sample`, each with that field's own type and
+  bounds (read from the model, so every rule stays in one place); a field left out takes the field's
+  default in every sample. A column is either a list of ``n`` values or ``{"rle": [[value, count], ...]}``
+  whose counts add up to ``n``.
+* Nothing else changes: the same JWS (ES256 over the bytes as sent), the protected header with ``cty``
+  :data:`CONTENT_TYPE`, the same quarantine reasons, the same content digest (SHA-256 of the payload
+  bytes). A gateway that sends v3 sends it during v2's window; ingest reads both.
+
+Reading is vectorised: pydantic-core validates every column's values against their bounds in one pass,
+and the columns become numpy arrays (:class:`~twin_models.columns.SampleColumns`) without a ``Sample``
+object per sample; those are made from the columns only for a consumer that asks for them.
+
+Example:
+    >>> from datetime import UTC, datetime, timedelta
+    >>> from twin_models.telemetry import Sample
+    >>> t = datetime(2026, 1, 5, 6, tzinfo=UTC)
+    >>> rows = [Sample(ts=t + timedelta(seconds=i), state=100, part_count=i // 30) for i in range(60)]
+    >>> raw = encode_columns("cnc-01", "plant-a", 7, rows, sent_at=t)
+    >>> b'"state":{"rle":[[100,60]]}' in raw, len(raw) < 600
+    (True, True)
+    >>> envelope = parse_columns(raw, now=t)
+    >>> envelope.samples == rows, envelope.columns.part_count.tolist()[28:32]
+    (True, [0, 0, 1, 1])
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from itertools import pairwise
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from twin_models.columns import SampleColumns
+from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
+from twin_models.telemetry import (
+    MAX_JSON_DEPTH,
+    MAX_SAMPLES,
+    NAME_PATTERN,
+    U64_MAX,
+    EnvelopeError,
+    Sample,
+    TelemetryEnvelope,
+    UtcDatetime,
+    _key_tokens,
+    _model_error,
+    _nesting_exceeds,
+    strict_json,
+)
+from twin_models.timestamps import format_utc, from_micros, to_micros
+
+__all__ = [
+    "CONTENT_TYPE",
+    "AnyEnvelope",
+    "ColumnarEnvelope",
+    "encode_columns",
+    "parse_columns",
+]
+
+#: The content type in the protected header of a v3 envelope.
+CONTENT_TYPE = "vnd.twinledger.telemetry.v3+json"
+
+#: The largest step between two samples' times: a day (an envelope spans an hour at 1 Hz).
+MAX_STEP_US = 86_400 * 1_000_000
+
+#: The fields sent as columns: every field of a sample but its time, in the model's order.
+FIELDS: tuple[str, ...] = tuple(name for name in Sample.model_fields if name != "ts")
+
+
+def _item_type(name: str) -> Any:
+    """A column's value type: the sample field's own annotation and bounds."""
+    info = Sample.model_fields[name]
+    return Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+
+
+def _column_type(name: str, item: Any) -> Any:
+    runs = create_model(
+        f"Runs_{name}",
+        __config__=ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False),
+        rle=(list[tuple[item, Annotated[int, Field(ge=1, le=MAX_SAMPLES)]]], ...),
+    )
+    return Annotated[list[item], Field(max_length=MAX_SAMPLES)] | runs
+
+
+_Columns = create_model(  # type: ignore[call-overload]
+    "Columns",
+    __config__=ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False),
+    **{name: (_column_type(name, _item_type(name)) | None, None) for name in FIELDS},
+)
+_Steps = _column_type("dt_us", Annotated[int, Field(ge=-MAX_STEP_US, le=MAX_STEP_US)])
+
+
+class _Payload(BaseModel):
+    """The v3 payload as sent (validated in one pass by pydantic-core)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    v: Literal[3]
+    machine_id: Annotated[str, Field(pattern=NAME_PATTERN)]
+    site: Annotated[str, Field(pattern=NAME_PATTERN)]
+    seq: Annotated[int, Field(ge=0, le=U64_MAX)]
+    sent_at: UtcDatetime
+    n: Annotated[int, Field(ge=1, le=MAX_SAMPLES)]
+    t0: UtcDatetime
+    dt_us: _Steps | None = None  # type: ignore[valid-type]
+    columns: _Columns
+    previous: Sample | None = None
+
+
+#: numpy types of the columns the envelope's :class:`SampleColumns` carries as arrays
+_INTS = {"state": np.int64, "part_count": np.uint64, "reject_count": np.uint64, "alarm_code": np.uint64}
+_FLOATS = ("power_kw", "vibration_rms_mm_s", "temperature_c", "spindle_load_pct", "spindle_speed_rpm")
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnarEnvelope:
+    """A verified v3 envelope: what a :class:`~twin_models.telemetry.TelemetryEnvelope` offers its readers
+    (the header fields, ``previous``, ``columns``, ``samples``, ``first_ts``, ``last_ts``), read from columns.
+
+    ``values`` holds every field's values in time order (Python lists), from which ``samples`` are made
+    on first use."""
+
+    machine_id: str
+    site: str
+    seq: int
+    sent_at: datetime
+    previous: Sample | None
+    columns: SampleColumns
+    values: dict[str, list[Any]]
+    v: Literal[3] = 3
+    signature: None = None
+
+    @cached_property
+    def samples(self) -> list[Sample]:
+        """The samples as objects, in time order (made from the columns once, on first use)."""
+        return self.columns.samples
+
+    @property
+    def first_ts(self) -> datetime:
+        """Timestamp of the earliest sample."""
+        return from_micros(int(self.columns.ts_us[0]))
+
+    @property
+    def last_ts(self) -> datetime:
+        """Timestamp of the latest sample."""
+        return from_micros(int(self.columns.ts_us[-1]))
+
+
+#: Either envelope a reader may be handed: v1/v2 (rows) or v3 (columns).
+AnyEnvelope = TelemetryEnvelope | ColumnarEnvelope
+
+
+def _runs(values: Sequence[Any]) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for value in values:
+        if out and out[-1][0] == value and type(out[-1][0]) is type(value):
+            out[-1][1] += 1
+        else:
+            out.append([value, 1])
+    return out
+
+
+def _compact(value: Any) -> Any:
+    """A whole float as an int (``8000`` for ``8000.0``): read back to the same float by the field's type."""
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def _column(values: Sequence[Any]) -> Any:
+    """The shorter of a list and its runs (runs when they are fewer than a third of the values)."""
+    values = [_compact(v) for v in values]
+    runs = _runs(values)
+    return {"rle": runs} if len(runs) * 3 <= len(values) else list(values)
+
+
+def encode_columns(
+    machine_id: str,
+    site: str,
+    seq: int,
+    samples: Sequence[Sample],
+    sent_at: datetime | None = None,
+    previous: Sample | None = None,
+) -> bytes:
+    """The v3 payload of one envelope, serialised once (compact JSON): what :func:`twin_models.jws.seal_jws`
+    signs for ``columns=True``. A field every sample leaves at its default is left out; values are written
+    as the sample holds them (``repr`` of a float: exact, and read back to the same float).
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> t = datetime(2026, 1, 5, tzinfo=UTC)
+        >>> json.loads(encode_columns("m", "s", 0, [Sample(ts=t, state=100, power_kw=2.5)]))["columns"]
+        {'state': [100], 'power_kw': [2.5]}
+    """
+    if not samples:
+        raise ValueError("an envelope holds at least one sample")
+    first = samples[0].ts
+    micros = [to_micros(s.ts) for s in samples]
+    columns: dict[str, Any] = {}
+    for name in FIELDS:
+        values = [getattr(s, name) for s in samples]
+        default = Sample.model_fields[name].default
+        if name != "state" and all(v == default and type(v) is type(default) for v in values):
+            continue
+        columns[name] = _column(values)
+    body: dict[str, Any] = {
+        "v": 3,
+        "machine_id": machine_id,
+        "site": site,
+        "seq": seq,
+        "sent_at": format_utc(sent_at if sent_at is not None else samples[-1].ts),
+        "n": len(samples),
+        "t0": format_utc(first),
+    }
+    if len(samples) > 1:
+        body["dt_us"] = _column([b - a for a, b in pairwise(micros)])
+    body["columns"] = columns
+    if previous is not None:
+        body["previous"] = previous.model_dump(mode="json", exclude_none=True)
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _expand(name: str, column: Any, n: int) -> list[Any]:
+    """A column's ``n`` values, in the order sent; ``schema_violation`` when it holds another number."""
+    if isinstance(column, list):
+        values = column
+    else:
+        values = []
+        for value, count in column.rle:
+            values += [value] * count
+    if len(values) != n:
+        raise EnvelopeError("schema_violation", f"{name}: {len(values)} values for {n} samples")
+    return values
+
+
+def _keys_given(payload: _Payload) -> int:
+    count = len(payload.model_fields_set) + len(payload.columns.model_fields_set)
+    count += sum(1 for name in payload.columns.model_fields_set if not isinstance(getattr(payload.columns, name), list))
+    if payload.dt_us is not None and not isinstance(payload.dt_us, list):
+        count += 1
+    return count + (len(payload.previous.model_fields_set) if payload.previous is not None else 0)
+
+
+def parse_columns(
+    raw: bytes,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=5),
+    taxonomy: StateTaxonomy | None = DEFAULT_TAXONOMY,
+) -> ColumnarEnvelope:
+    """The payload of a v3 envelope (its JWS payload bytes, already verified), read strictly: duplicate keys,
+    values outside a field's bounds, a column of the wrong length, an unknown state code (with ``taxonomy``)
+    and times after ``now + max_future`` are refused with the reason of the v2 parse.
+
+    Example:
+        >>> parse_columns(b'{"v": 3}')  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        twin_models.telemetry.EnvelopeError: schema_violation: machine_id: Field required (7 errors)
+    """
+    if _nesting_exceeds(raw, MAX_JSON_DEPTH):
+        raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        payload = _Payload.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _model_error(exc) from exc
+    if _key_tokens(raw) != _keys_given(payload):  # see telemetry.parse_payload: the strict decoder tells
+        try:
+            strict_json(raw)
+        except ValueError as exc:
+            raise EnvelopeError("malformed_json", str(exc)) from exc
+    n = payload.n
+    steps: list[Any] = [] if payload.dt_us is None else _expand("dt_us", payload.dt_us, n - 1)
+    if payload.dt_us is None and n > 1:
+        raise EnvelopeError("schema_violation", f"dt_us: missing, for {n} samples")
+    base = to_micros(payload.t0)
+    ts_us = np.empty(n, dtype=np.int64)
+    ts_us[0] = base
+    if n > 1:
+        np.cumsum(np.asarray(steps, dtype=np.int64), out=ts_us[1:])
+        ts_us[1:] += base
+    values: dict[str, list[Any]] = {}
+    for name in FIELDS:
+        column = getattr(payload.columns, name)
+        values[name] = [Sample.model_fields[name].default] * n if column is None else _expand(name, column, n)
+    if n > 1 and bool(np.any(ts_us[1:] < ts_us[:-1])):
+        order = np.argsort(ts_us, kind="stable")
+        ts_us = ts_us[order]
+        picks = order.tolist()
+        values = {name: [column[i] for i in picks] for name, column in values.items()}
+    try:
+        from_micros(int(ts_us[-1]))
+        from_micros(int(np.min(ts_us)))
+    except (OverflowError, ValueError) as exc:
+        raise EnvelopeError("schema_violation", f"dt_us: a sample time out of range ({exc})") from None
+    envelope = ColumnarEnvelope(
+        machine_id=payload.machine_id,
+        site=payload.site,
+        seq=payload.seq,
+        sent_at=payload.sent_at,
+        previous=payload.previous,
+        columns=_columns(ts_us, values),
+        values=values,
+    )
+    _check(envelope, now=now, max_future=max_future, taxonomy=taxonomy)
+    return envelope
+
+
+def _floats(values: list[Any]) -> npt.NDArray[np.float64]:
+    return np.array([np.nan if v is None else v for v in values] if None in values else values, dtype=np.float64)
+
+
+def _columns(ts_us: npt.NDArray[np.int64], values: dict[str, list[Any]]) -> SampleColumns:
+    program = np.empty(len(ts_us), dtype=object)
+    program[:] = values["program"]
+
+    def row(index: int) -> Sample:
+        fields = {name: values[name][index] for name in FIELDS}
+        return Sample.model_construct(ts=from_micros(int(ts_us[index])), **fields)
+
+    return SampleColumns(
+        ts_us=ts_us,
+        state=np.array(values["state"], dtype=np.int64),
+        part_count=np.array(values["part_count"], dtype=np.uint64),
+        reject_count=np.array(values["reject_count"], dtype=np.uint64),
+        power_kw=_floats(values["power_kw"]),
+        alarm_code=np.array(values["alarm_code"], dtype=np.uint64),
+        vibration=_floats(values["vibration_rms_mm_s"]),
+        temperature=_floats(values["temperature_c"]),
+        program=program,
+        ideal=_floats(values["ideal_cycle_time_s"]),
+        spindle_load=_floats(values["spindle_load_pct"]),
+        spindle_speed=_floats(values["spindle_speed_rpm"]),
+        row=row,
+    )
+
+
+def _check(
+    envelope: ColumnarEnvelope, *, now: datetime | None, max_future: timedelta, taxonomy: StateTaxonomy | None
+) -> None:
+    """The v2 parse's state-code and clock rules, over the columns."""
+    if taxonomy is not None:
+        states = envelope.values["state"]
+        unknown = [code for code in sorted(set(states)) if not taxonomy.knows(code)]
+        if unknown:
+            raise EnvelopeError(
+                "schema_violation",
+                f"columns.state.{states.index(unknown[0])}: {unknown[0]} is not a state code of the taxonomy",
+            )
+    limit = (now or datetime.now(UTC)) + max_future
+    latest = max(envelope.last_ts, envelope.sent_at)
+    if latest > limit:
+        raise EnvelopeError("future_timestamp", f"timestamp {format_utc(latest)} is after {format_utc(limit)}")
