@@ -94,8 +94,9 @@ class _Publishes(Protocol):
 
 
 class EnvelopeSigner:
-    """Seals envelopes with the gateway's device key, once per envelope: v2 (the default) is a JWS over the
-    envelope's bytes (:func:`twin_models.jws.seal_jws`), v1 the JSON with the signature inside
+    """Seals envelopes with the gateway's device key, once per envelope: v3 (the default) and v2 are a JWS
+    over the envelope's bytes (:func:`twin_models.jws.seal_jws`; v3 carries the samples as columns,
+    :mod:`twin_models.columnar`, about a tenth of v2's bytes), v1 the JSON with the signature inside
     (:func:`twin_models.signing.seal_wire`). The spool keeps the sealed bytes; they are published unchanged.
 
     Example:
@@ -115,11 +116,12 @@ class EnvelopeSigner:
         key: ec.EllipticCurvePrivateKey,
         key_id: str,
         clock: Callable[[], dt.datetime] = _utc_now,
-        version: Literal[1, 2] = 2,
+        version: Literal[1, 2, 3] = 3,
     ) -> None:
         self.site = site
         self.key_id = key_id
-        #: 2: a JWS over the envelope's bytes (:mod:`twin_models.jws`); 1: the signature inside the JSON
+        #: 3: a JWS over the envelope's columns (:mod:`twin_models.columnar`); 2: a JWS over the envelope's
+        #: sample list (:mod:`twin_models.jws`); 1: the signature inside the JSON
         self.version = version
         self._key = key
         self._clock = clock
@@ -148,6 +150,10 @@ class EnvelopeSigner:
         decode to exactly ``signed.to_wire()``. ``previous`` is the last sample of envelope
         ``seq - 1`` (metering across the boundary needs it, whatever order envelopes arrive in).
         """
+        if self.version == 3:
+            return seal_jws(
+                thing, self.site, seq, samples, self._key, self.key_id, self._clock(), previous, columns=True
+            )
         seal = seal_jws if self.version == 2 else seal_wire
         return seal(
             thing,

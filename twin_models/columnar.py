@@ -46,13 +46,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from twin_models.columns import SampleColumns
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import (
     MAX_JSON_DEPTH,
@@ -69,6 +66,12 @@ from twin_models.telemetry import (
     strict_json,
 )
 from twin_models.timestamps import format_utc, from_micros, to_micros
+
+if TYPE_CHECKING:  # numpy is loaded by the parse only: a gateway seals v3 envelopes without it
+    import numpy as np
+    import numpy.typing as npt
+
+    from twin_models.columns import SampleColumns
 
 __all__ = [
     "CONTENT_TYPE",
@@ -126,11 +129,6 @@ class _Payload(BaseModel):
     dt_us: _Steps | None = None  # type: ignore[valid-type]
     columns: _Columns
     previous: Sample | None = None
-
-
-#: numpy types of the columns the envelope's :class:`SampleColumns` carries as arrays
-_INTS = {"state": np.int64, "part_count": np.uint64, "reject_count": np.uint64, "alarm_code": np.uint64}
-_FLOATS = ("power_kw", "vibration_rms_mm_s", "temperature_c", "spindle_load_pct", "spindle_speed_rpm")
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,6 +276,8 @@ def parse_columns(
         Traceback (most recent call last):
         twin_models.telemetry.EnvelopeError: schema_violation: machine_id: Field required (7 errors)
     """
+    import numpy as np
+
     if _nesting_exceeds(raw, MAX_JSON_DEPTH):
         raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep")
     try:
@@ -327,10 +327,16 @@ def parse_columns(
 
 
 def _floats(values: list[Any]) -> npt.NDArray[np.float64]:
+    import numpy as np
+
     return np.array([np.nan if v is None else v for v in values] if None in values else values, dtype=np.float64)
 
 
 def _columns(ts_us: npt.NDArray[np.int64], values: dict[str, list[Any]]) -> SampleColumns:
+    import numpy as np
+
+    from twin_models.columns import SampleColumns
+
     program = np.empty(len(ts_us), dtype=object)
     program[:] = values["program"]
 

@@ -41,7 +41,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -76,6 +76,7 @@ __all__ = [
     "open_envelope",
     "open_jws",
     "payload_of",
+    "readable_document",
     "seal_jws",
 ]
 
@@ -206,6 +207,31 @@ def envelope_document(wire: bytes | str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise EnvelopeError("malformed_json", "an envelope is a JSON object")
     return doc
+
+
+def readable_document(wire: bytes | str) -> dict[str, Any]:
+    """An envelope's content in one shape for every version, *unverified* (for tools, logs and tests): the
+    document as published, with a v3 envelope's columns read into ``samples`` (one JSON object per sample,
+    in time order, as v2 sends them). A v3 payload that does not parse raises :class:`EnvelopeError`.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> raw = encode_columns("m", "s", 0, [Sample(ts=t, state=100)])
+        >>> token = b"eyJhIjoxfQ." + base64.urlsafe_b64encode(raw).rstrip(b"=") + b".c2ln"
+        >>> readable_document(token)["samples"][0]["ts"], "columns" in readable_document(token)
+        ('2026-01-05T00:00:00Z', False)
+    """
+    doc = envelope_document(wire)
+    if doc.get("v") != 3:
+        return doc
+    envelope = parse_columns(payload_of(wire), now=_FAR, max_future=timedelta(0), taxonomy=None)
+    rows = [sample.model_dump(mode="json", exclude_none=True) for sample in envelope.samples]
+    return {**{k: v for k, v in doc.items() if k not in ("n", "t0", "dt_us", "columns")}, "samples": rows}
+
+
+#: "now" for reading an unverified document: no time is in its future
+_FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def open_jws(

@@ -27,7 +27,7 @@ from edge_greengrass.readings import ReadingCounters, sample_from_readings
 from edge_greengrass.runner import Gateway
 from edge_greengrass.sources import ReplaySource, fold_rows, read_cnc_csv
 from edge_greengrass.spool import Spool
-from twin_models.jws import envelope_document
+from twin_models.jws import readable_document
 from twin_models.signing import generate_private_key
 from twin_models.telemetry import Sample
 
@@ -154,7 +154,7 @@ def test_publisher_never_stages_a_sample_that_would_not_load_again(tmp_path: Pat
     publisher.add_many([("cnc-01", good[0]), ("cnc-01", broken), ("cnc-01", good[1])])
     assert publisher.metrics.rejected_invalid == 1 and spool.stats().staged_refused == 0
     assert publisher.drain(2)
-    (doc,) = [envelope_document(p) for p in transport.payloads]
+    (doc,) = [readable_document(p) for p in transport.payloads]
     assert [s["ts"] for s in doc["samples"]] == ["2026-01-05T06:00:00Z", "2026-01-05T06:00:01Z"]
     spool.close()
 
@@ -193,7 +193,7 @@ def _gateway(tmp_path: Path, csv: Path, transport: Recorder, *, batch_size: int 
 
 
 def _stamps(transport: Recorder) -> tuple[list[int], list[str]]:
-    docs = [envelope_document(p) for p in transport.payloads]
+    docs = [readable_document(p) for p in transport.payloads]
     return [d["seq"] for d in docs], [s["ts"] for d in docs for s in d["samples"]]
 
 
@@ -220,7 +220,7 @@ def test_bad_readings_in_a_replay_keep_the_gateway_publishing_and_survive_a_rest
     restarted.close()
     seqs, stamps = _stamps(transport)
     assert seqs == list(range(len(seqs))) and stamps == _expected_stamps(12)  # every second, exactly once
-    docs = [envelope_document(p) for p in transport.payloads]
+    docs = [readable_document(p) for p in transport.payloads]
     first = docs[0]["samples"]
     assert "spindle_speed_rpm" in first[1] and first[0]["spindle_speed_rpm"] == 0.0  # the inf second
 

@@ -14,7 +14,7 @@ from edge_greengrass.config import load_config_dict
 from edge_greengrass.pki import provision_device
 from edge_greengrass.runner import Gateway
 from edge_greengrass.sources import read_cnc_csv
-from twin_models.jws import envelope_document
+from twin_models.jws import readable_document
 
 
 class Offline:
@@ -103,7 +103,7 @@ def test_replay_of_real_mill_data_through_the_gateway(shared_data: Path, tmp_pat
     gateway.publisher.flush()
     assert gateway.publisher.drain(5)
     gateway.close()
-    docs = [envelope_document(p) for p in transport.payloads]
+    docs = [readable_document(p) for p in transport.payloads]
     stamps = [s["ts"] for d in docs for s in d["samples"]]
     rows = sum(1 for _ in read_cnc_csv(csv))
     assert [d["seq"] for d in docs] == list(range(len(docs))) and len(stamps) == rows // 10

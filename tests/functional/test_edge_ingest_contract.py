@@ -19,6 +19,7 @@ from chalicelib.adapters import aws
 from chalicelib.adapters.tables import table_name
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
 from edge_greengrass.spool import Spool
+from tests.envelopes import inflate_parts
 from tests.functional.conftest import T0, register, samples
 from twin_models.jws import envelope_document
 from twinledger.local.bridge import LocalLambdaContext, SqsInbox, deliver_once
@@ -67,9 +68,8 @@ def test_published_envelopes_are_accepted_by_the_ingest_handler(
     assert publisher.drain(5)
     bodies = [r["body"] for r in inbox.receive(10)["Records"]]
     inbox.put("dt/twinledger/plant-a/cnc-01/telemetry", bodies[1].encode())  # a re-delivery
-    head, _, signature = bodies[2].split(".")  # a v2 envelope: a JWS over the payload bytes
-    tampered = envelope_document(bodies[2])
-    tampered["samples"][0]["part_count"] += 100
+    head, _, signature = bodies[2].split(".")  # a v3 envelope: a JWS over the payload bytes
+    tampered = inflate_parts(envelope_document(bodies[2]), 100)
     tampered["seq"] = 99
     forged = base64.urlsafe_b64encode(json.dumps(tampered).encode()).rstrip(b"=").decode()
     inbox.put("dt/twinledger/plant-a/cnc-01/telemetry", f"{head}.{forged}.{signature}".encode())

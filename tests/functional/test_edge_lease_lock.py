@@ -15,7 +15,7 @@ from edge_greengrass.pki import provision_device
 from edge_greengrass.runner import Gateway
 from edge_greengrass.shadow import shadow_topic
 from edge_greengrass.simulator import MachineProfile, MachineSimulator
-from twin_models.jws import envelope_document
+from twin_models.jws import readable_document
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateCode
 
 START = datetime(2026, 1, 5, 6, tzinfo=UTC)
@@ -62,7 +62,7 @@ class Bus:
 
     def telemetry(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [envelope_document(p) for t, p in self.published if t.endswith("/telemetry")]
+            return [readable_document(p) for t, p in self.published if t.endswith("/telemetry")]
 
     def reports(self) -> list[dict[str, Any]]:
         with self.lock:

@@ -12,7 +12,7 @@ import pytest
 from edge_greengrass.errors import PublishError
 from edge_greengrass.publisher import EnvelopeSigner, TelemetryPublisher
 from edge_greengrass.spool import OverflowPolicy, Spool
-from twin_models.jws import envelope_document, jws_header, open_jws
+from twin_models.jws import envelope_document, jws_header, open_jws, readable_document
 from twin_models.signing import generate_private_key, verify_envelope
 from twin_models.telemetry import Sample, TelemetryEnvelope
 
@@ -67,7 +67,7 @@ def test_batches_are_signed_envelopes_on_the_things_topic(tmp_path: Path) -> Non
     payload = broker.sent[0][2]
     envelope, _ = open_jws(payload, jws_header(payload), KEY.public_key(), now=T0 + timedelta(days=1))
     assert (envelope.v, envelope.seq, len(envelope.samples), envelope.samples[0].ts, jws_header(payload).key_id) == (
-        2,
+        3,
         0,
         60,
         T0,
@@ -149,7 +149,7 @@ def test_restart_resumes_unacknowledged_envelopes_and_staged_samples(tmp_path: P
     assert broker2.seqs() == [0, 1, 2]
     # signed once, when sealed: the very bytes go out again after the restart, though the clock moved on
     assert [p for _, _, p, _ in broker2.sent[:2]] == [p for _, _, p, _ in broker.sent[:2]]
-    third = envelope_document(broker2.sent[2][2])
+    third = readable_document(broker2.sent[2][2])
     assert [s["part_count"] for s in third["samples"]] == list(range(20, 25)) + list(range(5))
 
 
@@ -162,7 +162,7 @@ def test_stale_open_batch_is_sealed_after_max_age(tmp_path: Path) -> None:
     assert broker.sent == []
     clock[0] += 91
     pub.pump()
-    assert broker.seqs() == [0] and len(envelope_document(broker.sent[0][2])["samples"]) == 5
+    assert broker.seqs() == [0] and len(readable_document(broker.sent[0][2])["samples"]) == 5
 
 
 def test_drain_publishes_everything(tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_assembled_payload_is_exactly_the_signed_wire_document_v1() -> None:
 
 
 def test_assembled_payload_is_exactly_the_signed_wire_document_v2() -> None:
-    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0)
+    signer = EnvelopeSigner(site="plant-a", key=KEY, key_id="gw-1", clock=lambda: T0, version=2)
     samples = [*_samples(3), Sample(ts=T0, state=601, spindle_current_a=12.5, tool_id="T0007", alarm_code=2001)]
     previous = _samples(1)[0]
     items = [signer.stage_bytes(s) for s in samples]
@@ -217,12 +217,15 @@ def test_assembled_payload_is_exactly_the_signed_wire_document_v2() -> None:
 def test_an_envelope_over_the_iot_core_limit_is_split(tmp_path: Path) -> None:
     broker = ManualBroker()
     pub = _publisher(tmp_path, broker, batch_size=1000)
-    long = "P" * 60
-    pub.add_many(("cnc-01", s.model_copy(update={"program": long, "tool_id": long})) for s in _samples(1000))
+    # every sample its own program and tool: no column of a v3 envelope runs, so 1,000 samples exceed 128 KB
+    pub.add_many(
+        ("cnc-01", s.model_copy(update={"program": f"P{i:060d}", "tool_id": f"T{i:060d}"}))
+        for i, s in enumerate(_samples(1000))
+    )
     pub.pump()
     sizes = [len(p) for _, _, p, _ in broker.sent]
     assert len(sizes) > 1 and max(sizes) <= 128 * 1024 and pub.metrics.split_batches >= 1
-    counts = [len(envelope_document(p)["samples"]) for _, _, p, _ in broker.sent]
+    counts = [len(readable_document(p)["samples"]) for _, _, p, _ in broker.sent]
     assert broker.seqs() == list(range(len(sizes))) and sum(counts) + pub.spool.stats().staged == 1000
 
 

@@ -24,6 +24,7 @@ from edge_greengrass.errors import PublishError
 from edge_greengrass.pki import LocalCertificateAuthority, load_private_key, provision_device
 from edge_greengrass.publisher import EnvelopeSigner
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity, MqttLink
+from tests.envelopes import inflate_parts
 from twin_models.jws import envelope_document, open_envelope
 from twin_models.telemetry import EnvelopeError, Sample, topic_for
 from twinledger.local.bridge import MqttIngestBridge
@@ -174,9 +175,8 @@ def test_tampered_envelope_is_detected_downstream(broker: MosquittoBroker, tmp_p
     bridge = _bridge(broker, collector, tmp_path)
     cnc01 = _link(broker, "cnc-01")
     genuine = _envelope(signer, "cnc-01", 0)
-    head, _, signature = _envelope(signer, "cnc-01", 1).split(b".")  # a v2 envelope: a JWS over the bytes
-    doc = envelope_document(_envelope(signer, "cnc-01", 1))
-    doc["samples"][0]["part_count"] = 300  # bill for a hundred times the parts
+    head, _, signature = _envelope(signer, "cnc-01", 1).split(b".")  # a v3 envelope: a JWS over the bytes
+    doc = inflate_parts(envelope_document(_envelope(signer, "cnc-01", 1)), 300)  # bill for many more parts
     forged = base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=")
     tampered = b".".join((head, forged, signature))
     try:

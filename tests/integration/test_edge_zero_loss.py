@@ -27,7 +27,7 @@ import yaml
 
 from edge_greengrass.pki import load_private_key, provision_device
 from edge_greengrass.transport import MqttEndpoint, MqttIdentity
-from twin_models.jws import envelope_document, open_envelope
+from twin_models.jws import open_envelope, readable_document
 from twinledger.local.bridge import MqttIngestBridge
 from twinledger.local.broker import BRIDGE_IDENTITY, MosquittoBroker, find_mosquitto, free_port
 
@@ -206,7 +206,7 @@ def test_every_seq_arrives_through_broker_and_publisher_kills(broker: MosquittoB
     for thing in things:
         stamps: list[datetime] = []
         for seq in range(final["next_seq"][thing]):
-            doc = envelope_document(receiver.envelopes[(thing, seq)])
+            doc = readable_document(receiver.envelopes[(thing, seq)])
             stamps.extend(datetime.fromisoformat(s["ts"].replace("Z", "+00:00")) for s in doc["samples"])
         assert stamps[0] == start
         assert stamps == [start + timedelta(seconds=i) for i in range(len(stamps))], thing

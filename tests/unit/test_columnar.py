@@ -1,0 +1,157 @@
+"""Envelope v3 (columns): whatever samples a gateway seals, the cloud reads back exactly what v2 would give.
+
+The oracle is the v2 reading of the same samples (one object per sample, parsed by the model): the columns,
+the history segment and the usage events of a v3 envelope must equal those of the v2 envelope.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twin_models.billing import derive_usage_events
+from twin_models.columnar import encode_columns, parse_columns
+from twin_models.columns import sample_columns
+from twin_models.history import segment_from_envelope
+from twin_models.signing import build_envelope
+from twin_models.telemetry import EnvelopeError, Sample
+
+T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
+NOW = T0 + timedelta(days=3)
+FLOAT = st.floats(min_value=0, max_value=900, allow_nan=False, allow_infinity=False)
+ROUNDED = st.integers(0, 90_000).map(lambda v: v / 100)  # what a controller reports: a few decimals
+NAME = st.sampled_from(["", "P100", "P200", 'T":x'])
+
+
+@st.composite
+def sample_lists(draw: st.DrawFn) -> list[Sample]:
+    n = draw(st.integers(1, 80))
+    steps = draw(st.lists(st.sampled_from([1_000_000, 1_000_000, 1_000_000, 2_000_000, 1, 0]), min_size=n, max_size=n))
+    times, at = [], T0 + timedelta(microseconds=draw(st.integers(0, 10**6)))
+    for step in steps:
+        at += timedelta(microseconds=step)
+        times.append(at)
+    if draw(st.booleans()):  # a sample sent out of order
+        i, j = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        times[i], times[j] = times[j], times[i]
+    state = draw(st.sampled_from([100, 100, 500, 600, 702]))
+    rows = []
+    for t in times:
+        if draw(st.integers(0, 9)) == 0:
+            state = draw(st.sampled_from([100, 500, 600, 601, 702, 710]))
+        rows.append(
+            Sample(
+                ts=t,
+                state=state,
+                spindle_speed_rpm=draw(st.one_of(ROUNDED, FLOAT)),
+                spindle_load_pct=draw(ROUNDED),
+                spindle_current_a=draw(st.one_of(st.none(), ROUNDED)),
+                vibration_rms_mm_s=draw(ROUNDED),
+                temperature_c=draw(st.floats(min_value=-50, max_value=400, allow_nan=False)),
+                power_kw=draw(st.one_of(ROUNDED, st.just(0.0))),
+                part_count=draw(st.integers(0, 2**64 - 1)) if draw(st.integers(0, 20)) == 0 else 7,
+                reject_count=draw(st.integers(0, 3)),
+                tool_id=draw(NAME),
+                tool_wear_pct=draw(st.floats(min_value=0, max_value=200)),
+                program=draw(NAME),
+                alarm_code=draw(st.sampled_from([0, 0, 0, 2001, 4100])),
+                ideal_cycle_time_s=draw(st.one_of(st.none(), st.just(30.0))),
+                order_id=draw(st.one_of(st.none(), st.just("PO-1"))),
+            )
+        )
+    return rows
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sample_lists(), st.booleans())
+def test_a_v3_envelope_reads_back_what_the_v2_envelope_of_the_same_samples_reads(
+    rows: list[Sample], with_previous: bool
+) -> None:
+    previous = Sample(ts=T0 - timedelta(seconds=5), state=100, part_count=3) if with_previous else None
+    v2 = build_envelope("cnc-01", "plant-a", 4, rows, None, previous, version=2)
+    v3 = parse_columns(encode_columns("cnc-01", "plant-a", 4, rows, v2.sent_at, previous), now=NOW)
+    want, got = v2.columns, v3.columns
+    for name in ("ts_us", "state", "part_count", "reject_count", "alarm_code", "program"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
+    for name in ("power_kw", "vibration", "temperature", "ideal", "spindle_load", "spindle_speed"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    assert v3.samples == want.samples  # every field of every sample, in the same (stable) time order
+    assert (v3.first_ts, v3.last_ts, v3.sent_at, v3.previous) == (v2.first_ts, v2.last_ts, v2.sent_at, v2.previous)
+    assert segment_from_envelope(v3).model_dump() == segment_from_envelope(v2).model_dump()
+    assert derive_usage_events(got, "cnc-01", previous=previous, source="s") == derive_usage_events(
+        want, "cnc-01", previous=previous, source="s"
+    )
+
+
+def _payload(**changes: Any) -> dict[str, Any]:
+    rows = [Sample(ts=T0 + timedelta(seconds=i), state=100, temperature_c=30 + i / 10) for i in range(4)]
+    doc: dict[str, Any] = json.loads(encode_columns("cnc-01", "plant-a", 0, rows))
+    doc.update(changes)
+    return doc
+
+
+def _reason(raw: bytes) -> tuple[str, str]:
+    with pytest.raises(EnvelopeError) as caught:
+        parse_columns(raw, now=NOW)
+    return caught.value.reason, caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "named"),
+    [
+        (json.dumps(_payload()).replace('"seq": 0', '"seq": 0, "seq": 7').encode(), "malformed_json", "duplicate key"),
+        (
+            json.dumps(_payload()).replace('"state": ', '"state": [1, 2, 3, 4], "state": ', 1).encode(),
+            "malformed_json",
+            "dup",
+        ),
+        (json.dumps(_payload(columns={"state": {"rle": [[100, 3]]}})).encode(), "schema_violation", "state: 3 values"),
+        (
+            json.dumps(_payload(columns={"state": [100] * 4, "temperature_c": [1e3] * 4})).encode(),
+            "schema_violation",
+            "columns.temperature_c",
+        ),
+        (json.dumps(_payload(columns={"state": [100] * 4, "colour": [1] * 4})).encode(), "schema_violation", "colour"),
+        (json.dumps(_payload(columns={"state": [1234] * 4})).encode(), "schema_violation", "not a state code"),
+        (json.dumps({k: v for k, v in _payload().items() if k != "dt_us"}).encode(), "schema_violation", "dt_us"),
+        (json.dumps(_payload(dt_us=[86_400 * 10**6 + 1] * 3)).encode(), "schema_violation", "dt_us"),
+        (json.dumps(_payload(t0="2036-01-05T06:00:00Z")).encode(), "future_timestamp", "after"),
+        (json.dumps(_payload(v=2)).encode(), "schema_violation", "v"),
+        (b"[" * 40 + b"]" * 40, "malformed_json", "nested"),
+    ],
+)
+def test_a_bad_v3_payload_is_refused_with_its_reason_and_field(raw: bytes, reason: str, named: str) -> None:
+    found, detail = _reason(raw)
+    assert found == reason and named in detail
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_no_mutation_of_a_v3_payload_raises_anything_but_an_envelope_error(data: st.DataObject) -> None:
+    raw = json.dumps(_payload()).encode()
+    at = data.draw(st.integers(0, len(raw) - 1))
+    mutated = raw[:at] + data.draw(st.binary(max_size=6)) + raw[at + data.draw(st.integers(0, 4)) :]
+    try:
+        envelope = parse_columns(mutated, now=NOW)
+    except EnvelopeError as exc:
+        assert exc.reason in {"malformed_json", "schema_violation", "future_timestamp"} and exc.detail
+    else:  # what was read is what the bytes say
+        assert len(envelope.samples) == len(envelope.columns) == json.loads(mutated)["n"]
+
+
+def test_runs_make_a_steady_minute_small() -> None:
+    rows = [Sample(ts=T0 + timedelta(seconds=i), state=100, part_count=i // 20, program="P100") for i in range(60)]
+    doc = json.loads(encode_columns("cnc-01", "plant-a", 0, rows))
+    assert doc["dt_us"] == {"rle": [[1_000_000, 59]]}
+    assert doc["columns"]["part_count"] == {"rle": [[0, 20], [1, 20], [2, 20]]}
+    assert set(doc["columns"]) == {"state", "part_count", "program"}  # fields at their defaults are left out
+    assert (
+        sample_columns(rows).part_count.tolist()
+        == parse_columns(json.dumps(doc).encode(), now=NOW).columns.part_count.tolist()
+    )
