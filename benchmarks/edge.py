@@ -182,12 +182,16 @@ def main() -> None:
             single = batched[: args.baseline_samples]
 
             signer_v1 = EnvelopeSigner(site="bench", key=load_private_key(key), key_id="gateway", version=1)
+            signer_v2 = EnvelopeSigner(site="bench", key=load_private_key(key), key_id="gateway", version=2)
             spool_v1 = spool_rate(workdir, signer_v1, batched, 60, "spool-batched-v1")
+            spool_v2 = spool_rate(workdir, signer_v2, batched, 60, "spool-batched-v2")
             spool_batched = spool_rate(workdir, signer, batched, 60, "spool-batched")
             spool_single = spool_rate(workdir, signer, single, 1, "spool-single")
             spool_raw = raw_spool_rate(workdir, batched, 60)
             print(f"spool append, 60/envelope, SQLite only: {spool_raw:,.0f} samples/s")
-            print(f"spool append, 60/envelope: {spool_batched['samples_per_s']:,.0f} samples/s (signed, v2 JWS)")
+            v3_rate = spool_batched["samples_per_s"]
+            print(f"spool append, 60/envelope: {v3_rate:,.0f} samples/s (signed, v3 JWS of columns)")
+            print(f"spool append, 60/envelope: {spool_v2['samples_per_s']:,.0f} samples/s (signed, v2 JWS)")
             print(f"spool append, 60/envelope: {spool_v1['samples_per_s']:,.0f} samples/s (signed, v1 RFC 8785)")
             print(f"spool append, 1/envelope : {spool_single['samples_per_s']:,.0f} samples/s (baseline)")
 
@@ -220,7 +224,12 @@ def main() -> None:
         "envelope_samples": 60,
         "spool_append_samples_per_s": round(spool_batched["samples_per_s"]),
         "spool_append_v1_samples_per_s": round(spool_v1["samples_per_s"]),
-        "spool_append_v2_vs_v1": round(spool_batched["samples_per_s"] / spool_v1["samples_per_s"], 2),
+        "envelope": "v3 (JWS over columns, the gateway's default); v1_* and v2_* the same run with v1 and v2",
+        "spool_append_v2_samples_per_s": round(spool_v2["samples_per_s"]),
+        "spool_append_v2_vs_v1": round(spool_v2["samples_per_s"] / spool_v1["samples_per_s"], 2),
+        "spool_append_v3_vs_v1": round(spool_batched["samples_per_s"] / spool_v1["samples_per_s"], 2),
+        "spool_append_v3_vs_v2": round(spool_batched["samples_per_s"] / spool_v2["samples_per_s"], 2),
+        "spool_bytes_per_sample_v2": round(spool_v2["bytes_per_sample"], 1),
         "spool_append_envelopes_per_s": round(spool_batched["envelopes_per_s"]),
         "spool_append_unsigned_samples_per_s": round(spool_raw),
         "spool_append_unbatched_samples_per_s": round(spool_single["samples_per_s"]),

@@ -45,8 +45,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from itertools import pairwise
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from itertools import groupby, pairwise
+from operator import attrgetter, ne
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -84,11 +85,20 @@ __all__ = [
 #: The content type in the protected header of a v3 envelope.
 CONTENT_TYPE = "vnd.twinledger.telemetry.v3+json"
 
+_ONE_US = timedelta(microseconds=1)
 #: The largest step between two samples' times: a day (an envelope spans an hour at 1 Hz).
 MAX_STEP_US = 86_400 * 1_000_000
 
 #: The fields sent as columns: every field of a sample but its time, in the model's order.
 FIELDS: tuple[str, ...] = tuple(name for name in Sample.model_fields if name != "ts")
+
+
+def _types(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits (``float | None`` -> ``{float, NoneType}``)."""
+    found: set[Any] = set()
+    for arg in get_args(annotation) or (annotation,):
+        found |= _types(get_args(arg)[0]) if get_origin(arg) is Annotated else {arg}
+    return found
 
 
 def _item_type(name: str) -> Any:
@@ -170,27 +180,27 @@ AnyEnvelope = TelemetryEnvelope | ColumnarEnvelope
 
 
 def _runs(values: Sequence[Any]) -> list[list[Any]]:
-    out: list[list[Any]] = []
-    for value in values:
-        if out and out[-1][0] == value and type(out[-1][0]) is type(value):
-            out[-1][1] += 1
-        else:
-            out.append([value, 1])
-    return out
+    """``[value, count]`` of each run of equal values (a column holds one type, and whole floats are ints)."""
+    return [[value, len(list(run))] for value, run in groupby(values)]
 
 
-def _compact(value: Any) -> Any:
-    """A whole float as an int (``8000`` for ``8000.0``): read back to the same float by the field's type."""
-    if type(value) is float and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
+def _compact(values: Sequence[Any]) -> list[Any]:
+    """Whole floats as ints (``8000`` for ``8000.0``): read back to the same float by the field's type."""
+    return [v if v is None or not v.is_integer() or abs(v) >= 2**53 else int(v) for v in values]
 
 
-def _column(values: Sequence[Any]) -> Any:
+def _column(values: Sequence[Any], floats: bool) -> Any:
     """The shorter of a list and its runs (runs when they are fewer than a third of the values)."""
-    values = [_compact(v) for v in values]
-    runs = _runs(values)
-    return {"rle": runs} if len(runs) * 3 <= len(values) else list(values)
+    items = _compact(values) if floats else list(values)
+    if (sum(map(ne, items, items[1:])) + 1) * 3 > len(items):  # too many runs: counted at C speed first
+        return items
+    return {"rle": _runs(items)}
+
+
+_ROWS = attrgetter("ts", *FIELDS)
+#: what a sample holds for a field its envelope leaves out (``state`` has none: it is always sent)
+_DEFAULTS = {name: Sample.model_fields[name].default for name in FIELDS}
+_FLOAT_FIELDS = frozenset(name for name in FIELDS if float in _types(Sample.model_fields[name].annotation))
 
 
 def encode_columns(
@@ -214,14 +224,13 @@ def encode_columns(
     if not samples:
         raise ValueError("an envelope holds at least one sample")
     first = samples[0].ts
-    micros = [to_micros(s.ts) for s in samples]
+    times, *fields = zip(*map(_ROWS, samples), strict=True)
     columns: dict[str, Any] = {}
-    for name in FIELDS:
-        values = [getattr(s, name) for s in samples]
+    for name, values in zip(FIELDS, fields, strict=True):
         default = Sample.model_fields[name].default
-        if name != "state" and all(v == default and type(v) is type(default) for v in values):
+        if name != "state" and values.count(default) == len(values) and set(map(type, values)) == {type(default)}:
             continue
-        columns[name] = _column(values)
+        columns[name] = _column(values, name in _FLOAT_FIELDS)
     body: dict[str, Any] = {
         "v": 3,
         "machine_id": machine_id,
@@ -232,7 +241,8 @@ def encode_columns(
         "t0": format_utc(first),
     }
     if len(samples) > 1:
-        body["dt_us"] = _column([b - a for a, b in pairwise(micros)])
+        micros = [(t - first) // _ONE_US for t in times]
+        body["dt_us"] = _column([b - a for a, b in pairwise(micros)], False)
     body["columns"] = columns
     if previous is not None:
         body["previous"] = previous.model_dump(mode="json", exclude_none=True)
@@ -299,10 +309,12 @@ def parse_columns(
     if n > 1:
         np.cumsum(np.asarray(steps, dtype=np.int64), out=ts_us[1:])
         ts_us[1:] += base
+    if payload.columns.state is None:
+        raise EnvelopeError("schema_violation", "columns.state: Field required (every sample has a state)")
     values: dict[str, list[Any]] = {}
     for name in FIELDS:
         column = getattr(payload.columns, name)
-        values[name] = [Sample.model_fields[name].default] * n if column is None else _expand(name, column, n)
+        values[name] = [_DEFAULTS[name]] * n if column is None else _expand(name, column, n)
     if n > 1 and bool(np.any(ts_us[1:] < ts_us[:-1])):
         order = np.argsort(ts_us, kind="stable")
         ts_us = ts_us[order]

@@ -123,6 +123,7 @@ def _reason(raw: bytes) -> tuple[str, str]:
         (json.dumps(_payload(dt_us=[86_400 * 10**6 + 1] * 3)).encode(), "schema_violation", "dt_us"),
         (json.dumps(_payload(t0="2036-01-05T06:00:00Z")).encode(), "future_timestamp", "after"),
         (json.dumps(_payload(v=2)).encode(), "schema_violation", "v"),
+        (json.dumps(_payload(columns={"power_kw": [1, 2, 3, 4]})).encode(), "schema_violation", "columns.state"),
         (b"[" * 40 + b"]" * 40, "malformed_json", "nested"),
     ],
 )
