@@ -309,7 +309,7 @@ def parse_columns(
     if n > 1:
         np.cumsum(np.asarray(steps, dtype=np.int64), out=ts_us[1:])
         ts_us[1:] += base
-    if payload.columns.state is None:
+    if vars(payload.columns).get("state") is None:
         raise EnvelopeError("schema_violation", "columns.state: Field required (every sample has a state)")
     values: dict[str, list[Any]] = {}
     for name in FIELDS:
@@ -338,6 +338,21 @@ def parse_columns(
     return envelope
 
 
+_KEYS = ("ts", *FIELDS)
+_set = object.__setattr__
+
+
+def _made(fields: dict[str, Any]) -> Sample:
+    """A sample from values already validated, field by field, by the column parse: what
+    ``Sample.model_construct`` does (every field given, so none is defaulted), without its per-call work."""
+    sample = Sample.__new__(Sample)
+    _set(sample, "__dict__", fields)
+    _set(sample, "__pydantic_fields_set__", set(_KEYS))
+    _set(sample, "__pydantic_extra__", None)
+    _set(sample, "__pydantic_private__", None)
+    return sample
+
+
 def _floats(values: list[Any]) -> npt.NDArray[np.float64]:
     import numpy as np
 
@@ -353,8 +368,11 @@ def _columns(ts_us: npt.NDArray[np.int64], values: dict[str, list[Any]]) -> Samp
     program[:] = values["program"]
 
     def row(index: int) -> Sample:
-        fields = {name: values[name][index] for name in FIELDS}
-        return Sample.model_construct(ts=from_micros(int(ts_us[index])), **fields)
+        return _made({"ts": from_micros(int(ts_us[index])), **{name: values[name][index] for name in FIELDS}})
+
+    def rows() -> list[Sample]:
+        times = map(from_micros, ts_us.tolist())
+        return [_made(dict(zip(_KEYS, row, strict=True))) for row in zip(times, *values.values(), strict=True)]
 
     return SampleColumns(
         ts_us=ts_us,
@@ -370,6 +388,7 @@ def _columns(ts_us: npt.NDArray[np.int64], values: dict[str, list[Any]]) -> Samp
         spindle_load=_floats(values["spindle_load_pct"]),
         spindle_speed=_floats(values["spindle_speed_rpm"]),
         row=row,
+        rows=rows,
     )
 
 

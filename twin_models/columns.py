@@ -111,6 +111,8 @@ class SampleColumns:
     given: list[Sample] | None = field(default=None, repr=False)
     #: the sample at an index of these (sorted) columns, for columns read without sample objects
     row: Callable[[int], Sample] | None = field(default=None, repr=False)
+    #: every sample at once (faster than ``row`` for each), for the same columns
+    rows: Callable[[], list[Sample]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.ts_us)
@@ -120,6 +122,8 @@ class SampleColumns:
         """Every sample as an object, in time order (made once, on first use, for a columnar envelope)."""
         if self.given is not None:
             return self.given
+        if self.rows is not None:
+            return self.rows()
         if self.row is None:
             raise ValueError("these columns carry neither samples nor a way to make them")
         return [self.row(i) for i in range(len(self))]
