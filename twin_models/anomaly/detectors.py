@@ -44,6 +44,7 @@ __all__ = [
     "DETECTORS",
     "Detector",
     "IsolationForestDetector",
+    "LogisticDetector",
     "MahalanobisDetector",
     "PCADetector",
     "ZScoreDetector",
@@ -278,6 +279,45 @@ class IsolationForestDetector(Detector):
 
     def params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "random_state": self.random_state}
+
+
+class LogisticDetector(Detector):
+    """A learned failure classifier as a detector: the failure probability of a standardised row under
+    fixed logistic weights (the coefficients, then the intercept), as a federation trains them
+    (:mod:`twin_models.federated.logistic`). ``fit`` learns nothing: the weights are the model.
+
+    A feature's share of a row's score is its positive push towards failure, ``max(w_j z_j, 0)``.
+
+    Example:
+        >>> import numpy as np
+        >>> det = LogisticDetector(np.array([2.0, 0.0, -1.0]))
+        >>> det.score(np.array([[1.0, 5.0]])).round(3).tolist(), det.contributions(np.array([[1.0, 5.0]])).tolist()
+        ([0.731], [[1.0, 0.0]])
+    """
+
+    name = "logistic"
+
+    def __init__(self, weights: np.ndarray) -> None:
+        w = np.asarray(weights, dtype=float)
+        if w.ndim != 1 or len(w) < 2 or not np.isfinite(w).all():
+            raise AnomalyError("logistic weights are a finite vector: the coefficients, then the intercept")
+        self.weights = w
+        self.n_features_ = len(w) - 1
+
+    def fit(self, z: np.ndarray) -> Self:
+        _check(z, self._fitted())
+        return self
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        arr = _check(z, self._fitted())
+        return np.asarray(0.5 * (1.0 + np.tanh(0.5 * (arr @ self.weights[:-1] + self.weights[-1]))))
+
+    def contributions(self, z: np.ndarray) -> np.ndarray:
+        arr = _check(z, self._fitted())
+        return _shares(arr * self.weights[:-1])
+
+    def params(self) -> dict[str, Any]:
+        return {"weights": [float(v) for v in self.weights]}
 
 
 DETECTORS: dict[str, type[Detector]] = {

@@ -116,6 +116,7 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
         [weights],
         {k: v for k, v in last["updates"].items() if k not in last.get("excluded", [])},
         aggregation=str(run_config.get("aggregation", "trimmed")),
+        false_alarm_rate=false_alarm_rate,
         threshold=classifier.quantile(1.0 - false_alarm_rate) / 100.0,
         detector_threshold=detector.quantile(1.0 - false_alarm_rate),
     )
