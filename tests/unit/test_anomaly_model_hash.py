@@ -85,3 +85,29 @@ def test_the_fleet_model_scores_the_federated_probability_against_the_federated_
     expected = 1.0 / (1.0 + np.exp(-(2.0 * (rows["a"].to_numpy() - 10.0) / 2.0 - 1.0)))
     np.testing.assert_allclose(model.score(rows), expected)
     assert model.calibration.threshold == 0.5 and model.calibration.critical == 0.75
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 5), st.data())
+def test_the_fleet_detector_scores_as_the_federated_model_does(d: int, data: st.DataObject) -> None:
+    from twin_models.federated import expand, predict, weight_count
+
+    features = data.draw(st.sampled_from(["linear", "quadratic"]))
+    weights = data.draw(arrays(float, weight_count(d, features), elements=st.floats(-3.0, 3.0)))
+    rows = data.draw(arrays(float, (7, d), elements=st.floats(-4.0, 4.0)))
+    model = fleet_model(
+        {"model_hash": arrays_hash([weights]), "threshold": 0.5, "features": features},
+        weights,
+        mean=np.zeros(d),
+        std=np.ones(d),
+        feature_names=[f"f{i}" for i in range(d)],
+    )
+    np.testing.assert_allclose(
+        model.score(pd.DataFrame(rows, columns=list(model.feature_names))),
+        predict(weights, expand(rows, features)),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    shares = model.detector.contributions(rows)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert (shares >= 0).all()

@@ -73,7 +73,8 @@ def fleet_model(
     w = np.asarray(weights, dtype=float)
     centre, spread = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
     names = tuple(str(n) for n in feature_names)
-    if not (len(names) == len(centre) == len(spread) == len(w) - 1):
+    detector = LogisticDetector(w, str(manifest.get("features", "linear")))
+    if not (len(names) == len(centre) == len(spread) == detector.n_features_):
         raise AnomalyError("feature names, standardiser and weights do not fit together")
     if not (np.all(spread > 0) and np.isfinite(centre).all() and np.isfinite(spread).all()):
         raise AnomalyError("the standardiser needs finite means and positive spreads")
@@ -86,14 +87,14 @@ def fleet_model(
     level = (1.0 + threshold) / 2.0 if critical is None else float(critical)
     federation = {
         k: manifest[k]
-        for k in ("format", "federation", "round", "model_hash", "participants", "aggregation")
+        for k in ("format", "federation", "round", "model_hash", "participants", "aggregation", "features")
         if k in manifest
     }
     return AnomalyModel(
         feature_names=names,
         center=centre,
         scale=spread,
-        detector=LogisticDetector(w),
+        detector=detector,
         calibration=Calibration(
             threshold=threshold,
             critical=max(level, threshold),

@@ -87,7 +87,7 @@ def query(msg: Message, context: Context) -> Message:
         shared = healthy_statistics(part, bucket=bool(config.get("bucket", True)))
         return Message(RecordDict({"statistics": _arrays(shared), "lessee": lessee}), reply_to=msg)
     weights = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
-    sketches = score_sketches(weights, part, _scale(config))
+    sketches = score_sketches(weights, part, _scale(config), str(config.get("features", "linear")))
     content: dict[str, Any] = {"lessee": lessee}
     for name, sketch in sketches.items():
         content[name] = _arrays({"fractions": sketch.fractions, "weight": sketch.weight})
@@ -104,6 +104,7 @@ def train(msg: Message, context: Context) -> Message:
         learning_rate=float(config.get("learning-rate", 0.5)),  # type: ignore[arg-type]
         mu=float(config.get("mu", 0.01)),  # type: ignore[arg-type]
         attack_factor=float(config.get("attack-factor", 10.0)),  # type: ignore[arg-type]
+        features=str(config.get("features", "linear")),
     )
     new, weight = local_train(weights, _partition(context), _scale(config), settings, _attack(context))
     return Message(

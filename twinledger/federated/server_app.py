@@ -30,7 +30,7 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from twin_models.federated import ScoreSketch, merge_sketches, model_manifest
+from twin_models.federated import ScoreSketch, merge_sketches, model_manifest, weight_count
 from twinledger.federated.strategy import make_strategy
 from twinledger.federated.task import GRID, standardiser
 
@@ -84,6 +84,7 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
     scale_config = {"mean": scale.mean.tolist(), "std": scale.std.tolist()}
 
     # 2. rounds
+    features = str(run_config.get("features", "linear"))
     strategy = make_strategy(str(run_config.get("aggregation", "trimmed")), clients, lambda n: lessees.get(n, str(n)))
     train_config = ConfigRecord(
         {
@@ -92,9 +93,10 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
             "learning-rate": float(run_config.get("learning-rate", 0.5)),
             "mu": float(run_config.get("mu", 0.01)),
             "attack-factor": float(run_config.get("attack-factor", 10.0)),
+            "features": features,
         }
     )
-    initial = ArrayRecord([np.zeros(len(scale.mean) + 1)])
+    initial = ArrayRecord([np.zeros(weight_count(len(scale.mean), features))])
     result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=rounds, train_config=train_config)
     weights = result.arrays.to_numpy_ndarrays()[0]
     history: list[dict[str, Any]] = strategy.rounds  # type: ignore[attr-defined]
@@ -102,7 +104,7 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
     # 3. threshold
     query = RecordDict(
         {
-            "config": ConfigRecord({"kind": "sketch", **scale_config}),
+            "config": ConfigRecord({"kind": "sketch", "features": features, **scale_config}),
             "arrays": ArrayRecord({"weights": Array(weights)}),
         }
     )
@@ -116,6 +118,7 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
         [weights],
         {k: v for k, v in last["updates"].items() if k not in last.get("excluded", [])},
         aggregation=str(run_config.get("aggregation", "trimmed")),
+        features=features,
         false_alarm_rate=false_alarm_rate,
         threshold=classifier.quantile(1.0 - false_alarm_rate) / 100.0,
         detector_threshold=detector.quantile(1.0 - false_alarm_rate),
