@@ -9,9 +9,14 @@ ClientApp the SuperNodes run (the deployed path is the integration test's). The 
 pooled) are trained with the same local training and the same number of steps, in the same run, and
 everything is graded on the union of the lessees' held-out rows.
 
+The model: logistic regression on the fleet-standardised features (``linear``) or on them and their
+pairwise products (``quadratic``: :data:`FEATURES`; the mill's 46 window features would give 1,127
+inputs for 18 experiments, so it stays linear), 30 rounds of 5 local epochs (few local steps per round,
+so non-IID lessees drift little; local-only and pooled get the same 150 steps).
+
 Usage:
-    .venv/bin/python benchmarks/federated.py             # 5 rounds
-    .venv/bin/python benchmarks/federated.py --rounds 3  # quicker
+    .venv/bin/python benchmarks/federated.py             # 30 rounds of 5 local epochs
+    .venv/bin/python benchmarks/federated.py --rounds 10  # quicker
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ from twin_models.federated import ATTACKS
 from twinledger.federated.data import default_data_dir, load_partitions
 from twinledger.federated.evaluation import baselines, grade
 from twinledger.federated.inprocess import run_inprocess
+from twinledger.federated.task import TrainConfig
 
 DATASETS = ("cmapss", "ai4i", "mill")
+#: The feature map of each dataset's model (quadratic where the inputs are few enough).
+FEATURES = {"cmapss": "linear", "ai4i": "quadratic", "mill": "linear"}
+EPOCHS = 5
 
 
 def _r(value: Any) -> Any:
@@ -38,7 +47,15 @@ def _r(value: Any) -> Any:
 
 def _run(dataset: str, clients: int, rounds: int, aggregation: str, attack: str = "", **extra: Any) -> dict[str, Any]:
     parts = load_partitions(dataset)
-    config = {"dataset": dataset, "clients": clients, "rounds": rounds, "aggregation": aggregation, **extra}
+    config = {
+        "dataset": dataset,
+        "clients": clients,
+        "rounds": rounds,
+        "aggregation": aggregation,
+        "epochs": EPOCHS,
+        "features": FEATURES[dataset],
+        **extra,
+    }
     started = time.perf_counter()
     result = run_inprocess(config, attack, 1 if attack else 0)
     seconds = time.perf_counter() - started
@@ -53,9 +70,11 @@ def _run(dataset: str, clients: int, rounds: int, aggregation: str, attack: str 
 def bench_dataset(dataset: str, rounds: int, robust: str) -> dict[str, Any]:
     parts = load_partitions(dataset)
     clients = len(parts)
-    base = baselines(parts, rounds)
+    base = baselines(parts, rounds, TrainConfig(epochs=EPOCHS, features=FEATURES[dataset]))
     out: dict[str, Any] = {
         "lessees": clients,
+        "features": FEATURES[dataset],
+        "epochs": EPOCHS,
         "rows_train": [len(p.x_train) for p in parts],
         "local_only": {k: _r(v) for k, v in base["local_only"].items() if k != "per_lessee"},
         "local_only_per_lessee": {r["lessee"]: _r(r["roc_auc"]) for r in base["local_only"]["per_lessee"]},
@@ -83,9 +102,37 @@ def bench_dataset(dataset: str, rounds: int, robust: str) -> dict[str, Any]:
     return out
 
 
+def headline(summary: dict[str, Any]) -> dict[str, Any]:
+    """The figures the targets are judged on, per dataset (the benchmark's last line).
+
+    ROC-AUC and false-alarm rate of local-only (mean, best), pooled and federated (FedAvg and robust), the
+    ROC-AUC under each attack, and the checks.
+    """
+    robust = summary["robust"]
+    out: dict[str, Any] = {"benchmark": "federated-headline", "rounds": summary["rounds"], "robust": robust}
+    for dataset in DATASETS:
+        if dataset not in summary:
+            continue
+        r = summary[dataset]
+        out[dataset] = {
+            "features": r["features"],
+            "local_only": [
+                r["local_only"]["roc_auc"],
+                r["local_only"]["best_roc_auc"],
+                r["local_only"]["false_alarm_rate"],
+            ],
+            "pooled": [r["pooled"]["roc_auc"], r["pooled"]["false_alarm_rate"]],
+            "fedavg": [r["clean"]["fedavg"]["roc_auc"], r["clean"]["fedavg"]["false_alarm_rate"]],
+            "robust": [r["clean"][robust]["roc_auc"], r["clean"][robust]["false_alarm_rate"]],
+            "attacks": {a: [v["fedavg"]["roc_auc"], v[robust]["roc_auc"]] for a, v in r["attacks"].items()},
+            "checks": r["checks"],
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--robust", default="trimmed", choices=["trimmed", "median", "krum"])
     args = parser.parse_args()
     logging.getLogger("flwr").setLevel(logging.ERROR)
@@ -112,6 +159,7 @@ def main() -> int:
         print(f"  local DP (epsilon per round -> ROC-AUC) {dp}")
         print(f"  checks {result['checks']}")
     print(json.dumps(summary, separators=(",", ":")))
+    print(json.dumps(headline(summary), separators=(",", ":")))
     return 0
 
 

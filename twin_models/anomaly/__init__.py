@@ -30,11 +30,12 @@ from twin_models.anomaly.alarms import (
     run_lifecycle,
     severity_of,
 )
-from twin_models.anomaly.artifact import model_from_artifact, model_to_artifact
+from twin_models.anomaly.artifact import model_from_artifact, model_hash, model_to_artifact
 from twin_models.anomaly.detectors import (
     DETECTORS,
     Detector,
     IsolationForestDetector,
+    LogisticDetector,
     MahalanobisDetector,
     PCADetector,
     ZScoreDetector,
@@ -51,6 +52,7 @@ from twin_models.anomaly.features import (
     telemetry_features,
     window_features,
 )
+from twin_models.anomaly.fleet import FEDERATED_DETECTOR, fleet_model
 from twin_models.anomaly.model import DRIFT_MODES, AnomalyModel, ChannelProfile, Evaluation
 from twin_models.anomaly.pipeline import (
     TELEMETRY_POLICY,
@@ -68,6 +70,7 @@ __all__ = [
     "DETECTORS",
     "DRIFT_MODES",
     "FEATURE_INPUT_FIELDS",
+    "FEDERATED_DETECTOR",
     "TELEMETRY_FEATURES",
     "TELEMETRY_POLICY",
     "AlarmPolicy",
@@ -83,6 +86,7 @@ __all__ = [
     "FalseAlarmTarget",
     "FeatureError",
     "IsolationForestDetector",
+    "LogisticDetector",
     "MahalanobisDetector",
     "ModelArtifactError",
     "NotFittedError",
@@ -97,8 +101,10 @@ __all__ = [
     "component_of",
     "diagnose",
     "evaluate_windows",
+    "fleet_model",
     "make_detector",
     "model_from_artifact",
+    "model_hash",
     "model_to_artifact",
     "parse_sensor_csv",
     "run_alarm",

@@ -44,6 +44,7 @@ __all__ = [
     "DETECTORS",
     "Detector",
     "IsolationForestDetector",
+    "LogisticDetector",
     "MahalanobisDetector",
     "PCADetector",
     "ZScoreDetector",
@@ -278,6 +279,76 @@ class IsolationForestDetector(Detector):
 
     def params(self) -> dict[str, Any]:
         return {"n_estimators": self.n_estimators, "random_state": self.random_state}
+
+
+class LogisticDetector(Detector):
+    """A learned failure classifier as a detector: the failure probability of a standardised row under
+    fixed logistic weights (the coefficients, then the intercept), as a federation trains them
+    (:mod:`twin_models.federated.logistic`), over the rows as they are (``features="linear"``) or with
+    their pairwise products appended (``"quadratic"``, as :func:`twin_models.federated.expand`). ``fit``
+    learns nothing: the weights are the model.
+
+    A feature's share of a row's score is its positive push towards failure: ``max(w_j z_j, 0)``, plus
+    half of each positive product term it takes part in.
+
+    Example:
+        >>> import numpy as np
+        >>> det = LogisticDetector(np.array([2.0, 0.0, -1.0]))
+        >>> det.score(np.array([[1.0, 5.0]])).round(3).tolist(), det.contributions(np.array([[1.0, 5.0]])).tolist()
+        ([0.731], [[1.0, 0.0]])
+    """
+
+    name = "logistic"
+
+    def __init__(self, weights: np.ndarray, features: str = "linear") -> None:
+        w = np.asarray(weights, dtype=float)
+        if w.ndim != 1 or len(w) < 2 or not np.isfinite(w).all():
+            raise AnomalyError("logistic weights are a finite vector: the coefficients, then the intercept")
+        if features == "linear":
+            d = len(w) - 1
+        elif features == "quadratic":
+            # d + d (d + 1) / 2 inputs
+            d = round(float((np.sqrt(9.0 + 8.0 * (len(w) - 1)) - 3.0) / 2.0))
+            if d < 1 or d + d * (d + 1) // 2 != len(w) - 1:
+                raise AnomalyError(f"{len(w)} weights do not fit a quadratic model")
+        else:
+            raise AnomalyError(f"unknown feature map {features!r} (linear or quadratic)")
+        self.weights = w
+        self.features = features
+        self.n_features_ = d
+
+    def _terms(self, arr: np.ndarray) -> np.ndarray:
+        d = arr.shape[1]
+        terms = arr * self.weights[:d]
+        if self.features == "quadratic":
+            i, j = np.triu_indices(d)
+            products = arr[:, i] * arr[:, j] * self.weights[d:-1]
+            terms = np.c_[terms, products]
+        return np.asarray(terms)
+
+    def fit(self, z: np.ndarray) -> Self:
+        _check(z, self._fitted())
+        return self
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        arr = _check(z, self._fitted())
+        logit = self._terms(arr).sum(axis=1) + self.weights[-1]
+        return np.asarray(0.5 * (1.0 + np.tanh(0.5 * logit)))
+
+    def contributions(self, z: np.ndarray) -> np.ndarray:
+        arr = _check(z, self._fitted())
+        d = arr.shape[1]
+        terms = np.clip(self._terms(arr), 0.0, None)
+        push = terms[:, :d].copy()
+        if self.features == "quadratic":
+            i, j = np.triu_indices(d)
+            for k, (a, b) in enumerate(zip(i, j, strict=True)):
+                push[:, a] += terms[:, d + k] / 2.0
+                push[:, b] += terms[:, d + k] / 2.0
+        return _shares(push)
+
+    def params(self) -> dict[str, Any]:
+        return {"weights": [float(v) for v in self.weights], "features": self.features}
 
 
 DETECTORS: dict[str, type[Detector]] = {

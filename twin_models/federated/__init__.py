@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from twin_models.federated.attacks import ATTACKS, Attack, add_trigger, manipulate_data, manipulate_update
 from twin_models.federated.errors import FederationError
-from twin_models.federated.logistic import predict, roc_auc, train_local
+from twin_models.federated.logistic import FEATURE_MAPS, expand, predict, roc_auc, train_local, weight_count
 from twin_models.federated.provenance import MODEL_FORMAT, arrays_document, arrays_hash, model_manifest, round_records
 from twin_models.federated.robust import UpdateVerdict, screen_updates
 from twin_models.federated.sketch import ScoreSketch, merge_sketches, score_grid
@@ -29,6 +29,7 @@ from twin_models.federated.statistics import MomentDetector, Moments, bucket_cou
 
 __all__ = [
     "ATTACKS",
+    "FEATURE_MAPS",
     "MODEL_FORMAT",
     "Attack",
     "FederationError",
@@ -40,6 +41,7 @@ __all__ = [
     "arrays_document",
     "arrays_hash",
     "bucket_count",
+    "expand",
     "manipulate_data",
     "manipulate_update",
     "merge_moments",
@@ -52,4 +54,5 @@ __all__ = [
     "score_grid",
     "screen_updates",
     "train_local",
+    "weight_count",
 ]

@@ -20,7 +20,39 @@ import numpy as np
 
 from twin_models.federated.errors import FederationError
 
-__all__ = ["predict", "roc_auc", "train_local"]
+__all__ = ["FEATURE_MAPS", "expand", "predict", "roc_auc", "train_local", "weight_count"]
+
+#: How the standardised features enter the model: as they are, or with every pairwise product added.
+FEATURE_MAPS = ("linear", "quadratic")
+
+
+def expand(rows: np.ndarray, features: str = "linear") -> np.ndarray:
+    """The model's inputs from standardised rows: the rows (``linear``), or the rows followed by every
+    product ``z_i z_j`` with ``i <= j`` (``quadratic``: interactions such as wear x torque, and squares,
+    so a linear model on them separates failures that lie on both sides of the healthy mean).
+
+    Example:
+        >>> import numpy as np
+        >>> expand(np.array([[1.0, 2.0]]), "quadratic").tolist()
+        [[1.0, 2.0, 1.0, 2.0, 4.0]]
+    """
+    z = np.asarray(rows, dtype=float)
+    if features == "linear":
+        return z
+    if features == "quadratic":
+        i, j = np.triu_indices(z.shape[1])
+        return np.asarray(np.c_[z, z[:, i] * z[:, j]])
+    raise FederationError(f"unknown feature map {features!r} (one of {', '.join(FEATURE_MAPS)})")
+
+
+def weight_count(dimensions: int, features: str = "linear") -> int:
+    """The length of the weight vector over ``dimensions`` standardised features (intercept included).
+
+    Example:
+        >>> weight_count(3), weight_count(3, "quadratic")
+        (4, 10)
+    """
+    return int(expand(np.zeros((1, dimensions)), features).shape[1]) + 1
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -205,6 +205,11 @@ class Alarm(_Frozen):
     ref: Annotated[str, Field(max_length=160)] = Field(
         default="", description="the alarm's id at its source (the anomaly ticket), so a repeat is recognised"
     )
+    model_hash: Annotated[str, Field(pattern=HASH_PATTERN)] | None = Field(
+        default=None,
+        description="the hash of the model version that raised an anomaly alarm (for a federated model: the "
+        "global-model hash anchored for its federation round)",
+    )
 
 
 class TicketEvent(_Frozen):

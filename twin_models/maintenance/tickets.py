@@ -116,6 +116,9 @@ class Ticket(BaseModel):
     alarms: int = Field(1, ge=1, description="alarm entries of the episode: the opening one, recurrences, escalations")
     paged_at: UtcDatetime | None = None
     entries: list[str] = Field(default_factory=list, description="the log entries of the ticket's events")
+    model_hash: str | None = Field(
+        default=None, description="the hash of the model version whose alarm opened the ticket (anomaly alarms)"
+    )
     as_of_seq: int = Field(ge=0, description="the last log entry folded in")
 
     @property
@@ -179,6 +182,7 @@ def apply_event(ticket: Ticket | None, entry: LogEntry) -> Ticket:
             opened_by=who,
             opening_entry=entry.entry_id,
             entries=[entry.entry_id],
+            model_hash=entry.alarm.model_hash,
             as_of_seq=entry.seq,
         )
     if ticket is None:

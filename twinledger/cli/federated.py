@@ -62,12 +62,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.attackers >= args.clients:
         print("error: at least one lessee must be honest", file=sys.stderr)
         return 2
+    if args.secure_aggregation and args.aggregation != "fedavg":
+        print(
+            "error: secure aggregation hides the single updates that screening and robust aggregation need;"
+            " use --aggregation fedavg",
+            file=sys.stderr,
+        )
+        return 2
     config: dict[str, Any] = {
         "dataset": args.dataset,
         "clients": args.clients,
         "rounds": args.rounds,
         "aggregation": args.aggregation,
         "data-dir": args.data_dir or "",
+        "secure-aggregation": bool(args.secure_aggregation),
     }
     attack = args.attack or ""
     attackers = args.attackers if attack else 0
@@ -131,6 +139,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--attack", choices=ATTACKS, default=None, help="make --attackers lessees manipulate")
     run.add_argument("--attackers", type=whole(0, 63), default=1, help="lessees that manipulate (fewer than --clients)")
     run.add_argument("--aggregation", choices=("fedavg", "trimmed", "median", "krum"), default="trimmed")
+    run.add_argument(
+        "--secure-aggregation",
+        action="store_true",
+        help="Flower's SecAgg+: the lessor sees only the sum of the lessees' weights (needs --aggregation fedavg)",
+    )
     run.add_argument("--in-process", action="store_true", help="the same apps over the in-process grid")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--out", default=None, metavar="MODEL.json", help="write the model artifact (manifest, weights)")

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.mod import LocalDpMod
 from flwr.clientapp.typing import ClientAppCallable
+from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.compat.common import recorddict_compat as compat
 
 from twin_models.federated import ATTACKS, Attack, MomentDetector
 from twinledger.federated.data import Partition, load_partitions
@@ -46,7 +49,18 @@ def local_privacy(msg: Message, context: Context, call_next: ClientAppCallable) 
     return LocalDpMod(clip, 2.0 * clip, epsilon, delta)(msg, context, call_next)
 
 
-app = ClientApp(mods=[local_privacy])
+def secure_aggregation(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
+    """Flower's ``secaggplus_mod`` when the run config sets ``secure-aggregation``: the lessee's weights
+    leave it only masked (pairwise masks and Shamir shares of its secret keys), so the lessor learns
+    their weighted sum over the round's lessees, not any single lessee's weights."""
+    if not bool(context.run_config.get("secure-aggregation", False)):
+        return call_next(msg, context)
+    from flwr.client.mod import secaggplus_mod
+
+    return secaggplus_mod(msg, context, call_next)
+
+
+app = ClientApp(mods=[secure_aggregation, local_privacy])
 
 
 def _partition(context: Context) -> Partition:
@@ -87,16 +101,40 @@ def query(msg: Message, context: Context) -> Message:
         shared = healthy_statistics(part, bucket=bool(config.get("bucket", True)))
         return Message(RecordDict({"statistics": _arrays(shared), "lessee": lessee}), reply_to=msg)
     weights = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
-    sketches = score_sketches(weights, part, _scale(config))
+    sketches = score_sketches(weights, part, _scale(config), str(config.get("features", "linear")))
     content: dict[str, Any] = {"lessee": lessee}
     for name, sketch in sketches.items():
         content[name] = _arrays({"fractions": sketch.fractions, "weight": sketch.weight})
     return Message(RecordDict(content), reply_to=msg)
 
 
+def _legacy_train(msg: Message, context: Context) -> Message:
+    """The same training in the legacy ``FitIns`` / ``FitRes`` form the SecAgg+ workflow speaks."""
+    fitins = compat.recorddict_to_fitins(msg.content, keep_input=True)
+    weights = parameters_to_ndarrays(fitins.parameters)[0]
+    config = fitins.config
+    settings = TrainConfig(
+        epochs=int(config.get("epochs", 30)),
+        learning_rate=float(config.get("learning-rate", 0.5)),
+        mu=float(config.get("mu", 0.01)),
+        attack_factor=float(config.get("attack-factor", 10.0)),
+        features=str(config.get("features", "linear")),
+    )
+    # the legacy configuration holds scalars only: the standardiser comes as JSON text
+    scale = MomentDetector(
+        np.asarray(json.loads(str(config["mean"])), dtype=float),
+        np.asarray(json.loads(str(config["std"])), dtype=float),
+    )
+    new, weight = local_train(weights, _partition(context), scale, settings, _attack(context))
+    fitres = FitRes(Status(Code.OK, ""), ndarrays_to_parameters([new]), int(weight), {})
+    return Message(compat.fitres_to_recorddict(fitres, keep_input=False), reply_to=msg)
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     """Train from the global weights on the lessee's rows; reply with the new weights and a bucketed weight."""
+    if "fitins.parameters" in msg.content.array_records:
+        return _legacy_train(msg, context)
     config = msg.content.config_records["config"]
     weights = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
     settings = TrainConfig(
@@ -104,6 +142,7 @@ def train(msg: Message, context: Context) -> Message:
         learning_rate=float(config.get("learning-rate", 0.5)),  # type: ignore[arg-type]
         mu=float(config.get("mu", 0.01)),  # type: ignore[arg-type]
         attack_factor=float(config.get("attack-factor", 10.0)),  # type: ignore[arg-type]
+        features=str(config.get("features", "linear")),
     )
     new, weight = local_train(weights, _partition(context), _scale(config), settings, _attack(context))
     return Message(

@@ -8,7 +8,8 @@ and nothing else; the splits follow how lessees really differ:
 * ``ai4i`` (AI4I 2020): 3 lessees by product quality class L / M / H; label ``Machine failure``; held
   out: the last 30 % of each lessee's rows.
 * ``mill`` (CNC mill tool wear): 3 lessees by the experiments' clamp pressure (2.5 / 3 / 4 bar); label
-  tool worn; held out: the last 30 % of each experiment's cutting rows.
+  tool worn; held out: the last 30 % of each experiment's cutting rows; features: the mean and spread of
+  the motor signals and the operating point over 10 s windows, each part windowed on its own.
 * ``synthetic``: any number of lessees, each at its own operating point; a logistic failure law; held
   out: the last 30 % of rows.
 
@@ -34,20 +35,15 @@ __all__ = ["DATASETS", "Partition", "default_data_dir", "load_partitions"]
 
 DATASETS = ("synthetic", "cmapss", "ai4i", "mill")
 
-_MILL_FEATURES = (
-    "X1_OutputCurrent",
-    "Y1_OutputCurrent",
-    "Z1_OutputCurrent",
-    "S1_OutputCurrent",
-    "X1_CurrentFeedback",
-    "Y1_CurrentFeedback",
-    "S1_CurrentFeedback",
-    "X1_OutputPower",
-    "Y1_OutputPower",
-    "S1_OutputPower",
-    "S1_ActualVelocity",
-    "M1_CURRENT_FEEDRATE",
+#: The mill's motor signals: current, feedback current, power and voltages of the X, Y, Z axes and the spindle.
+_MILL_SIGNALS = tuple(
+    f"{axis}_{quantity}"
+    for axis in ("X1", "Y1", "Z1", "S1")
+    for quantity in ("OutputCurrent", "CurrentFeedback", "OutputPower", "OutputVoltage", "DCBusVoltage")
+    if not (axis == "Z1" and quantity == "OutputPower")  # the Z axis logs no power
 )
+#: Rows per mill feature window: 10 s at the data's 100 ms (the telemetry model's windows are 60 s at 1 Hz).
+MILL_WINDOW = 100
 
 
 @dataclass(frozen=True)
@@ -140,6 +136,30 @@ def _ai4i(data_dir: Path) -> list[Partition]:
     return parts
 
 
+def _mill_features(cutting: object) -> np.ndarray:
+    """Per row, the mean and spread over the last :data:`MILL_WINDOW` rows of the motor signals (magnitudes
+    for the signed currents and powers) and of the operating point (path speed, acceleration, feed rate,
+    spindle speed): wear shows as more current at the same operating point, which single 100 ms rows
+    drown in noise."""
+    import pandas as pd
+
+    frame = cutting if isinstance(cutting, pd.DataFrame) else pd.DataFrame(cutting)
+    signals = pd.DataFrame(
+        {
+            name: frame[name].abs() if name.endswith(("CurrentFeedback", "OutputPower")) else frame[name]
+            for name in _MILL_SIGNALS
+        }
+    )
+    signals["speed"] = np.sqrt(
+        frame["X1_ActualVelocity"] ** 2 + frame["Y1_ActualVelocity"] ** 2 + frame["Z1_ActualVelocity"] ** 2
+    )
+    signals["acceleration"] = np.sqrt(frame["X1_ActualAcceleration"] ** 2 + frame["Y1_ActualAcceleration"] ** 2)
+    signals["feed"] = frame["M1_CURRENT_FEEDRATE"]
+    signals["spindle_speed"] = frame["S1_ActualVelocity"]
+    window = signals.rolling(MILL_WINDOW, min_periods=1)
+    return np.asarray(pd.concat([window.mean(), window.std().fillna(0.0)], axis=1).to_numpy(float))
+
+
 def _mill(data_dir: Path) -> list[Partition]:
     import io
 
@@ -149,18 +169,21 @@ def _mill(data_dir: Path) -> list[Partition]:
     runs = pd.read_csv(folder / "train.csv")
     parts = []
     for i, pressure in enumerate(sorted(runs["clamp_pressure"].unique())):
-        train_x, train_y, test_x, test_y = [], [], [], []
+        train_x: list[np.ndarray] = []
+        train_y: list[np.ndarray] = []
+        test_x: list[np.ndarray] = []
+        test_y: list[np.ndarray] = []
         for _, run in runs[runs["clamp_pressure"] == pressure].iterrows():
             raw = (folder / f"experiment_{int(run['No']):02d}.csv").read_bytes().replace(b"\r\n", b"\n")
             frame = pd.read_csv(io.BytesIO(raw.replace(b"\r", b"\n")))
             cutting = frame[frame["Machining_Process"].astype(str).str.startswith("Layer")]
-            x = cutting[list(_MILL_FEATURES)].to_numpy(float)
-            y = np.full(len(x), 1.0 if run["tool_condition"] == "worn" else 0.0)
-            cut = round(len(x) * 0.7)
-            train_x.append(x[:cut])
-            train_y.append(y[:cut])
-            test_x.append(x[cut:])
-            test_y.append(y[cut:])
+            worn = 1.0 if run["tool_condition"] == "worn" else 0.0
+            cut = round(len(cutting) * 0.7)
+            # the windows are cut after the split: no held-out row's window reaches into training rows
+            for rows, xs, ys in ((cutting.iloc[:cut], train_x, train_y), (cutting.iloc[cut:], test_x, test_y)):
+                x = _mill_features(rows)
+                xs.append(x)
+                ys.append(np.full(len(x), worn))
         parts.append(
             Partition(
                 f"lessee-{i + 1}",

@@ -33,6 +33,7 @@ from twin_models.federated import (
     Moments,
     ScoreSketch,
     add_trigger,
+    expand,
     predict,
     roc_auc,
     train_local,
@@ -48,13 +49,14 @@ def _held_out(parts: Sequence[Partition]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _figures(
-    weights: np.ndarray, scale: MomentDetector, threshold: float, parts: Sequence[Partition]
+    weights: np.ndarray, scale: MomentDetector, threshold: float, parts: Sequence[Partition], features: str = "linear"
 ) -> dict[str, float]:
     x, y = _held_out(parts)
-    p = predict(weights, scale.standardise(x))
+    p = predict(weights, expand(scale.standardise(x), features))
     healthy = y < 0.5
     failures = scale.standardise(x[~healthy])
-    missed = float(np.mean(predict(weights, add_trigger(failures)) <= threshold)) if len(failures) else float("nan")
+    triggered = predict(weights, expand(add_trigger(failures), features))
+    missed = float(np.mean(triggered <= threshold)) if len(failures) else float("nan")
     return {
         "roc_auc": roc_auc(y, p),
         "false_alarm_rate": float(np.mean(p[healthy] > threshold)),
@@ -67,13 +69,16 @@ def grade(result: dict[str, Any], parts: Sequence[Partition]) -> dict[str, Any]:
     """The federation's figures on every lessee's held-out rows, per round and final."""
     scale = MomentDetector(np.asarray(result["scale"]["mean"]), np.asarray(result["scale"]["std"]))
     threshold = float(result["manifest"]["threshold"])
+    features = str(result["manifest"].get("features", "linear"))
     x, y = _held_out(parts)
-    figures: dict[str, Any] = _figures(np.asarray(result["weights"]), scale, threshold, parts)
+    figures: dict[str, Any] = _figures(np.asarray(result["weights"]), scale, threshold, parts, features)
     figures["detector_roc_auc"] = roc_auc(y, scale.score(x))
     figures["per_round"] = [
         {
             "round": r["round"],
-            "roc_auc": roc_auc(y, predict(np.asarray(r["weights"]), scale.standardise(x))) if "weights" in r else None,
+            "roc_auc": roc_auc(y, predict(np.asarray(r["weights"]), expand(scale.standardise(x), features)))
+            if "weights" in r
+            else None,
             "excluded": r["excluded"],
         }
         for r in result["rounds"]
@@ -87,8 +92,8 @@ def _train(
     x = np.vstack([p.x_train for p in parts])
     y = np.concatenate([p.y_train for p in parts])
     scale = MomentDetector.fit(Moments.of(x[y < 0.5]))
-    xs = scale.standardise(x)
-    weights = np.zeros(x.shape[1] + 1)
+    xs = expand(scale.standardise(x), config.features)
+    weights = np.zeros(xs.shape[1] + 1)
     for _ in range(rounds):
         weights = train_local(weights, xs, y, epochs=config.epochs, learning_rate=config.learning_rate, mu=config.mu)
     healthy = predict(weights, xs[y < 0.5]) * 100.0
@@ -104,9 +109,9 @@ def baselines(
     local = []
     for part in parts:
         weights, scale, threshold = _train([part], rounds, config, false_alarm_rate)
-        local.append({"lessee": part.name, **_figures(weights, scale, threshold, parts)})
+        local.append({"lessee": part.name, **_figures(weights, scale, threshold, parts, config.features)})
     weights, scale, threshold = _train(parts, rounds, config, false_alarm_rate)
-    pooled = _figures(weights, scale, threshold, parts)
+    pooled = _figures(weights, scale, threshold, parts, config.features)
     x, y = _held_out(parts)
     x_train = np.vstack([p.x_train for p in parts])
     y_train = np.concatenate([p.y_train for p in parts])

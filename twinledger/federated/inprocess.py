@@ -15,8 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from flwr.app import Context, Message, RecordDict
@@ -51,8 +53,8 @@ class InProcessGrid(Grid):
 
     @property
     def run(self) -> Any:
-        """Not used in process."""
-        return None
+        """The run's identity (Flower's legacy workflows read its ``run_id``)."""
+        return SimpleNamespace(run_id=1)
 
     def create_message(
         self, content: RecordDict, message_type: str, dst_node_id: int, group_id: str, ttl: float | None = None
@@ -69,7 +71,8 @@ class InProcessGrid(Grid):
         ids = []
         for message in messages:
             message.metadata.__dict__["_message_id"] = uuid.uuid4().hex  # as the SuperLink stamps it
-            reply = client_app(message, self._contexts[message.metadata.dst_node_id])
+            # each lessee gets its own copy, as over the wire (a mod may change what it received)
+            reply = client_app(copy.deepcopy(message), self._contexts[message.metadata.dst_node_id])
             self._replies[message.metadata.message_id] = reply
             ids.append(message.metadata.message_id)
         return ids

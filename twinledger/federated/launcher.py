@@ -52,6 +52,10 @@ DEFAULT_RUN_CONFIG: dict[str, Any] = {
     "dp-epsilon": 0.0,
     "dp-clip": 1.0,
     "dp-delta": 1e-5,
+    "features": "linear",
+    "secure-aggregation": False,
+    "secagg-clip": 64.0,
+    "secagg-max-weight": 16384.0,
     "result-path": "",
 }
 

@@ -30,7 +30,7 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from twin_models.federated import ScoreSketch, merge_sketches, model_manifest
+from twin_models.federated import ScoreSketch, arrays_hash, merge_sketches, model_manifest, weight_count
 from twinledger.federated.strategy import make_strategy
 from twinledger.federated.task import GRID, standardiser
 
@@ -66,6 +66,69 @@ def _sketch(record: ArrayRecord) -> ScoreSketch:
     return ScoreSketch(GRID, record["fractions"].numpy(), float(record["weight"].numpy()[0]))
 
 
+def _secure_rounds(
+    grid: Grid, clients: int, rounds: int, dimensions: int, train_config: dict[str, Any], run_config: dict[str, Any]
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """``rounds`` rounds of FedAvg under Flower's SecAgg+ (``SecAggPlusWorkflow``): the lessor sees only
+    the weighted sum of the lessees' weights of each round, never one lessee's, so no update is hashed or
+    screened; each round records the global model's hash."""
+    from flwr.common import FitRes, Parameters, Scalar, ndarrays_to_parameters, parameters_to_ndarrays
+    from flwr.server import LegacyContext, ServerConfig
+    from flwr.server.client_proxy import ClientProxy
+    from flwr.server.strategy import FedAvg as LegacyFedAvg
+    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+
+    history: list[dict[str, Any]] = []
+
+    class RecordedFedAvg(LegacyFedAvg):
+        def aggregate_fit(
+            self,
+            server_round: int,
+            results: list[tuple[ClientProxy, FitRes]],
+            failures: list[tuple[ClientProxy, FitRes] | BaseException],
+        ) -> tuple[Parameters | None, dict[str, Scalar]]:
+            parameters, metrics = super().aggregate_fit(server_round, results, failures)
+            if parameters is not None:
+                arrays = parameters_to_ndarrays(parameters)
+                history.append(
+                    {
+                        "round": server_round,
+                        "updates": {},
+                        "verdicts": [],
+                        "excluded": [],
+                        "secure_aggregation": True,
+                        "model_hash": arrays_hash(arrays),
+                        "weights": arrays[0].tolist(),
+                    }
+                )
+            return parameters, metrics
+
+    fit_config = {k: json.dumps(v) if isinstance(v, list) else v for k, v in train_config.items()}
+    strategy = RecordedFedAvg(
+        fraction_fit=1.0,
+        fraction_evaluate=0.0,
+        min_fit_clients=clients,
+        min_available_clients=clients,
+        initial_parameters=ndarrays_to_parameters([np.zeros(dimensions)]),
+        on_fit_config_fn=lambda _round: fit_config,
+    )
+    context = LegacyContext(
+        Context(run_id=0, node_id=0, node_config={}, state=RecordDict(), run_config={}),
+        config=ServerConfig(num_rounds=rounds),
+        strategy=strategy,
+    )
+    workflow = SecAggPlusWorkflow(
+        num_shares=clients,
+        reconstruction_threshold=max(2, clients - 1),
+        clipping_range=float(run_config.get("secagg-clip", 64.0)),
+        max_weight=float(run_config.get("secagg-max-weight", 16384.0)),
+    )
+    DefaultWorkflow(fit_workflow=workflow)(grid, context)
+    if not history:
+        raise RuntimeError("no secure aggregation round completed")
+    return np.asarray(history[-1]["weights"]), history
+
+
 def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
     """Run the federation described by ``run_config`` and return its JSON-ready result."""
     clients = int(run_config.get("clients", 4))
@@ -84,6 +147,7 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
     scale_config = {"mean": scale.mean.tolist(), "std": scale.std.tolist()}
 
     # 2. rounds
+    features = str(run_config.get("features", "linear"))
     strategy = make_strategy(str(run_config.get("aggregation", "trimmed")), clients, lambda n: lessees.get(n, str(n)))
     train_config = ConfigRecord(
         {
@@ -92,17 +156,23 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
             "learning-rate": float(run_config.get("learning-rate", 0.5)),
             "mu": float(run_config.get("mu", 0.01)),
             "attack-factor": float(run_config.get("attack-factor", 10.0)),
+            "features": features,
         }
     )
-    initial = ArrayRecord([np.zeros(len(scale.mean) + 1)])
-    result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=rounds, train_config=train_config)
-    weights = result.arrays.to_numpy_ndarrays()[0]
-    history: list[dict[str, Any]] = strategy.rounds  # type: ignore[attr-defined]
+    dimensions = weight_count(len(scale.mean), features)
+    history: list[dict[str, Any]]
+    if bool(run_config.get("secure-aggregation", False)):
+        weights, history = _secure_rounds(grid, clients, rounds, dimensions, dict(train_config), run_config)
+    else:
+        initial = ArrayRecord([np.zeros(dimensions)])
+        result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=rounds, train_config=train_config)
+        weights = result.arrays.to_numpy_ndarrays()[0]
+        history = strategy.rounds  # type: ignore[attr-defined]
 
     # 3. threshold
     query = RecordDict(
         {
-            "config": ConfigRecord({"kind": "sketch", **scale_config}),
+            "config": ConfigRecord({"kind": "sketch", "features": features, **scale_config}),
             "arrays": ArrayRecord({"weights": Array(weights)}),
         }
     )
@@ -115,7 +185,11 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
         int(last["round"]),
         [weights],
         {k: v for k, v in last["updates"].items() if k not in last.get("excluded", [])},
-        aggregation=str(run_config.get("aggregation", "trimmed")),
+        aggregation="secagg+fedavg"
+        if bool(run_config.get("secure-aggregation", False))
+        else str(run_config.get("aggregation", "trimmed")),
+        features=features,
+        false_alarm_rate=false_alarm_rate,
         threshold=classifier.quantile(1.0 - false_alarm_rate) / 100.0,
         detector_threshold=detector.quantile(1.0 - false_alarm_rate),
     )

@@ -5,12 +5,16 @@ is wrapped so that :meth:`aggregate_train` first hashes every update, screens th
 :func:`twin_models.federated.screen_updates` (norm bound, cosine to the median update) and hands only the
 accepted replies to Flower's aggregation. Each round's record — global model hash, every lessee's update
 hash and verdict — is kept in :attr:`ScreenedMixin.rounds`. Plain ``fedavg`` records the hashes too, and
-accepts every update, to show what the attacks do without a defence.
+accepts every update, to show what the attacks do without a defence. With ``trimmed`` and fewer than
+four lessees Flower's trim (``int(beta x n)`` updates from each end) would cut nothing and leave an
+unweighted mean: the screened, weighted mean (``ScreenedFedAvg`` with screening on) is used instead.
 
 Example:
     >>> strategy = make_strategy("median", clients=4)
     >>> type(strategy).__name__, strategy.rounds
     ('ScreenedFedMedian', [])
+    >>> type(make_strategy("trimmed", clients=3)).__name__, make_strategy("trimmed", clients=3).screen
+    ('ScreenedFedAvg', True)
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from twin_models.federated import arrays_hash, screen_updates
 __all__ = ["AGGREGATIONS", "ScreenedMixin", "make_strategy"]
 
 AGGREGATIONS = ("fedavg", "trimmed", "median", "krum")
+#: The share of updates the trimmed mean cuts from each end of every coordinate.
+TRIM_BETA = 0.25
 
 
 def _weights(record: ArrayRecord) -> np.ndarray:
@@ -111,8 +117,13 @@ def make_strategy(aggregation: str, clients: int, lessee_of: Callable[[int], str
     if aggregation == "fedavg":
         strategy = ScreenedFedAvg(**common)
         strategy.screen = False
+    elif aggregation == "trimmed" and int(TRIM_BETA * clients) < 1:
+        # Flower's trimmed mean cuts int(beta x n) updates from each end: with fewer than 4 lessees none,
+        # and what is left is an unweighted mean; the screened, weighted mean is then the same defence
+        # without ignoring how much data each lessee has
+        strategy = ScreenedFedAvg(**common)
     elif aggregation == "trimmed":
-        strategy = ScreenedFedTrimmedAvg(beta=0.25, **common)
+        strategy = ScreenedFedTrimmedAvg(beta=TRIM_BETA, **common)
     elif aggregation == "median":
         strategy = ScreenedFedMedian(**common)
     elif aggregation == "krum":

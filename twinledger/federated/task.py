@@ -26,6 +26,7 @@ from twin_models.federated import (
     Moments,
     ScoreSketch,
     bucket_count,
+    expand,
     manipulate_data,
     manipulate_update,
     merge_moments,
@@ -43,12 +44,17 @@ GRID = score_grid()
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Local training: epochs, learning rate, FedProx ``mu`` and the attack boost factor."""
+    """Local training: epochs, learning rate, FedProx ``mu``, the attack boost factor and the feature map
+    (:data:`twin_models.federated.FEATURE_MAPS`)."""
 
     epochs: int = 30
     learning_rate: float = 0.5
     mu: float = 0.01
     attack_factor: float = 10.0
+    features: str = "linear"
+    #: A data-poisoning lessee trains this many times the epochs on its poisoned rows: it is not bound by
+    #: the lessor's schedule, and a poisoned model trained further survives the averaging better.
+    attack_epochs_factor: int = 6
 
 
 def healthy_statistics(part: Partition, bucket: bool = True) -> dict[str, Any]:
@@ -75,17 +81,22 @@ def local_train(
     x, y = scale.standardise(part.x_train), part.y_train
     if attack is not None:
         x, y = manipulate_data(attack, x, y)
-    new = train_local(weights, x, y, epochs=config.epochs, learning_rate=config.learning_rate, mu=config.mu)
+    x = expand(x, config.features)
+    epochs = config.epochs * (config.attack_epochs_factor if attack in ("labelflip", "backdoor") else 1)
+    new = train_local(weights, x, y, epochs=epochs, learning_rate=config.learning_rate, mu=config.mu)
     if attack is not None:
         new = manipulate_update(weights, new, attack, factor=config.attack_factor)
     return new, bucket_count(len(part.x_train))
 
 
-def score_sketches(weights: np.ndarray, part: Partition, scale: MomentDetector) -> dict[str, ScoreSketch]:
+def score_sketches(
+    weights: np.ndarray, part: Partition, scale: MomentDetector, features: str = "linear"
+) -> dict[str, ScoreSketch]:
     """Histograms (fractions, bucketed weight) of the healthy rows' scores: classifier and detector."""
     healthy = part.x_train[part.y_train < 0.5]
     weight = bucket_count(len(healthy))
+    scores = predict(weights, expand(scale.standardise(healthy), features)) * 100.0
     return {
-        "classifier": ScoreSketch.of(predict(weights, scale.standardise(healthy)) * 100.0, GRID, weight),
+        "classifier": ScoreSketch.of(scores, GRID, weight),
         "detector": ScoreSketch.of(scale.score(healthy), GRID, weight),
     }

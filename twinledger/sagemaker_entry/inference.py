@@ -18,7 +18,10 @@ Response (``application/json``)::
     {"thing": "mill-01", "results": [{"score": 0.8, "over_threshold": 0, "is_anomaly": 0,
       "severity": "ok", "action": "general_inspection", "contributions": {"vibration_rms": 0.6, ...}}],
      "summary": {"score": ..., "severity": ..., "action": ..., "action_text": ..., "alarm": false},
-     "state": {...}, "model": {"detector": "zscore", "threshold": ..., "critical": ...}}
+     "state": {...}, "model": {"model_hash": "0x...", "detector": "zscore", "threshold": ..., "critical": ...}}
+
+``model_hash`` names the model version that scored (the blob's SHA-256, or for a federated fleet model
+the anchored global-model hash of its round, ``federation_round``); every alarm records it.
 
 With ``Accept: text/csv`` the response is ``score,is_anomaly,alarm_onset,severity,action`` per row.
 
@@ -42,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twin_models.anomaly import ACTIONS, AlarmState, AnomalyModel, FeatureError, window_rows
+from twin_models.anomaly import ACTIONS, AlarmState, AnomalyModel, FeatureError, model_hash, window_rows
 from twinledger.files.anomaly import load_model_dir
 
 __all__ = ["InferenceRequest", "input_fn", "model_fn", "output_fn", "predict_fn"]
@@ -149,6 +152,8 @@ def predict_fn(input_data: InferenceRequest, model: AnomalyModel) -> dict[str, A
         },
         "state": evaluation.state.to_dict(),
         "model": {
+            "model_hash": model_hash(model),
+            "federation_round": (model.meta.get("federation") or {}).get("round"),
             "detector": model.meta.get("detector"),
             "trained_at": model.meta.get("trained_at"),
             "threshold": model.calibration.threshold,

@@ -33,7 +33,8 @@ class AnomalyResult:
     the persistent alarm is active after the last window; ``state`` is the alarm state to store;
     ``windows`` has the per-window results in request order; ``onsets`` counts the alarm episodes that
     started in the batch, ``escalated`` says an episode outlived the escalation time in it, ``missing``
-    names the model's features the samples did not carry.
+    names the model's features the samples did not carry; ``model_hash`` names the model version that
+    scored (every alarm raised from this result records it).
     """
 
     machine_id: str
@@ -51,6 +52,12 @@ class AnomalyResult:
     onsets: int = 0
     escalated: bool = False
     missing: tuple[str, ...] = ()
+
+    @property
+    def model_hash(self) -> str | None:
+        """The hash of the model that scored (the endpoint's ``model.model_hash``), if it named one."""
+        value = self.model.get("model_hash")
+        return value if isinstance(value, str) and value else None
 
 
 #: What a sample sends to the endpoint: its state and the fields the window features read.

@@ -1,9 +1,12 @@
 """Turn a :class:`AnomalyResult` into the ``health`` shadow body, a maintenance ticket and a critical page.
 
 * the ``health`` named-shadow document: ``{"state": {"reported": {...}}}`` with severity, score,
-  threshold, alarm, recommended action and its driving features, and what the next call needs: the
+  threshold, alarm, recommended action and its driving features, the ``model_hash`` of the model that
+  scored (``model``) and of the one that raised the episode in progress (``episode_model_hash``, also in
+  ``last_episode``), and what the next call needs: the
   alarm state and the machine's temperature baseline (learnt from healthy batches only);
-* a maintenance ticket (for the maintenance log, with a ``content_hash``) on the onset of an alarm
+* a maintenance ticket (for the maintenance log, with a ``content_hash`` over it and the raising model's
+  ``model_hash``) on the onset of an alarm
   episode: one fault episode is one alarm and one ticket, however long it lasts, and an alarm on the same
   component that comes back within ``merge_s`` (two hours) of clearing continues that episode and its
   ticket; when its severity rises (warning to critical) an *escalation* for the same episode, which
@@ -76,7 +79,7 @@ def health_shadow(result: AnomalyResult, now: datetime) -> dict[str, Any]:
                 "windows": len(result.windows),
                 "missing": list(result.missing),  # the model's features these samples did not carry
                 "alarm_state": result.state,
-                "model": {k: result.model.get(k) for k in ("detector", "trained_at")},
+                "model": {k: result.model.get(k) for k in ("model_hash", "federation_round", "detector", "trained_at")},
                 "updated_at": _iso(now),
             }
         }
@@ -98,6 +101,7 @@ def maintenance_ticket(result: AnomalyResult, now: datetime) -> dict[str, Any]:
         "contributions": _round_map(result.contributions),
         "detector": result.model.get("detector"),
         "model_trained_at": result.model.get("trained_at"),
+        "model_hash": result.model_hash,
     }
     digest = keccak256(canonical_bytes(entry))
     entry["ticket_id"] = f"{result.machine_id}-{digest.hex()[:16]}"
@@ -119,6 +123,7 @@ def alarm_escalation(result: AnomalyResult, now: datetime, episode_ticket: str |
         "critical": round(result.critical, 4),
         "episode_ticket": episode_ticket,
         "ticket_id": f"{episode_ticket or result.machine_id}~{result.severity}",
+        "model_hash": result.model_hash,
     }
 
 
@@ -259,6 +264,10 @@ class AnomalyService:
             reported["episode_action"] = (
                 result.action if ticket is not None else previous.get("episode_action", result.action)
             )
+            # the model that raised the episode (its onset), kept while the episode lasts
+            reported["episode_model_hash"] = (
+                result.model_hash if ticket is not None else previous.get("episode_model_hash", result.model_hash)
+            )
         if isinstance(previous.get("last_episode"), Mapping):
             reported["last_episode"] = dict(previous["last_episode"])
         if was_alarm and not result.alarm and isinstance(previous.get("episode_ticket"), str):
@@ -268,6 +277,7 @@ class AnomalyService:
                 "action": previous.get("episode_action", result.action),
                 "severity": _NAMES[max(episode, rank)],
                 "cleared_at": _iso(now),
+                "model_hash": previous.get("episode_model_hash"),
             }
         return AnomalyOutcome(result=result, shadow=shadow, ticket=ticket, alert=alert, escalation=escalation)
 
@@ -285,6 +295,7 @@ class AnomalyService:
             "contributions": _round_map(result.contributions),
             "ticket_id": None if ticket is None else ticket["ticket_id"],
             "escalated": bool(result.escalated),
+            "model_hash": result.model_hash,
             "at": _iso(now),
         }
         alert: dict[str, Any] = {"alert_key": key, "message": message, "message_id": None}

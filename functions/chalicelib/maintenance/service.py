@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -112,6 +113,8 @@ SYSTEM = Author(subject="twinledger/anomaly", tenant="twinledger", role="system"
 FIRST_ENTRY_LOOKBACK = timedelta(days=31)
 MAX_STATISTICS_RANGE = timedelta(days=93)
 _MAX_FUTURE = timedelta(minutes=5)
+#: What an alarm's ``model_hash`` may be (anything else is not recorded).
+_MODEL_HASH = re.compile(r"0x[0-9a-f]{64}")
 _APPEND_ATTEMPTS = 12
 _RECENT = 256
 
@@ -695,6 +698,8 @@ class MaintenanceService:
         instruction = self._instruction(device, component, severity, str(alarm.get("action_text", "")), at)
         score, threshold = alarm.get("score"), alarm.get("threshold")
         text = str(alarm.get("action_text", ""))
+        raised_by = alarm.get("model_hash")
+        model_hash = raised_by if isinstance(raised_by, str) and _MODEL_HASH.fullmatch(raised_by) else None
         if isinstance(score, int | float) and isinstance(threshold, int | float):
             text = f"anomaly score {score:.2f} (threshold {threshold:.2f}): {text}"
 
@@ -723,6 +728,7 @@ class MaintenanceService:
                     critical=float(alarm["critical"]) if isinstance(alarm.get("critical"), int | float) else None,
                     instruction=instruction[:1000],
                     ref=ref[:160],
+                    model_hash=model_hash,
                 ),
                 ticket_event=event,
             )
