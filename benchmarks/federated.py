@@ -10,13 +10,16 @@ pooled) are trained with the same local training and the same number of steps, i
 everything is graded on the union of the lessees' held-out rows.
 
 The model: logistic regression on the fleet-standardised features (``linear``) or on them and their
-pairwise products (``quadratic``: :data:`FEATURES`; the mill's 46 window features would give 1,127
-inputs for 18 experiments, so it stays linear), 30 rounds of 5 local epochs (few local steps per round,
-so non-IID lessees drift little; local-only and pooled get the same 150 steps).
+pairwise products (``quadratic``). Its configuration is chosen per dataset before any held-out row is
+used (``twinledger.federated.selection``): every candidate of a declared grid — feature map x schedule
+(5 local epochs x 30 rounds, 30 x 5: the same 150 steps), on the mill window (1, 5, 10, 20 s) x schedule,
+linear only — is federated over validation partitions carved from the lessees' training rows and
+scored by the federated (robust) model's ROC-AUC there, read off merged per-lessee score histograms.
+The chosen configuration is then trained on the full training rows; local-only and pooled get the same
+schedule and feature map.
 
 Usage:
-    .venv/bin/python benchmarks/federated.py             # 30 rounds of 5 local epochs
-    .venv/bin/python benchmarks/federated.py --rounds 10  # quicker
+    .venv/bin/python benchmarks/federated.py
 """
 
 from __future__ import annotations
@@ -27,35 +30,28 @@ import logging
 import os
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 from twin_models.federated import ATTACKS
 from twinledger.federated.data import default_data_dir, load_partitions
 from twinledger.federated.evaluation import baselines, grade
 from twinledger.federated.inprocess import run_inprocess
+from twinledger.federated.selection import Candidate, select
 from twinledger.federated.task import TrainConfig
 
 DATASETS = ("cmapss", "ai4i", "mill")
-#: The feature map of each dataset's model (quadratic where the inputs are few enough).
-FEATURES = {"cmapss": "linear", "ai4i": "quadratic", "mill": "linear"}
-EPOCHS = 5
 
 
 def _r(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
 
 
-def _run(dataset: str, clients: int, rounds: int, aggregation: str, attack: str = "", **extra: Any) -> dict[str, Any]:
-    parts = load_partitions(dataset)
-    config = {
-        "dataset": dataset,
-        "clients": clients,
-        "rounds": rounds,
-        "aggregation": aggregation,
-        "epochs": EPOCHS,
-        "features": FEATURES[dataset],
-        **extra,
-    }
+def _run(
+    dataset: str, clients: int, chosen: Candidate, aggregation: str, attack: str = "", **extra: Any
+) -> dict[str, Any]:
+    parts = load_partitions(dataset, mill_window=chosen.mill_window)
+    config = {"dataset": dataset, "clients": clients, "aggregation": aggregation, **chosen.run_config(), **extra}
     started = time.perf_counter()
     result = run_inprocess(config, attack, 1 if attack else 0)
     seconds = time.perf_counter() - started
@@ -67,29 +63,36 @@ def _run(dataset: str, clients: int, rounds: int, aggregation: str, attack: str 
     }
 
 
-def bench_dataset(dataset: str, rounds: int, robust: str) -> dict[str, Any]:
-    parts = load_partitions(dataset)
+def bench_dataset(dataset: str, robust: str) -> dict[str, Any]:
+    # 1. the configuration, chosen on validation rows carved from the training rows
+    selection = select(dataset, aggregation=robust)
+    chosen: Candidate = selection["chosen"]
+    # 2. the chosen configuration, trained on the full training rows and graded on the held-out rows
+    parts = load_partitions(dataset, mill_window=chosen.mill_window)
     clients = len(parts)
-    base = baselines(parts, rounds, TrainConfig(epochs=EPOCHS, features=FEATURES[dataset]))
+    base = baselines(parts, chosen.rounds, TrainConfig(epochs=chosen.epochs, features=chosen.features))
     out: dict[str, Any] = {
         "lessees": clients,
-        "features": FEATURES[dataset],
-        "epochs": EPOCHS,
+        "selection": [{**s, "validation_roc_auc": _r(s["validation_roc_auc"])} for s in selection["scores"]],
+        "chosen": asdict(chosen),
+        "features": chosen.features,
+        "epochs": chosen.epochs,
+        "rounds": chosen.rounds,
         "rows_train": [len(p.x_train) for p in parts],
         "local_only": {k: _r(v) for k, v in base["local_only"].items() if k != "per_lessee"},
         "local_only_per_lessee": {r["lessee"]: _r(r["roc_auc"]) for r in base["local_only"]["per_lessee"]},
         "pooled": {k: _r(v) for k, v in base["pooled"].items()},
-        "clean": {agg: _run(dataset, clients, rounds, agg) for agg in ("fedavg", "trimmed", "median", "krum")},
-        "exact_weights": _run(dataset, clients, rounds, robust, bucket=False),
+        "clean": {agg: _run(dataset, clients, chosen, agg) for agg in ("fedavg", "trimmed", "median", "krum")},
+        "exact_weights": _run(dataset, clients, chosen, robust, bucket=False),
         # Flower's LocalDpMod on every update: clip 0.5, delta 1e-5, epsilon per round (unseeded noise)
         "local_dp": {
-            str(eps): _run(dataset, clients, rounds, robust, "", **{"dp-epsilon": eps, "dp-clip": 0.5})
+            str(eps): _run(dataset, clients, chosen, robust, "", **{"dp-epsilon": eps, "dp-clip": 0.5})
             for eps in (1.0, 10.0, 100.0)
         },
         "attacks": {},
     }
     for attack in ATTACKS:
-        out["attacks"][attack] = {agg: _run(dataset, clients, rounds, agg, attack) for agg in ("fedavg", robust)}
+        out["attacks"][attack] = {agg: _run(dataset, clients, chosen, agg, attack) for agg in ("fedavg", robust)}
     clean_fedavg = out["clean"]["fedavg"]["roc_auc"]
     clean_robust = out["clean"][robust]["roc_auc"]
     out["checks"] = {
@@ -109,13 +112,13 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
     ROC-AUC under each attack, and the checks.
     """
     robust = summary["robust"]
-    out: dict[str, Any] = {"benchmark": "federated-headline", "rounds": summary["rounds"], "robust": robust}
+    out: dict[str, Any] = {"benchmark": "federated-headline", "robust": robust}
     for dataset in DATASETS:
         if dataset not in summary:
             continue
         r = summary[dataset]
         out[dataset] = {
-            "features": r["features"],
+            "chosen": r["chosen"],
             "local_only": [
                 r["local_only"]["roc_auc"],
                 r["local_only"]["best_roc_auc"],
@@ -132,12 +135,11 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--robust", default="trimmed", choices=["trimmed", "median", "krum"])
     args = parser.parse_args()
     logging.getLogger("flwr").setLevel(logging.ERROR)
     data_dir = os.environ.get("TWINLEDGER_DATA") or str(default_data_dir())
-    summary: dict[str, Any] = {"benchmark": "federated", "rounds": args.rounds, "robust": args.robust}
+    summary: dict[str, Any] = {"benchmark": "federated", "robust": args.robust}
     for dataset in DATASETS:
         try:
             load_partitions(dataset, data_dir=None if data_dir == str(default_data_dir()) else data_dir)
@@ -145,9 +147,14 @@ def main() -> int:
             print(f"{dataset}: skipped, data not found ({exc})", file=sys.stderr)
             continue
         started = time.perf_counter()
-        result = bench_dataset(dataset, args.rounds, args.robust)
+        result = bench_dataset(dataset, args.robust)
         summary[dataset] = result
+        chosen = Candidate(**result["chosen"])
         print(f"{dataset} ({result['lessees']} lessees, {time.perf_counter() - started:.1f} s)")
+        for row in result["selection"]:
+            label = Candidate(**{k: v for k, v in row.items() if k != "validation_roc_auc"}).label(dataset)
+            print(f"  validation {label:28s} {row['validation_roc_auc']}")
+        print(f"  chosen: {chosen.label(dataset)}")
         print(f"  local-only mean {result['local_only']['roc_auc']}, best {result['local_only']['best_roc_auc']}")
         print(f"  pooled {result['pooled']['roc_auc']} (false alarms {result['pooled']['false_alarm_rate']})")
         for agg, v in result["clean"].items():

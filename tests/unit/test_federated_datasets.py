@@ -14,10 +14,15 @@ import pytest
 from twinledger.federated.data import MILL_WINDOW, load_partitions
 from twinledger.federated.evaluation import baselines, grade
 from twinledger.federated.inprocess import run_inprocess
+from twinledger.federated.selection import Candidate
 from twinledger.federated.task import TrainConfig
 
-#: The benchmark's model per dataset (``benchmarks/federated.py``).
-FEATURES = {"cmapss": "linear", "ai4i": "quadratic", "mill": "linear"}
+#: The configuration per dataset that the benchmark's validation step chose (``docs/benchmarks.md``).
+CHOSEN = {
+    "cmapss": Candidate("linear", 30, 5),
+    "ai4i": Candidate("quadratic", 5, 30),
+    "mill": Candidate("linear", 5, 30, 50),
+}
 
 
 def _cutting(folder: Path, experiment: int) -> pd.DataFrame:
@@ -47,17 +52,16 @@ def test_a_held_out_mill_window_never_reaches_into_training_rows(shared_data: Pa
 @pytest.mark.parametrize("dataset", ["cmapss", "ai4i", "mill"])
 def test_the_federated_model_is_within_a_hundredth_of_pooled_training(shared_data: Path, dataset: str) -> None:
     logging.getLogger("flwr").setLevel(logging.ERROR)
-    parts = load_partitions(dataset, data_dir=str(shared_data))
-    config = TrainConfig(epochs=5, features=FEATURES[dataset])
-    pooled = baselines(parts, 30, config)["pooled"]["roc_auc"]
+    chosen = CHOSEN[dataset]
+    parts = load_partitions(dataset, data_dir=str(shared_data), mill_window=chosen.mill_window)
+    config = TrainConfig(epochs=chosen.epochs, features=chosen.features)
+    pooled = baselines(parts, chosen.rounds, config)["pooled"]["roc_auc"]
     run = {
         "dataset": dataset,
         "clients": len(parts),
-        "rounds": 30,
-        "epochs": 5,
-        "features": FEATURES[dataset],
         "aggregation": "trimmed",
         "data-dir": str(shared_data),
+        **chosen.run_config(),
     }
     federated = grade(run_inprocess(run), parts)["roc_auc"]
     assert abs(federated - pooled) <= 0.01

@@ -24,7 +24,7 @@ from twin_models.federated.errors import FederationError
 from twin_models.federated.logistic import FEATURE_MAPS, expand, predict, roc_auc, train_local, weight_count
 from twin_models.federated.provenance import MODEL_FORMAT, arrays_document, arrays_hash, model_manifest, round_records
 from twin_models.federated.robust import UpdateVerdict, screen_updates
-from twin_models.federated.sketch import ScoreSketch, merge_sketches, score_grid
+from twin_models.federated.sketch import ScoreSketch, merge_sketches, score_grid, sketch_roc_auc
 from twin_models.federated.statistics import MomentDetector, Moments, bucket_count, merge_moments, pca_subspace
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "round_records",
     "score_grid",
     "screen_updates",
+    "sketch_roc_auc",
     "train_local",
     "weight_count",
 ]

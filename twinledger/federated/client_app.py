@@ -2,10 +2,12 @@
 
 The lessee is configured by its SuperNode's node config: ``partition-id`` (which lessee of the dataset it
 is), optionally ``attack`` (``scale``, ``signflip``, ``labelflip`` or ``backdoor``: a manipulating lessee,
-for the robustness runs). The run config names the ``dataset``, ``clients`` and ``data-dir``. What it
-returns carries no rows, no machine ids and no row counts: normalised statistics, weights, histogram
-fractions, each with a bucketed weight. With ``dp-epsilon`` in the run config, Flower's ``LocalDpMod``
-clips and noises every training update before it leaves (:func:`local_privacy`).
+for the robustness runs). The run config names the ``dataset``, ``clients``, ``data-dir`` and optionally
+the ``split`` and the mill's window (``mill-window``, rows; see
+:func:`~twinledger.federated.data.load_partitions`). What it returns carries no rows, no machine ids
+and no row counts: normalised statistics, weights, histogram fractions, each with a bucketed weight.
+With ``dp-epsilon`` in the run config, Flower's ``LocalDpMod`` clips and noises every training update
+before it leaves (:func:`local_privacy`).
 
 Example:
     >>> from twinledger.federated.client_app import app
@@ -27,7 +29,7 @@ from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters
 from flwr.compat.common import recorddict_compat as compat
 
 from twin_models.federated import ATTACKS, Attack, MomentDetector
-from twinledger.federated.data import Partition, load_partitions
+from twinledger.federated.data import MILL_WINDOW, Partition, load_partitions
 from twinledger.federated.task import TrainConfig, healthy_statistics, local_train, score_sketches
 
 __all__ = ["app"]
@@ -71,6 +73,8 @@ def _partition(context: Context) -> Partition:
         # a lessee's own data location (its SuperNode's node config) wins over the run's
         data_dir=str(context.node_config.get("data-dir", "") or run.get("data-dir", "")) or None,
         seed=int(run.get("seed", 0)),
+        split=str(run.get("split", "test")),
+        mill_window=int(run.get("mill-window", MILL_WINDOW)),
     )
     return parts[int(context.node_config["partition-id"])]
 

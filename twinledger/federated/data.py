@@ -9,9 +9,16 @@ and nothing else; the splits follow how lessees really differ:
   out: the last 30 % of each lessee's rows.
 * ``mill`` (CNC mill tool wear): 3 lessees by the experiments' clamp pressure (2.5 / 3 / 4 bar); label
   tool worn; held out: the last 30 % of each experiment's cutting rows; features: the mean and spread of
-  the motor signals and the operating point over 10 s windows, each part windowed on its own.
+  the motor signals and the operating point over 10 s windows (``mill_window``: the benchmark chooses
+  it on validation rows), each part windowed on its own.
 * ``synthetic``: any number of lessees, each at its own operating point; a logistic failure law; held
   out: the last 30 % of rows.
+
+With ``split="validation"`` each lessee's partition is carved from its training rows alone, the same
+way the held-out rows are carved from all of its rows (C-MAPSS: the last fifth of its training engines;
+AI4I: the last 30 % of its training rows; mill: the last 30 % of each experiment's training rows, each
+side windowed on its own): the held-out rows are dropped before anything is computed, so a
+configuration chosen on these partitions never saw them.
 
 The files are read from ``data_dir`` (``../shared/data`` next to the checkout) and never copied.
 
@@ -31,9 +38,11 @@ import numpy as np
 
 from twin_models.federated import FederationError
 
-__all__ = ["DATASETS", "Partition", "default_data_dir", "load_partitions"]
+__all__ = ["DATASETS", "SPLITS", "Partition", "default_data_dir", "load_partitions"]
 
 DATASETS = ("synthetic", "cmapss", "ai4i", "mill")
+#: ``test``: training rows against the held-out rows; ``validation``: the training rows split again.
+SPLITS = ("test", "validation")
 
 #: The mill's motor signals: current, feedback current, power and voltages of the X, Y, Z axes and the spindle.
 _MILL_SIGNALS = tuple(
@@ -67,6 +76,11 @@ def _split_rows(name: str, x: np.ndarray, y: np.ndarray, held_out: float = 0.3) 
     return Partition(name, x[:cut], y[:cut], x[cut:], y[cut:])
 
 
+def _validation(part: Partition) -> Partition:
+    """The training rows of a row-ordered partition split again as the held-out rows were."""
+    return _split_rows(part.name, part.x_train, part.y_train)
+
+
 def _synthetic(clients: int, seed: int) -> list[Partition]:
     rng = np.random.default_rng(seed)
     true_w = np.array([1.6, -1.0, 0.8, 0.0, 0.5])
@@ -81,7 +95,7 @@ def _synthetic(clients: int, seed: int) -> list[Partition]:
     return parts
 
 
-def _cmapss(data_dir: Path) -> list[Partition]:
+def _cmapss(data_dir: Path, validation: bool = False) -> list[Partition]:
     # imported here: the ClientApp starts once per message, and scikit-learn (under the anomaly package)
     # would add seconds to every start for the datasets that do not need it
     from twin_models.anomaly.evaluation import CMAPSS_SENSORS
@@ -93,6 +107,7 @@ def _cmapss(data_dir: Path) -> list[Partition]:
     parts = []
     for i, units in enumerate(quartiles):
         units = np.sort(units)
+        units = units[: -max(1, len(units) // 5)] if validation else units  # the held-out engines dropped
         test_units = units[-max(1, len(units) // 5) :]
         rows = frame[frame["unit"].isin(units)]
         train, test = rows[~rows["unit"].isin(test_units)], rows[rows["unit"].isin(test_units)]
@@ -108,7 +123,7 @@ def _cmapss(data_dir: Path) -> list[Partition]:
     return parts
 
 
-def _ai4i(data_dir: Path) -> list[Partition]:
+def _ai4i(data_dir: Path, validation: bool = False) -> list[Partition]:
     import pandas as pd
 
     from twinledger.files.datasets import load_ai4i
@@ -128,16 +143,15 @@ def _ai4i(data_dir: Path) -> list[Partition]:
     parts = []
     for i, quality in enumerate(("L", "M", "H")):
         mask = (frame["Type"] == quality).to_numpy()
-        parts.append(
-            _split_rows(
-                f"lessee-{i + 1}", features[mask].to_numpy(float), frame.loc[mask, "Machine failure"].to_numpy(float)
-            )
+        part = _split_rows(
+            f"lessee-{i + 1}", features[mask].to_numpy(float), frame.loc[mask, "Machine failure"].to_numpy(float)
         )
+        parts.append(_validation(part) if validation else part)
     return parts
 
 
-def _mill_features(cutting: object) -> np.ndarray:
-    """Per row, the mean and spread over the last :data:`MILL_WINDOW` rows of the motor signals (magnitudes
+def _mill_features(cutting: object, window_rows: int = MILL_WINDOW) -> np.ndarray:
+    """Per row, the mean and spread over the last ``window_rows`` rows of the motor signals (magnitudes
     for the signed currents and powers) and of the operating point (path speed, acceleration, feed rate,
     spindle speed): wear shows as more current at the same operating point, which single 100 ms rows
     drown in noise."""
@@ -156,11 +170,11 @@ def _mill_features(cutting: object) -> np.ndarray:
     signals["acceleration"] = np.sqrt(frame["X1_ActualAcceleration"] ** 2 + frame["Y1_ActualAcceleration"] ** 2)
     signals["feed"] = frame["M1_CURRENT_FEEDRATE"]
     signals["spindle_speed"] = frame["S1_ActualVelocity"]
-    window = signals.rolling(MILL_WINDOW, min_periods=1)
+    window = signals.rolling(window_rows, min_periods=1)
     return np.asarray(pd.concat([window.mean(), window.std().fillna(0.0)], axis=1).to_numpy(float))
 
 
-def _mill(data_dir: Path) -> list[Partition]:
+def _mill(data_dir: Path, validation: bool = False, window_rows: int = MILL_WINDOW) -> list[Partition]:
     import io
 
     import pandas as pd
@@ -179,9 +193,12 @@ def _mill(data_dir: Path) -> list[Partition]:
             cutting = frame[frame["Machining_Process"].astype(str).str.startswith("Layer")]
             worn = 1.0 if run["tool_condition"] == "worn" else 0.0
             cut = round(len(cutting) * 0.7)
+            if validation:  # the held-out rows dropped, the training rows split again
+                cutting = cutting.iloc[:cut]
+                cut = round(len(cutting) * 0.7)
             # the windows are cut after the split: no held-out row's window reaches into training rows
             for rows, xs, ys in ((cutting.iloc[:cut], train_x, train_y), (cutting.iloc[cut:], test_x, test_y)):
-                x = _mill_features(rows)
+                x = _mill_features(rows, window_rows)
                 xs.append(x)
                 ys.append(np.full(len(x), worn))
         parts.append(
@@ -198,23 +215,38 @@ def _mill(data_dir: Path) -> list[Partition]:
 
 @functools.lru_cache(maxsize=8)
 def load_partitions(
-    dataset: str, clients: int = 4, data_dir: str | None = None, seed: int = 0
+    dataset: str,
+    clients: int = 4,
+    data_dir: str | None = None,
+    seed: int = 0,
+    split: str = "test",
+    mill_window: int = MILL_WINDOW,
 ) -> tuple[Partition, ...]:
     """Every lessee's partition of ``dataset`` (``clients`` applies to ``synthetic`` only).
 
+    ``split="validation"``: the lessees' training rows only, split again into fitting rows
+    (``x_train``) and validation rows (``x_test``). ``mill_window``: rows per mill feature window.
     Raises :class:`FileNotFoundError` when a public dataset is not in ``data_dir``.
 
     Example:
         >>> len(load_partitions("synthetic", clients=4))
         4
+        >>> test, validation = load_partitions("synthetic", clients=2), load_partitions(
+        ...     "synthetic", clients=2, split="validation")
+        >>> len(validation[0].x_train) + len(validation[0].x_test) == len(test[0].x_train)
+        True
     """
+    if split not in SPLITS:
+        raise FederationError(f"unknown split {split!r} (one of {', '.join(SPLITS)})")
+    validation = split == "validation"
     where = Path(data_dir) if data_dir else default_data_dir()
     if dataset == "synthetic":
-        return tuple(_synthetic(clients, seed))
+        parts = _synthetic(clients, seed)
+        return tuple(_validation(p) for p in parts) if validation else tuple(parts)
     if dataset == "cmapss":
-        return tuple(_cmapss(where))
+        return tuple(_cmapss(where, validation))
     if dataset == "ai4i":
-        return tuple(_ai4i(where))
+        return tuple(_ai4i(where, validation))
     if dataset == "mill":
-        return tuple(_mill(where))
+        return tuple(_mill(where, validation, mill_window))
     raise FederationError(f"unknown dataset {dataset!r} (one of {', '.join(DATASETS)})")

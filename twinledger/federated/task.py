@@ -36,10 +36,20 @@ from twin_models.federated import (
 )
 from twinledger.federated.data import Partition
 
-__all__ = ["TrainConfig", "healthy_statistics", "local_train", "score_sketches", "standardiser"]
+__all__ = [
+    "VALIDATION_GRID",
+    "TrainConfig",
+    "healthy_statistics",
+    "local_train",
+    "score_sketches",
+    "standardiser",
+    "validation_sketches",
+]
 
 #: The grid every lessee's score histograms use (agreed before the round: it is part of the code).
 GRID = score_grid()
+#: The grid of the validation histograms: the model's log-odds (clipped to +-50), shifted by 50, in 0.0125 steps.
+VALIDATION_GRID = np.r_[np.linspace(0.0, 100.0, 8001), np.inf]
 
 
 @dataclass(frozen=True)
@@ -100,3 +110,28 @@ def score_sketches(
         "classifier": ScoreSketch.of(scores, GRID, weight),
         "detector": ScoreSketch.of(scale.score(healthy), GRID, weight),
     }
+
+
+def validation_sketches(
+    weights: np.ndarray, part: Partition, scale: MomentDetector, features: str = "linear"
+) -> dict[str, ScoreSketch]:
+    """Histograms (fractions, bucketed weight) of the model's log-odds on the lessee's ``x_test`` rows,
+    failures and healthy rows apart: merged over the lessees they give the ROC-AUC on every lessee's
+    rows (:func:`~twin_models.federated.sketch_roc_auc`) without a row leaving its lessee. A class the
+    lessee has no rows of is left out.
+
+    Example:
+        >>> from twinledger.federated.data import load_partitions
+        >>> part = load_partitions("synthetic", clients=2, split="validation")[0]
+        >>> scale = standardiser([healthy_statistics(part)])
+        >>> sorted(validation_sketches(np.zeros(6), part, scale))
+        ['failures', 'healthy']
+    """
+    w = np.asarray(weights, dtype=float)
+    log_odds = expand(scale.standardise(part.x_test), features) @ w[:-1] + w[-1]  # what predict squashes
+    scores = np.clip(log_odds, -50.0, 50.0) + 50.0
+    out = {}
+    for name, rows in (("failures", part.y_test >= 0.5), ("healthy", part.y_test < 0.5)):
+        if rows.any():
+            out[name] = ScoreSketch.of(scores[rows], VALIDATION_GRID, bucket_count(int(rows.sum())))
+    return out
