@@ -12,7 +12,8 @@ import pytest
 
 from twin_models.federated import ScoreSketch, roc_auc, sketch_roc_auc
 from twinledger.federated.data import load_partitions
-from twinledger.federated.selection import Candidate, candidates, select
+from twinledger.federated.inprocess import run_inprocess
+from twinledger.federated.selection import Candidate, candidates, select, validation_roc_auc
 from twinledger.federated.task import VALIDATION_GRID
 
 #: Two candidates, few rounds: the check is about which rows are read, not about the figures.
@@ -81,3 +82,19 @@ def test_the_sketch_roc_auc_is_the_pooled_roc_auc_up_to_the_grid() -> None:
     halves = [ScoreSketch.of(s, VALIDATION_GRID) for s in (failures[:100], failures[100:])]
     merged = halves[0].merge(halves[1])
     assert sketch_roc_auc(merged, ScoreSketch.of(healthy, VALIDATION_GRID)) == pytest.approx(exact, abs=2e-3)
+
+
+def test_the_validation_query_gives_the_roc_auc_of_the_lessees_validation_rows() -> None:
+    logging.getLogger("flwr").setLevel(logging.ERROR)
+    run = {"dataset": "synthetic", "clients": 3, "rounds": 3, "epochs": 5, "split": "validation", "validate": True}
+    result = run_inprocess(run)
+    parts = load_partitions("synthetic", clients=3, split="validation")
+    assert result["validation_roc_auc"] == pytest.approx(validation_roc_auc(result, parts), abs=1e-12)
+    # and close to the exact ROC-AUC of the pooled validation rows: the grid and the lessees' bucketed
+    # class weights (a share of a lessee's rows is off by up to ~20 %) are all that separate them
+    from twin_models.federated import MomentDetector, expand, predict
+
+    scale = MomentDetector(np.asarray(result["scale"]["mean"]), np.asarray(result["scale"]["std"]))
+    x, y = np.vstack([p.x_test for p in parts]), np.concatenate([p.y_test for p in parts])
+    exact = roc_auc(y, predict(np.asarray(result["weights"]), expand(scale.standardise(x))))
+    assert result["validation_roc_auc"] == pytest.approx(exact, abs=0.01)

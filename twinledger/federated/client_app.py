@@ -30,7 +30,13 @@ from flwr.compat.common import recorddict_compat as compat
 
 from twin_models.federated import ATTACKS, Attack, MomentDetector
 from twinledger.federated.data import MILL_WINDOW, Partition, load_partitions
-from twinledger.federated.task import TrainConfig, healthy_statistics, local_train, score_sketches
+from twinledger.federated.task import (
+    TrainConfig,
+    healthy_statistics,
+    local_train,
+    score_sketches,
+    validation_sketches,
+)
 
 __all__ = ["app"]
 
@@ -97,7 +103,8 @@ def _arrays(values: dict[str, Any]) -> ArrayRecord:
 
 @app.query()
 def query(msg: Message, context: Context) -> Message:
-    """``statistics``: the healthy moments as shared; ``sketch``: healthy score histograms of a model."""
+    """``statistics``: the healthy moments as shared; ``sketch``: healthy score histograms of a model;
+    ``validation``: histograms of a model's log-odds on the lessee's ``x_test`` rows, by class."""
     config = msg.content.config_records["config"]
     part = _partition(context)
     lessee = ConfigRecord({"lessee": part.name})
@@ -105,7 +112,11 @@ def query(msg: Message, context: Context) -> Message:
         shared = healthy_statistics(part, bucket=bool(config.get("bucket", True)))
         return Message(RecordDict({"statistics": _arrays(shared), "lessee": lessee}), reply_to=msg)
     weights = msg.content.array_records["arrays"].to_numpy_ndarrays()[0]
-    sketches = score_sketches(weights, part, _scale(config), str(config.get("features", "linear")))
+    features = str(config.get("features", "linear"))
+    if config["kind"] == "validation":
+        sketches = validation_sketches(weights, part, _scale(config), features)
+    else:
+        sketches = score_sketches(weights, part, _scale(config), features)
     content: dict[str, Any] = {"lessee": lessee}
     for name, sketch in sketches.items():
         content[name] = _arrays({"fractions": sketch.fractions, "weight": sketch.weight})

@@ -6,9 +6,10 @@ figure is seen (:func:`candidates`). Each candidate is federated over the lessee
 partitions (``split="validation"`` of :func:`~twinledger.federated.data.load_partitions`: every
 lessee's training rows split again the way its held-out rows were split off, so the held-out rows are
 never read into a partition) and scored by the federated model's ROC-AUC on the validation rows, read
-off the merged per-lessee histograms of its scores (:func:`~twinledger.federated.task.validation_sketches`):
-no row is pooled. The best candidate wins (ties: the first declared); the benchmark then trains it on
-the full training rows and grades it on the held-out rows.
+off the merged per-lessee histograms of its scores, which the lessees' ``ClientApp`` answers to the
+lessor's ``validation`` query (:func:`~twinledger.federated.task.validation_sketches`): no row is
+pooled. The best candidate wins (ties: the first declared); the benchmark then trains it on the full
+training rows and grades it on the held-out rows.
 
 Example:
     >>> import logging
@@ -88,7 +89,8 @@ def candidates(dataset: str) -> tuple[Candidate, ...]:
 
 
 def validation_roc_auc(result: dict[str, Any], parts: Sequence[Partition]) -> float:
-    """The federated model's ROC-AUC on the lessees' ``x_test`` rows from their merged score sketches.
+    """The federated model's ROC-AUC on the lessees' ``x_test`` rows from their merged score sketches,
+    computed here from partitions at hand (the federation's ``validate`` query computes the same).
 
     Example:
         >>> import logging
@@ -121,18 +123,17 @@ def select(
     """
     grid = tuple(grid or candidates(dataset))
     scores = []
+    lessees = len(load_partitions(dataset, clients=clients, data_dir=data_dir, split="validation"))
     for candidate in grid:
-        parts = load_partitions(
-            dataset, clients=clients, data_dir=data_dir, split="validation", mill_window=candidate.mill_window
-        )
         run = {
             "dataset": dataset,
-            "clients": len(parts),
+            "clients": lessees,
             "aggregation": aggregation,
             "split": "validation",
             **({"data-dir": data_dir} if data_dir else {}),
             **candidate.run_config(),
         }
-        scores.append({**asdict(candidate), "validation_roc_auc": validation_roc_auc(run_inprocess(run), parts)})
+        result = run_inprocess({**run, "validate": True})
+        scores.append({**asdict(candidate), "validation_roc_auc": float(result["validation_roc_auc"])})
     best = max(range(len(grid)), key=lambda i: (scores[i]["validation_roc_auc"], -i))
     return {"scores": scores, "chosen": grid[best]}

@@ -8,7 +8,11 @@
    (:func:`twinledger.federated.strategy.make_strategy`: updates screened, then Flower's FedAvg, trimmed
    mean, median or Krum); every round's global model and update hashes recorded;
 3. **threshold** — every lessee's healthy score histograms merged; the threshold is their
-   ``1 - false_alarm_rate`` quantile, for the classifier and the detector.
+   ``1 - false_alarm_rate`` quantile, for the classifier and the detector;
+4. **validation** (with ``validate`` in the run config) — every lessee's histograms of the final model's
+   log-odds on its ``x_test`` rows, failures and healthy rows apart, merged into the ROC-AUC on all of
+   them (``validation_roc_auc``): how a configuration is scored on validation partitions without a row
+   leaving its lessee (:mod:`twinledger.federated.selection`).
 
 The ``@app.main()`` entry writes the result as JSON to the run config's ``result-path``; the in-process
 runner (:mod:`twinledger.federated.inprocess`) calls :func:`federate` on its own grid.
@@ -30,9 +34,16 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from twin_models.federated import ScoreSketch, arrays_hash, merge_sketches, model_manifest, weight_count
+from twin_models.federated import (
+    ScoreSketch,
+    arrays_hash,
+    merge_sketches,
+    model_manifest,
+    sketch_roc_auc,
+    weight_count,
+)
 from twinledger.federated.strategy import make_strategy
-from twinledger.federated.task import GRID, standardiser
+from twinledger.federated.task import GRID, VALIDATION_GRID, standardiser
 
 __all__ = ["app", "federate"]
 
@@ -62,8 +73,21 @@ def _shared(record: ArrayRecord) -> dict[str, Any]:
     return values
 
 
-def _sketch(record: ArrayRecord) -> ScoreSketch:
-    return ScoreSketch(GRID, record["fractions"].numpy(), float(record["weight"].numpy()[0]))
+def _sketch(record: ArrayRecord, edges: np.ndarray = GRID) -> ScoreSketch:
+    return ScoreSketch(edges, record["fractions"].numpy(), float(record["weight"].numpy()[0]))
+
+
+def _validation_roc_auc(grid: Grid, nodes: list[int], query: RecordDict) -> float:
+    query = RecordDict(
+        {
+            "config": ConfigRecord({**query.config_records["config"], "kind": "validation"}),
+            "arrays": query.array_records["arrays"],
+        }
+    )
+    replies = [r.content.array_records for r in _ask(grid, nodes, query)]
+    failures = merge_sketches(_sketch(r["failures"], VALIDATION_GRID) for r in replies if "failures" in r)
+    healthy = merge_sketches(_sketch(r["healthy"], VALIDATION_GRID) for r in replies if "healthy" in r)
+    return sketch_roc_auc(failures, healthy)
 
 
 def _secure_rounds(
@@ -193,7 +217,7 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
         threshold=classifier.quantile(1.0 - false_alarm_rate) / 100.0,
         detector_threshold=detector.quantile(1.0 - false_alarm_rate),
     )
-    return {
+    outcome: dict[str, Any] = {
         "federation": federation,
         "lessees": sorted(lessees.values()),
         "rounds": history,
@@ -201,6 +225,10 @@ def federate(grid: Grid, run_config: dict[str, Any]) -> dict[str, Any]:
         "scale": scale_config,
         "manifest": manifest,
     }
+    # 4. validation
+    if bool(run_config.get("validate", False)):
+        outcome["validation_roc_auc"] = _validation_roc_auc(grid, nodes, query)
+    return outcome
 
 
 @app.main()

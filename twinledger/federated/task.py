@@ -117,8 +117,9 @@ def validation_sketches(
 ) -> dict[str, ScoreSketch]:
     """Histograms (fractions, bucketed weight) of the model's log-odds on the lessee's ``x_test`` rows,
     failures and healthy rows apart: merged over the lessees they give the ROC-AUC on every lessee's
-    rows (:func:`~twin_models.federated.sketch_roc_auc`) without a row leaving its lessee. A class the
-    lessee has no rows of is left out.
+    rows (:func:`~twin_models.federated.sketch_roc_auc`) without a row leaving its lessee; the weights are
+    bucketed, so the merged figure is the pooled rows' ROC-AUC only approximately (the lessees' shares
+    are off by up to ~20 %). A class the lessee has no rows of is left out.
 
     Example:
         >>> from twinledger.federated.data import load_partitions
