@@ -210,3 +210,44 @@ def test_giving_up_a_gap_folds_everything_below_and_keeps_what_is_above(seqs: li
     folded = FoldedSeqs.empty().fold(seqs).give_up_through(limit)
     assert all(not folded.is_new(s) for s in range(-1, limit + 1))
     assert all(folded.is_new(s) == (s not in seqs) for s in range(limit + 1, 230))
+
+
+class LaggingIndex(MemoryHistory):
+    """A history whose time index (``segments``, ``latest_before``) does not show the seqs in ``hidden`` yet,
+    while the key query (``since``) does: DynamoDB's global secondary indexes are eventually consistent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden: set[int] = set()
+
+    def segments(self, machine_id: str, start: datetime, end: datetime, lookback_s: float = 3600.0) -> list[Segment]:
+        return [s for s in super().segments(machine_id, start, end, lookback_s) if s.seq not in self.hidden]
+
+    def latest_before(self, machine_id: str, at: datetime, limit: int = 4) -> list[Segment]:
+        return [s for s in super().latest_before(machine_id, at, 0) if s.seq not in self.hidden][:limit]
+
+
+def test_a_segment_the_time_index_does_not_show_yet_is_taken_in_at_the_next_run() -> None:
+    # Given steady history where the envelope of 07:50Z arrives six hours late, and the time index shows it
+    # only after the run that finds it by key
+    plan = _held_back_plan(datetime(2026, 1, 5, 7, 50, tzinfo=UTC), timedelta(hours=6))
+    late = next(i for i, s in enumerate(plan.segments) if s.start == datetime(2026, 1, 5, 7, 50, tzinfo=UTC))
+    history = LaggingIndex()
+    full = _service(history, plan.calendar, incremental=False)
+    incremental = _service(history, plan.calendar, incremental=True)
+    delivered: set[int] = set()
+    lagging_run = None
+    for at in plan.runs:
+        history.hidden.clear()
+        for i, arrival in enumerate(plan.arrivals):
+            if arrival <= at and i not in delivered:
+                history.put_segment(plan.segments[i], arrival)
+                delivered.add(i)
+                if i == late:
+                    history.hidden.add(plan.segments[i].seq)
+                    lagging_run = at
+        incremental.run_schedule(at)
+        full.run_schedule(at)
+        if at != lagging_run:  # at that run both computed without it; after it, both must have it
+            assert _stored(incremental) == _stored(full), at
+    assert lagging_run is not None and lagging_run < plan.runs[-1]

@@ -380,6 +380,7 @@ class OeeService:
                 wanted.add(hi + 1)
                 followers.add(hi + 1)
         rows: dict[int, tuple[np.ndarray[Any, np.dtype[np.float64]], list[str], MachineData]] = {}
+        computed_with: set[int] = set()
         for lo, hi in _spans(sorted(wanted)):
             while True:
                 a, b = from_micros(grid[lo].start_us), from_micros(grid[hi].end_us)
@@ -390,6 +391,7 @@ class OeeService:
                     followers.add(hi)
                     continue
                 break
+            computed_with.update(s.seq for s in segments)
             data = oee_input(machine, segments, context, b, _ideal(device), line=device.line or None)
             totals = compute_totals(
                 [data], context, b, shifts=calendar.shifts, timezone=calendar.timezone, by=by, taxonomy=taxonomy
@@ -432,7 +434,9 @@ class OeeService:
             and _reported_in(rows[k][2], by_start[grid[k].start_us])
         ]
         anchored = self._anchor_closed(device, closed)
-        folded = progress.folded.fold(s.seq for s in fresh)
+        # Fold in only what the periods were computed with: the time index is eventually consistent and may
+        # not show a segment the key query found yet; that one stays new and is taken in at the next run.
+        folded = progress.folded.fold(s.seq for s in fresh if s.seq in computed_with)
         # A gap below history that was folded in by an earlier run and is older than the look-back is not
         # waited for any longer (the full recompute would not take that history in either).
         horizon = now - self.lookback
