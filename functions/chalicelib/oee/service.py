@@ -260,11 +260,14 @@ class OeeService:
 
     # -- schedule ---------------------------------------------------------------------------------
     def run_schedule(self, now: datetime) -> dict[str, Any]:
-        """Recompute every machine's completed periods of the look-back window, store them, update shadows.
+        """Recompute every machine's periods whose result can have changed, store them, update shadows.
 
         Periods are shifts (and the time between shifts) where the site has a calendar, local days
-        otherwise. A period is stored once it has ended; the look-back (``TWINLEDGER_OEE_LOOKBACK_H``,
-        default 48 h) recomputes recent periods so late-arriving history is taken in.
+        otherwise. A period is stored once it has ended. A machine's first run (and a run after its calendar,
+        state codes, ideal cycle times or line changed) recomputes the look-back window
+        (``TWINLEDGER_OEE_LOOKBACK_H``, default 48 h); every other run only the periods that history which
+        arrived since (however late), the clock or the anchoring delay touched (see ``_run_incremental``).
+        With ``incremental=False`` every run recomputes the look-back.
         """
         now = now.astimezone(UTC)
         start = now - self.lookback
