@@ -33,8 +33,7 @@ from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, Shadow
 from tests.functional.conftest import T0, samples
 from twin_models.billing import Invoice, Lease, UsageEvent, compute_invoice, load_lease
 from twin_models.history import Segment, segment_from_envelope
-from twin_models.oee import PlantCalendar
-from twin_models.oee.progress import FoldedSeqs
+from twin_models.oee import FoldedSeqs, PlantCalendar
 from twin_models.shadow import update_payload
 from twin_models.states import PlantStateCodes
 from twin_models.telemetry import TelemetryEnvelope

@@ -21,8 +21,7 @@ from chalicelib.adapters.memory import MemoryCalendars, MemoryDevices, MemoryHis
 from chalicelib.oee.service import OeeService
 from chalicelib.ports.anchoring import RecordConflictError
 from twin_models.history import Segment, segment_from_envelope
-from twin_models.oee import PlantCalendar, ShiftSpec
-from twin_models.oee.progress import FoldedSeqs
+from twin_models.oee import FoldedSeqs, PlantCalendar, ShiftSpec
 from twin_models.telemetry import Sample, TelemetryEnvelope
 from twin_models.tenancy import Device
 

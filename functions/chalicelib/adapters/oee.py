@@ -22,8 +22,7 @@ from chalicelib.adapters import aws
 from chalicelib.adapters.tables import table_name
 from chalicelib.ports.oee import OeeProgress, StoredPeriod
 from chalicelib.ports.twins import DEVICE_CACHE_MAX_AGE_S
-from twin_models.oee import PlantCalendar
-from twin_models.oee.progress import FoldedSeqs
+from twin_models.oee import FoldedSeqs, PlantCalendar
 from twin_models.states import PlantStateCodes
 
 __all__ = ["CalendarStore", "OeeResultStore", "StateCodeStore"]

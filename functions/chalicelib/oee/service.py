@@ -27,6 +27,7 @@ from twin_models.anchoring import record_hash
 from twin_models.history import Segment, oee_input
 from twin_models.oee import (
     COLUMNS,
+    FoldedSeqs,
     MachineData,
     OeeError,
     OeeTotals,
@@ -41,7 +42,6 @@ from twin_models.oee import (
     row_to_dict,
     shift_instances,
 )
-from twin_models.oee.progress import FoldedSeqs
 from twin_models.shadow import update_payload
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.tenancy import Device, Principal, acting_role, can_see, parties

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from twin_models.oee import PlantCalendar
-from twin_models.oee.progress import FoldedSeqs
+from twin_models.oee import FoldedSeqs, PlantCalendar
 
 __all__ = ["Calendars", "OeeProgress", "OeeResults", "StoredPeriod"]
 
