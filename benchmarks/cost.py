@@ -29,10 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 import ingest as bench  # the ingest benchmark beside this file
 
-from chalicelib.adapters.memory import MemoryShadows
+from chalicelib.adapters.memory import (
+    MemoryCalendars,
+    MemoryDevices,
+    MemoryHistory,
+    MemoryOeeResults,
+    MemoryShadows,
+)
+from chalicelib.adapters.tables import TABLE_SPECS
+from chalicelib.oee.service import OeeService
+from chalicelib.ports.oee import OeeProgress, StoredPeriod
 from chalicelib.settings import Settings
-from twin_models.history import segment_from_envelope
-from twin_models.telemetry import parse_envelope
+from twin_models.history import Segment, segment_from_envelope
+from twin_models.oee import PlantCalendar, ShiftSpec
+from twin_models.telemetry import Sample, TelemetryEnvelope, parse_envelope
+from twin_models.tenancy import Device
 
 #: A machine-month: AWS prices a month as 730 hours.
 HOURS_PER_MONTH = 730
@@ -172,7 +183,190 @@ def _measure_naive(batches: list[dict[str, Any]], devices: Any, samples: int) ->
     )
 
 
-def machine_month(m: Measured, fleet: int, settings: Settings) -> dict[str, float]:
+#: A history item's attributes besides its body (keys, start, end, received_at), bytes.
+ITEM_OVERHEAD_BYTES = 120
+
+
+def _segment_bytes(segment: Segment) -> int:
+    return len(json.dumps(segment.to_item(), separators=(",", ":"))) + ITEM_OVERHEAD_BYTES
+
+
+def query_rru(item_bytes: int) -> float:
+    """Read request units of one eventually consistent Query page: the items' total size in 4 KB units
+    (at least one), halved (the adapters read eventually consistent; a GSI cannot read otherwise).
+
+    Example:
+        >>> query_rru(0), query_rru(4096), query_rru(4097)
+        (0.5, 0.5, 1.0)
+    """
+    return max(1, math.ceil(item_bytes / 4096)) * 0.5
+
+
+class MeteredHistory:
+    """The in-memory history as the OEE schedule reads it, metered as DynamoDB meters the queries the AWS
+    adapter (:class:`~chalicelib.adapters.twins.HistoryStore`) sends for each call: the ``by_time`` index
+    query of ``segments`` (from ``lookback_s`` before ``start``), the ``Limit=4`` query of
+    ``latest_before`` and the key query of ``since``; pages of 1 MB."""
+
+    def __init__(self, inner: MemoryHistory) -> None:
+        self.inner = inner
+        self.rru = 0.0
+        self.items_read = 0
+        self.queries = 0
+
+    def _meter(self, segments: list[Segment]) -> None:
+        sizes = [_segment_bytes(s) for s in segments]
+        page: list[int] = []
+        for size in sizes:
+            if sum(page) + size > 1_000_000:
+                self.rru += query_rru(sum(page))
+                self.queries += 1
+                page = []
+            page.append(size)
+        self.rru += query_rru(sum(page))
+        self.queries += 1
+        self.items_read += len(sizes)
+
+    def put_segment(self, segment: Segment, received_at: datetime) -> bool:
+        return self.inner.put_segment(segment, received_at)
+
+    def get_segment(self, machine_id: str, seq: int) -> Segment | None:
+        self.rru += 0.5
+        return self.inner.get_segment(machine_id, seq)
+
+    def segments(self, machine_id: str, start: datetime, end: datetime, lookback_s: float = 3600.0) -> list[Segment]:
+        self._meter(self.inner._starting_between(machine_id, start.timestamp() - lookback_s, end.timestamp()))
+        return self.inner.segments(machine_id, start, end, lookback_s)
+
+    def latest_before(self, machine_id: str, at: datetime, limit: int = 4) -> list[Segment]:
+        found = self.inner.latest_before(machine_id, at, limit)
+        self._meter(found)
+        return found
+
+    def since(self, machine_id: str, after_seq: int) -> list[Segment]:
+        found = self.inner.since(machine_id, after_seq)
+        self._meter(found)
+        return found
+
+
+class MeteredResults(MemoryOeeResults):
+    """The in-memory OEE results, metered as the AWS adapter's calls on table ``oee`` are: a write unit per
+    KB of each period and progress item, a query per ``between``, half a read unit per ``progress``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wru = 0.0
+        self.rru = 0.0
+
+    def put(self, periods: list[StoredPeriod], computed_at: datetime) -> int:
+        self.wru += sum(math.ceil((len(json.dumps(p.row)) + len(json.dumps(p.notes)) + 150) / 1024) for p in periods)
+        return super().put(periods, computed_at)
+
+    def between(self, machine_id: str, start_us: int, end_us: int) -> list[StoredPeriod]:
+        found = super().between(machine_id, start_us, end_us)
+        self.rru += query_rru(sum(len(json.dumps(p.row)) + 150 for p in found))
+        return found
+
+    def progress(self, machine_id: str) -> OeeProgress | None:
+        self.rru += 0.5
+        return super().progress(machine_id)
+
+    def put_progress(self, progress: OeeProgress) -> None:
+        self.wru += math.ceil((len(json.dumps(progress.folded.to_dict())) + 120) / 1024)
+        super().put_progress(progress)
+
+
+#: The OEE run's calendar: three eight-hour shifts.
+THREE_SHIFTS = PlantCalendar(
+    timezone="Europe/Berlin",
+    shifts=[
+        ShiftSpec(name="early", start="06:00", end="14:00"),
+        ShiftSpec(name="late", start="14:00", end="22:00"),
+        ShiftSpec(name="night", start="22:00", end="06:00"),
+    ],
+)
+
+
+@dataclass(frozen=True)
+class OeeMetered:
+    """What the hourly OEE schedule reads and writes per machine-month, measured over a simulated run."""
+
+    rru_per_month: float
+    wru_per_month: float
+    items_read_per_run: float
+    queries_per_run: float
+
+
+def measure_oee(samples: int, days: int, lookback_h: float, incremental: bool) -> OeeMetered:
+    """Run the OEE schedule every hour over ``days`` days of one machine's history (1 Hz, envelopes of
+    ``samples`` samples, each arriving 20 s after its last sample, three shifts), and meter its DynamoDB
+    calls over the runs after the first ``lookback_h`` hours (when the full recompute's window is full)."""
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    device = Device(machine_id="cnc-0001", site="plant-a", lessor="lessor", timezone="Europe/Berlin")
+    device = device.model_copy(update={"ideal_cycle_times_s": {"*": 30.0}})
+    devices = MemoryDevices()
+    devices.put(device)
+    calendars = MemoryCalendars()
+    calendars.put(device.site, THREE_SHIFTS)
+    history = MeteredHistory(MemoryHistory())
+    results = MeteredResults()
+    service = OeeService(
+        results=results,
+        calendars=calendars,
+        history=history,
+        devices=devices,
+        shadows=MemoryShadows(),
+        lookback=timedelta(hours=lookback_h),
+        incremental=incremental,
+    )
+    segments = []
+    parts = 0
+    for seq in range(days * 86_400 // samples):
+        start = t0 + timedelta(seconds=seq * samples)
+        rows = []
+        for i in range(samples):
+            parts += int((seq * samples + i) % 30 == 0)
+            state = 600 if (seq * samples + i) % 7200 < 300 else 100
+            rows.append(Sample(ts=start + timedelta(seconds=i), state=state, part_count=parts))
+        envelope = TelemetryEnvelope(
+            machine_id=device.machine_id, site=device.site, seq=seq, sent_at=rows[-1].ts, samples=rows
+        )
+        segments.append(segment_from_envelope(envelope))
+    measured = 0
+    rru = wru = items = queries = 0.0
+    delivered = 0
+    for hour in range(1, days * 24 + 1):
+        at = t0 + timedelta(hours=hour)
+        while delivered < len(segments) and segments[delivered].end + timedelta(seconds=20) <= at:
+            history.put_segment(segments[delivered], at)
+            delivered += 1
+        before = (history.rru + results.rru, results.wru, history.items_read, history.queries)
+        summary = service.run_schedule(at)
+        assert not summary["failed"], summary
+        if hour > lookback_h:
+            measured += 1
+            rru += history.rru + results.rru - before[0]
+            wru += results.wru - before[1]
+            items += history.items_read - before[2]
+            queries += history.queries - before[3]
+    return OeeMetered(
+        rru_per_month=rru / measured * HOURS_PER_MONTH,
+        wru_per_month=wru / measured * HOURS_PER_MONTH,
+        items_read_per_run=items / measured,
+        queries_per_run=queries / measured,
+    )
+
+
+def naive_oee(m: Measured, lookback_h: float) -> OeeMetered:
+    """The naive design's schedule: every hour, one query over the look-back's items (one per sample)."""
+    items = lookback_h * 3600 / m.samples_per_envelope * m.history_items_per_envelope
+    total = items * m.history_item_bytes
+    pages = max(1, math.ceil(total / 1_000_000))
+    rru = pages * query_rru(round(total / pages))
+    return OeeMetered(rru * HOURS_PER_MONTH, 0.0, items, pages)
+
+
+def machine_month(m: Measured, fleet: int, oee: OeeMetered) -> dict[str, float]:
     """USD per machine-month by item for a fleet of ``fleet`` machines (fixed costs spread over the fleet)."""
     p, a = PRICES, ASSUMED
     envelopes = SECONDS_PER_MONTH / m.samples_per_envelope
@@ -190,13 +384,15 @@ def machine_month(m: Measured, fleet: int, settings: Settings) -> dict[str, floa
     wru_per_history_item = math.ceil(m.history_item_bytes / 1024)
     history_writes = envelopes * m.history_items_per_envelope
     other_writes = envelopes * max(0.0, calls.get("dynamodb.PutItem", 0.0) - m.history_items_per_envelope)
-    # history writes also write the by_time index (projection ALL); usage events are under 1 KB
-    wru = history_writes * wru_per_history_item * 2 + other_writes
-    # device lookups (cached a minute per container) and the OEE schedule re-reading its lookback every hour
-    lookback_items = settings.oee_lookback_h * 3600 / m.samples_per_envelope * m.history_items_per_envelope
-    oee_rru = HOURS_PER_MONTH * lookback_items * math.ceil(m.history_item_bytes / 4096) * 0.5
-    rru = envelopes * calls.get("dynamodb.GetItem", 0.0) + oee_rru
-    stored_gb = history_writes * m.history_item_bytes * 2 / 1e9  # table and index
+    # a history write also writes each of the table's indexes (``by_time``, projection ALL: a write unit per
+    # KB of the item, at least one whatever the projection); usage events are under 1 KB; the OEE schedule's
+    # period and progress items as its metered run wrote them
+    indexes = len(TABLE_SPECS["history"].indexes)
+    wru = history_writes * wru_per_history_item * (1 + indexes) + other_writes + oee.wru_per_month
+    # device lookups (cached a minute per container) and the OEE schedule's metered reads
+    rru = envelopes * calls.get("dynamodb.GetItem", 0.0) + oee.rru_per_month
+    table_gb = history_writes * m.history_item_bytes / 1e9
+    index_gb = table_gb * indexes  # projection ALL: the index holds the item again (backups do not cover it)
     shadow_ops = envelopes * (calls.get("iot-data.UpdateThingShadow", 0.0) + calls.get("iot-data.GetThingShadow", 0.0))
     shadow_ops += 2 * HOURS_PER_MONTH  # the oee and usage shadows, once an hour each
     traced_fleet = min(invocations * fleet, a.xray_reservoir_per_s * SECONDS_PER_MONTH)
@@ -211,12 +407,28 @@ def machine_month(m: Measured, fleet: int, settings: Settings) -> dict[str, floa
         "lambda_requests": invocations * p["lambda.request"],
         "dynamodb_writes": wru * p["dynamodb.write_request_unit"],
         "dynamodb_reads": rru * p["dynamodb.read_request_unit"],
-        "dynamodb_storage_month_added": stored_gb * (p["dynamodb.storage_gb_month"] + p["dynamodb.pitr_gb_month"]),
+        "dynamodb_storage_month_added": table_gb * (p["dynamodb.storage_gb_month"] + p["dynamodb.pitr_gb_month"])
+        + index_gb * p["dynamodb.storage_gb_month"],
         "s3": (envelopes * calls.get("s3.PutObject", 0.0) + 1) * p["s3.put_request"],
         "cloudwatch_logs": invocations * a.log_bytes_per_invocation / 1e9 * p["cloudwatch.logs_ingested_gb"],
         "cloudwatch_metrics": a.custom_metrics * p["cloudwatch.custom_metric_month"] / fleet,
         "xray_traces": traced_fleet * p["xray.trace_recorded"] / fleet,
     }
+
+
+def keys_only_delta(m: Measured, oee: OeeMetered) -> dict[str, float]:
+    """What a ``KEYS_ONLY`` projection of ``by_time`` would change per machine-month against ``ALL``: the same
+    index writes (a write unit per KB of the index entry, one at least: the items are under 1 KB), index
+    storage of the keys only, and one eventually consistent ``GetItem`` (half a unit) for every item the
+    hourly OEE schedule now reads through the index, instead of its share of the query's 4 KB units."""
+    p = PRICES
+    envelopes = SECONDS_PER_MONTH / m.samples_per_envelope
+    keys_bytes = 100  # machine_id, seq and start, with the index's overhead
+    storage = -envelopes * (m.history_item_bytes - keys_bytes) / 1e9 * p["dynamodb.storage_gb_month"]
+    writes = envelopes * (math.ceil(keys_bytes / 1024) - math.ceil(m.history_item_bytes / 1024))
+    per_item_now = oee.rru_per_month / max(1.0, oee.items_read_per_run * HOURS_PER_MONTH)
+    reads = oee.items_read_per_run * HOURS_PER_MONTH * (0.5 - per_item_now) * p["dynamodb.read_request_unit"]
+    return {"writes": writes * p["dynamodb.write_request_unit"], "storage": storage, "reads": reads}
 
 
 def endpoint_share(fleet: int) -> float:
@@ -233,13 +445,20 @@ def main() -> None:
     parser.add_argument("--things", type=int, default=8)
     parser.add_argument("--envelopes", type=int, default=40)
     parser.add_argument("--samples", type=int, default=60, help="samples per envelope (the gateway's batch)")
+    parser.add_argument("--oee-days", type=int, default=3, help="days of history the OEE schedule runs over")
     args = parser.parse_args()
-    settings = Settings()
+    lookback_h = Settings().oee_lookback_h
 
     batches, devices, _ = bench.make_batches(args.things, args.envelopes, args.samples, version=2)
     v1_batches, v1_devices, _ = bench.make_batches(args.things, max(1, args.envelopes // 4), args.samples, version=1)
     ours = _measure_ours(batches, devices, args.samples, _history_item_bytes(v1_batches))
     naive = _measure_naive(v1_batches, v1_devices, args.samples)
+    days = max(args.oee_days, math.ceil(lookback_h / 24) + 1)
+    oee = {
+        "ours": measure_oee(args.samples, days, lookback_h, incremental=True),
+        "full": measure_oee(args.samples, days, lookback_h, incremental=False),
+        "naive": naive_oee(naive, lookback_h),
+    }
 
     print(f"prices: eu-central-1, recorded {PRICES_DATE} (see PRICE_SOURCES); one machine, 730 h at 1 Hz")
     print(
@@ -247,14 +466,27 @@ def main() -> None:
         f"{ours.history_item_bytes:,.0f} B, handler {ours.cpu_s_per_envelope * 1000:.2f} ms CPU per envelope "
         f"(naive {naive.cpu_s_per_envelope * 1000:.2f} ms)"
     )
+    for name, o in oee.items():
+        print(
+            f"OEE schedule ({name}): {o.items_read_per_run:,.0f} history items in {o.queries_per_run:.1f} queries per "
+            f"hourly run, {o.rru_per_month:,.0f} read units and {o.wru_per_month:,.0f} write units per machine-month"
+        )
     table: dict[int, dict[str, dict[str, float]]] = {}
     for fleet in FLEETS:
-        table[fleet] = {"ours": machine_month(ours, fleet, settings), "naive": machine_month(naive, fleet, settings)}
+        table[fleet] = {
+            "ours": machine_month(ours, fleet, oee["ours"]),
+            "full": machine_month(ours, fleet, oee["full"]),
+            "naive": machine_month(naive, fleet, oee["naive"]),
+        }
     at = table[1_000]
-    print(f"\nUSD per machine-month at 1,000 machines: {'item':<30} {'ours':>10} {'naive':>10}")
+    print("\nUSD per machine-month at 1,000 machines (full: ours with the OEE schedule's full 48 h recompute)")
+    print(f"  {'item':<38} {'ours':>10} {'full':>10} {'naive':>10}")
     for item in at["ours"]:
-        print(f"  {item:<38} {at['ours'][item]:10.4f} {at['naive'][item]:10.4f}")
-    print(f"  {'total (excluding the endpoint)':<38} {_row(at['ours']):10.4f} {_row(at['naive']):10.4f}")
+        print(f"  {item:<38} {at['ours'][item]:10.4f} {at['full'][item]:10.4f} {at['naive'][item]:10.4f}")
+    print(
+        f"  {'total (excluding the endpoint)':<38} {_row(at['ours']):10.4f} {_row(at['full']):10.4f} "
+        f"{_row(at['naive']):10.4f}"
+    )
     print(f"  {'SageMaker endpoint share':<38} {endpoint_share(1_000):10.4f}")
     print(f"\n{'machines':>10} {'ours/machine':>13} {'naive/machine':>14} {'ours, fleet':>12} {'endpoint/machine':>17}")
     for fleet, rows in table.items():
@@ -262,6 +494,12 @@ def main() -> None:
         print(
             f"{fleet:>10,} {per:13.4f} {_row(rows['naive']):14.4f} {per * fleet:12,.2f} {endpoint_share(fleet):17.4f}"
         )
+    keys_only = keys_only_delta(ours, oee["ours"])
+    print(
+        f"\nby_time with projection KEYS_ONLY instead of ALL, per machine-month: writes {keys_only['writes']:+.4f} "
+        f"(an index write is one unit at least), storage {keys_only['storage']:+.4f}, reads {keys_only['reads']:+.4f} "
+        f"(each item the OEE schedule reads fetched again by key): {sum(keys_only.values()):+.4f} USD"
+    )
     dominant = max(at["ours"], key=lambda k: at["ours"][k])
     total = _row(at["ours"])
     verdict = "below" if total < TARGET_USD else "above"
@@ -281,10 +519,16 @@ def main() -> None:
                 "handler_ms_per_envelope": round(ours.cpu_s_per_envelope * 1000, 3),
                 "naive_handler_ms_per_envelope": round(naive.cpu_s_per_envelope * 1000, 3),
                 "usd_per_machine_month": {str(f): round(_row(r["ours"]), 4) for f, r in table.items()},
+                "full_oee_recompute_usd_per_machine_month": {
+                    str(f): round(_row(r["full"]), 4) for f, r in table.items()
+                },
                 "naive_usd_per_machine_month": {str(f): round(_row(r["naive"]), 4) for f, r in table.items()},
+                "oee_items_read_per_run": {k: round(v.items_read_per_run, 1) for k, v in oee.items()},
+                "oee_rru_per_machine_month": {k: round(v.rru_per_month) for k, v in oee.items()},
                 "usd_fleet_month": {str(f): round(_row(r["ours"]) * f, 2) for f, r in table.items()},
                 "endpoint_usd_per_machine_month": {str(f): round(endpoint_share(f), 4) for f in FLEETS},
                 "items_at_1000": {k: round(v, 5) for k, v in at["ours"].items()},
+                "by_time_keys_only_delta_usd": {k: round(v, 5) for k, v in keys_only.items()},
                 "largest_item_at_1000": dominant,
                 "target_usd_per_machine_month": TARGET_USD,
                 "meets_target_at_1000": total < TARGET_USD,

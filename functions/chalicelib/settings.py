@@ -18,7 +18,7 @@ Variables (all optional; the defaults are the embedded local ones):
 ``TWINLEDGER_JWT_SECRET`` / ``_ISSUER``   the local token secret and issuer
 ``TWINLEDGER_MAX_FUTURE_S``               how far in the future an envelope may be sent (300)
 ``TWINLEDGER_SHADOW_RETRIES``             retries of a version-locked shadow update (5)
-``TWINLEDGER_OEE_LOOKBACK_H``             hours the OEE schedule recomputes (48)
+``TWINLEDGER_OEE_LOOKBACK_H``             hours the OEE schedule's first (or full) run recomputes (48)
 ``TWINLEDGER_OEE_ANCHOR_AFTER_H``         hours after its end a period's OEE is anchored (2)
 ``TWINLEDGER_ANOMALY_ENDPOINT``           the SageMaker endpoint's name; unset: ingest does not score
 ``TWINLEDGER_SAGEMAKER_ENDPOINT_URL``     send ``InvokeEndpoint`` here (the local endpoint server)

@@ -28,12 +28,12 @@ from chalicelib.ports.anchoring import AnchorStore, Batch, QueuedRecord, RecordC
 from chalicelib.ports.anomaly import AlertPublisher, Cooldowns
 from chalicelib.ports.archive import Archive
 from chalicelib.ports.billing import InvoiceArchive, Invoices, Leases, Usage
-from chalicelib.ports.oee import Calendars, OeeResults, StoredPeriod
+from chalicelib.ports.oee import Calendars, OeeProgress, OeeResults, StoredPeriod
 from chalicelib.ports.twins import Devices, History, Quarantine, Shadows, ShadowVersionConflictError, StateCodes
 from tests.functional.conftest import T0, samples
 from twin_models.billing import Invoice, Lease, UsageEvent, compute_invoice, load_lease
 from twin_models.history import Segment, segment_from_envelope
-from twin_models.oee import PlantCalendar
+from twin_models.oee import FoldedSeqs, PlantCalendar
 from twin_models.shadow import update_payload
 from twin_models.states import PlantStateCodes
 from twin_models.telemetry import TelemetryEnvelope
@@ -349,6 +349,20 @@ def test_history_latest_before_is_newest_first(three_segments: History) -> None:
     assert seqs(5) == [0]
     assert seqs(-1) == []
     assert seqs(3600) == [2, 1, 0]
+
+
+def test_history_since_is_every_seq_above_in_seq_order(three_segments: History) -> None:
+    assert history_put_late(three_segments)
+    assert [s.seq for s in three_segments.since("cnc-01", -1)] == [0, 1, 2, 7]
+    assert [s.seq for s in three_segments.since("cnc-01", 1)] == [2, 7]  # whatever the samples' times
+    assert [s.seq for s in three_segments.since("cnc-01", 7)] == []
+    assert [s.seq for s in three_segments.since("cnc-02", -1)] == [0]
+    assert three_segments.since("cnc-03", -1) == []
+
+
+def history_put_late(history: History) -> bool:
+    """cnc-01's seq 7, holding samples from an hour before the others (a spooled envelope)."""
+    return history.put_segment(segment("cnc-01", 7, T0 - timedelta(hours=1)), T0)
 
 
 # -- quarantine and archive --------------------------------------------------------------------------------
@@ -967,6 +981,19 @@ def test_oee_results_put_overwrites_and_between_lies_inside(oee_results: OeeResu
     assert oee_results.put([period(100, label="p100 again")], computed + timedelta(hours=1)) == 1
     assert labels(0, 300) == ["p0", "p100 again", "p200"]
     assert oee_results.put([], computed) == 0
+
+
+def test_oee_progress_is_kept_per_machine_apart_from_the_periods(oee_results: OeeResults) -> None:
+    assert oee_results.progress("cnc-01") is None
+    folded = FoldedSeqs(through=41, above=(43, 44, 50))
+    oee_results.put([period(0)], datetime(2026, 1, 5, 14, tzinfo=UTC))
+    oee_results.put_progress(OeeProgress("cnc-01", folded, 1_767_621_600_000_000, "f1"))
+    assert oee_results.progress("cnc-01") == OeeProgress("cnc-01", folded, 1_767_621_600_000_000, "f1")
+    assert oee_results.progress("cnc-02") is None
+    assert [p.start_us for p in oee_results.between("cnc-01", 0, 2**62)] == [0]  # the progress is no period
+    oee_results.put_progress(OeeProgress("cnc-01", FoldedSeqs(through=60), 1_767_625_200_000_000, "f2"))
+    found = oee_results.progress("cnc-01")
+    assert found is not None and (found.folded.through, found.fingerprint) == (60, "f2")
 
 
 def test_calendars_put_and_get(calendars: Calendars) -> None:

@@ -38,6 +38,7 @@ from twin_models.oee.models import (
     ShiftSpec,
     StateRecord,
 )
+from twin_models.oee.progress import FoldedSeqs
 from twin_models.oee.report import OeeTotals, build_report, compute_oee, compute_totals
 from twin_models.oee.results import (
     LineResult,
@@ -58,6 +59,7 @@ __all__ = [
     "CountRecord",
     "CountSeries",
     "CounterReading",
+    "FoldedSeqs",
     "LineResult",
     "Losses",
     "MachineData",

@@ -41,7 +41,7 @@ from chalicelib.ports.anchoring import (
     RecordStatus,
 )
 from chalicelib.ports.billing import InvoiceRecord, LeaseRecord, PutReport
-from chalicelib.ports.oee import StoredPeriod
+from chalicelib.ports.oee import OeeProgress, StoredPeriod
 from chalicelib.ports.twins import DEVICE_CACHE_MAX_AGE_S, ShadowVersionConflictError
 from twin_models.billing import Invoice, Lease, UsageEvent, canonical_json
 from twin_models.device_config import MAX_SHADOW_DEPTH, MAX_SHADOW_STATE_BYTES, state_depth, state_size
@@ -238,6 +238,12 @@ class MemoryHistory:
         found = self._starting_between(machine_id, 0.0, at.timestamp())
         found.reverse()
         return found[:limit] if limit else found
+
+    def since(self, machine_id: str, after_seq: int) -> list[Segment]:
+        """Segments with ``seq > after_seq``, by seq."""
+        with self._lock:
+            machine = self._segments.get(machine_id, {})
+            return [machine[k][0] for k in sorted(machine) if k > after_seq]
 
 
 class MemoryBacklog:
@@ -880,6 +886,7 @@ class MemoryOeeResults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._periods: dict[str, dict[int, tuple[StoredPeriod, datetime]]] = {}
+        self._progress: dict[str, OeeProgress] = {}
 
     def put(self, periods: list[StoredPeriod], computed_at: datetime) -> int:
         """Write (or overwrite) periods; returns how many were written."""
@@ -896,6 +903,16 @@ class MemoryOeeResults:
             starts = sorted(s for s in machine if start_us <= s <= end_us)
             found = [machine[s][0] for s in starts]
         return [_copy_period(p) for p in found if p.end_us <= end_us]
+
+    def progress(self, machine_id: str) -> OeeProgress | None:
+        """Where the machine's last scheduled run left off, or None before its first."""
+        with self._lock:
+            return self._progress.get(machine_id)
+
+    def put_progress(self, progress: OeeProgress) -> None:
+        """Store where the machine's scheduled run left off (frozen: kept as given)."""
+        with self._lock:
+            self._progress[progress.machine_id] = progress
 
 
 class MemoryCalendars:

@@ -5,6 +5,8 @@ One table (``oee``), two kinds of items:
 * ``pk = M#<machine>``, ``sk = P#<period start, epoch µs, 20 digits>``: one completed period of one
   machine — its bounds, label, shift, the additive totals row (``row``, JSON ``{column: value}``)
   and the machine-level input warnings (``notes``).
+* ``pk = M#<machine>``, ``sk = W``: where the machine's scheduled run left off (:class:`OeeProgress`:
+  the seqs folded in, the run's time, the inputs' fingerprint); ``W`` sorts after every ``P#`` key;
 * ``pk = S#<site>``, ``sk = calendar``: the site's :class:`PlantCalendar` as JSON;
 * ``pk = S#<site>``, ``sk = state-codes``: the site's own state codes (:class:`PlantStateCodes`) as JSON.
 """
@@ -18,9 +20,9 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.tables import table_name
-from chalicelib.ports.oee import StoredPeriod
+from chalicelib.ports.oee import OeeProgress, StoredPeriod
 from chalicelib.ports.twins import DEVICE_CACHE_MAX_AGE_S
-from twin_models.oee import PlantCalendar
+from twin_models.oee import FoldedSeqs, PlantCalendar
 from twin_models.states import PlantStateCodes
 
 __all__ = ["CalendarStore", "OeeResultStore", "StateCodeStore"]
@@ -93,6 +95,31 @@ class OeeResultStore:
             if "LastEvaluatedKey" not in page:
                 return found
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def progress(self, machine_id: str) -> OeeProgress | None:
+        """Where the machine's last scheduled run left off, or None before its first."""
+        found = _ddb().get_item(TableName=table_name("oee"), Key={"pk": {"S": f"M#{machine_id}"}, "sk": {"S": "W"}})
+        if "Item" not in found:
+            return None
+        doc = json.loads(found["Item"]["body"]["S"])
+        return OeeProgress(
+            machine_id=machine_id,
+            folded=FoldedSeqs.from_dict(doc["folded"]),
+            until_us=int(doc["until_us"]),
+            fingerprint=str(doc["fingerprint"]),
+        )
+
+    def put_progress(self, progress: OeeProgress) -> None:
+        """Store where the machine's scheduled run left off."""
+        doc = {"folded": progress.folded.to_dict(), "until_us": progress.until_us, "fingerprint": progress.fingerprint}
+        _ddb().put_item(
+            TableName=table_name("oee"),
+            Item={
+                "pk": {"S": f"M#{progress.machine_id}"},
+                "sk": {"S": "W"},
+                "body": {"S": json.dumps(doc, separators=(",", ":"))},
+            },
+        )
 
 
 class CalendarStore:

@@ -144,6 +144,23 @@ class HistoryStore:
             found.append(segment)
         return found
 
+    def since(self, machine_id: str, after_seq: int) -> list[Segment]:
+        """Segments with ``seq > after_seq``, by seq: a query on the table's own key (no index), so it reads
+        only the items above the watermark."""
+        request: dict[str, Any] = {
+            "TableName": table_name("history"),
+            "KeyConditionExpression": "machine_id = :t AND seq > :s",
+            "ExpressionAttributeValues": {":t": {"S": machine_id}, ":s": {"N": str(after_seq)}},
+        }
+        found: list[Segment] = []
+        while True:
+            AWS_CALLS["dynamodb.Query"] += 1
+            page = _ddb().query(**request)
+            found.extend(Segment.from_item(json.loads(item["body"]["S"])) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def _query_time(
         self, machine_id: str, low: float, high: float, forward: bool, limit: int | None = None
     ) -> Iterator[Segment]:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from twin_models.oee import PlantCalendar
+from twin_models.oee import FoldedSeqs, PlantCalendar
 
-__all__ = ["Calendars", "OeeResults", "StoredPeriod"]
+__all__ = ["Calendars", "OeeProgress", "OeeResults", "StoredPeriod"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,19 @@ class StoredPeriod:
     notes: list[str]
 
 
+@dataclass(frozen=True)
+class OeeProgress:
+    """Where one machine's scheduled OEE run left off: the history folded in (:class:`FoldedSeqs`), the
+    time of the run (``until_us``: periods ending before it are stored) and the fingerprint of its inputs
+    other than history (calendar, state codes, ideal cycle times, line); another fingerprint means a full
+    recompute."""
+
+    machine_id: str
+    folded: FoldedSeqs
+    until_us: int
+    fingerprint: str
+
+
 @runtime_checkable
 class OeeResults(Protocol):
     """Per-machine, per-period additive totals rows."""
@@ -39,6 +52,14 @@ class OeeResults(Protocol):
 
     def between(self, machine_id: str, start_us: int, end_us: int) -> list[StoredPeriod]:
         """Stored periods that lie inside ``[start_us, end_us)``, in time order."""
+        ...
+
+    def progress(self, machine_id: str) -> OeeProgress | None:
+        """Where the machine's last scheduled run left off, or None before its first."""
+        ...
+
+    def put_progress(self, progress: OeeProgress) -> None:
+        """Store where the machine's scheduled run left off (after its periods are stored)."""
         ...
 
 

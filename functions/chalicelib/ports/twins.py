@@ -110,6 +110,10 @@ class History(Protocol):
         """Up to ``limit`` segments starting at or before ``at``, newest first."""
         ...
 
+    def since(self, machine_id: str, after_seq: int) -> list[Segment]:
+        """Segments with ``seq > after_seq``, by seq (the table's own key: no index)."""
+        ...
+
 
 @runtime_checkable
 class Quarantine(Protocol):
