@@ -132,10 +132,19 @@ _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def _unb64(segment: bytes) -> bytes:
-    """Strict base64url without padding (RFC 7515 section 2): any other byte is a ``binascii.Error``."""
+    """Strict base64url without padding (RFC 7515 section 2): any other byte, and a last character whose
+    unused low bits are not zero (a second spelling of the same bytes), is a ``binascii.Error``."""
     if b"=" in segment or b"+" in segment or b"/" in segment:
         raise binascii.Error("not base64url without padding")
-    return base64.b64decode(segment.translate(_TO_STANDARD) + b"=" * (-len(segment) % 4), validate=True)
+    decoded = base64.b64decode(segment.translate(_TO_STANDARD) + b"=" * (-len(segment) % 4), validate=True)
+    if len(segment) % 4 and _B64URL.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4]:
+        raise binascii.Error("not the canonical base64url of its bytes (unused bits set)")
+    return decoded
+
+
+_B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: the low bits of a segment's last character that carry no data, by the segment's length modulo 4
+_UNUSED_BITS = {2: 0b1111, 3: 0b11}
 
 
 def _segments(token: bytes | str) -> list[bytes]:

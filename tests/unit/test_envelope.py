@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin_models.signing import (
@@ -132,3 +132,26 @@ def test_seal_wire_is_seal_as_bytes_with_or_without_staged_items() -> None:
     assert json.loads(seal_wire("cnc-01", "plant-a", 7, samples, KEY, "k"))["sent_at"] == "2026-01-05T06:00:02Z"
     with pytest.raises(ValueError, match="2 staged items for 3 samples"):
         seal_wire("cnc-01", "plant-a", 7, samples, KEY, "k", items=items[:2])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(min_size=1, max_size=70),
+    st.sampled_from(list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")),
+)
+def test_only_the_canonical_base64url_spelling_of_a_segment_is_read(data: bytes, last: int) -> None:
+    """A JWS segment has one spelling (RFC 4648 section 3.5): a last character differing only in unused bits
+    would let the same signature travel under several tokens, which other JOSE libraries refuse."""
+    import base64
+    import binascii
+
+    from twin_models.jws import _unb64
+
+    canonical = base64.urlsafe_b64encode(data).rstrip(b"=")
+    assert _unb64(canonical) == data
+    other = canonical[:-1] + bytes([last])
+    try:
+        decoded = _unb64(other)
+    except binascii.Error:
+        return
+    assert other == canonical or decoded != data  # a second spelling of the same bytes is never read
