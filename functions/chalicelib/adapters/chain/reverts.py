@@ -14,7 +14,8 @@ __all__ = ["decode_revert", "revert_data"]
 
 _ERROR_STRING = keccak256(b"Error(string)")[:4]  # == Web3.keccak(text="Error(string)")[:4], without importing web3
 _PANIC = keccak256(b"Panic(uint256)")[:4]
-_BYTES_LITERAL = re.compile(r"""(b(?:'[^']*'|"[^"]*"))""")
+#: a bytes literal as ``repr`` writes it, escapes included (``b'\x01\'\x0c'`` holds a quote)
+_BYTES_LITERAL = re.compile(r"""(b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"))""")
 _HEX = re.compile(r"0x[0-9a-fA-F]{8,}")
 
 
