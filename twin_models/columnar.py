@@ -44,7 +44,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from itertools import groupby, pairwise
 from operator import attrgetter, ne
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
@@ -159,7 +158,7 @@ class ColumnarEnvelope:
     v: Literal[3] = 3
     signature: None = None
 
-    @cached_property
+    @property
     def samples(self) -> list[Sample]:
         """The samples as objects, in time order (made from the columns once, on first use)."""
         return self.columns.samples
@@ -321,8 +320,8 @@ def parse_columns(
         picks = order.tolist()
         values = {name: [column[i] for i in picks] for name, column in values.items()}
     try:
+        from_micros(int(ts_us[0]))  # sorted: the earliest and the latest
         from_micros(int(ts_us[-1]))
-        from_micros(int(np.min(ts_us)))
     except (OverflowError, ValueError) as exc:
         raise EnvelopeError("schema_violation", f"dt_us: a sample time out of range ({exc})") from None
     envelope = ColumnarEnvelope(

@@ -22,13 +22,12 @@ Example:
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from twin_models.columnar import AnyEnvelope
@@ -234,17 +233,18 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
         temperature_max=float(np.max(columns.temperature)),
         last=columns.sample_at(-1),
         content_hash=content_hash,
-        load_spectrum=_spectrum_of_columns(columns, sample_interval_s),
+        load_spectrum=_spectrum(columns.spindle_load, columns.spindle_speed, sample_interval_s),
     )
 
 
-def _spectrum_of_columns(columns: SampleColumns, sample_interval_s: float) -> dict[str, float]:
-    """:func:`load_spectrum` over columns: the same bands (``searchsorted`` right is ``bisect_right``)."""
+def _spectrum(
+    load: npt.NDArray[np.float64], speed: npt.NDArray[np.float64], sample_interval_s: float
+) -> dict[str, float]:
+    """The one banding rule of :func:`load_spectrum`, over arrays of spindle load and speed (``searchsorted``
+    on the right is ``bisect_right``: a value on an edge belongs to the band above it)."""
     speed_bands = len(SPEED_BAND_EDGES_RPM) + 1
-    cells = np.searchsorted(np.asarray(LOAD_BAND_EDGES_PCT, dtype=np.float64), columns.spindle_load, side="right")
-    cells = cells * speed_bands + np.searchsorted(
-        np.asarray(SPEED_BAND_EDGES_RPM, dtype=np.float64), columns.spindle_speed, side="right"
-    )
+    cells = np.searchsorted(np.asarray(LOAD_BAND_EDGES_PCT, dtype=np.float64), load, side="right") * speed_bands
+    cells += np.searchsorted(np.asarray(SPEED_BAND_EDGES_RPM, dtype=np.float64), speed, side="right")
     counts = np.bincount(cells)
     found = np.flatnonzero(counts).tolist()
     return {
@@ -256,6 +256,7 @@ def _spectrum_of_columns(columns: SampleColumns, sample_interval_s: float) -> di
 def load_spectrum(samples: Sequence[Sample], sample_interval_s: float = 1.0) -> dict[str, float]:
     """Seconds at each (spindle-load band, spindle-speed band), keyed ``"<load band><speed band>"`` (see
     :data:`LOAD_BAND_EDGES_PCT`, :data:`SPEED_BAND_EDGES_RPM`); the usage statistics sum them per period.
+    (A segment's spectrum is the same rule over its envelope's columns.)
 
     Example:
         >>> from datetime import UTC, datetime
@@ -263,15 +264,9 @@ def load_spectrum(samples: Sequence[Sample], sample_interval_s: float = 1.0) -> 
         >>> load_spectrum([Sample(ts=t, state=100, spindle_load_pct=45, spindle_speed_rpm=8000)] * 3)
         {'23': 3.0}
     """
-    speed_bands = len(SPEED_BAND_EDGES_RPM) + 1
-    cells = Counter(
-        [
-            bisect_right(LOAD_BAND_EDGES_PCT, s.spindle_load_pct) * speed_bands
-            + bisect_right(SPEED_BAND_EDGES_RPM, s.spindle_speed_rpm)
-            for s in samples
-        ]
-    )
-    return {f"{cell // speed_bands}{cell % speed_bands}": n * sample_interval_s for cell, n in sorted(cells.items())}
+    load = np.array([s.spindle_load_pct for s in samples], dtype=np.float64)
+    speed = np.array([s.spindle_speed_rpm for s in samples], dtype=np.float64)
+    return _spectrum(load, speed, sample_interval_s)
 
 
 def count_increments(points: Iterable[CounterPoint], previous: CounterPoint | None = None) -> tuple[int, int]:
