@@ -16,6 +16,7 @@ Ends with one JSON line of figures and ratios.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -70,6 +71,7 @@ class Counted:
             finally:
                 STORE_CPU[0] += time.process_time() - started
 
+        setattr(self, name, counted)  # made once per method: the wrapper's own cost is the harness's, not the handler's
         return counted
 
 
@@ -219,6 +221,10 @@ def run_ours(
     things_of = [{envelope_document(r["body"])["machine_id"] for r in batch["Records"]} for batch in batches]
     cpu0 = time.process_time()
     for batch, things in zip(batches, things_of, strict=True):
+        # what the in-memory stores hold lives in DynamoDB, IoT and S3 in AWS, not in the handler's heap: it
+        # is moved out of the collector's sight, so that collections do not scan it (a Lambda's heap holds
+        # its modules and one batch)
+        gc.freeze()
         before = CALLS["iot-data.UpdateThingShadow"]
         outcome = service.handle_batch(batch)
         assert not outcome.failed_message_ids and not outcome.quarantined

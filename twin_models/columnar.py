@@ -40,7 +40,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -145,8 +147,7 @@ class ColumnarEnvelope:
     """A verified v3 envelope: what a :class:`~twin_models.telemetry.TelemetryEnvelope` offers its readers
     (the header fields, ``previous``, ``columns``, ``samples``, ``first_ts``, ``last_ts``), read from columns.
 
-    ``values`` holds every field's values in time order (Python lists), from which ``samples`` are made
-    on first use."""
+    ``samples`` are made from the columns on first use."""
 
     machine_id: str
     site: str
@@ -154,7 +155,6 @@ class ColumnarEnvelope:
     sent_at: datetime
     previous: Sample | None
     columns: SampleColumns
-    values: dict[str, list[Any]]
     v: Literal[3] = 3
     signature: None = None
 
@@ -248,17 +248,78 @@ def encode_columns(
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _expand(name: str, column: Any, n: int) -> list[Any]:
-    """A column's ``n`` values, in the order sent; ``schema_violation`` when it holds another number."""
+def _expand(column: Any) -> list[Any]:
+    """A column's values, in the order sent (its length is checked by :func:`_check_length`)."""
     if isinstance(column, list):
-        values = column
-    else:
-        values = []
-        for value, count in column.rle:
-            values += [value] * count
-    if len(values) != n:
-        raise EnvelopeError("schema_violation", f"{name}: {len(values)} values for {n} samples")
+        return column
+    values: list[Any] = []
+    for value, count in column.rle:
+        values += [value] * count
     return values
+
+
+def _check_length(name: str, column: Any, n: int) -> None:
+    """``schema_violation`` when a column sent holds another number of values than ``n``."""
+    if column is None:
+        return
+    found = len(column) if isinstance(column, list) else sum(count for _, count in column.rle)
+    if found != n:
+        raise EnvelopeError("schema_violation", f"{name}: {found} values for {n} samples")
+
+
+def _run_value(runs: list[tuple[Any, int]], index: int, n: int) -> Any:
+    """The value at ``index`` of ``n`` values sent as runs (looked up from the nearer end)."""
+    if index < n // 2:
+        for value, count in runs:
+            if index < count:
+                return value
+            index -= count
+    else:
+        left = n - 1 - index
+        for value, count in reversed(runs):
+            if left < count:
+                return value
+            left -= count
+    raise IndexError(index)
+
+
+class _Values:
+    """Every field's values in time order (Python lists), made from the columns as sent when first asked for:
+    the arrays of :class:`~twin_models.columns.SampleColumns` cover what ingest reads; the lists are for the
+    readers of ``Sample`` objects."""
+
+    def __init__(self, sent: Any, n: int, order: list[int] | None) -> None:
+        self.sent, self.n, self.order = sent, n, order
+        self._lists: dict[str, list[Any]] | None = None
+
+    def column(self, name: str) -> list[Any]:
+        """One field's values in time order."""
+        column = getattr(self.sent, name)
+        if column is None:
+            return [_DEFAULTS[name]] * self.n
+        values = _expand(column)
+        return values if self.order is None else [values[i] for i in self.order]
+
+    def at(self, index: int) -> dict[str, Any]:
+        """Every field's value in the sample at ``index`` (in time order), without expanding the columns."""
+        sent = index if self.order is None else self.order[index]
+        found: dict[str, Any] = {}
+        for name in FIELDS:
+            column = getattr(self.sent, name)
+            if column is None:
+                found[name] = _DEFAULTS[name]
+            elif isinstance(column, list):
+                found[name] = column[sent]
+            else:
+                found[name] = _run_value(column.rle, sent, self.n)
+        return found
+
+    @property
+    def lists(self) -> dict[str, list[Any]]:
+        """Every field's values, in :data:`FIELDS` order."""
+        if self._lists is None:
+            self._lists = {name: self.column(name) for name in FIELDS}
+        return self._lists
 
 
 def _keys_given(payload: _Payload) -> int:
@@ -285,8 +346,6 @@ def parse_columns(
         Traceback (most recent call last):
         twin_models.telemetry.EnvelopeError: schema_violation: machine_id: Field required (7 errors)
     """
-    import numpy as np
-
     if _nesting_exceeds(raw, MAX_JSON_DEPTH):
         raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep")
     try:
@@ -299,26 +358,19 @@ def parse_columns(
         except ValueError as exc:
             raise EnvelopeError("malformed_json", str(exc)) from exc
     n = payload.n
-    steps: list[Any] = [] if payload.dt_us is None else _expand("dt_us", payload.dt_us, n - 1)
     if payload.dt_us is None and n > 1:
         raise EnvelopeError("schema_violation", f"dt_us: missing, for {n} samples")
-    base = to_micros(payload.t0)
-    ts_us = np.empty(n, dtype=np.int64)
-    ts_us[0] = base
-    if n > 1:
-        np.cumsum(np.asarray(steps, dtype=np.int64), out=ts_us[1:])
-        ts_us[1:] += base
+    ts_us, in_order = _times(to_micros(payload.t0), payload.dt_us, n)
     if vars(payload.columns).get("state") is None:
         raise EnvelopeError("schema_violation", "columns.state: Field required (every sample has a state)")
-    values: dict[str, list[Any]] = {}
-    for name in FIELDS:
-        column = getattr(payload.columns, name)
-        values[name] = [_DEFAULTS[name]] * n if column is None else _expand(name, column, n)
-    if n > 1 and bool(np.any(ts_us[1:] < ts_us[:-1])):
-        order = np.argsort(ts_us, kind="stable")
-        ts_us = ts_us[order]
-        picks = order.tolist()
-        values = {name: [column[i] for i in picks] for name, column in values.items()}
+    sent = payload.columns
+    for name in sent.model_fields_set:
+        _check_length(name, getattr(sent, name), n)
+    order: list[int] | None = None
+    if not in_order and bool((ts_us[1:] < ts_us[:-1]).any()):
+        by_time = ts_us.argsort(kind="stable")
+        ts_us = ts_us[by_time]
+        order = by_time.tolist()
     try:
         from_micros(int(ts_us[0]))  # sorted: the earliest and the latest
         from_micros(int(ts_us[-1]))
@@ -330,8 +382,7 @@ def parse_columns(
         seq=payload.seq,
         sent_at=payload.sent_at,
         previous=payload.previous,
-        columns=_columns(ts_us, values),
-        values=values,
+        columns=_columns(ts_us, _Values(sent, n, order)),
     )
     _check(envelope, now=now, max_future=max_future, taxonomy=taxonomy)
     return envelope
@@ -352,40 +403,88 @@ def _made(fields: dict[str, Any]) -> Sample:
     return sample
 
 
-def _floats(values: list[Any]) -> npt.NDArray[np.float64]:
+def _times(base: int, steps: Any, n: int) -> tuple[npt.NDArray[np.int64], bool]:
+    """The samples' times (epoch microseconds) from the first one and the steps as sent, and whether no step
+    is negative (the times are then in order as sent)."""
     import numpy as np
 
-    return np.array([np.nan if v is None else v for v in values] if None in values else values, dtype=np.float64)
+    if steps is None:
+        return np.full(1, base, dtype=np.int64), True
+    if not isinstance(steps, list) and len(steps.rle) == 1 and steps.rle[0][1] == n - 1:  # one step size
+        step = steps.rle[0][0]
+        return _ramp(step, n) + base, step >= 0
+    _check_length("dt_us", steps, n - 1)
+    values = _expand(steps)
+    ts_us = np.empty(n, dtype=np.int64)
+    ts_us[0] = 0
+    np.cumsum(np.array(values, dtype=np.int64), out=ts_us[1:])
+    ts_us += base
+    return ts_us, min(values) >= 0
 
 
-def _columns(ts_us: npt.NDArray[np.int64], values: dict[str, list[Any]]) -> SampleColumns:
+@functools.lru_cache(maxsize=256)
+def _ramp(step: int, n: int) -> npt.NDArray[np.int64]:
+    """``0, step, 2 step, ...`` (``n`` values), read-only: the offsets of evenly sampled times."""
     import numpy as np
 
+    ramp = np.arange(n, dtype=np.int64) * step
+    ramp.setflags(write=False)
+    return ramp
+
+
+@functools.lru_cache(maxsize=1024)
+def _constant(value: Any, kind: str, n: int, dtype: str) -> npt.NDArray[Any]:
+    """A read-only column of ``n`` equal values (``None``: NaN), shared by every envelope that sends it: most
+    columns of a minute hold one value (a state, a program, a counter between parts) or are left out."""
+    import numpy as np
+
+    array = np.full(n, np.nan if value is None else value, dtype=dtype)
+    array.setflags(write=False)
+    return array
+
+
+def _array(name: str, values: _Values, dtype: str) -> npt.NDArray[Any]:
+    """A column as an array of ``dtype``: shared when it holds one value, else made from its values."""
+    import numpy as np
+
+    one: Any = _DEFAULTS[name]
+    column = getattr(values.sent, name)
+    if column is not None:
+        if isinstance(column, list) or len(column.rle) != 1:
+            found = values.column(name)
+            if dtype == "float64" and None in found:
+                return np.array([np.nan if v is None else v for v in found], dtype=np.float64)
+            return np.array(found, dtype=dtype)
+        one = column.rle[0][0]
+    if type(one) is float and one == 0 and math.copysign(1.0, one) < 0:  # -0.0 is not 0.0 to a cache key
+        return np.full(values.n, one, dtype=dtype)
+    return _constant(one, type(one).__name__, values.n, dtype)
+
+
+def _columns(ts_us: npt.NDArray[np.int64], values: _Values) -> SampleColumns:
     from twin_models.columns import SampleColumns
 
-    program = np.empty(len(ts_us), dtype=object)
-    program[:] = values["program"]
-
     def row(index: int) -> Sample:
-        return _made({"ts": from_micros(int(ts_us[index])), **{name: values[name][index] for name in FIELDS}})
+        return _made({"ts": from_micros(int(ts_us[index])), **values.at(index)})
 
     def rows() -> list[Sample]:
         times = map(from_micros, ts_us.tolist())
-        return [_made(dict(zip(_KEYS, row, strict=True))) for row in zip(times, *values.values(), strict=True)]
+        lists = values.lists.values()
+        return [_made(dict(zip(_KEYS, row, strict=True))) for row in zip(times, *lists, strict=True)]
 
     return SampleColumns(
         ts_us=ts_us,
-        state=np.array(values["state"], dtype=np.int64),
-        part_count=np.array(values["part_count"], dtype=np.uint64),
-        reject_count=np.array(values["reject_count"], dtype=np.uint64),
-        power_kw=_floats(values["power_kw"]),
-        alarm_code=np.array(values["alarm_code"], dtype=np.uint64),
-        vibration=_floats(values["vibration_rms_mm_s"]),
-        temperature=_floats(values["temperature_c"]),
-        program=program,
-        ideal=_floats(values["ideal_cycle_time_s"]),
-        spindle_load=_floats(values["spindle_load_pct"]),
-        spindle_speed=_floats(values["spindle_speed_rpm"]),
+        state=_array("state", values, "int64"),
+        part_count=_array("part_count", values, "uint64"),
+        reject_count=_array("reject_count", values, "uint64"),
+        power_kw=_array("power_kw", values, "float64"),
+        alarm_code=_array("alarm_code", values, "uint64"),
+        vibration=_array("vibration_rms_mm_s", values, "float64"),
+        temperature=_array("temperature_c", values, "float64"),
+        program=_array("program", values, "object"),
+        ideal=_array("ideal_cycle_time_s", values, "float64"),
+        spindle_load=_array("spindle_load_pct", values, "float64"),
+        spindle_speed=_array("spindle_speed_rpm", values, "float64"),
         row=row,
         rows=rows,
     )
@@ -396,12 +495,12 @@ def _check(
 ) -> None:
     """The v2 parse's state-code and clock rules, over the columns."""
     if taxonomy is not None:
-        states = envelope.values["state"]
-        unknown = [code for code in sorted(set(states)) if not taxonomy.knows(code)]
+        states = envelope.columns.state
+        unknown = [code for code in sorted(set(states.tolist())) if not taxonomy.knows(code)]
         if unknown:
             raise EnvelopeError(
                 "schema_violation",
-                f"columns.state.{states.index(unknown[0])}: {unknown[0]} is not a state code of the taxonomy",
+                f"columns.state.{states.tolist().index(unknown[0])}: {unknown[0]} is not a state code of the taxonomy",
             )
     limit = (now or datetime.now(UTC)) + max_future
     latest = max(envelope.last_ts, envelope.sent_at)

@@ -180,9 +180,18 @@ def _run_starts(columns: SampleColumns, step_us: int) -> list[int]:
     whose key differs from its predecessor's or that comes more than one sampling interval after it."""
     ts, ideal = columns.ts_us, columns.ideal
     breaks = (columns.state[1:] != columns.state[:-1]) | (ts[1:] - ts[:-1] > step_us)
-    breaks |= columns.program[1:] != columns.program[:-1]
-    breaks |= (ideal[1:] != ideal[:-1]) & ~(np.isnan(ideal[1:]) & np.isnan(ideal[:-1]))
-    return [0, *(np.flatnonzero(breaks) + 1).tolist()]
+    program = columns.program
+    if program[0] != program[-1] or (program[1:] != program[:-1]).any():
+        breaks |= program[1:] != program[:-1]
+    stated = ~np.isnan(ideal)
+    if stated.all():
+        breaks |= ideal[1:] != ideal[:-1]
+    elif stated.any():  # NaN is "none stated": equal to itself here
+        breaks |= (ideal[1:] != ideal[:-1]) & (stated[1:] | stated[:-1])
+    return [0, *(breaks.nonzero()[0] + 1).tolist()]
+
+
+_NO_ALARM = np.zeros(1, dtype=np.uint64)
 
 
 def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0, content_hash: str = "") -> Segment:
@@ -197,27 +206,32 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
     n = len(columns)
     starts = _run_starts(columns, step_us)
     ends = [*starts[1:], n]
-    states, programs, ideals = columns.state.tolist(), columns.program.tolist(), columns.ideal.tolist()
+    firsts = ts[starts].tolist()
+    lasts = ts[[b - 1 for b in ends]].tolist()
+    states, programs = columns.state[starts].tolist(), columns.program[starts].tolist()
+    ideals = columns.ideal[starts].tolist()
     intervals = [
         StateInterval(
-            start=from_micros(int(ts[a])),
-            end=from_micros(int(ts[b - 1]) + step_us),
-            code=states[a],
-            program=programs[a],
-            ideal_cycle_time_s=None if ideals[a] != ideals[a] else ideals[a],  # NaN: none stated
+            start=from_micros(first),
+            end=from_micros(last + step_us),
+            code=code,
+            program=program,
+            ideal_cycle_time_s=None if ideal != ideal else ideal,  # NaN: none stated
         )
-        for a, b in zip(starts, ends, strict=True)
+        for first, last, code, program, ideal in zip(firsts, lasts, states, programs, ideals, strict=True)
     ]
     parts, rejects = columns.part_count, columns.reject_count
-    changed = [0, *(np.flatnonzero((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])) + 1).tolist()]
+    changed = [0, *(((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])).nonzero()[0] + 1).tolist()]
     times = columns.times
     counters = [
         CounterPoint(ts=times[i], part_count=p, reject_count=r)
         for i, p, r in zip(changed, parts[changed].tolist(), rejects[changed].tolist(), strict=True)
     ]
     alarm = columns.alarm_code
-    onsets = np.flatnonzero((alarm != 0) & (alarm != np.concatenate(([np.uint64(0)], alarm[:-1])))).tolist()
-    alarms = [(times[i], code) for i, code in zip(onsets, alarm[onsets].tolist(), strict=True)]
+    alarms: list[tuple[datetime, int]] = []
+    if alarm.any():
+        onsets = ((alarm != 0) & (alarm != np.concatenate((_NO_ALARM, alarm[:-1])))).nonzero()[0].tolist()
+        alarms = [(times[i], code) for i, code in zip(onsets, alarm[onsets].tolist(), strict=True)]
     return Segment(
         machine_id=envelope.machine_id,
         site=envelope.site,
@@ -228,13 +242,17 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
         intervals=intervals,
         counters=counters,
         alarms=alarms,
-        energy_kwh=float(np.sum(columns.power_kw)) * sample_interval_s / 3600.0,
-        vibration_max=float(np.max(columns.vibration)),
-        temperature_max=float(np.max(columns.temperature)),
+        energy_kwh=float(columns.power_kw.sum()) * sample_interval_s / 3600.0,
+        vibration_max=float(columns.vibration.max()),
+        temperature_max=float(columns.temperature.max()),
         last=columns.sample_at(-1),
         content_hash=content_hash,
         load_spectrum=_spectrum(columns.spindle_load, columns.spindle_speed, sample_interval_s),
     )
+
+
+_LOAD_EDGES = np.asarray(LOAD_BAND_EDGES_PCT, dtype=np.float64)
+_SPEED_EDGES = np.asarray(SPEED_BAND_EDGES_RPM, dtype=np.float64)
 
 
 def _spectrum(
@@ -243,10 +261,10 @@ def _spectrum(
     """The one banding rule of :func:`load_spectrum`, over arrays of spindle load and speed (``searchsorted``
     on the right is ``bisect_right``: a value on an edge belongs to the band above it)."""
     speed_bands = len(SPEED_BAND_EDGES_RPM) + 1
-    cells = np.searchsorted(np.asarray(LOAD_BAND_EDGES_PCT, dtype=np.float64), load, side="right") * speed_bands
-    cells += np.searchsorted(np.asarray(SPEED_BAND_EDGES_RPM, dtype=np.float64), speed, side="right")
+    cells = _LOAD_EDGES.searchsorted(load, side="right") * speed_bands
+    cells += _SPEED_EDGES.searchsorted(speed, side="right")
     counts = np.bincount(cells)
-    found = np.flatnonzero(counts).tolist()
+    found = counts.nonzero()[0].tolist()
     return {
         f"{cell // speed_bands}{cell % speed_bands}": n * sample_interval_s
         for cell, n in zip(found, counts[found].tolist(), strict=True)

@@ -34,7 +34,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -128,15 +127,14 @@ def is_jws(body: bytes | str) -> bool:
     return head in (b"eyJ", "eyJ")
 
 
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+#: base64url to base64; ``+``, ``/`` and ``=`` become ``*``, outside either alphabet, which strict decoding refuses
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/***")
 
 
 def _unb64(segment: bytes) -> bytes:
     """Strict base64url without padding (RFC 7515 section 2): any other byte, and a last character whose
     unused low bits are not zero (a second spelling of the same bytes), is a ``binascii.Error``."""
-    if b"=" in segment or b"+" in segment or b"/" in segment:
-        raise binascii.Error("not base64url without padding")
-    decoded = base64.b64decode(segment.translate(_TO_STANDARD) + b"=" * (-len(segment) % 4), validate=True)
+    decoded = binascii.a2b_base64(segment.translate(_TO_STANDARD) + b"=" * (-len(segment) % 4), strict_mode=True)
     if len(segment) % 4 and _B64URL.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4]:
         raise binascii.Error("not the canonical base64url of its bytes (unused bits set)")
     return decoded
@@ -186,8 +184,11 @@ def jws_header(token: bytes | str) -> JwsHeader:
     return JwsHeader(key_id=kid, machine_id=machine_id, seq=seq, content_type=content_type, segment=header_segment)
 
 
+_NAME = re.compile(NAME_PATTERN)
+
+
 def _name_ok(value: str) -> bool:
-    return re.fullmatch(NAME_PATTERN, value) is not None
+    return _NAME.fullmatch(value) is not None
 
 
 def payload_of(token: bytes | str) -> bytes:
@@ -227,6 +228,7 @@ def readable_document(wire: bytes | str) -> dict[str, Any]:
         >>> from datetime import datetime, timezone
         >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
         >>> raw = encode_columns("m", "s", 0, [Sample(ts=t, state=100)])
+        >>> import base64
         >>> token = b"eyJhIjoxfQ." + base64.urlsafe_b64encode(raw).rstrip(b"=") + b".c2ln"
         >>> readable_document(token)["samples"][0]["ts"], "columns" in readable_document(token)
         ('2026-01-05T00:00:00Z', False)
@@ -274,9 +276,13 @@ def open_jws(
     return envelope, "sha256:" + hashlib.sha256(payload).hexdigest()
 
 
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
 def _verified_payload(token: bytes | str, header: JwsHeader, public_key: ec.EllipticCurvePublicKey) -> bytes:
     """The payload bytes of a compact ES256 JWS whose signature holds for ``public_key`` (RFC 7515 5.2)."""
-    header_segment, payload_segment, signature_segment = _segments(token)
+    data = token.encode() if isinstance(token, str) else token
+    header_segment, payload_segment, signature_segment = _segments(data)
     if header_segment != header.segment and jws_header(header_segment + b"..") != header:
         raise EnvelopeError("bad_signature", "the protected header is not the one the key was chosen by")
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
@@ -289,7 +295,7 @@ def _verified_payload(token: bytes | str, header: JwsHeader, public_key: ec.Elli
         raise EnvelopeError("bad_signature", f"an ES256 signature is 64 bytes (r||s), this one {len(signature)}")
     der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
     try:
-        public_key.verify(der, header_segment + b"." + payload_segment, ec.ECDSA(hashes.SHA256()))
+        public_key.verify(der, data[: len(header_segment) + 1 + len(payload_segment)], _ES256)
     except InvalidSignature:
         raise EnvelopeError("bad_signature", "the signature does not hold for the registered key") from None
     return payload

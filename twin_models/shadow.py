@@ -142,9 +142,16 @@ def fit_to_limits(reported: dict[str, Any], max_bytes: int = MAX_SHADOW_BYTES) -
 
 def update_payload(reported: dict[str, Any], version: int | None = None) -> bytes:
     """The ``UpdateThingShadow`` payload; with ``version`` AWS rejects it (409) if the shadow moved on."""
-    body: dict[str, Any] = {"state": {"reported": fit_to_limits(reported)}}
+    doc = _clean(reported, 1)
+    if not isinstance(doc, dict):
+        raise TypeError("a reported section is a JSON object")
+    body: dict[str, Any] = {"state": {"reported": doc}}
     if version is not None:
         body["version"] = version
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    if len(payload) - (0 if version is None else len(f',"version":{version}')) <= MAX_SHADOW_BYTES:
+        return payload  # the document as it is fits: no second serialisation to measure it
+    body["state"]["reported"] = fit_to_limits(doc)
     return json.dumps(body, separators=(",", ":")).encode()
 
 

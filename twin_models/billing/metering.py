@@ -71,6 +71,10 @@ class MeteringConfig:
     taxonomy: StateTaxonomy = field(default_factory=lambda: DEFAULT_TAXONOMY)
 
 
+#: the configuration of a machine whose site maps no state codes of its own
+_DEFAULT_CONFIG = MeteringConfig()
+
+
 @dataclass(frozen=True, slots=True)
 class _S:
     ts: datetime
@@ -207,15 +211,21 @@ def _in_codes(values: npt.NDArray[Any], codes: Iterable[int]) -> npt.NDArray[np.
     """Which ``values`` are among ``codes``, compared exactly (no promotion of 64-bit codes to float). The
     code sets are a handful of values: one comparison each beats a general set-membership routine."""
     mask = np.zeros(len(values), dtype=bool)
+    if not codes:
+        return mask
     if values.dtype == object:
         wanted = set(codes)
         mask[:] = [v in wanted for v in values.tolist()]
         return mask
-    info = np.iinfo(values.dtype)
+    low, high = _LIMITS[values.dtype.char]
     for code in codes:
-        if info.min <= code <= info.max:
+        if low <= code <= high:
             mask |= values == values.dtype.type(code)
     return mask
+
+
+#: the range of each integer column type metering reads (``np.iinfo``, looked up once)
+_LIMITS = {np.dtype(t).char: (int(np.iinfo(t).min), int(np.iinfo(t).max)) for t in (np.int64, np.uint64)}
 
 
 def _pieces(
@@ -224,7 +234,7 @@ def _pieces(
     """Each sample's own interval (``period_us``, cut short by the next sample) split at bucket boundaries:
     the pieces' bucket starts (us), lengths (us) and the sample each belongs to."""
     ts = data.ts_us
-    lo = ts.copy()
+    lo = ts
     hi = ts + period_us
     if len(ts) > 1:
         hi[:-1] = ts[:-1] + np.minimum(period_us, ts[1:] - ts[:-1])
@@ -237,11 +247,19 @@ def _pieces(
         lengths.append(cut - lo)
         owners.append(owner)
         more = cut < hi
+        if not more.any():
+            break
         lo, hi, owner = cut[more], hi[more], owner[more]
+    if len(starts) == 1:  # no interval crosses a bucket boundary
+        return starts[0], lengths[0], owners[0]
     return np.concatenate(starts), np.concatenate(lengths), np.concatenate(owners)
 
 
-def _groups(starts: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.bool_] | None]]:
+#: each distinct bucket start with the mask of its entries (``None``: all of them)
+_Groups = list[tuple[int, npt.NDArray[np.bool_] | None]]
+
+
+def _groups(starts: npt.NDArray[np.int64]) -> _Groups:
     """Each distinct bucket start with the mask of its entries (``None``: all of them, the common case)."""
     distinct = set(starts.tolist())
     if len(distinct) == 1:
@@ -250,23 +268,23 @@ def _groups(starts: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.boo
 
 
 def _energy_kw_us(
-    data: _Meterable, buckets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], owners: npt.NDArray[np.intp]
+    data: _Meterable, groups: _Groups, lengths: npt.NDArray[np.int64], owners: npt.NDArray[np.intp]
 ) -> dict[int, Decimal]:
     """kW times microseconds per bucket start, exactly as the decimals the samples were sent with.
 
     Summed in float64 first; a bucket whose kWh lies so close to a rounding tie of the 6th decimal that the
     float's error bound could cross it is summed again in ``Decimal``. Every other bucket's rounded quantity
     is then the exact one, so only the exact sum's 6-decimal rounding is ever reported."""
-    weights = data.power_kw[owners] * lengths
+    weights = (data.power_kw if len(owners) == len(data.power_kw) else data.power_kw[owners]) * lengths
     out: dict[int, Decimal] = {}
-    for start, mask in _groups(buckets):
+    for start, mask in groups:
         chosen = weights if mask is None else weights[mask]
-        total = float(np.sum(chosen))
+        total = float(chosen.sum())
         if total == 0:
             continue
         micro_kwh = total / 3600.0  # in 1e-6 kWh, the unit the quantity is rounded to
         # the float's error: each term's (decimal to float, product) and the sum's, over the terms' magnitude
-        magnitude = float(np.sum(np.abs(chosen))) / 3600.0 if total < 0 or bool(np.any(chosen < 0)) else micro_kwh
+        magnitude = float(np.abs(chosen).sum()) / 3600.0 if total < 0 or chosen.min() < 0 else micro_kwh
         bound = (len(chosen) + 8) * 4.5e-16 * magnitude
         if math.isfinite(micro_kwh) and abs(micro_kwh - math.floor(micro_kwh) - 0.5) > bound:
             out[start] = Decimal(round(micro_kwh)) * 3600  # rounds to the same quantity as the exact sum
@@ -276,12 +294,11 @@ def _energy_kw_us(
     return out
 
 
-def _per_bucket_ints(
-    starts: npt.NDArray[np.int64], values: npt.NDArray[Any], keep: npt.NDArray[np.bool_]
-) -> dict[int, int]:
-    """Exact integer sums of ``values`` per bucket start, over the entries ``keep`` marks."""
+def _per_bucket_ints(groups: _Groups, values: npt.NDArray[Any], keep: npt.NDArray[np.bool_]) -> dict[int, int]:
+    """Exact integer sums of ``values`` per bucket start (``groups``: :func:`_groups`), over the entries
+    ``keep`` marks."""
     totals: dict[int, int] = {}
-    for start, mask in _groups(starts):
+    for start, mask in groups:
         chosen = values[keep] if mask is None else values[keep & mask]
         if len(chosen):
             totals[start] = sum(chosen.tolist())  # Python ints: exact beyond 64 bits
@@ -301,10 +318,10 @@ def derive_usage_events(
 
     Everything is computed on time-ordered columns: spindle microseconds and counter increments as exact
     integers, energy as described in :func:`_energy_kw_us`."""
-    cfg = config or MeteringConfig()
+    cfg = config or _DEFAULT_CONFIG
     data = _meterable(samples)
     prev = _view(previous) if previous is not None else None
-    if prev is not None:
+    if prev is not None and len(data.ts_us) and data.ts_us[0] <= to_micros(prev.ts):  # time-ordered
         data = data.select(data.ts_us > to_micros(prev.ts))
     bucket_us = cfg.bucket_s * _US
     period_us = round(cfg.sample_period_s * _US)
@@ -314,34 +331,42 @@ def derive_usage_events(
 
     if len(data.ts_us):
         buckets, lengths, owners = _pieces(data, bucket_us, period_us)
+        groups = _groups(buckets)
         codes = set(data.state.tolist())
         running_codes = [c for c in codes if _category(cfg.taxonomy, c) in cfg.running_categories]
-        running = _in_codes(data.state[owners], running_codes)
-        for start_us, us in _per_bucket_ints(buckets, lengths, running & (lengths > 0)).items():
+        running = _in_codes(data.state if len(owners) == len(data.state) else data.state[owners], running_codes)
+        for start_us, us in _per_bucket_ints(groups, lengths, running & (lengths > 0)).items():
             seconds[("spindle_hours", start_us // _US)] = Decimal(us) / _US
-        for start_us, kw_us in _energy_kw_us(data, buckets, lengths, owners).items():
+        for start_us, kw_us in _energy_kw_us(data, groups, lengths, owners).items():
             seconds[("energy_kwh", start_us // _US)] = kw_us / _US
 
         # counters and edges: each pair of consecutive samples, the carried one first when there is one
-        pair_buckets = (data.ts_us - data.ts_us % bucket_us) // _US
-        times = data.times
-        if prev is None:
-            pair_buckets, times = pair_buckets[1:], times[1:]
+        times = data.times if prev is not None else data.times[1:]
+        pair_groups: _Groups | None = None
         for meter, column, first in (
             ("parts", data.part_count, prev.part_count if prev else 0),
             ("rejected_parts", data.reject_count, prev.reject_count if prev else 0),
         ):
             chain = _chained(column, first if prev else None)
             before, after = chain[:-1], chain[1:]
-            for start, n in _per_bucket_ints(pair_buckets, counter_delta(before, after), after != before).items():
+            moved = after != before
+            if not moved.any():  # no counter change: nothing to count
+                continue
+            if pair_groups is None:
+                pair_buckets = (data.ts_us - data.ts_us % bucket_us) // _US
+                pair_groups = _groups(pair_buckets if prev is not None else pair_buckets[1:])
+            for start, n in _per_bucket_ints(pair_groups, counter_delta(before, after), moved).items():
                 counts[(meter, start)] = n
         alarm = _chained(data.alarm_code, prev.alarm_code if prev else None)
-        state = _chained(data.state, prev.state if prev else None)
-        crash = _in_codes(state, cfg.crash_state_codes) | _in_codes(alarm, cfg.crash_alarm_codes)
-        overload = _in_codes(alarm, cfg.overload_alarm_codes)
-        crash_on = np.flatnonzero(crash[1:] & ~crash[:-1]).tolist()
-        overload_on = np.flatnonzero(overload[1:] & (alarm[1:] != alarm[:-1])).tolist()
-        edges = [("crash_events", times[i]) for i in crash_on] + [("overload_events", times[i]) for i in overload_on]
+        crash = _in_codes(_chained(data.state, prev.state if prev else None), cfg.crash_state_codes)
+        if cfg.crash_alarm_codes:
+            crash |= _in_codes(alarm, cfg.crash_alarm_codes)
+        if crash.any():
+            edges += [("crash_events", times[i]) for i in (crash[1:] & ~crash[:-1]).nonzero()[0].tolist()]
+        if cfg.overload_alarm_codes:
+            overload = _in_codes(alarm, cfg.overload_alarm_codes)
+            onsets = (overload[1:] & (alarm[1:] != alarm[:-1])).nonzero()[0].tolist()
+            edges += [("overload_events", times[i]) for i in onsets]
 
     def event(meter: str, when: datetime, quantity: Decimal, stamp: str) -> UsageEvent:
         ident = f"{machine_id}:{meter}:{stamp}:{source}"
@@ -368,6 +393,11 @@ def _chained(column: npt.NDArray[Any], first: int | None) -> npt.NDArray[Any]:
     """``column`` after the carried reading ``first`` (``None``: none); Python ints where it does not fit."""
     if first is None:
         return column
+    if column.dtype.char in _LIMITS and _LIMITS[column.dtype.char][0] <= first <= _LIMITS[column.dtype.char][1]:
+        chained = np.empty(len(column) + 1, dtype=column.dtype)
+        chained[0] = first
+        chained[1:] = column
+        return chained
     if column.dtype == object or not np.can_cast(np.min_scalar_type(first), column.dtype, casting="safe"):
         return _objects([first, *column.tolist()])
     return np.concatenate((np.array([first], dtype=column.dtype), column))

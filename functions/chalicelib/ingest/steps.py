@@ -119,10 +119,11 @@ class VerifyStep:
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
 
     def _run_v2(self, body: str, now: datetime) -> tuple[Segment, AnyEnvelope, tuple[str, ...]]:
-        header = jws_header(body)  # which key, and what the signature must vouch for (not trusted yet)
+        token = body.encode()
+        header = jws_header(token)  # which key, and what the signature must vouch for (not trusted yet)
         device, pem = _registered_key(self.devices.get(header.machine_id), header.machine_id, header.key_id, now)
         envelope, digest = open_jws(
-            body, header, _public_key(pem), now=now, max_future=self.max_future, taxonomy=self.taxonomy(device.site)
+            token, header, _public_key(pem), now=now, max_future=self.max_future, taxonomy=self.taxonomy(device.site)
         )
         _check_site(envelope, device)
         return segment_from_envelope(envelope, content_hash=digest), envelope, parties(device)
