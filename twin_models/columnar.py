@@ -443,8 +443,9 @@ def _constant(value: Any, kind: str, n: int, dtype: str) -> npt.NDArray[Any]:
     return array
 
 
-def _array(name: str, values: _Values, dtype: str) -> npt.NDArray[Any]:
-    """A column as an array of ``dtype``: shared when it holds one value, else made from its values."""
+def _array(name: str, values: _Values, dtype: str, uniform: set[str], key: str) -> npt.NDArray[Any]:
+    """A column as an array of ``dtype``: shared when it holds one value (``key`` is then added to
+    ``uniform``), else made from its values."""
     import numpy as np
 
     one: Any = _DEFAULTS[name]
@@ -456,6 +457,7 @@ def _array(name: str, values: _Values, dtype: str) -> npt.NDArray[Any]:
                 return np.array([np.nan if v is None else v for v in found], dtype=np.float64)
             return np.array(found, dtype=dtype)
         one = column.rle[0][0]
+    uniform.add(key)
     if type(one) is float and one == 0 and math.copysign(1.0, one) < 0:  # -0.0 is not 0.0 to a cache key
         return np.full(values.n, one, dtype=dtype)
     return _constant(one, type(one).__name__, values.n, dtype)
@@ -472,21 +474,23 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values) -> SampleColumns:
         lists = values.lists.values()
         return [_made(dict(zip(_KEYS, row, strict=True))) for row in zip(times, *lists, strict=True)]
 
+    uniform: set[str] = set()
     return SampleColumns(
         ts_us=ts_us,
-        state=_array("state", values, "int64"),
-        part_count=_array("part_count", values, "uint64"),
-        reject_count=_array("reject_count", values, "uint64"),
-        power_kw=_array("power_kw", values, "float64"),
-        alarm_code=_array("alarm_code", values, "uint64"),
-        vibration=_array("vibration_rms_mm_s", values, "float64"),
-        temperature=_array("temperature_c", values, "float64"),
-        program=_array("program", values, "object"),
-        ideal=_array("ideal_cycle_time_s", values, "float64"),
-        spindle_load=_array("spindle_load_pct", values, "float64"),
-        spindle_speed=_array("spindle_speed_rpm", values, "float64"),
+        state=_array("state", values, "int64", uniform, "state"),
+        part_count=_array("part_count", values, "uint64", uniform, "part_count"),
+        reject_count=_array("reject_count", values, "uint64", uniform, "reject_count"),
+        power_kw=_array("power_kw", values, "float64", uniform, "power_kw"),
+        alarm_code=_array("alarm_code", values, "uint64", uniform, "alarm_code"),
+        vibration=_array("vibration_rms_mm_s", values, "float64", uniform, "vibration"),
+        temperature=_array("temperature_c", values, "float64", uniform, "temperature"),
+        program=_array("program", values, "object", uniform, "program"),
+        ideal=_array("ideal_cycle_time_s", values, "float64", uniform, "ideal"),
+        spindle_load=_array("spindle_load_pct", values, "float64", uniform, "spindle_load"),
+        spindle_speed=_array("spindle_speed_rpm", values, "float64", uniform, "spindle_speed"),
         row=row,
         rows=rows,
+        uniform=frozenset(uniform),
     )
 
 

@@ -113,6 +113,9 @@ class SampleColumns:
     row: Callable[[int], Sample] | None = field(default=None, repr=False)
     #: every sample at once (faster than ``row`` for each), for the same columns
     rows: Callable[[], list[Sample]] | None = field(default=None, repr=False)
+    #: the columns known to hold one value in every sample (a v3 column sent as one run, or left out), whose
+    #: changes readers need not look for; empty when not known
+    uniform: frozenset[str] = field(default=frozenset(), repr=False)
 
     def __len__(self) -> int:
         return len(self.ts_us)

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -178,16 +179,19 @@ def _interval_from_item(row: list[Any]) -> StateInterval:
 def _run_starts(columns: SampleColumns, step_us: int) -> list[int]:
     """Where a run of equal state, program and ideal cycle time starts: the first sample, and every sample
     whose key differs from its predecessor's or that comes more than one sampling interval after it."""
-    ts, ideal = columns.ts_us, columns.ideal
-    breaks = (columns.state[1:] != columns.state[:-1]) | (ts[1:] - ts[:-1] > step_us)
+    ts, ideal, uniform = columns.ts_us, columns.ideal, columns.uniform
+    breaks = ts[1:] - ts[:-1] > step_us
+    if "state" not in uniform:
+        breaks |= columns.state[1:] != columns.state[:-1]
     program = columns.program
-    if program[0] != program[-1] or (program[1:] != program[:-1]).any():
+    if "program" not in uniform and (program[0] != program[-1] or (program[1:] != program[:-1]).any()):
         breaks |= program[1:] != program[:-1]
-    stated = ~np.isnan(ideal)
-    if stated.all():
-        breaks |= ideal[1:] != ideal[:-1]
-    elif stated.any():  # NaN is "none stated": equal to itself here
-        breaks |= (ideal[1:] != ideal[:-1]) & (stated[1:] | stated[:-1])
+    if "ideal" not in uniform:
+        stated = ~np.isnan(ideal)
+        if stated.all():
+            breaks |= ideal[1:] != ideal[:-1]
+        elif stated.any():  # NaN is "none stated": equal to itself here
+            breaks |= (ideal[1:] != ideal[:-1]) & (stated[1:] | stated[:-1])
     return [0, *(breaks.nonzero()[0] + 1).tolist()]
 
 
@@ -221,7 +225,9 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
         for first, last, code, program, ideal in zip(firsts, lasts, states, programs, ideals, strict=True)
     ]
     parts, rejects = columns.part_count, columns.reject_count
-    changed = [0, *(((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])).nonzero()[0] + 1).tolist()]
+    changed = [0]
+    if not {"part_count", "reject_count"} <= columns.uniform:
+        changed += (((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])).nonzero()[0] + 1).tolist()
     times = columns.times
     counters = [
         CounterPoint(ts=times[i], part_count=p, reject_count=r)
@@ -247,7 +253,12 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
         temperature_max=float(columns.temperature.max()),
         last=columns.sample_at(-1),
         content_hash=content_hash,
-        load_spectrum=_spectrum(columns.spindle_load, columns.spindle_speed, sample_interval_s),
+        load_spectrum=_spectrum(
+            columns.spindle_load,
+            columns.spindle_speed,
+            sample_interval_s,
+            {"spindle_load", "spindle_speed"} <= columns.uniform,
+        ),
     )
 
 
@@ -256,11 +267,15 @@ _SPEED_EDGES = np.asarray(SPEED_BAND_EDGES_RPM, dtype=np.float64)
 
 
 def _spectrum(
-    load: npt.NDArray[np.float64], speed: npt.NDArray[np.float64], sample_interval_s: float
+    load: npt.NDArray[np.float64], speed: npt.NDArray[np.float64], sample_interval_s: float, uniform: bool = False
 ) -> dict[str, float]:
     """The one banding rule of :func:`load_spectrum`, over arrays of spindle load and speed (``searchsorted``
-    on the right is ``bisect_right``: a value on an edge belongs to the band above it)."""
+    on the right is ``bisect_right``: a value on an edge belongs to the band above it); ``uniform``: every
+    sample has the first one's load and speed."""
     speed_bands = len(SPEED_BAND_EDGES_RPM) + 1
+    if uniform:
+        band = bisect_right(LOAD_BAND_EDGES_PCT, float(load[0])), bisect_right(SPEED_BAND_EDGES_RPM, float(speed[0]))
+        return {f"{band[0]}{band[1]}": len(load) * sample_interval_s}
     cells = _LOAD_EDGES.searchsorted(load, side="right") * speed_bands
     cells += _SPEED_EDGES.searchsorted(speed, side="right")
     counts = np.bincount(cells)

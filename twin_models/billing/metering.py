@@ -145,6 +145,7 @@ class _Meterable:
     alarm_code: npt.NDArray[Any]
     power_kw: npt.NDArray[np.float64]
     exact_power: Callable[[int], Decimal]  # the sample's power as the decimal it was sent as
+    uniform: frozenset[str] = frozenset()  # the columns holding one value (``SampleColumns.uniform``)
 
     def select(self, keep: npt.NDArray[np.bool_]) -> _Meterable:
         index = np.flatnonzero(keep)
@@ -160,6 +161,7 @@ class _Meterable:
             alarm_code=self.alarm_code[index],
             power_kw=self.power_kw[index],
             exact_power=lambda i: exact(int(index[i])),
+            uniform=self.uniform,
         )
 
 
@@ -174,6 +176,7 @@ def _from_columns(columns: SampleColumns) -> _Meterable:
         alarm_code=columns.alarm_code,
         power_kw=powers,
         exact_power=lambda i: Decimal(repr(float(powers[i]))),
+        uniform=columns.uniform,
     )
 
 
@@ -332,21 +335,29 @@ def derive_usage_events(
     if len(data.ts_us):
         buckets, lengths, owners = _pieces(data, bucket_us, period_us)
         groups = _groups(buckets)
-        codes = set(data.state.tolist())
+        uniform = data.uniform
+        codes = {int(data.state[0])} if "state" in uniform else set(data.state.tolist())
         running_codes = [c for c in codes if _category(cfg.taxonomy, c) in cfg.running_categories]
-        running = _in_codes(data.state if len(owners) == len(data.state) else data.state[owners], running_codes)
-        for start_us, us in _per_bucket_ints(groups, lengths, running & (lengths > 0)).items():
-            seconds[("spindle_hours", start_us // _US)] = Decimal(us) / _US
+        if running_codes:
+            running = lengths > 0
+            if len(running_codes) < len(codes):
+                running &= _in_codes(
+                    data.state if len(owners) == len(data.state) else data.state[owners], running_codes
+                )
+            for start_us, us in _per_bucket_ints(groups, lengths, running).items():
+                seconds[("spindle_hours", start_us // _US)] = Decimal(us) / _US
         for start_us, kw_us in _energy_kw_us(data, groups, lengths, owners).items():
             seconds[("energy_kwh", start_us // _US)] = kw_us / _US
 
         # counters and edges: each pair of consecutive samples, the carried one first when there is one
         times = data.times if prev is not None else data.times[1:]
         pair_groups: _Groups | None = None
-        for meter, column, first in (
-            ("parts", data.part_count, prev.part_count if prev else 0),
-            ("rejected_parts", data.reject_count, prev.reject_count if prev else 0),
+        for meter, name, column, first in (
+            ("parts", "part_count", data.part_count, prev.part_count if prev else 0),
+            ("rejected_parts", "reject_count", data.reject_count, prev.reject_count if prev else 0),
         ):
+            if name in uniform and (prev is None or first == int(column[0])):  # one reading throughout
+                continue
             chain = _chained(column, first if prev else None)
             before, after = chain[:-1], chain[1:]
             moved = after != before
@@ -358,7 +369,9 @@ def derive_usage_events(
             for start, n in _per_bucket_ints(pair_groups, counter_delta(before, after), moved).items():
                 counts[(meter, start)] = n
         alarm = _chained(data.alarm_code, prev.alarm_code if prev else None)
-        crash = _in_codes(_chained(data.state, prev.state if prev else None), cfg.crash_state_codes)
+        crash = np.zeros(len(alarm), dtype=bool)
+        if not codes.isdisjoint(cfg.crash_state_codes):
+            crash |= _in_codes(_chained(data.state, prev.state if prev else None), cfg.crash_state_codes)
         if cfg.crash_alarm_codes:
             crash |= _in_codes(alarm, cfg.crash_alarm_codes)
         if crash.any():
