@@ -346,11 +346,12 @@ def parse_columns(
         Traceback (most recent call last):
         twin_models.telemetry.EnvelopeError: schema_violation: machine_id: Field required (7 errors)
     """
-    if _nesting_exceeds(raw, MAX_JSON_DEPTH):
-        raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         payload = _Payload.model_validate_json(raw)
     except ValidationError as exc:
+        # a payload the model holds nests a few levels at most: deep nesting is told only of a refused one
+        if _nesting_exceeds(raw, MAX_JSON_DEPTH):
+            raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep") from None
         raise _model_error(exc) from exc
     if _key_tokens(raw) != _keys_given(payload):  # see telemetry.parse_payload: the strict decoder tells
         try:
@@ -432,38 +433,32 @@ def _ramp(step: int, n: int) -> npt.NDArray[np.int64]:
     return ramp
 
 
-@functools.lru_cache(maxsize=1024)
-def _constant(value: Any, kind: str, n: int, dtype: str) -> npt.NDArray[Any]:
-    """A read-only column of ``n`` equal values (``None``: NaN), shared by every envelope that sends it: most
-    columns of a minute hold one value (a state, a program, a counter between parts) or are left out."""
-    import numpy as np
+#: Read-only columns of equal values, shared by every envelope that sends them, by (value, its type, count,
+#: dtype): most columns of a minute hold one value (a state, a program, a counter between parts) or are left out.
+_CONSTANTS: dict[tuple[Any, str, int, str], npt.NDArray[Any]] = {}
+_MAX_CONSTANTS = 4096
 
-    array = np.full(n, np.nan if value is None else value, dtype=dtype)
-    array.setflags(write=False)
-    return array
-
-
-def _array(name: str, values: _Values, dtype: str, uniform: set[str], key: str) -> npt.NDArray[Any]:
-    """A column as an array of ``dtype``: shared when it holds one value (``key`` is then added to
-    ``uniform``), else made from its values."""
-    import numpy as np
-
-    one: Any = _DEFAULTS[name]
-    column = getattr(values.sent, name)
-    if column is not None:
-        if isinstance(column, list) or len(column.rle) != 1:
-            found = values.column(name)
-            if dtype == "float64" and None in found:
-                return np.array([np.nan if v is None else v for v in found], dtype=np.float64)
-            return np.array(found, dtype=dtype)
-        one = column.rle[0][0]
-    uniform.add(key)
-    if type(one) is float and one == 0 and math.copysign(1.0, one) < 0:  # -0.0 is not 0.0 to a cache key
-        return np.full(values.n, one, dtype=dtype)
-    return _constant(one, type(one).__name__, values.n, dtype)
+#: The arrays of :class:`~twin_models.columns.SampleColumns`: the attribute, the sample field, the dtype.
+_ARRAYS = (
+    ("state", "state", "int64"),
+    ("part_count", "part_count", "uint64"),
+    ("reject_count", "reject_count", "uint64"),
+    ("power_kw", "power_kw", "float64"),
+    ("alarm_code", "alarm_code", "uint64"),
+    ("vibration", "vibration_rms_mm_s", "float64"),
+    ("temperature", "temperature_c", "float64"),
+    ("program", "program", "object"),
+    ("ideal", "ideal_cycle_time_s", "float64"),
+    ("spindle_load", "spindle_load_pct", "float64"),
+    ("spindle_speed", "spindle_speed_rpm", "float64"),
+)
 
 
 def _columns(ts_us: npt.NDArray[np.int64], values: _Values) -> SampleColumns:
+    """The envelope's arrays: a column sent as one run, or left out, is a shared read-only array (and named in
+    ``uniform``); any other is made from its values."""
+    import numpy as np
+
     from twin_models.columns import SampleColumns
 
     def row(index: int) -> Sample:
@@ -474,24 +469,34 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values) -> SampleColumns:
         lists = values.lists.values()
         return [_made(dict(zip(_KEYS, row, strict=True))) for row in zip(times, *lists, strict=True)]
 
-    uniform: set[str] = set()
-    return SampleColumns(
-        ts_us=ts_us,
-        state=_array("state", values, "int64", uniform, "state"),
-        part_count=_array("part_count", values, "uint64", uniform, "part_count"),
-        reject_count=_array("reject_count", values, "uint64", uniform, "reject_count"),
-        power_kw=_array("power_kw", values, "float64", uniform, "power_kw"),
-        alarm_code=_array("alarm_code", values, "uint64", uniform, "alarm_code"),
-        vibration=_array("vibration_rms_mm_s", values, "float64", uniform, "vibration"),
-        temperature=_array("temperature_c", values, "float64", uniform, "temperature"),
-        program=_array("program", values, "object", uniform, "program"),
-        ideal=_array("ideal_cycle_time_s", values, "float64", uniform, "ideal"),
-        spindle_load=_array("spindle_load_pct", values, "float64", uniform, "spindle_load"),
-        spindle_speed=_array("spindle_speed_rpm", values, "float64", uniform, "spindle_speed"),
-        row=row,
-        rows=rows,
-        uniform=frozenset(uniform),
-    )
+    n, sent = values.n, values.sent
+    arrays: dict[str, Any] = {}
+    uniform: list[str] = []
+    for key, name, dtype in _ARRAYS:
+        column = getattr(sent, name)
+        if column is None:
+            one = _DEFAULTS[name]
+        elif type(column) is list or len(column.rle) != 1:
+            found = values.column(name)
+            if dtype == "float64" and None in found:
+                found = [np.nan if v is None else v for v in found]
+            arrays[key] = np.array(found, dtype=dtype)
+            continue
+        else:
+            one = column.rle[0][0]
+        uniform.append(key)
+        cache_key = (one, type(one).__name__, n, dtype)
+        negative_zero = type(one) is float and one == 0 and math.copysign(1.0, one) < 0  # a key equal to 0.0's
+        array = None if negative_zero else _CONSTANTS.get(cache_key)
+        if array is None:
+            array = np.full(n, np.nan if one is None else one, dtype=dtype)
+            array.setflags(write=False)
+            if not negative_zero:
+                if len(_CONSTANTS) >= _MAX_CONSTANTS:
+                    _CONSTANTS.clear()
+                _CONSTANTS[cache_key] = array
+        arrays[key] = array
+    return SampleColumns(ts_us=ts_us, **arrays, row=row, rows=rows, uniform=frozenset(uniform))
 
 
 def _check(
@@ -500,7 +505,8 @@ def _check(
     """The v2 parse's state-code and clock rules, over the columns."""
     if taxonomy is not None:
         states = envelope.columns.state
-        unknown = [code for code in sorted(set(states.tolist())) if not taxonomy.knows(code)]
+        codes = {int(states[0])} if "state" in envelope.columns.uniform else set(states.tolist())
+        unknown = [code for code in sorted(codes) if not taxonomy.knows(code)]
         if unknown:
             raise EnvelopeError(
                 "schema_violation",
