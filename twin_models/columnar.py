@@ -303,15 +303,11 @@ class _Values:
     def at(self, index: int) -> dict[str, Any]:
         """Every field's value in the sample at ``index`` (in time order), without expanding the columns."""
         sent = index if self.order is None else self.order[index]
-        found: dict[str, Any] = {}
-        for name in FIELDS:
+        found = dict(_DEFAULTS)
+        for name in self.sent.model_fields_set:
             column = getattr(self.sent, name)
-            if column is None:
-                found[name] = _DEFAULTS[name]
-            elif isinstance(column, list):
-                found[name] = column[sent]
-            else:
-                found[name] = _run_value(column.rle, sent, self.n)
+            if column is not None:
+                found[name] = column[sent] if type(column) is list else _run_value(column.rle, sent, self.n)
         return found
 
     @property
@@ -361,7 +357,7 @@ def parse_columns(
     n = payload.n
     if payload.dt_us is None and n > 1:
         raise EnvelopeError("schema_violation", f"dt_us: missing, for {n} samples")
-    ts_us, in_order = _times(to_micros(payload.t0), payload.dt_us, n)
+    ts_us, in_order, step = _times(to_micros(payload.t0), payload.dt_us, n)
     if vars(payload.columns).get("state") is None:
         raise EnvelopeError("schema_violation", "columns.state: Field required (every sample has a state)")
     sent = payload.columns
@@ -383,7 +379,7 @@ def parse_columns(
         seq=payload.seq,
         sent_at=payload.sent_at,
         previous=payload.previous,
-        columns=_columns(ts_us, _Values(sent, n, order)),
+        columns=_columns(ts_us, _Values(sent, n, order), step),
     )
     _check(envelope, now=now, max_future=max_future, taxonomy=taxonomy)
     return envelope
@@ -404,23 +400,23 @@ def _made(fields: dict[str, Any]) -> Sample:
     return sample
 
 
-def _times(base: int, steps: Any, n: int) -> tuple[npt.NDArray[np.int64], bool]:
-    """The samples' times (epoch microseconds) from the first one and the steps as sent, and whether no step
-    is negative (the times are then in order as sent)."""
+def _times(base: int, steps: Any, n: int) -> tuple[npt.NDArray[np.int64], bool, int | None]:
+    """The samples' times (epoch microseconds) from the first one and the steps as sent; whether no step is
+    negative (the times are then in order as sent); and the one step, when every step is that one and in order."""
     import numpy as np
 
     if steps is None:
-        return np.full(1, base, dtype=np.int64), True
+        return np.full(1, base, dtype=np.int64), True, None
     if not isinstance(steps, list) and len(steps.rle) == 1 and steps.rle[0][1] == n - 1:  # one step size
         step = steps.rle[0][0]
-        return _ramp(step, n) + base, step >= 0
+        return _ramp(step, n) + base, step >= 0, step if step >= 0 else None
     _check_length("dt_us", steps, n - 1)
     values = _expand(steps)
     ts_us = np.empty(n, dtype=np.int64)
     ts_us[0] = 0
     np.cumsum(np.array(values, dtype=np.int64), out=ts_us[1:])
     ts_us += base
-    return ts_us, min(values) >= 0
+    return ts_us, min(values) >= 0, None
 
 
 @functools.lru_cache(maxsize=256)
@@ -454,7 +450,7 @@ _ARRAYS = (
 )
 
 
-def _columns(ts_us: npt.NDArray[np.int64], values: _Values) -> SampleColumns:
+def _columns(ts_us: npt.NDArray[np.int64], values: _Values, step_us: int | None = None) -> SampleColumns:
     """The envelope's arrays: a column sent as one run, or left out, is a shared read-only array (and named in
     ``uniform``); any other is made from its values."""
     import numpy as np
@@ -496,7 +492,7 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values) -> SampleColumns:
                     _CONSTANTS.clear()
                 _CONSTANTS[cache_key] = array
         arrays[key] = array
-    return SampleColumns(ts_us=ts_us, **arrays, row=row, rows=rows, uniform=frozenset(uniform))
+    return SampleColumns(ts_us=ts_us, **arrays, row=row, rows=rows, uniform=frozenset(uniform), step_us=step_us)
 
 
 def _check(

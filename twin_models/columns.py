@@ -116,6 +116,9 @@ class SampleColumns:
     #: the columns known to hold one value in every sample (a v3 column sent as one run, or left out), whose
     #: changes readers need not look for; empty when not known
     uniform: frozenset[str] = field(default=frozenset(), repr=False)
+    #: the one distance between consecutive samples' times (microseconds, not negative), when it is known to be
+    #: the same throughout (a v3 envelope's ``dt_us`` sent as one run); ``None`` when not known
+    step_us: int | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.ts_us)

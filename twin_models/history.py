@@ -179,8 +179,15 @@ def _interval_from_item(row: list[Any]) -> StateInterval:
 def _run_starts(columns: SampleColumns, step_us: int) -> list[int]:
     """Where a run of equal state, program and ideal cycle time starts: the first sample, and every sample
     whose key differs from its predecessor's or that comes more than one sampling interval after it."""
-    ts, ideal, uniform = columns.ts_us, columns.ideal, columns.uniform
-    breaks = ts[1:] - ts[:-1] > step_us
+    ts, ideal, uniform, step = columns.ts_us, columns.ideal, columns.uniform, columns.step_us
+    if step is not None and step <= step_us:  # evenly sampled without gaps: only a change of key breaks a run
+        if {"state", "program", "ideal"} <= uniform:
+            return [0]
+        breaks = np.zeros(len(ts) - 1, dtype=bool)
+    elif step is not None:  # every sample comes after a gap
+        return list(range(len(ts)))
+    else:
+        breaks = ts[1:] - ts[:-1] > step_us
     if "state" not in uniform:
         breaks |= columns.state[1:] != columns.state[:-1]
     program = columns.program
@@ -195,26 +202,18 @@ def _run_starts(columns: SampleColumns, step_us: int) -> list[int]:
     return [0, *(breaks.nonzero()[0] + 1).tolist()]
 
 
-_NO_ALARM = np.zeros(1, dtype=np.uint64)
-
-
-def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0, content_hash: str = "") -> Segment:
-    """Run-length encode an envelope's samples (sorted by time) into a :class:`Segment`; ``content_hash`` is
-    the envelope's signed-content digest, which tells a redelivery from a conflicting duplicate.
-
-    Works on the envelope's columns (:mod:`twin_models.columns`): one vectorised pass finds the runs, the
-    counter changes and the alarm onsets; only those become objects."""
-    columns = envelope.columns
-    step_us = round(sample_interval_s * 1_000_000)
+def _intervals(columns: SampleColumns, starts: list[int], step_us: int) -> list[StateInterval]:
+    """The state intervals of the runs that start at ``starts``."""
     ts = columns.ts_us
-    n = len(columns)
-    starts = _run_starts(columns, step_us)
-    ends = [*starts[1:], n]
-    firsts = ts[starts].tolist()
-    lasts = ts[[b - 1 for b in ends]].tolist()
-    states, programs = columns.state[starts].tolist(), columns.program[starts].tolist()
-    ideals = columns.ideal[starts].tolist()
-    intervals = [
+    if len(starts) == 1:  # one run: read as scalars
+        firsts, lasts = [int(ts[0])], [int(ts[-1])]
+        states, programs, ideals = [int(columns.state[0])], [columns.program[0]], [float(columns.ideal[0])]
+    else:
+        firsts = ts[starts].tolist()
+        lasts = ts[[*(b - 1 for b in starts[1:]), len(ts) - 1]].tolist()
+        states, programs = columns.state[starts].tolist(), columns.program[starts].tolist()
+        ideals = columns.ideal[starts].tolist()
+    return [
         StateInterval(
             start=from_micros(first),
             end=from_micros(last + step_us),
@@ -224,20 +223,56 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
         )
         for first, last, code, program, ideal in zip(firsts, lasts, states, programs, ideals, strict=True)
     ]
-    parts, rejects = columns.part_count, columns.reject_count
-    changed = [0]
-    if not {"part_count", "reject_count"} <= columns.uniform:
-        changed += (((parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])).nonzero()[0] + 1).tolist()
+
+
+def _changes(columns: SampleColumns) -> list[int]:
+    """The first sample and every sample whose part or reject counter differs from its predecessor's."""
+    parts, rejects, uniform = columns.part_count, columns.reject_count, columns.uniform
+    if "part_count" in uniform:
+        if "reject_count" in uniform:
+            return [0]
+        moved = rejects[1:] != rejects[:-1]
+    elif "reject_count" in uniform:
+        moved = parts[1:] != parts[:-1]
+    else:
+        moved = (parts[1:] != parts[:-1]) | (rejects[1:] != rejects[:-1])
+    return [0, *(moved.nonzero()[0] + 1).tolist()]
+
+
+_NO_ALARM = np.zeros(1, dtype=np.uint64)
+_add, _maximum = np.add.reduce, np.maximum.reduce
+
+
+def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0, content_hash: str = "") -> Segment:
+    """Run-length encode an envelope's samples (sorted by time) into a :class:`Segment`; ``content_hash`` is
+    the envelope's signed-content digest, which tells a redelivery from a conflicting duplicate.
+
+    Works on the envelope's columns (:mod:`twin_models.columns`): one vectorised pass finds the runs, the
+    counter changes and the alarm onsets; only those become objects. A column known to hold one value
+    (``SampleColumns.uniform``) and evenly spaced times (``step_us``) are not searched for changes."""
+    columns = envelope.columns
+    step_us = round(sample_interval_s * 1_000_000)
+    ts = columns.ts_us
+    n = len(columns)
+    uniform = columns.uniform
     times = columns.times
+    changed = _changes(columns)
+    parts, rejects = columns.part_count, columns.reject_count
+    if len(changed) == 1:
+        readings = [(int(parts[0]), int(rejects[0]))]
+    else:
+        readings = list(zip(parts[changed].tolist(), rejects[changed].tolist(), strict=True))
     counters = [
-        CounterPoint(ts=times[i], part_count=p, reject_count=r)
-        for i, p, r in zip(changed, parts[changed].tolist(), rejects[changed].tolist(), strict=True)
+        CounterPoint(ts=times[i], part_count=p, reject_count=r) for i, (p, r) in zip(changed, readings, strict=True)
     ]
     alarm = columns.alarm_code
     alarms: list[tuple[datetime, int]] = []
-    if alarm.any():
+    if "alarm_code" in uniform:
+        alarms = [(times[0], int(alarm[0]))] if alarm[0] else []
+    elif alarm.any():
         onsets = ((alarm != 0) & (alarm != np.concatenate((_NO_ALARM, alarm[:-1])))).nonzero()[0].tolist()
         alarms = [(times[i], code) for i, code in zip(onsets, alarm[onsets].tolist(), strict=True)]
+    vibration, temperature = columns.vibration, columns.temperature
     return Segment(
         machine_id=envelope.machine_id,
         site=envelope.site,
@@ -245,19 +280,16 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
         start=times[0],
         end=from_micros(int(ts[-1]) + step_us),
         sample_count=n,
-        intervals=intervals,
+        intervals=_intervals(columns, _run_starts(columns, step_us), step_us),
         counters=counters,
         alarms=alarms,
-        energy_kwh=float(columns.power_kw.sum()) * sample_interval_s / 3600.0,
-        vibration_max=float(columns.vibration.max()),
-        temperature_max=float(columns.temperature.max()),
+        energy_kwh=float(_add(columns.power_kw)) * sample_interval_s / 3600.0,
+        vibration_max=float(vibration[0] if "vibration" in uniform else _maximum(vibration)),
+        temperature_max=float(temperature[0] if "temperature" in uniform else _maximum(temperature)),
         last=columns.sample_at(-1),
         content_hash=content_hash,
         load_spectrum=_spectrum(
-            columns.spindle_load,
-            columns.spindle_speed,
-            sample_interval_s,
-            {"spindle_load", "spindle_speed"} <= columns.uniform,
+            columns.spindle_load, columns.spindle_speed, sample_interval_s, {"spindle_load", "spindle_speed"} <= uniform
         ),
     )
 

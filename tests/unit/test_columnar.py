@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin_models.billing import derive_usage_events
+from twin_models.billing import MeteringConfig, derive_usage_events
 from twin_models.columnar import encode_columns, parse_columns
 from twin_models.columns import sample_columns
 from twin_models.history import segment_from_envelope
@@ -87,6 +87,78 @@ def test_a_v3_envelope_reads_back_what_the_v2_envelope_of_the_same_samples_reads
     assert derive_usage_events(got, "cnc-01", previous=previous, source="s") == derive_usage_events(
         want, "cnc-01", previous=previous, source="s"
     )
+
+
+def _runs(draw: st.DrawFn, n: int, values: st.SearchStrategy[Any]) -> list[Any]:
+    """``n`` values in a few runs (one run: the column is sent as one value)."""
+    cuts = sorted(draw(st.lists(st.integers(1, max(1, n - 1)), max_size=3))) if n > 1 else []
+    out: list[Any] = []
+    for a, b in zip([0, *cuts], [*cuts, n], strict=True):
+        out += [draw(values)] * (b - a)
+    return out
+
+
+@st.composite
+def steady_lists(draw: st.DrawFn) -> tuple[list[Sample], Sample | None]:
+    """What a gateway mostly sends: evenly spaced samples (one ``dt_us`` run) whose columns hold one value or a
+    few runs, near a 15-minute bucket boundary or across it; and a carried previous sample, maybe after some
+    of them."""
+    n = draw(st.integers(1, 90))
+    step = draw(st.sampled_from([1_000_000, 1_000_000, 0, 1, 500_000, 2_000_000, 600_000_000]))
+    start = datetime(2026, 1, 5, 6, 14, tzinfo=UTC) + timedelta(microseconds=draw(st.integers(0, 61_000_000)))
+    columns = {
+        "state": _runs(draw, n, st.sampled_from([100, 100, 500, 600, 604, 702])),
+        "program": _runs(draw, n, NAME),
+        "ideal_cycle_time_s": _runs(draw, n, st.one_of(st.none(), st.just(30.0), st.just(12.5))),
+        "part_count": _runs(draw, n, st.one_of(st.integers(0, 12), st.just(2**64 - 1))),
+        "reject_count": _runs(draw, n, st.integers(0, 2)),
+        "alarm_code": _runs(draw, n, st.sampled_from([0, 0, 2001, 4100])),
+        "power_kw": _runs(draw, n, st.one_of(ROUNDED, st.just(0.0), st.just(-0.0))),
+        "spindle_load_pct": _runs(draw, n, ROUNDED),
+        "spindle_speed_rpm": _runs(draw, n, st.sampled_from([0.0, 2999.5, 3000.0, 8000.0])),
+        "vibration_rms_mm_s": _runs(draw, n, ROUNDED),
+        "temperature_c": _runs(draw, n, st.sampled_from([20.0, 31.5, 400.0])),
+    }
+    rows = [
+        Sample(ts=start + timedelta(microseconds=i * step), **{k: v[i] for k, v in columns.items()}) for i in range(n)
+    ]
+    previous = None
+    if draw(st.booleans()):
+        at = draw(st.integers(-2, n - 1))  # before the first sample, or at one of them (those are metered before)
+        previous = Sample(
+            ts=start + timedelta(microseconds=at * step) - timedelta(microseconds=0 if at >= 0 else 1),
+            state=draw(st.sampled_from([100, 604])),
+            part_count=draw(st.integers(0, 12)),
+            alarm_code=draw(st.sampled_from([0, 4100])),
+        )
+    return rows, previous
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steady_lists())
+def test_a_steady_v3_envelope_reads_back_what_the_v2_envelope_reads(case: tuple[list[Sample], Sample | None]) -> None:
+    """The columns sent as one value and the one time step are shortcuts for segments and metering: they give
+    exactly what the same samples give read one by one."""
+    rows, previous = case
+    v2 = build_envelope("cnc-01", "plant-a", 4, rows, None, previous, version=2)
+    v3 = parse_columns(encode_columns("cnc-01", "plant-a", 4, rows, v2.sent_at, previous), now=NOW)
+    assert v3.samples == v2.columns.samples
+    assert segment_from_envelope(v3).model_dump() == segment_from_envelope(v2).model_dump()
+    config = MeteringConfig(overload_alarm_codes=frozenset({4100}), crash_alarm_codes=frozenset({2001}))
+    for cfg in (None, config):
+        assert derive_usage_events(v3.columns, "cnc-01", previous=previous, source="s", config=cfg) == (
+            derive_usage_events(v2.columns, "cnc-01", previous=previous, source="s", config=cfg)
+        )
+
+
+def test_a_steady_minute_is_read_with_its_shortcuts() -> None:
+    """The shortcuts are taken where they apply (so the property above tests them, not only the general path)."""
+    rows = [Sample(ts=T0 + timedelta(seconds=i), state=100, part_count=i // 20, program="P100") for i in range(60)]
+    columns = parse_columns(encode_columns("cnc-01", "plant-a", 0, rows), now=NOW).columns
+    assert columns.step_us == 1_000_000
+    assert {"state", "program", "ideal", "reject_count", "alarm_code", "power_kw"} <= columns.uniform
+    assert "part_count" not in columns.uniform
+    assert not columns.state.flags.writeable  # shared between envelopes: nobody may change it
 
 
 def _payload(**changes: Any) -> dict[str, Any]:

@@ -47,7 +47,7 @@ import numpy.typing as npt
 from twin_models.billing.errors import UsageError
 from twin_models.billing.money import round_quantity
 from twin_models.billing.usage import UsageEvent
-from twin_models.columns import SampleColumns, Times, sample_columns
+from twin_models.columns import SampleColumns, sample_columns
 from twin_models.counters import counter_delta
 from twin_models.states import DEFAULT_TAXONOMY, StateCategory, StateCode, StateTaxonomy, UnknownStateError
 from twin_models.telemetry import Sample
@@ -147,21 +147,23 @@ class _Meterable:
     exact_power: Callable[[int], Decimal]  # the sample's power as the decimal it was sent as
     uniform: frozenset[str] = frozenset()  # the columns holding one value (``SampleColumns.uniform``)
 
-    def select(self, keep: npt.NDArray[np.bool_]) -> _Meterable:
-        index = np.flatnonzero(keep)
+    step_us: int | None = None  # the one distance between consecutive times, when known (``SampleColumns.step_us``)
+
+    def after(self, cut_us: int) -> _Meterable:
+        """The samples after ``cut_us`` (the times are in order: a suffix)."""
+        index = int(np.searchsorted(self.ts_us, cut_us, side="right"))
         exact = self.exact_power
         return _Meterable(
-            ts_us=self.ts_us[index],
-            times=Times(self.ts_us[index])
-            if isinstance(self.times, Times)
-            else [self.times[i] for i in index.tolist()],
-            state=self.state[index],
-            part_count=self.part_count[index],
-            reject_count=self.reject_count[index],
-            alarm_code=self.alarm_code[index],
-            power_kw=self.power_kw[index],
-            exact_power=lambda i: exact(int(index[i])),
+            ts_us=self.ts_us[index:],
+            times=self.times[index:],
+            state=self.state[index:],
+            part_count=self.part_count[index:],
+            reject_count=self.reject_count[index:],
+            alarm_code=self.alarm_code[index:],
+            power_kw=self.power_kw[index:],
+            exact_power=lambda i: exact(i + index),
             uniform=self.uniform,
+            step_us=self.step_us,
         )
 
 
@@ -177,6 +179,7 @@ def _from_columns(columns: SampleColumns) -> _Meterable:
         power_kw=powers,
         exact_power=lambda i: Decimal(repr(float(powers[i]))),
         uniform=columns.uniform,
+        step_us=columns.step_us,
     )
 
 
@@ -233,29 +236,37 @@ _LIMITS = {np.dtype(t).char: (int(np.iinfo(t).min), int(np.iinfo(t).max)) for t 
 
 def _pieces(
     data: _Meterable, bucket_us: int, period_us: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+) -> tuple[_Groups, npt.NDArray[np.int64], npt.NDArray[np.intp]]:
     """Each sample's own interval (``period_us``, cut short by the next sample) split at bucket boundaries:
-    the pieces' bucket starts (us), lengths (us) and the sample each belongs to."""
+    the pieces' buckets (:func:`_groups` of their starts, in us), lengths (us) and the sample each belongs to."""
     ts = data.ts_us
+    step = data.step_us
+    if step is not None and len(ts) > 1:  # evenly spaced: is every interval inside the first one's bucket?
+        first = int(ts[0])
+        start = first - first % bucket_us
+        if int(ts[-1]) + period_us <= start + bucket_us:
+            lengths = np.full(len(ts), min(period_us, step), dtype=np.int64)
+            lengths[-1] = period_us
+            return [(start, None)], lengths, np.arange(len(ts))
     lo = ts
     hi = ts + period_us
     if len(ts) > 1:
         hi[:-1] = ts[:-1] + np.minimum(period_us, ts[1:] - ts[:-1])
-    starts, lengths, owners = [], [], []
+    starts, lengths_of, owners = [], [], []
     owner = np.arange(len(ts))
     while len(lo):
         bucket_start = lo - lo % bucket_us  # floor, also before 1970
         cut = np.minimum(hi, bucket_start + bucket_us)
         starts.append(bucket_start)
-        lengths.append(cut - lo)
+        lengths_of.append(cut - lo)
         owners.append(owner)
         more = cut < hi
         if not more.any():
             break
         lo, hi, owner = cut[more], hi[more], owner[more]
     if len(starts) == 1:  # no interval crosses a bucket boundary
-        return starts[0], lengths[0], owners[0]
-    return np.concatenate(starts), np.concatenate(lengths), np.concatenate(owners)
+        return _groups(starts[0]), lengths_of[0], owners[0]
+    return _groups(np.concatenate(starts)), np.concatenate(lengths_of), np.concatenate(owners)
 
 
 #: each distinct bucket start with the mask of its entries (``None``: all of them)
@@ -325,7 +336,7 @@ def derive_usage_events(
     data = _meterable(samples)
     prev = _view(previous) if previous is not None else None
     if prev is not None and len(data.ts_us) and data.ts_us[0] <= to_micros(prev.ts):  # time-ordered
-        data = data.select(data.ts_us > to_micros(prev.ts))
+        data = data.after(to_micros(prev.ts))
     bucket_us = cfg.bucket_s * _US
     period_us = round(cfg.sample_period_s * _US)
     seconds: dict[tuple[str, int], Decimal] = {}
@@ -333,8 +344,7 @@ def derive_usage_events(
     edges: list[tuple[str, datetime]] = []
 
     if len(data.ts_us):
-        buckets, lengths, owners = _pieces(data, bucket_us, period_us)
-        groups = _groups(buckets)
+        groups, lengths, owners = _pieces(data, bucket_us, period_us)
         uniform = data.uniform
         codes = {int(data.state[0])} if "state" in uniform else set(data.state.tolist())
         running_codes = [c for c in codes if _category(cfg.taxonomy, c) in cfg.running_categories]
@@ -363,7 +373,9 @@ def derive_usage_events(
             moved = after != before
             if not moved.any():  # no counter change: nothing to count
                 continue
-            if pair_groups is None:
+            if pair_groups is None and len(groups) == 1:  # every sample's time is in that one bucket
+                pair_groups = [(groups[0][0] // _US, None)]
+            elif pair_groups is None:
                 pair_buckets = (data.ts_us - data.ts_us % bucket_us) // _US
                 pair_groups = _groups(pair_buckets if prev is not None else pair_buckets[1:])
             for start, n in _per_bucket_ints(pair_groups, counter_delta(before, after), moved).items():
