@@ -50,7 +50,8 @@ from itertools import groupby, pairwise
 from operator import attrgetter, ne
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, with_config
+from typing_extensions import TypedDict
 
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import (
@@ -109,10 +110,11 @@ def _item_type(name: str) -> Any:
 
 
 def _column_type(name: str, item: Any) -> Any:
-    runs = create_model(
-        f"Runs_{name}",
-        __config__=ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False),
-        rle=(list[tuple[item, Annotated[int, Field(ge=1, le=MAX_SAMPLES)]]], ...),
+    """A column: a list of values, or ``{"rle": [[value, count], ...]}`` (a typed dict: validated without
+    a model instance per column)."""
+    rle = list[tuple[item, Annotated[int, Field(ge=1, le=MAX_SAMPLES)]]]
+    runs = with_config(ConfigDict(extra="forbid", allow_inf_nan=False))(
+        TypedDict(f"Runs_{name}", {"rle": rle})  # type: ignore[misc,operator]
     )
     return Annotated[list[item], Field(max_length=MAX_SAMPLES)] | runs
 
@@ -253,7 +255,7 @@ def _expand(column: Any) -> list[Any]:
     if isinstance(column, list):
         return column
     values: list[Any] = []
-    for value, count in column.rle:
+    for value, count in column["rle"]:
         values += [value] * count
     return values
 
@@ -262,7 +264,7 @@ def _check_length(name: str, column: Any, n: int) -> None:
     """``schema_violation`` when a column sent holds another number of values than ``n``."""
     if column is None:
         return
-    found = len(column) if isinstance(column, list) else sum(count for _, count in column.rle)
+    found = len(column) if isinstance(column, list) else sum(count for _, count in column["rle"])
     if found != n:
         raise EnvelopeError("schema_violation", f"{name}: {found} values for {n} samples")
 
@@ -307,7 +309,7 @@ class _Values:
         for name in self.sent.model_fields_set:
             column = getattr(self.sent, name)
             if column is not None:
-                found[name] = column[sent] if type(column) is list else _run_value(column.rle, sent, self.n)
+                found[name] = column[sent] if type(column) is list else _run_value(column["rle"], sent, self.n)
         return found
 
     @property
@@ -407,8 +409,8 @@ def _times(base: int, steps: Any, n: int) -> tuple[npt.NDArray[np.int64], bool, 
 
     if steps is None:
         return np.full(1, base, dtype=np.int64), True, None
-    if not isinstance(steps, list) and len(steps.rle) == 1 and steps.rle[0][1] == n - 1:  # one step size
-        step = steps.rle[0][0]
+    if not isinstance(steps, list) and len(steps["rle"]) == 1 and steps["rle"][0][1] == n - 1:  # one step size
+        step = steps["rle"][0][0]
         return _ramp(step, n) + base, step >= 0, step if step >= 0 else None
     _check_length("dt_us", steps, n - 1)
     values = _expand(steps)
@@ -472,14 +474,14 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values, step_us: int | None 
         column = getattr(sent, name)
         if column is None:
             one = _DEFAULTS[name]
-        elif type(column) is list or len(column.rle) != 1:
+        elif type(column) is list or len(column["rle"]) != 1:
             found = values.column(name)
             if dtype == "float64" and None in found:
                 found = [np.nan if v is None else v for v in found]
             arrays[key] = np.array(found, dtype=dtype)
             continue
         else:
-            one = column.rle[0][0]
+            one = column["rle"][0][0]
         uniform.append(key)
         cache_key = (one, type(one).__name__, n, dtype)
         negative_zero = type(one) is float and one == 0 and math.copysign(1.0, one) < 0  # a key equal to 0.0's
