@@ -114,7 +114,7 @@ def _column_type(name: str, item: Any) -> Any:
     a model instance per column)."""
     rle = list[tuple[item, Annotated[int, Field(ge=1, le=MAX_SAMPLES)]]]
     runs = with_config(ConfigDict(extra="forbid", allow_inf_nan=False))(
-        TypedDict(f"Runs_{name}", {"rle": rle})  # type: ignore[misc,operator]
+        TypedDict(f"Runs_{name}", {"rle": rle})  # type: ignore[operator]
     )
     return Annotated[list[item], Field(max_length=MAX_SAMPLES)] | runs
 
