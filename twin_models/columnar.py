@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, with_config
 from typing_extensions import TypedDict
 
+from twin_models.construct import constructed
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import (
     MAX_JSON_DEPTH,
@@ -388,18 +389,11 @@ def parse_columns(
 
 
 _KEYS = ("ts", *FIELDS)
-_set = object.__setattr__
 
 
 def _made(fields: dict[str, Any]) -> Sample:
-    """A sample from values already validated, field by field, by the column parse: what
-    ``Sample.model_construct`` does (every field given, so none is defaulted), without its per-call work."""
-    sample = Sample.__new__(Sample)
-    _set(sample, "__dict__", fields)
-    _set(sample, "__pydantic_fields_set__", set(_KEYS))
-    _set(sample, "__pydantic_extra__", None)
-    _set(sample, "__pydantic_private__", None)
-    return sample
+    """A sample from values already validated, field by field, by the column parse (every field given)."""
+    return constructed(Sample, fields)
 
 
 def _times(base: int, steps: Any, n: int) -> tuple[npt.NDArray[np.int64], bool, int | None]:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from twin_models.columnar import AnyEnvelope
 from twin_models.columns import SampleColumns
+from twin_models.construct import constructed
 from twin_models.counters import counter_delta
 from twin_models.oee import MachineData, StateIntervals, counters_to_counts
 from twin_models.telemetry import Sample, UtcDatetime
@@ -214,12 +215,15 @@ def _intervals(columns: SampleColumns, starts: list[int], step_us: int) -> list[
         states, programs = columns.state[starts].tolist(), columns.program[starts].tolist()
         ideals = columns.ideal[starts].tolist()
     return [
-        StateInterval(
-            start=from_micros(first),
-            end=from_micros(last + step_us),
-            code=code,
-            program=program,
-            ideal_cycle_time_s=None if ideal != ideal else ideal,  # NaN: none stated
+        constructed(
+            StateInterval,
+            {
+                "start": from_micros(first),
+                "end": from_micros(last + step_us),
+                "code": code,
+                "program": program,
+                "ideal_cycle_time_s": None if ideal != ideal else ideal,  # NaN: none stated
+            },
         )
         for first, last, code, program, ideal in zip(firsts, lasts, states, programs, ideals, strict=True)
     ]
@@ -263,7 +267,8 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
     else:
         readings = list(zip(parts[changed].tolist(), rejects[changed].tolist(), strict=True))
     counters = [
-        CounterPoint(ts=times[i], part_count=p, reject_count=r) for i, (p, r) in zip(changed, readings, strict=True)
+        constructed(CounterPoint, {"ts": times[i], "part_count": p, "reject_count": r})
+        for i, (p, r) in zip(changed, readings, strict=True)
     ]
     alarm = columns.alarm_code
     alarms: list[tuple[datetime, int]] = []
@@ -273,24 +278,30 @@ def segment_from_envelope(envelope: AnyEnvelope, sample_interval_s: float = 1.0,
         onsets = ((alarm != 0) & (alarm != np.concatenate((_NO_ALARM, alarm[:-1])))).nonzero()[0].tolist()
         alarms = [(times[i], code) for i, code in zip(onsets, alarm[onsets].tolist(), strict=True)]
     vibration, temperature = columns.vibration, columns.temperature
-    return Segment(
-        machine_id=envelope.machine_id,
-        site=envelope.site,
-        seq=envelope.seq,
-        start=times[0],
-        end=from_micros(int(ts[-1]) + step_us),
-        sample_count=n,
-        intervals=_intervals(columns, _run_starts(columns, step_us), step_us),
-        counters=counters,
-        alarms=alarms,
-        energy_kwh=float(_add(columns.power_kw)) * sample_interval_s / 3600.0,
-        vibration_max=float(vibration[0] if "vibration" in uniform else _maximum(vibration)),
-        temperature_max=float(temperature[0] if "temperature" in uniform else _maximum(temperature)),
-        last=columns.sample_at(-1),
-        content_hash=content_hash,
-        load_spectrum=_spectrum(
-            columns.spindle_load, columns.spindle_speed, sample_interval_s, {"spindle_load", "spindle_speed"} <= uniform
-        ),
+    return constructed(  # every value below is derived from validated columns: nothing to check again
+        Segment,
+        {
+            "machine_id": envelope.machine_id,
+            "site": envelope.site,
+            "seq": envelope.seq,
+            "start": times[0],
+            "end": from_micros(int(ts[-1]) + step_us),
+            "sample_count": n,
+            "intervals": _intervals(columns, _run_starts(columns, step_us), step_us),
+            "counters": counters,
+            "alarms": alarms,
+            "energy_kwh": float(_add(columns.power_kw)) * sample_interval_s / 3600.0,
+            "vibration_max": float(vibration[0] if "vibration" in uniform else _maximum(vibration)),
+            "temperature_max": float(temperature[0] if "temperature" in uniform else _maximum(temperature)),
+            "last": columns.sample_at(-1),
+            "content_hash": content_hash,
+            "load_spectrum": _spectrum(
+                columns.spindle_load,
+                columns.spindle_speed,
+                sample_interval_s,
+                {"spindle_load", "spindle_speed"} <= uniform,
+            ),
+        },
     )
 
 

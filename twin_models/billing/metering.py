@@ -404,14 +404,21 @@ def derive_usage_events(
         quantity = round_quantity(value / _HOUR)
         if quantity > 0:
             when = from_micros(start * _US)
-            out.append(event(meter, when, quantity, when.strftime("%Y%m%dT%H%M")))
+            out.append(event(meter, when, quantity, _minute(when)))
     for (meter, start), n in counts.items():
         if n > 0:
             when = from_micros(start * _US)
-            out.append(event(meter, when, Decimal(n), when.strftime("%Y%m%dT%H%M")))
+            out.append(event(meter, when, Decimal(n), _minute(when)))
     for meter, when in edges:
         out.append(event(meter, when, Decimal(1), when.strftime("%Y%m%dT%H%M%S.%f")))
     return sorted(out, key=lambda e: (e.ts, e.id))
+
+
+def _minute(when: datetime) -> str:
+    """``YYYYmmddTHHMM`` of a bucket start (what ``strftime("%Y%m%dT%H%M")`` writes, without its cost)."""
+    if when.year < 1000:  # strftime does not pad such years
+        return when.strftime("%Y%m%dT%H%M")
+    return f"{when.year}{when.month:02d}{when.day:02d}T{when.hour:02d}{when.minute:02d}"
 
 
 def _chained(column: npt.NDArray[Any], first: int | None) -> npt.NDArray[Any]:

@@ -107,10 +107,17 @@ def round_money(amount: Decimal, currency: str, rounding: Rounding | str = Round
         return amount.quantize(exponent, rounding=mode)
 
 
+_QUANTUM = Decimal(1).scaleb(-QUANTITY_PLACES)
+
+
 def round_quantity(quantity: Decimal) -> Decimal:
-    """A derived quantity rounded half-even to :data:`QUANTITY_PLACES` decimals."""
-    with localcontext(_CONTEXT):
-        return quantity.quantize(Decimal(1).scaleb(-QUANTITY_PLACES), rounding=ROUND_HALF_EVEN)
+    """A derived quantity rounded half-even to :data:`QUANTITY_PLACES` decimals.
+
+    Example:
+        >>> round_quantity(Decimal("0.0166665")), round_quantity(Decimal("0.0166675"))
+        (Decimal('0.016666'), Decimal('0.016668'))
+    """
+    return quantity.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
 
 
 def money_str(amount: Decimal) -> str:
