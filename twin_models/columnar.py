@@ -309,8 +309,13 @@ class _Values:
         found = dict(_DEFAULTS)
         for name in self.sent.model_fields_set:
             column = getattr(self.sent, name)
-            if column is not None:
-                found[name] = column[sent] if type(column) is list else _run_value(column["rle"], sent, self.n)
+            if column is None:
+                continue
+            if type(column) is list:
+                found[name] = column[sent]
+            else:
+                runs = column["rle"]
+                found[name] = runs[-1][0] if sent == self.n - 1 else _run_value(runs, sent, self.n)
         return found
 
     @property
@@ -446,6 +451,11 @@ _ARRAYS = (
 )
 
 
+#: the fields a sample may leave empty (``None``: NaN in a float array)
+_NULLABLE = frozenset(name for name in FIELDS if type(None) in _types(Sample.model_fields[name].annotation))
+_DTYPES: dict[str, Any] = {}
+
+
 def _columns(ts_us: npt.NDArray[np.int64], values: _Values, step_us: int | None = None) -> SampleColumns:
     """The envelope's arrays: a column sent as one run, or left out, is a shared read-only array (and named in
     ``uniform``); any other is made from its values."""
@@ -462,6 +472,8 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values, step_us: int | None 
         return [_made(dict(zip(_KEYS, row, strict=True))) for row in zip(times, *lists, strict=True)]
 
     n, sent = values.n, values.sent
+    if not _DTYPES:
+        _DTYPES.update((name, np.dtype(name)) for _, _, name in _ARRAYS)
     arrays: dict[str, Any] = {}
     uniform: list[str] = []
     for key, name, dtype in _ARRAYS:
@@ -470,9 +482,9 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values, step_us: int | None 
             one = _DEFAULTS[name]
         elif type(column) is list or len(column["rle"]) != 1:
             found = values.column(name)
-            if dtype == "float64" and None in found:
+            if name in _NULLABLE and None in found:
                 found = [np.nan if v is None else v for v in found]
-            arrays[key] = np.array(found, dtype=dtype)
+            arrays[key] = np.array(found, dtype=_DTYPES[dtype])
             continue
         else:
             one = column["rle"][0][0]

@@ -57,10 +57,13 @@ from twin_models.signing import build_envelope, verify_envelope
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import (
     MAX_ENVELOPE_BYTES,
+    MAX_JSON_DEPTH,
     NAME_PATTERN,
     U64_MAX,
     EnvelopeError,
     Sample,
+    _key_tokens,
+    _nesting_exceeds,
     parse_envelope,
     parse_payload,
     strict_json,
@@ -162,7 +165,11 @@ def jws_header(token: bytes | str) -> JwsHeader:
     data = token.encode() if isinstance(token, str) else token
     header_segment = data[: data.find(b".")] if data.count(b".") == 2 else _segments(data)[0]
     try:
-        header = strict_json(_unb64(header_segment))
+        raw = _unb64(header_segment)
+        header = strict_json(raw) if _nesting_exceeds(raw, MAX_JSON_DEPTH) else json.loads(raw)
+        # a duplicate key, a nested object, '":' or a NaN in a value: the strict decoder tells (as for payloads)
+        if not isinstance(header, dict) or _key_tokens(raw) != len(header) or b"N" in raw or b"I" in raw:
+            header = strict_json(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise EnvelopeError("malformed_json", f"protected header: {exc}") from exc
     if not isinstance(header, dict):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from twin_models.construct import constructed
 from twin_models.history import CounterPoint, Segment, count_increments
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import Sample
@@ -196,13 +197,17 @@ def merge_state(
         controller = counters.get("controller", {})
         previous = CounterPoint(
             ts=last_ts, part_count=int(controller.get("parts", 0)), reject_count=int(controller.get("rejects", 0))
-        )
+        )  # read from a stored document: validated
         parts_total = int(counters.get("parts_total", 0))
         rejects_total = int(counters.get("rejects_total", 0))
         points = [p for seg in segments for p in seg.counters if p.ts > last_ts]
     else:
         points = [p for seg in segments for p in seg.counters]
-    points.append(CounterPoint(ts=newest.ts, part_count=newest.part_count, reject_count=newest.reject_count))
+    points.append(
+        constructed(
+            CounterPoint, {"ts": newest.ts, "part_count": newest.part_count, "reject_count": newest.reject_count}
+        )
+    )
     unique = sorted({p.ts: p for p in points}.values(), key=lambda p: p.ts)
     if previous is None:
         previous = unique[0]

@@ -133,7 +133,7 @@ def from_micros(micros: int) -> datetime:
         >>> from_micros(1_767_592_800_000_000)
         datetime.datetime(2026, 1, 5, 6, 0, tzinfo=datetime.timezone.utc)
     """
-    return _EPOCH + timedelta(microseconds=int(micros))
+    return _EPOCH + timedelta(0, 0, int(micros))  # (days, seconds, microseconds): positional is the faster call
 
 
 def to_seconds(value: datetime) -> float:

@@ -89,7 +89,8 @@ _US = 1_000_000
 _ZERO = Decimal(0)
 
 
-def _view(sample: Any) -> _S:
+def _view(sample: Any, with_power: bool = True) -> _S:
+    """A sample as metering reads it (``with_power=False``: its power is not read, as of the carried one)."""
     if type(sample) is Sample:  # the ingest path: validated, aware, counters already ints
         at: datetime = sample.ts
         kw: float = sample.power_kw
@@ -98,7 +99,7 @@ def _view(sample: Any) -> _S:
             state=int(sample.state),
             part_count=sample.part_count,
             reject_count=sample.reject_count,
-            power_kw=Decimal(repr(kw)) if kw else _ZERO,
+            power_kw=Decimal(repr(kw)) if kw and with_power else _ZERO,
             alarm_code=int(sample.alarm_code),
         )
     if isinstance(sample, Mapping):
@@ -293,12 +294,13 @@ def _energy_kw_us(
     out: dict[int, Decimal] = {}
     for start, mask in groups:
         chosen = weights if mask is None else weights[mask]
-        total = float(chosen.sum())
+        total = float(np.add.reduce(chosen))
         if total == 0:
             continue
         micro_kwh = total / 3600.0  # in 1e-6 kWh, the unit the quantity is rounded to
         # the float's error: each term's (decimal to float, product) and the sum's, over the terms' magnitude
-        magnitude = float(np.abs(chosen).sum()) / 3600.0 if total < 0 or chosen.min() < 0 else micro_kwh
+        negative = total < 0 or np.minimum.reduce(chosen) < 0
+        magnitude = float(np.add.reduce(np.abs(chosen))) / 3600.0 if negative else micro_kwh
         bound = (len(chosen) + 8) * 4.5e-16 * magnitude
         if math.isfinite(micro_kwh) and abs(micro_kwh - math.floor(micro_kwh) - 0.5) > bound:
             out[start] = Decimal(round(micro_kwh)) * 3600  # rounds to the same quantity as the exact sum
@@ -334,7 +336,7 @@ def derive_usage_events(
     integers, energy as described in :func:`_energy_kw_us`."""
     cfg = config or _DEFAULT_CONFIG
     data = _meterable(samples)
-    prev = _view(previous) if previous is not None else None
+    prev = _view(previous, with_power=False) if previous is not None else None  # only its counters, state, alarm
     if prev is not None and len(data.ts_us) and data.ts_us[0] <= to_micros(prev.ts):  # time-ordered
         data = data.after(to_micros(prev.ts))
     bucket_us = cfg.bucket_s * _US
