@@ -96,11 +96,14 @@ def _depth(value: Any) -> int:
     return 0
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _clean(value: Any, level: int) -> Any:
     if isinstance(value, dict):
         if level >= MAX_DEPTH:
             return json.dumps(value, separators=(",", ":"))
-        return {k: _clean(v, level + 1) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else _clean(v, level + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v, level) for v in value if v is not None]
     return value
