@@ -480,6 +480,8 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values, step_us: int | None 
         column = getattr(sent, name)
         if column is None:
             one = _DEFAULTS[name]
+        elif type(column) is list and n == 1:
+            one = column[0]
         elif type(column) is list or len(column["rle"]) != 1:
             found = values.column(name)
             if name in _NULLABLE and None in found:

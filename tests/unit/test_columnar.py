@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import numpy as np
@@ -228,3 +229,18 @@ def test_runs_make_a_steady_minute_small() -> None:
         sample_columns(rows).part_count.tolist()
         == parse_columns(json.dumps(doc).encode(), now=NOW).columns.part_count.tolist()
     )
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 61])
+def test_energy_on_a_rounding_tie_from_one_power_is_exact(n: int) -> None:
+    """0.0018 kW for a second is 0.5e-6 kWh exactly: an odd count of such seconds lands on a tie of the 6th
+    decimal, which only the exact sum rounds right (half-even); one power sent as one run takes the shortcut."""
+    rows = [Sample(ts=T0 + timedelta(seconds=i), state=100, power_kw=0.0018) for i in range(n)]
+    v2 = build_envelope("cnc-01", "plant-a", 0, rows, None, None, version=2)
+    v3 = parse_columns(encode_columns("cnc-01", "plant-a", 0, rows), now=NOW)
+    assert "power_kw" in v3.columns.uniform
+    got = derive_usage_events(v3.columns, "cnc-01", source="s")
+    assert got == derive_usage_events(v2.columns, "cnc-01", source="s")
+    energy = [e.quantity for e in got if e.meter == "energy_kwh"]
+    want = (Decimal("0.0000005") * n).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    assert energy == ([want] if want else [])

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -75,7 +76,7 @@ class MeteringConfig:
 _DEFAULT_CONFIG = MeteringConfig()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # private and never changed: not frozen, which makes it cheaper to build
 class _S:
     ts: datetime
     state: int
@@ -134,7 +135,7 @@ def _category(taxonomy: StateTaxonomy, code: int) -> StateCategory:
         return StateCategory.UNKNOWN
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # private and never changed: not frozen, which makes it cheaper to build
 class _Meterable:
     """One machine's samples as metering reads them: time-ordered columns, their times, exact powers."""
 
@@ -306,6 +307,9 @@ def _energy_kw_us(
             out[start] = Decimal(round(micro_kwh)) * 3600  # rounds to the same quantity as the exact sum
             continue
         picked = range(len(weights)) if mask is None else np.flatnonzero(mask).tolist()
+        if "power_kw" in data.uniform:  # one power throughout: the exact sum is one product
+            out[start] = data.exact_power(0) * sum(lengths[list(picked)].tolist())
+            continue
         out[start] = sum((data.exact_power(int(owners[i])) * int(lengths[i]) for i in picked), start=Decimal(0))
     return out
 
@@ -395,7 +399,7 @@ def derive_usage_events(
             onsets = (overload[1:] & (alarm[1:] != alarm[:-1])).nonzero()[0].tolist()
             edges += [("overload_events", times[i]) for i in onsets]
 
-    def event(meter: str, when: datetime, quantity: Decimal, stamp: str) -> UsageEvent:
+    def event(meter: str, when: datetime, stamp: str, quantity: Decimal) -> UsageEvent:
         ident = f"{machine_id}:{meter}:{stamp}:{source}"
         if len(ident) > 128:
             ident = f"{meter}:{stamp}:" + hashlib.sha256(ident.encode()).hexdigest()[:32]
@@ -405,22 +409,21 @@ def derive_usage_events(
     for (meter, start), value in seconds.items():
         quantity = round_quantity(value / _HOUR)
         if quantity > 0:
-            when = from_micros(start * _US)
-            out.append(event(meter, when, quantity, _minute(when)))
+            out.append(event(meter, *_bucket(start), quantity))
     for (meter, start), n in counts.items():
         if n > 0:
-            when = from_micros(start * _US)
-            out.append(event(meter, when, Decimal(n), _minute(when)))
+            out.append(event(meter, *_bucket(start), Decimal(n)))
     for meter, when in edges:
-        out.append(event(meter, when, Decimal(1), when.strftime("%Y%m%dT%H%M%S.%f")))
+        out.append(event(meter, when, when.strftime("%Y%m%dT%H%M%S.%f"), Decimal(1)))
     return sorted(out, key=lambda e: (e.ts, e.id))
 
 
-def _minute(when: datetime) -> str:
-    """``YYYYmmddTHHMM`` of a bucket start (what ``strftime("%Y%m%dT%H%M")`` writes, without its cost)."""
-    if when.year < 1000:  # strftime does not pad such years
-        return when.strftime("%Y%m%dT%H%M")
-    return f"{when.year}{when.month:02d}{when.day:02d}T{when.hour:02d}{when.minute:02d}"
+@functools.lru_cache(maxsize=4096)
+def _bucket(start_s: int) -> tuple[datetime, str]:
+    """A bucket's start time and its ``YYYYmmddTHHMM`` stamp, from its epoch seconds (buckets recur: every
+    machine's envelopes of a quarter hour share one)."""
+    when = from_micros(start_s * _US)
+    return when, when.strftime("%Y%m%dT%H%M")
 
 
 def _chained(column: npt.NDArray[Any], first: int | None) -> npt.NDArray[Any]:
