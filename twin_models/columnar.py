@@ -311,11 +311,7 @@ class _Values:
             column = getattr(self.sent, name)
             if column is None:
                 continue
-            if type(column) is list:
-                found[name] = column[sent]
-            else:
-                runs = column["rle"]
-                found[name] = runs[-1][0] if sent == self.n - 1 else _run_value(runs, sent, self.n)
+            found[name] = column[sent] if type(column) is list else _run_value(column["rle"], sent, self.n)
         return found
 
     @property

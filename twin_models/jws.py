@@ -166,9 +166,11 @@ def jws_header(token: bytes | str) -> JwsHeader:
     header_segment = data[: data.find(b".")] if data.count(b".") == 2 else _segments(data)[0]
     try:
         raw = _unb64(header_segment)
-        header = strict_json(raw) if _nesting_exceeds(raw, MAX_JSON_DEPTH) else json.loads(raw)
-        # a duplicate key, a nested object, '":' or a NaN in a value: the strict decoder tells (as for payloads)
-        if not isinstance(header, dict) or _key_tokens(raw) != len(header) or b"N" in raw or b"I" in raw:
+        # the strict decoder reads a header that may nest deeply or hold NaN or Infinity; any other is read
+        # plainly, and again strictly when its key count shows a duplicate key (as for payloads)
+        plain = b"N" not in raw and b"I" not in raw and not _nesting_exceeds(raw, MAX_JSON_DEPTH)
+        header = json.loads(raw) if plain else strict_json(raw)
+        if plain and (not isinstance(header, dict) or _key_tokens(raw) != len(header)):
             header = strict_json(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise EnvelopeError("malformed_json", f"protected header: {exc}") from exc
