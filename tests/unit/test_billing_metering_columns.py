@@ -142,6 +142,12 @@ configs = st.builds(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(samples, st.one_of(st.none(), samples.map(lambda s: s[0])), configs)
 @example([Sample(ts=T0 + timedelta(seconds=i), state=100, power_kw=0.0018) for i in range(3)], None, MeteringConfig())
+# a crash state carried in, held on by a crash alarm: no new crash
+@example(
+    [Sample(ts=T0 + timedelta(milliseconds=1), state=100, alarm_code=42)],
+    Sample(ts=T0, state=604),
+    MeteringConfig(crash_alarm_codes=frozenset({42})),
+)
 def test_columns_meter_exactly_as_the_row_rule(
     rows: list[Sample], previous: Sample | None, cfg: MeteringConfig
 ) -> None:

@@ -388,7 +388,7 @@ def derive_usage_events(
                 counts[(meter, start)] = n
         alarm = _chained(data.alarm_code, prev.alarm_code if prev else None)
         crash = np.zeros(len(alarm), dtype=bool)
-        if not codes.isdisjoint(cfg.crash_state_codes):
+        if not codes.isdisjoint(cfg.crash_state_codes) or (prev is not None and prev.state in cfg.crash_state_codes):
             crash |= _in_codes(_chained(data.state, prev.state if prev else None), cfg.crash_state_codes)
         if cfg.crash_alarm_codes:
             crash |= _in_codes(alarm, cfg.crash_alarm_codes)
