@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, with_config
 from typing_extensions import TypedDict
 
-from twin_models.construct import constructed
+from twin_models.construct import assembled, constructed
 from twin_models.states import DEFAULT_TAXONOMY, StateTaxonomy
 from twin_models.telemetry import (
     MAX_JSON_DEPTH,
@@ -377,13 +377,18 @@ def parse_columns(
         from_micros(int(ts_us[-1]))
     except (OverflowError, ValueError) as exc:
         raise EnvelopeError("schema_violation", f"dt_us: a sample time out of range ({exc})") from None
-    envelope = ColumnarEnvelope(
-        machine_id=payload.machine_id,
-        site=payload.site,
-        seq=payload.seq,
-        sent_at=payload.sent_at,
-        previous=payload.previous,
-        columns=_columns(ts_us, _Values(sent, n, order), step),
+    envelope = assembled(
+        ColumnarEnvelope,
+        {
+            "machine_id": payload.machine_id,
+            "site": payload.site,
+            "seq": payload.seq,
+            "sent_at": payload.sent_at,
+            "previous": payload.previous,
+            "columns": _columns(ts_us, _Values(sent, n, order), step),
+            "v": 3,
+            "signature": None,
+        },
     )
     _check(envelope, now=now, max_future=max_future, taxonomy=taxonomy)
     return envelope
@@ -498,7 +503,8 @@ def _columns(ts_us: npt.NDArray[np.int64], values: _Values, step_us: int | None 
                     _CONSTANTS.clear()
                 _CONSTANTS[cache_key] = array
         arrays[key] = array
-    return SampleColumns(ts_us=ts_us, **arrays, row=row, rows=rows, uniform=frozenset(uniform), step_us=step_us)
+    arrays.update(ts_us=ts_us, given=None, row=row, rows=rows, uniform=frozenset(uniform), step_us=step_us)
+    return assembled(SampleColumns, arrays)
 
 
 def _check(

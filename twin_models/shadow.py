@@ -25,8 +25,9 @@ Example:
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from pydantic_core import to_json
 
 from twin_models.construct import constructed
 from twin_models.history import CounterPoint, Segment, count_increments
@@ -83,9 +84,19 @@ def state_reported(
     }
 
 
+def _compact(doc: Any) -> bytes:
+    """The compact JSON form a shadow document is sent in (UTF-8, no spaces), serialised by pydantic-core."""
+    return to_json(doc)
+
+
 def document_size(doc: dict[str, Any]) -> int:
-    """Bytes of the compact JSON form AWS measures."""
-    return len(json.dumps(doc, separators=(",", ":")).encode())
+    """Bytes of the compact JSON form AWS measures (the form :func:`update_payload` sends).
+
+    Example:
+        >>> document_size({"state": {"reported": {"program": "P100"}}})
+        41
+    """
+    return len(_compact(doc))
 
 
 def _depth(value: Any) -> int:
@@ -102,7 +113,7 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 def _clean(value: Any, level: int) -> Any:
     if isinstance(value, dict):
         if level >= MAX_DEPTH:
-            return json.dumps(value, separators=(",", ":"))
+            return _compact(value).decode()
         return {k: v if type(v) in _SCALARS else _clean(v, level + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v, level) for v in value if v is not None]
@@ -152,11 +163,11 @@ def update_payload(reported: dict[str, Any], version: int | None = None) -> byte
     body: dict[str, Any] = {"state": {"reported": doc}}
     if version is not None:
         body["version"] = version
-    payload = json.dumps(body, separators=(",", ":")).encode()
+    payload = _compact(body)
     if len(payload) - (0 if version is None else len(f',"version":{version}')) <= MAX_SHADOW_BYTES:
         return payload  # the document as it is fits: no second serialisation to measure it
     body["state"]["reported"] = fit_to_limits(doc)
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _compact(body)
 
 
 def merge_state(

@@ -7,6 +7,7 @@ the history segment and the usage events of a v3 envelope must equal those of th
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -160,6 +161,17 @@ def test_a_steady_minute_is_read_with_its_shortcuts() -> None:
     assert {"state", "program", "ideal", "reject_count", "alarm_code", "power_kw"} <= columns.uniform
     assert "part_count" not in columns.uniform
     assert not columns.state.flags.writeable  # shared between envelopes: nobody may change it
+
+
+def test_a_parsed_envelope_holds_every_field_of_its_dataclasses() -> None:
+    """The parse fills the envelope and its columns without their ``__init__``: every field must be set."""
+    rows = [Sample(ts=T0 + timedelta(seconds=i), state=100, temperature_c=30 + i) for i in range(5)]
+    envelope = parse_columns(encode_columns("cnc-01", "plant-a", 4, rows), now=NOW)
+    assert set(vars(envelope)) == {f.name for f in fields(envelope)}
+    assert {f.name for f in fields(envelope.columns)} <= set(vars(envelope.columns))
+    assert (envelope.v, envelope.signature, envelope.seq, envelope.columns.given) == (3, None, 4, None)
+    with pytest.raises(FrozenInstanceError):
+        envelope.seq = 5  # type: ignore[misc]
 
 
 def _payload(**changes: Any) -> dict[str, Any]:
