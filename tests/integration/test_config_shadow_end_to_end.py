@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.integration.aws_servers import chalice_local, moto_server
+from tests.integration.twin_reads import reported_state
 from twinledger.local.broker import find_mosquitto, free_port
 
 pytestmark = [
@@ -152,7 +153,7 @@ def test_desired_configuration_from_the_api_to_the_machine_and_into_oee(
             machine = f"{api}/machines/cnc-01"
             _until(
                 "the first telemetry",
-                lambda: _call("GET", f"{machine}/twin", "factory-1", "lessee")[1].get("shadows", {}).get("state"),
+                lambda: reported_state(_call("GET", f"{machine}/twin", "factory-1", "lessee")[1]),
             )
             # When: the lessee sets two programs' ideal cycle times, then adds a third (a nested delta)
             first = {name: float(value) for name, value in sorted(programs.items())}

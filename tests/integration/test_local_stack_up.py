@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.twin_reads import reported_state
 from twinledger.local.broker import find_mosquitto
 from twinledger.local.ganache import GANACHE_BIN
 
@@ -82,7 +83,8 @@ def test_up_brings_the_whole_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         # When the lessee reads a machine's twin
         deadline = time.monotonic() + 60
         status, twin = get(f"{api}/machines/cnc-01/twin", lessee)
-        while time.monotonic() < deadline and not (twin or {}).get("shadows", {}).get("state"):
+        # (ingest creates the state shadow empty before its first version-locked merge: wait for the state)
+        while time.monotonic() < deadline and not reported_state(twin):
             time.sleep(1)
             status, twin = get(f"{api}/machines/cnc-01/twin", lessee)
         # Then it answers with the machine's reported state, and another tenant's token is refused
