@@ -78,8 +78,10 @@ __all__ = [
     "open_envelope",
     "open_jws",
     "payload_of",
+    "read_payload",
     "readable_document",
     "seal_jws",
+    "verified_payload",
 ]
 
 #: The content type in the protected header: names the envelope schema version of the payload.
@@ -270,7 +272,33 @@ def open_jws(
     ``thing_mismatch`` (the payload names another thing or ``seq`` than the signed header), and the
     reasons of :func:`twin_models.telemetry.parse_payload` (``taxonomy``: the plant's state codes).
     """
-    payload = _verified_payload(token, header, public_key)
+    return read_payload(verified_payload(token, header, public_key), header, now=now, max_future=max_future,
+                        taxonomy=taxonomy)  # fmt: skip
+
+
+def read_payload(
+    payload: bytes,
+    header: JwsHeader,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=5),
+    taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
+) -> tuple[AnyEnvelope, str]:
+    """The second half of :func:`open_jws`: the payload bytes whose signature :func:`verified_payload` checked,
+    parsed strictly by the schema the header's content type names, and held to the header's thing and ``seq``
+    (``thing_mismatch``); returns the envelope and its content digest. Ingest runs each half over a whole batch
+    in turn (:meth:`chalicelib.ingest.steps.VerifyStep.run_batch`).
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from twin_models.signing import generate_private_key
+        >>> from twin_models.telemetry import Sample
+        >>> key, t = generate_private_key(), datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> token = seal_jws("cnc-01", "plant-a", 7, [Sample(ts=t, state=100)], key, "gw/1", sent_at=t)
+        >>> header = jws_header(token)
+        >>> read_payload(verified_payload(token, header, key.public_key()), header, now=t)[0].seq
+        7
+    """
     envelope: AnyEnvelope
     if header.content_type == columnar.CONTENT_TYPE:
         envelope = parse_columns(payload, now=now, max_future=max_future, taxonomy=taxonomy)
@@ -288,8 +316,19 @@ def open_jws(
 _ES256 = ec.ECDSA(hashes.SHA256())
 
 
-def _verified_payload(token: bytes | str, header: JwsHeader, public_key: ec.EllipticCurvePublicKey) -> bytes:
-    """The payload bytes of a compact ES256 JWS whose signature holds for ``public_key`` (RFC 7515 5.2)."""
+def verified_payload(token: bytes | str, header: JwsHeader, public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The first half of :func:`open_jws`: the payload bytes of a compact ES256 JWS whose signature holds for
+    ``public_key`` (RFC 7515 5.2), or :class:`EnvelopeError` (``bad_signature``). Not yet parsed.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from twin_models.signing import generate_private_key
+        >>> from twin_models.telemetry import Sample
+        >>> key, t = generate_private_key(), datetime(2026, 1, 5, tzinfo=timezone.utc)
+        >>> token = seal_jws("cnc-01", "plant-a", 7, [Sample(ts=t, state=100)], key, "gw/1", sent_at=t)
+        >>> verified_payload(token, jws_header(token), key.public_key())[:32]
+        b'{"v":2,"machine_id":"cnc-01","si'
+    """
     data = token.encode() if isinstance(token, str) else token
     header_segment, payload_segment, signature_segment = _segments(data)
     if header_segment != header.segment and jws_header(header_segment + b"..") != header:

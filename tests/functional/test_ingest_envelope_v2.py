@@ -21,7 +21,7 @@ from chalicelib import wiring
 from chalicelib.settings import Settings
 from chalicelib.wiring import Services
 from tests.functional.conftest import T0, Gateway, samples, sqs_event, wire
-from twin_models.jws import _REGISTRY, CONTENT_TYPE, _verified_payload, jws_header, payload_of, seal_jws
+from twin_models.jws import _REGISTRY, CONTENT_TYPE, jws_header, payload_of, seal_jws, verified_payload
 from twin_models.signing import generate_private_key, public_key_pem
 from twin_models.telemetry import EnvelopeError
 from twin_models.tenancy import Device
@@ -236,7 +236,7 @@ def test_the_signature_check_agrees_with_a_maintained_jose_library_on_any_mutati
     public = gw.key.public_key()
     # When both our check and joserfc's verify it
     try:
-        ours: bytes | None = _verified_payload(mutated.encode(), jws_header(mutated), public)
+        ours: bytes | None = verified_payload(mutated.encode(), jws_header(mutated), public)
     except EnvelopeError:
         ours = None
     try:

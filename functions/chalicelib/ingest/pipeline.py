@@ -32,9 +32,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, VerifyStep
+from chalicelib.ingest.steps import MeterStep, QueueStep, ScoreStep, ShadowStep, StoreStep, Verified, VerifyStep
 from chalicelib.ports.parts import PartDeriver
 from chalicelib.ports.twins import Backlog
+from twin_models.billing import UsageEvent
 from twin_models.columnar import AnyEnvelope
 from twin_models.history import Segment
 from twin_models.telemetry import EnvelopeError
@@ -109,12 +110,16 @@ class IngestPipeline:
 
     # -- one record ---------------------------------------------------------------------------
     def ingest_record(
-        self, message_id: str, body: str, outcome: BatchOutcome
+        self, message_id: str, body: str, outcome: BatchOutcome, verified: Verified | Exception | None = None
     ) -> tuple[Outcome, Segment | None, AnyEnvelope | None, tuple[str, ...]]:
-        """Verify and store one SQS record; quarantines bad input, raises only on transient failures."""
+        """Verify and store one SQS record; quarantines bad input, raises only on transient failures.
+        ``verified``: the record's result of :meth:`VerifyStep.run_batch` over its batch, if run already."""
         now = self.clock()
+        found = self.verify.run_batch([body], now)[0] if verified is None else verified
         try:
-            segment, envelope, tenants = self.verify.run(body, now)
+            if isinstance(found, Exception):
+                raise found
+            segment, envelope, tenants = found
         except EnvelopeError as exc:
             self.store.reject(message_id, exc, body, now)
             outcome.quarantined += 1
@@ -182,15 +187,19 @@ class IngestPipeline:
             entries = self.backlog.entries(machine_id)
             segments: list[Segment] = []
             envelopes: dict[int, AnyEnvelope] = {}
-            for _, body in entries:
-                try:
-                    segment, envelope, _ = self.verify.run(body.decode(), now)
-                except EnvelopeError:  # cannot happen for a stored envelope unless its key was revoked
+            lookup_failed: Exception | None = None
+            for result in self.verify.run_batch([body.decode() for _, body in entries], now):
+                if isinstance(result, EnvelopeError):  # cannot happen for a stored envelope unless its key was revoked
                     logger.warning("backlogged envelope no longer verifies", extra={"machine_id": machine_id})
-                    continue
-                segments.append(segment)
-                envelopes[envelope.seq] = envelope
+                elif isinstance(result, Exception):
+                    lookup_failed = result
+                else:
+                    segment, envelope, _ = result
+                    segments.append(segment)
+                    envelopes[envelope.seq] = envelope
             try:
+                if lookup_failed is not None:  # the machine waits for the next run, whole
+                    raise lookup_failed
                 if segments:
                     self.shadow.run(machine_id, segments)
                     self.meter.run(envelopes, {s.seq: s for s in segments})
@@ -203,6 +212,10 @@ class IngestPipeline:
             self.backlog.remove(machine_id, [seq for seq, _ in entries])
             report["caught_up"] += len(entries)
         return report
+
+    def _shadow(self, machine_id: str, segments: list[Segment], outcome: BatchOutcome) -> None:
+        if self.shadow.run(machine_id, segments):
+            outcome.shadow_updates += 1
 
     # -- per machine: score and queue ------------------------------------------------------------
     def _score(
@@ -235,11 +248,19 @@ class IngestPipeline:
         tenants: dict[str, tuple[str, ...]] = {}
         bodies_by_machine: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
 
+        records = event.get("Records", [])
+        # every envelope of the batch verified stage by stage first (VerifyStep.run_batch), then stored one by one
+        bodies = list({r["body"]: None for r in records if isinstance(r, dict) and isinstance(r.get("body"), str)})
+        verified = dict(zip(bodies, self.verify.run_batch(bodies, self.clock()), strict=True))
+
         def record_handler(record: SQSRecord) -> str:
-            result, segment, envelope, parties = self.ingest_record(record.message_id, record.body, outcome)
+            body = record.body
+            result, segment, envelope, parties = self.ingest_record(
+                record.message_id, body, outcome, verified.get(body)
+            )
             if segment is not None:
                 by_machine[segment.machine_id].append(segment)
-                bodies_by_machine[segment.machine_id].append((record.message_id, segment.seq, record.body))
+                bodies_by_machine[segment.machine_id].append((record.message_id, segment.seq, body))
             if envelope is not None:
                 envelopes[envelope.machine_id][envelope.seq] = envelope
                 tenants[envelope.machine_id] = parties
@@ -248,20 +269,35 @@ class IngestPipeline:
             return result
 
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        with processor(records=event.get("Records", []), handler=record_handler):
+        with processor(records=records, handler=record_handler):
             processor.process()
         failed = [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
-        for machine_id, segments in by_machine.items():
-            try:
-                if self.shadow.run(machine_id, segments):
-                    outcome.shadow_updates += 1
-                self.meter.run(envelopes[machine_id], {s.seq: s for s in segments})
-                if self.parts is not None:
-                    self.parts.run(machine_id, envelopes[machine_id], {s.seq: s for s in segments},
-                                   {seq: body for _, seq, body in bodies_by_machine[machine_id]})  # fmt: skip
-            except Exception as exc:
-                logger.exception("shadow update or metering failed", extra={"machine_id": machine_id})
-                failed += self._defer(machine_id, bodies_by_machine[machine_id], exc, outcome)
+        # each later step runs over every machine of the batch before the next step (as verification does:
+        # its code stays in the CPU's caches); a machine whose step fails skips its later steps, and its
+        # envelopes go to the backlog
+        usage: dict[str, list[UsageEvent]] = {}
+        steps: list[Callable[[str, list[Segment]], Any]] = [
+            lambda machine_id, segments: self._shadow(machine_id, segments, outcome),
+            lambda machine_id, segments: usage.update(
+                {machine_id: self.meter.events(envelopes[machine_id], {s.seq: s for s in segments})}
+            ),
+            lambda machine_id, segments: self.meter.store(usage[machine_id]),
+        ]
+        if self.parts is not None:
+            parts = self.parts
+            steps.append(
+                lambda machine_id, segments: parts.run(machine_id, envelopes[machine_id], {s.seq: s for s in segments},
+                                                       {seq: body for _, seq, body in bodies_by_machine[machine_id]})
+            )  # fmt: skip
+        going = dict(by_machine)
+        for step in steps:
+            for machine_id, segments in list(going.items()):
+                try:
+                    step(machine_id, segments)
+                except Exception as exc:
+                    logger.exception("shadow update or metering failed", extra={"machine_id": machine_id})
+                    failed += self._defer(machine_id, bodies_by_machine[machine_id], exc, outcome)
+                    del going[machine_id]
         self._score(new_envelopes, tenants, outcome)
         outcome.failed_message_ids = sorted(set(failed))
         self.totals.add(outcome)
