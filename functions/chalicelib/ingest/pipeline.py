@@ -8,6 +8,10 @@ bad records to the quarantine with their reason, never failing the batch) -> per
 -> **score** (the new samples on the anomaly endpoint, the ``health`` shadow; advisory) -> **queue** (the
 tickets scoring opened, archived and queued for anchoring).
 
+Each step runs over the whole batch before the next one starts (:meth:`VerifyStep.run_batch` stage by stage,
+then the later steps machine after machine), so that a step's code stays in the CPU's caches; a record's
+outcome is the one it would get alone.
+
 A transient error before the history write fails only that record, which SQS delivers again (partial
 batch response). Written history is never failed back: when a machine's shadow or metering step fails,
 its envelopes of the batch go to the backlog (``Backlog`` port) and the scheduled catch-up
@@ -256,7 +260,7 @@ class IngestPipeline:
         def record_handler(record: SQSRecord) -> str:
             body = record.body
             result, segment, envelope, parties = self.ingest_record(
-                record.message_id, body, outcome, verified.get(body)
+                record.message_id, body, outcome, verified.get(body) if isinstance(body, str) else None
             )
             if segment is not None:
                 by_machine[segment.machine_id].append(segment)
