@@ -35,6 +35,10 @@ MODULES = [
     "twin_models.timestamps",
     "twin_models.anomaly.artifact",
     "twin_models.anomaly.sensor_csv",
+    "twin_models.jws",
+    "twin_models.columnar",
+    "twin_models.history",
+    "twin_models.shadow",
 ]
 
 readings = st.lists(st.integers(min_value=0, max_value=2**40), min_size=2, max_size=50)

@@ -108,7 +108,15 @@ class VerifyStep:
         the signatures, then the strict parse of the verified bytes, then the segments. A stage's code and
         tables stay in the CPU's caches from one envelope to the next; record by record, every envelope paid
         for fetching them again (15 % of the handler's CPU for 60-sample envelopes, ``benchmarks/ingest.py``).
-        An error stops only its own envelope."""
+        An error stops only its own envelope.
+
+        Example:
+            >>> from datetime import UTC, datetime
+            >>> from chalicelib.adapters.memory import MemoryDevices
+            >>> found = VerifyStep(MemoryDevices()).run_batch(["eyJhbGciOi..x.y", "eyJ.torn"], datetime.now(UTC))
+            >>> [error.reason for error in found]
+            ['malformed_json', 'malformed_json']
+        """
         out: dict[int, Verified | Exception] = {}
         keyed: list[tuple[int, bytes, JwsHeader, Device, str]] = []
         for i, body in enumerate(bodies):
