@@ -81,8 +81,10 @@ __all__ = [
     "CONTENT_TYPE",
     "AnyEnvelope",
     "ColumnarEnvelope",
+    "ColumnsPayload",
     "encode_columns",
     "parse_columns",
+    "validate_columns",
 ]
 
 #: The content type in the protected header of a v3 envelope.
@@ -128,8 +130,9 @@ _Columns = create_model(  # type: ignore[call-overload]
 _Steps = _column_type("dt_us", Annotated[int, Field(ge=-MAX_STEP_US, le=MAX_STEP_US)])
 
 
-class _Payload(BaseModel):
-    """The v3 payload as sent (validated in one pass by pydantic-core)."""
+class ColumnsPayload(BaseModel):
+    """The v3 payload as sent, validated in one pass by pydantic-core (:func:`validate_columns`); the column
+    parse (:func:`parse_columns`) makes the envelope from it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -322,12 +325,31 @@ class _Values:
         return self._lists
 
 
-def _keys_given(payload: _Payload) -> int:
+def _keys_given(payload: ColumnsPayload) -> int:
     count = len(payload.model_fields_set) + len(payload.columns.model_fields_set)
     count += sum(1 for name in payload.columns.model_fields_set if not isinstance(getattr(payload.columns, name), list))
     if payload.dt_us is not None and not isinstance(payload.dt_us, list):
         count += 1
     return count + (len(payload.previous.model_fields_set) if payload.previous is not None else 0)
+
+
+def validate_columns(raw: bytes) -> ColumnsPayload:
+    """The first step of :func:`parse_columns`: the payload's model validation (its types, fields and bounds),
+    or :class:`EnvelopeError` with the reason :func:`parse_columns` gives. Ingest runs it over a whole batch
+    before the rest of the parse (:meth:`chalicelib.ingest.steps.VerifyStep.run_batch`).
+
+    Example:
+        >>> validate_columns(b'{"v": 3, "n": 0}')  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        twin_models.telemetry.EnvelopeError: schema_violation: n: Input should be greater than or equal to 1
+    """
+    try:
+        return ColumnsPayload.model_validate_json(raw)
+    except ValidationError as exc:
+        # a payload the model holds nests a few levels at most: deep nesting is told only of a refused one
+        if _nesting_exceeds(raw, MAX_JSON_DEPTH):
+            raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+        raise _model_error(exc) from exc
 
 
 def parse_columns(
@@ -336,23 +358,19 @@ def parse_columns(
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
     taxonomy: StateTaxonomy | None = DEFAULT_TAXONOMY,
+    validated: ColumnsPayload | None = None,
 ) -> ColumnarEnvelope:
     """The payload of a v3 envelope (its JWS payload bytes, already verified), read strictly: duplicate keys,
     values outside a field's bounds, a column of the wrong length, an unknown state code (with ``taxonomy``)
-    and times after ``now + max_future`` are refused with the reason of the v2 parse.
+    and times after ``now + max_future`` are refused with the reason of the v2 parse. ``validated``: the result
+    of :func:`validate_columns` for these same bytes, when it was run already.
 
     Example:
         >>> parse_columns(b'{"v": 3}')  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         twin_models.telemetry.EnvelopeError: schema_violation: machine_id: Field required (7 errors)
     """
-    try:
-        payload = _Payload.model_validate_json(raw)
-    except ValidationError as exc:
-        # a payload the model holds nests a few levels at most: deep nesting is told only of a refused one
-        if _nesting_exceeds(raw, MAX_JSON_DEPTH):
-            raise EnvelopeError("malformed_json", f"nested more than {MAX_JSON_DEPTH} levels deep") from None
-        raise _model_error(exc) from exc
+    payload = validate_columns(raw) if validated is None else validated
     if _key_tokens(raw) != _keys_given(payload):  # see telemetry.parse_payload: the strict decoder tells
         try:
             strict_json(raw)

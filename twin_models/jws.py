@@ -283,11 +283,13 @@ def read_payload(
     now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
     taxonomy: StateTaxonomy = DEFAULT_TAXONOMY,
+    validated: columnar.ColumnsPayload | None = None,
 ) -> tuple[AnyEnvelope, str]:
     """The second half of :func:`open_jws`: the payload bytes whose signature :func:`verified_payload` checked,
     parsed strictly by the schema the header's content type names, and held to the header's thing and ``seq``
     (``thing_mismatch``); returns the envelope and its content digest. Ingest runs each half over a whole batch
-    in turn (:meth:`chalicelib.ingest.steps.VerifyStep.run_batch`).
+    in turn (:meth:`chalicelib.ingest.steps.VerifyStep.run_batch`); ``validated``: a v3 payload's
+    :func:`~twin_models.columnar.validate_columns`, when it was run already.
 
     Example:
         >>> from datetime import datetime, timezone
@@ -301,7 +303,7 @@ def read_payload(
     """
     envelope: AnyEnvelope
     if header.content_type == columnar.CONTENT_TYPE:
-        envelope = parse_columns(payload, now=now, max_future=max_future, taxonomy=taxonomy)
+        envelope = parse_columns(payload, now=now, max_future=max_future, taxonomy=taxonomy, validated=validated)
     else:
         envelope = parse_payload(payload, now=now, max_future=max_future, taxonomy=taxonomy)
     if envelope.machine_id != header.machine_id or envelope.seq != header.seq:

@@ -39,7 +39,8 @@ from chalicelib.ports.twins import (
     site_taxonomy,
 )
 from twin_models.billing import MeteringConfig, UsageEvent, derive_usage_events
-from twin_models.columnar import AnyEnvelope
+from twin_models.columnar import CONTENT_TYPE as COLUMNS_TYPE
+from twin_models.columnar import AnyEnvelope, ColumnsPayload, validate_columns
 from twin_models.history import Segment, segment_from_envelope
 from twin_models.jws import JwsHeader, is_jws, jws_header, payload_of, read_payload, verified_payload
 from twin_models.shadow import merge_state, update_payload
@@ -105,7 +106,8 @@ class VerifyStep:
         """:meth:`run` for every body of a batch, each one's result or error in the bodies' order.
 
         Each stage runs over the whole batch before the next: the protected headers and the machines' keys, then
-        the signatures, then the strict parse of the verified bytes, then the segments. A stage's code and
+        the signatures, then the model validation of the verified v3 bytes, then the rest of the strict parse,
+        then the segments. A stage's code and
         tables stay in the CPU's caches from one envelope to the next; record by record, every envelope paid
         for fetching them again (15 % of the handler's CPU for 60-sample envelopes, ``benchmarks/ingest.py``).
         An error stops only its own envelope.
@@ -143,10 +145,18 @@ class VerifyStep:
                 signed.append((i, header, device, _unreadable_as_schema(_signed_payload, token, header, pem)))
             except Exception as exc:
                 out[i] = exc
-        opened: list[tuple[int, AnyEnvelope, str, Device]] = []
+        validated: list[tuple[int, JwsHeader, Device, bytes, ColumnsPayload | None]] = []
         for i, header, device, payload in signed:
             try:
-                envelope, digest = _unreadable_as_schema(self._read, payload, header, device, now)
+                columns = header.content_type == COLUMNS_TYPE
+                model = _unreadable_as_schema(validate_columns, payload) if columns else None
+                validated.append((i, header, device, payload, model))
+            except Exception as exc:
+                out[i] = exc
+        opened: list[tuple[int, AnyEnvelope, str, Device]] = []
+        for i, header, device, payload, model in validated:
+            try:
+                envelope, digest = _unreadable_as_schema(self._read, payload, header, device, now, model)
                 opened.append((i, envelope, digest, device))
             except Exception as exc:
                 out[i] = exc
@@ -158,10 +168,13 @@ class VerifyStep:
                 out[i] = exc
         return [out[i] for i in range(len(bodies))]
 
-    def _read(self, payload: bytes, header: JwsHeader, device: Device, now: datetime) -> tuple[AnyEnvelope, str]:
+    def _read(
+        self, payload: bytes, header: JwsHeader, device: Device, now: datetime, validated: ColumnsPayload | None
+    ) -> tuple[AnyEnvelope, str]:
         envelope, digest = read_payload(
-            payload, header, now=now, max_future=self.max_future, taxonomy=self.taxonomy(device.site)
-        )
+            payload, header, now=now, max_future=self.max_future, taxonomy=self.taxonomy(device.site),
+            validated=validated,
+        )  # fmt: skip
         _check_site(envelope, device)
         return envelope, digest
 
