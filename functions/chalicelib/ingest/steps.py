@@ -78,7 +78,7 @@ class ShadowUpdateError(Exception):
 
 
 class VerifyStep:
-    """Parse, check and verify one record: the envelope and its segment, or :class:`EnvelopeError`."""
+    """Parse, check and verify records, a batch at a time: each one's envelope and segment, or why it is refused."""
 
     def __init__(
         self, devices: Devices, max_future: timedelta = timedelta(seconds=300), state_codes: StateCodes | None = None
@@ -91,19 +91,12 @@ class VerifyStep:
         """The state codes the site's samples are read with (its own mapping, else the default)."""
         return DEFAULT_TAXONOMY if self.state_codes is None else site_taxonomy(self.state_codes, site)
 
-    def run(self, body: str, now: datetime) -> Verified:
-        """The segment, the envelope and the machine's parties; raises :class:`EnvelopeError` with the reason, or
-        the error of a lookup that failed (transient: the record is to be delivered again).
-
-        A body that is a compact JWS is a v2 or v3 envelope (:mod:`twin_models.jws`); any other is v1, accepted
-        until the machine's transition window ends (``Device.envelope_v1_until``)."""
-        found = self.run_batch([body], now)[0]
-        if isinstance(found, Exception):
-            raise found
-        return found
-
     def run_batch(self, bodies: Sequence[str], now: datetime) -> list[Verified | Exception]:
-        """:meth:`run` for every body of a batch, each one's result or error in the bodies' order.
+        """For every body of a batch, in the bodies' order: its segment, envelope and machine's parties; or the
+        :class:`EnvelopeError` with the reason it is refused; or the error of a lookup that failed (transient:
+        the record is to be delivered again). A body that is a compact JWS is a v2 or v3 envelope
+        (:mod:`twin_models.jws`); any other is v1, accepted until the machine's transition window ends
+        (``Device.envelope_v1_until``).
 
         Each stage runs over the whole batch before the next: the protected headers and the machines' keys, then
         the signatures, then the model validation of the verified v3 bytes, then the rest of the strict parse,
